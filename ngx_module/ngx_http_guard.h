@@ -1,0 +1,276 @@
+
+/*
+ * Copyright (C) nginx-upstream-guard authors
+ *
+ * Shared declarations of the nginx-upstream-guard module: configuration,
+ * the shared-memory state (one zone for every guarded upstream) and the
+ * per-process runtime that maps nginx's peers onto that state.
+ */
+
+
+#ifndef _NGX_HTTP_GUARD_H_INCLUDED_
+#define _NGX_HTTP_GUARD_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_guard_parse.h"
+
+
+#define NGX_HTTP_GUARD_VERSION        "0.1.0"
+#define NGX_HTTP_GUARD_SHM_NAME       "upstream_guard"
+
+/* check types */
+#define NGX_HTTP_GUARD_TCP            1
+#define NGX_HTTP_GUARD_HTTP           2
+#define NGX_HTTP_GUARD_HTTPS          3
+#define NGX_HTTP_GUARD_SSL_HELLO      4
+
+/* health dimension (STATES.md) */
+#define NGX_HTTP_GUARD_CHECKING       0
+#define NGX_HTTP_GUARD_UP             1
+#define NGX_HTTP_GUARD_DOWN           2
+
+/* admin dimension (ROADMAP: set by the admin API, kept in shm already) */
+#define NGX_HTTP_GUARD_ACTIVE         0
+#define NGX_HTTP_GUARD_DRAINING       1
+#define NGX_HTTP_GUARD_DRAINED        2
+#define NGX_HTTP_GUARD_MAINTENANCE    3
+
+/* role dimension */
+#define NGX_HTTP_GUARD_PRIMARY        0
+#define NGX_HTTP_GUARD_BACKUP         1
+#define NGX_HTTP_GUARD_STANDBY        2
+
+/*
+ * Reason bits ORed into peer->down next to nginx's own value (config
+ * "down" = 1, "drain" = 8 on 1.29.6+); every balancer tests down != 0.
+ */
+#define NGX_HTTP_GUARD_DOWN_CONFIG    0x0000ffff
+#define NGX_HTTP_GUARD_DOWN_HEALTH    0x00010000
+#define NGX_HTTP_GUARD_DOWN_ADMIN     0x00020000
+#define NGX_HTTP_GUARD_DOWN_STANDBY   0x00040000
+
+#define NGX_HTTP_GUARD_REASON_LEN     64
+#define NGX_HTTP_GUARD_HEADER_LIMIT   8192
+
+/* pool status */
+#define NGX_HTTP_GUARD_POOL_OK        0
+#define NGX_HTTP_GUARD_POOL_DEGRADED  1
+#define NGX_HTTP_GUARD_POOL_CRITICAL  2
+#define NGX_HTTP_GUARD_POOL_PANIC     3
+
+
+typedef struct ngx_http_guard_match_s     ngx_http_guard_match_t;
+typedef struct ngx_http_guard_upstream_s  ngx_http_guard_upstream_t;
+typedef struct ngx_http_guard_peer_s      ngx_http_guard_peer_t;
+typedef struct ngx_http_guard_check_s     ngx_http_guard_check_t;
+
+
+/* ---------------------------------------------------------------------- */
+/* shared memory: no process-private pointers, only zone pointers          */
+
+typedef struct {
+    ngx_str_node_t                   node;      /* key: up \n server \n addr */
+
+    ngx_str_t                        server;    /* as written in the config */
+    ngx_str_t                        addr;      /* resolved address */
+    ngx_uint_t                       seen_gen;  /* last config generation */
+
+    ngx_uint_t                       health;
+    ngx_uint_t                       rise_count;
+    ngx_uint_t                       fall_count;
+    ngx_uint_t                       checks;
+    ngx_uint_t                       fails;
+
+    ngx_msec_t                       next_check;    /* ngx_current_msec */
+    uint64_t                         last_check;    /* ms since the epoch */
+    uint64_t                         last_change;   /* ms since the epoch */
+    uint64_t                         down_since;    /* ms since the epoch */
+    uint64_t                         down_total;    /* ms */
+    ngx_msec_t                       last_latency;
+
+    /* room for the admin API and live weights (ROADMAP.md) */
+    ngx_uint_t                       admin;
+    ngx_int_t                        admin_weight;  /* 0: none */
+    ngx_int_t                        agent_weight;  /* 0: none */
+    ngx_uint_t                       conf_weight;
+    ngx_atomic_t                     inflight;
+
+    u_char                           reason[NGX_HTTP_GUARD_REASON_LEN];
+} ngx_http_guard_sh_server_t;
+
+
+typedef struct ngx_http_guard_sh_upstream_s  ngx_http_guard_sh_upstream_t;
+
+struct ngx_http_guard_sh_upstream_s {
+    ngx_http_guard_sh_upstream_t    *next;
+    ngx_str_t                        name;
+    ngx_atomic_t                     gen;       /* bumped on each change */
+    ngx_uint_t                       seen_gen;
+    ngx_uint_t                       pool_status;
+    uint64_t                         last_change;
+};
+
+
+typedef struct {
+    ngx_rbtree_t                     servers;
+    ngx_rbtree_node_t                sentinel;
+    ngx_http_guard_sh_upstream_t    *upstreams;
+
+    ngx_uint_t                       generation;    /* of the config */
+    time_t                           started;
+
+    /* the one checking worker: a lease renewed by its tick */
+    ngx_pid_t                        leader_pid;
+    ngx_uint_t                       leader_gen;
+    ngx_msec_t                       lease_until;
+    ngx_uint_t                       leader_changes;
+
+    /* room for the tamper-evident audit chain (ROADMAP.md) */
+    uint64_t                         audit_seq;
+    u_char                           audit_head[32];
+} ngx_http_guard_sh_t;
+
+
+/* ---------------------------------------------------------------------- */
+/* configuration                                                           */
+
+typedef struct {
+    ngx_shm_zone_t                  *shm_zone;
+    size_t                           shm_size;      /* NGX_CONF_UNSET_SIZE */
+    ngx_array_t                      matches;       /* ngx_http_guard_match_t* */
+    ngx_array_t                      upstreams;     /* guard_upstream_t */
+    ngx_uint_t                       nservers;      /* for sizing the zone */
+} ngx_http_guard_main_conf_t;
+
+
+typedef struct {
+    ngx_uint_t                       type;          /* 0: not guarded */
+    ngx_msec_t                       interval;
+    ngx_msec_t                       timeout;
+    ngx_msec_t                       jitter;
+    ngx_uint_t                       fall;
+    ngx_uint_t                       rise;
+    in_port_t                        port;          /* 0: traffic port */
+    ngx_uint_t                       initial;       /* UP or DOWN */
+    ngx_uint_t                       fail_open;
+    ngx_uint_t                       http_minor;
+    ngx_uint_t                       keepalive;
+    size_t                           body_limit;
+    ngx_str_t                        method;
+    ngx_str_t                        uri;
+    ngx_str_t                        host;
+    ngx_array_t                     *headers;       /* ngx_keyval_t */
+    ngx_str_t                        match_name;
+    ngx_http_guard_match_t          *match;
+
+#if (NGX_HTTP_SSL)
+    ngx_ssl_t                       *ssl;
+    ngx_flag_t                       ssl_verify;
+    ngx_uint_t                       ssl_verify_depth;
+    ngx_flag_t                       ssl_server_name;
+    ngx_str_t                        ssl_name;
+    ngx_str_t                        ssl_trusted_certificate;
+    ngx_str_t                        ssl_certificate;
+    ngx_str_t                        ssl_certificate_key;
+    ngx_uint_t                       ssl_protocols;
+    ngx_str_t                        ssl_ciphers;
+#endif
+
+    u_char                          *file;          /* where guard_check was */
+    ngx_uint_t                       line;
+
+    ngx_http_upstream_init_peer_pt   original_init_peer;
+    ngx_http_guard_upstream_t       *rt;            /* this process' runtime */
+} ngx_http_guard_srv_conf_t;
+
+
+/* ---------------------------------------------------------------------- */
+/* per-process runtime (allocated from the cycle pool in init_module)       */
+
+struct ngx_http_guard_peer_s {
+    ngx_http_upstream_rr_peers_t    *peers;         /* list it belongs to */
+    ngx_http_upstream_rr_peer_t     *peer;
+    ngx_http_guard_sh_server_t      *sh;
+    ngx_http_guard_upstream_t       *up;
+    ngx_http_guard_check_t          *check;         /* leader only */
+    ngx_uint_t                       cfg_down;
+    ngx_uint_t                       cfg_weight;
+    ngx_uint_t                       role;
+    unsigned                         check_owner:1;  /* first of its slot */
+};
+
+
+struct ngx_http_guard_upstream_s {
+    ngx_http_upstream_srv_conf_t    *uscf;
+    ngx_http_guard_srv_conf_t       *conf;
+    ngx_http_guard_sh_upstream_t    *sh;
+    ngx_http_guard_peer_t           *peers;
+    ngx_uint_t                       npeers;
+    ngx_uint_t                       nprimary;      /* peers[0..nprimary) */
+    ngx_atomic_uint_t                applied;       /* sh->gen last applied */
+};
+
+
+/* ---------------------------------------------------------------------- */
+
+extern ngx_module_t  ngx_http_upstream_guard_module;
+
+extern ngx_uint_t    ngx_http_guard_generation;     /* this process' config */
+
+
+/* conf.c */
+char *ngx_http_guard_check(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_http_guard_check_header(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_guard_panic(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+ngx_int_t ngx_http_guard_init_upstream_conf(ngx_conf_t *cf,
+    ngx_http_guard_main_conf_t *gmcf, ngx_http_upstream_srv_conf_t *uscf);
+
+/* match.c */
+char *ngx_http_guard_match_block(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_http_guard_match_t *ngx_http_guard_match_find(
+    ngx_http_guard_main_conf_t *gmcf, ngx_str_t *name);
+ngx_int_t ngx_http_guard_match_has_body_rule(ngx_http_guard_match_t *m);
+ngx_int_t ngx_http_guard_match_run(ngx_http_guard_match_t *m,
+    ngx_http_guard_resp_t *resp, u_char *buf, u_char *reason, size_t len);
+
+/* shm.c */
+ngx_int_t ngx_http_guard_shm_add(ngx_conf_t *cf,
+    ngx_http_guard_main_conf_t *gmcf);
+ngx_int_t ngx_http_guard_shm_reconcile(ngx_cycle_t *cycle,
+    ngx_http_guard_main_conf_t *gmcf);
+ngx_http_guard_sh_t *ngx_http_guard_shm_root(ngx_http_guard_main_conf_t *gmcf,
+    ngx_slab_pool_t **shpool);
+uint64_t ngx_http_guard_now_ms(void);
+
+/* peer.c */
+ngx_int_t ngx_http_guard_init_peer(ngx_http_request_t *r,
+    ngx_http_upstream_srv_conf_t *us);
+void ngx_http_guard_apply(ngx_http_guard_upstream_t *up);
+ngx_uint_t ngx_http_guard_in_rotation(ngx_http_guard_peer_t *gp,
+    ngx_uint_t panic);
+ngx_uint_t ngx_http_guard_pool_panic(ngx_http_guard_upstream_t *up);
+
+/* leader.c */
+ngx_int_t ngx_http_guard_leader_init_process(ngx_cycle_t *cycle);
+void ngx_http_guard_leader_exit_process(ngx_cycle_t *cycle);
+void ngx_http_guard_check_done(ngx_http_guard_peer_t *gp, ngx_uint_t ok,
+    u_char *reason, ngx_msec_t started);
+
+/* check.c */
+ngx_http_guard_check_t *ngx_http_guard_check_create(ngx_pool_t *pool,
+    ngx_http_guard_peer_t *gp, ngx_log_t *log);
+void ngx_http_guard_check_start(ngx_http_guard_check_t *chk);
+void ngx_http_guard_check_abort(ngx_http_guard_check_t *chk);
+ngx_event_t *ngx_http_guard_check_timer(ngx_http_guard_check_t *chk);
+
+/* status.c */
+char *ngx_http_guard_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+
+
+#endif /* _NGX_HTTP_GUARD_H_INCLUDED_ */

@@ -1,0 +1,768 @@
+
+/*
+ * Copyright (C) nginx-upstream-guard authors
+ *
+ * One active check of one server: connect, optional TLS through nginx's
+ * OpenSSL layer, an HTTP request, and a bounded read of the response that
+ * the pure parser (ngx_http_guard_parse.c) and the match rules judge.
+ * Every failure ends the check with a short reason; the timeout counts
+ * from the moment the check really started.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_event.h>
+#include <ngx_event_connect.h>
+#include <ngx_http.h>
+
+#include "ngx_http_guard.h"
+
+
+#define NGX_HTTP_GUARD_PHASE_IDLE     0
+#define NGX_HTTP_GUARD_PHASE_CONNECT  1
+#define NGX_HTTP_GUARD_PHASE_TLS      2
+#define NGX_HTTP_GUARD_PHASE_SEND     3
+#define NGX_HTTP_GUARD_PHASE_RECV     4
+#define NGX_HTTP_GUARD_PHASE_PARKED   5
+
+
+struct ngx_http_guard_check_s {
+    ngx_http_guard_peer_t         *gp;
+    ngx_event_t                    timer;       /* schedule, see leader.c */
+    ngx_event_t                    timeout;
+    ngx_log_t                      log;
+
+    ngx_peer_connection_t          pc;
+    ngx_pool_t                    *pool;        /* per connection */
+    ngx_addr_t                     addr;
+    ngx_str_t                      request;
+
+    u_char                        *buf;
+    size_t                         size;
+    size_t                         len;
+    size_t                         sent;
+    ngx_http_guard_resp_t          resp;
+
+    ngx_msec_t                     started;
+    ngx_uint_t                     phase;
+    ngx_uint_t                     requests;    /* on this connection */
+    unsigned                       busy:1;
+};
+
+
+static ngx_int_t ngx_http_guard_check_request(ngx_pool_t *pool,
+    ngx_http_guard_check_t *chk);
+static void ngx_http_guard_check_connect(ngx_http_guard_check_t *chk);
+static void ngx_http_guard_check_write_handler(ngx_event_t *wev);
+static void ngx_http_guard_check_read_handler(ngx_event_t *rev);
+static void ngx_http_guard_check_idle_handler(ngx_event_t *ev);
+static void ngx_http_guard_check_timeout_handler(ngx_event_t *ev);
+static ngx_int_t ngx_http_guard_check_test_connect(ngx_connection_t *c,
+    u_char *reason);
+static void ngx_http_guard_check_send(ngx_http_guard_check_t *chk);
+static void ngx_http_guard_check_recv(ngx_http_guard_check_t *chk);
+static void ngx_http_guard_check_response(ngx_http_guard_check_t *chk);
+static void ngx_http_guard_check_finish(ngx_http_guard_check_t *chk,
+    ngx_uint_t ok, u_char *reason, ngx_uint_t keep);
+static void ngx_http_guard_check_close(ngx_http_guard_check_t *chk);
+static void ngx_http_guard_check_fail(ngx_http_guard_check_t *chk,
+    const char *fmt, ...);
+#if (NGX_HTTP_SSL)
+static void ngx_http_guard_check_tls(ngx_http_guard_check_t *chk);
+static void ngx_http_guard_check_tls_handler(ngx_connection_t *c);
+#endif
+
+
+static const char  *ngx_http_guard_phases[] = {
+    "idle", "connect", "tls handshake", "send", "response", "idle"
+};
+
+
+ngx_http_guard_check_t *
+ngx_http_guard_check_create(ngx_pool_t *pool, ngx_http_guard_peer_t *gp,
+    ngx_log_t *log)
+{
+    u_char                     *p;
+    ngx_http_guard_check_t     *chk;
+    ngx_http_guard_srv_conf_t  *gscf;
+
+    gscf = gp->up->conf;
+
+    chk = ngx_pcalloc(pool, sizeof(ngx_http_guard_check_t));
+    if (chk == NULL) {
+        return NULL;
+    }
+
+    chk->gp = gp;
+
+    /* failed checks are reported by the transition log, not per attempt */
+    chk->log = *log;
+    chk->log.log_level = NGX_LOG_CRIT;
+
+    chk->addr.sockaddr = ngx_palloc(pool, gp->peer->socklen);
+    if (chk->addr.sockaddr == NULL) {
+        return NULL;
+    }
+
+    ngx_memcpy(chk->addr.sockaddr, gp->peer->sockaddr, gp->peer->socklen);
+    chk->addr.socklen = gp->peer->socklen;
+
+    if (gscf->port) {
+        ngx_inet_set_port(chk->addr.sockaddr, gscf->port);
+    }
+
+    p = ngx_pnalloc(pool, NGX_SOCKADDR_STRLEN);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    chk->addr.name.data = p;
+    chk->addr.name.len = ngx_sock_ntop(chk->addr.sockaddr, chk->addr.socklen,
+                                       p, NGX_SOCKADDR_STRLEN, 1);
+
+    if (gscf->type == NGX_HTTP_GUARD_HTTP
+        || gscf->type == NGX_HTTP_GUARD_HTTPS)
+    {
+        if (ngx_http_guard_check_request(pool, chk) != NGX_OK) {
+            return NULL;
+        }
+
+        chk->size = NGX_HTTP_GUARD_HEADER_LIMIT + gscf->body_limit;
+    }
+
+    return chk;
+}
+
+
+static ngx_int_t
+ngx_http_guard_check_request(ngx_pool_t *pool, ngx_http_guard_check_t *chk)
+{
+    u_char                     *p;
+    size_t                      len;
+    ngx_str_t                  *host;
+    ngx_uint_t                  i, has_host;
+    ngx_keyval_t               *kv;
+    ngx_http_guard_srv_conf_t  *gscf;
+
+    static const char           ua[] = "User-Agent: nginx-upstream-guard/"
+                                       NGX_HTTP_GUARD_VERSION CRLF;
+
+    gscf = chk->gp->up->conf;
+    host = gscf->host.len ? &gscf->host : &chk->gp->peer->server;
+
+    has_host = 0;
+    kv = gscf->headers ? gscf->headers->elts : NULL;
+
+    len = gscf->method.len + 1 + gscf->uri.len + sizeof(" HTTP/1.x" CRLF) - 1
+          + sizeof("Host: " CRLF) - 1 + host->len
+          + sizeof(ua) - 1
+          + sizeof("Connection: close" CRLF) - 1
+          + sizeof(CRLF) - 1;
+
+    for (i = 0; kv && i < gscf->headers->nelts; i++) {
+        len += kv[i].key.len + sizeof(": " CRLF) - 1 + kv[i].value.len;
+
+        if (kv[i].key.len == 4
+            && ngx_strncasecmp(kv[i].key.data, (u_char *) "Host", 4) == 0)
+        {
+            has_host = 1;
+        }
+    }
+
+    p = ngx_pnalloc(pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    chk->request.data = p;
+
+    p = ngx_sprintf(p, "%V %V HTTP/1.%ui" CRLF, &gscf->method, &gscf->uri,
+                    gscf->http_minor);
+
+    if (!has_host) {
+        p = ngx_sprintf(p, "Host: %V" CRLF, host);
+    }
+
+    p = ngx_cpymem(p, ua, sizeof(ua) - 1);
+
+    if (gscf->keepalive == 0) {
+        p = ngx_cpymem(p, "Connection: close" CRLF,
+                       sizeof("Connection: close" CRLF) - 1);
+    }
+
+    for (i = 0; kv && i < gscf->headers->nelts; i++) {
+        p = ngx_sprintf(p, "%V: %V" CRLF, &kv[i].key, &kv[i].value);
+    }
+
+    *p++ = CR; *p++ = LF;
+
+    chk->request.len = p - chk->request.data;
+
+    return NGX_OK;
+}
+
+
+ngx_event_t *
+ngx_http_guard_check_timer(ngx_http_guard_check_t *chk)
+{
+    return &chk->timer;
+}
+
+
+void
+ngx_http_guard_check_start(ngx_http_guard_check_t *chk)
+{
+    ngx_http_guard_srv_conf_t  *gscf;
+
+    if (chk->busy) {
+        return;
+    }
+
+    gscf = chk->gp->up->conf;
+
+    chk->busy = 1;
+    chk->started = ngx_current_msec;
+
+    chk->timeout.handler = ngx_http_guard_check_timeout_handler;
+    chk->timeout.data = chk;
+    chk->timeout.log = &chk->log;
+    chk->timeout.cancelable = 1;
+
+    ngx_add_timer(&chk->timeout, gscf->timeout);
+
+    if (chk->phase == NGX_HTTP_GUARD_PHASE_PARKED && chk->pc.connection) {
+        /* a kept-alive check connection */
+        chk->pc.connection->read->handler =
+                                         ngx_http_guard_check_read_handler;
+        chk->pc.connection->write->handler =
+                                        ngx_http_guard_check_write_handler;
+        chk->phase = NGX_HTTP_GUARD_PHASE_SEND;
+        chk->sent = 0;
+        ngx_http_guard_check_send(chk);
+        return;
+    }
+
+    ngx_http_guard_check_connect(chk);
+}
+
+
+static void
+ngx_http_guard_check_connect(ngx_http_guard_check_t *chk)
+{
+    ngx_int_t          rc;
+    ngx_connection_t  *c;
+
+    ngx_memzero(&chk->pc, sizeof(ngx_peer_connection_t));
+
+    chk->pc.sockaddr = chk->addr.sockaddr;
+    chk->pc.socklen = chk->addr.socklen;
+    chk->pc.name = &chk->addr.name;
+    chk->pc.get = ngx_event_get_peer;
+    chk->pc.log = &chk->log;
+    chk->pc.log_error = NGX_ERROR_INFO;
+    chk->requests = 0;
+
+    chk->pool = ngx_create_pool(1024, &chk->log);
+    if (chk->pool == NULL) {
+        ngx_http_guard_check_fail(chk, "out of memory");
+        return;
+    }
+
+    chk->phase = NGX_HTTP_GUARD_PHASE_CONNECT;
+
+    rc = ngx_event_connect_peer(&chk->pc);
+
+    if (rc == NGX_ERROR || rc == NGX_BUSY || rc == NGX_DECLINED) {
+        if (ngx_socket_errno == NGX_ECONNREFUSED) {
+            ngx_http_guard_check_fail(chk, "connect refused");
+
+        } else {
+            ngx_http_guard_check_fail(chk, "connect failed (%d)",
+                                      (int) ngx_socket_errno);
+        }
+        return;
+    }
+
+    c = chk->pc.connection;
+    c->data = chk;
+    c->pool = chk->pool;
+    c->log = &chk->log;
+    c->read->log = &chk->log;
+    c->write->log = &chk->log;
+    c->read->handler = ngx_http_guard_check_read_handler;
+    c->write->handler = ngx_http_guard_check_write_handler;
+
+    if (rc == NGX_OK) {
+        ngx_http_guard_check_write_handler(c->write);
+    }
+}
+
+
+static ngx_int_t
+ngx_http_guard_check_test_connect(ngx_connection_t *c, u_char *reason)
+{
+    int        err;
+    socklen_t  len;
+
+    err = 0;
+    len = sizeof(int);
+
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, (void *) &err, &len) == -1) {
+        err = ngx_socket_errno;
+    }
+
+    if (err == 0) {
+        return NGX_OK;
+    }
+
+    if (err == NGX_ECONNREFUSED) {
+        ngx_cpystrn(reason, (u_char *) "connect refused",
+                    NGX_HTTP_GUARD_REASON_LEN);
+
+    } else {
+        ngx_snprintf(reason, NGX_HTTP_GUARD_REASON_LEN, "connect failed: %s%Z",
+                     strerror(err));
+    }
+
+    return NGX_ERROR;
+}
+
+
+static void
+ngx_http_guard_check_write_handler(ngx_event_t *wev)
+{
+    u_char                      reason[NGX_HTTP_GUARD_REASON_LEN];
+    ngx_connection_t           *c;
+    ngx_http_guard_check_t     *chk;
+    ngx_http_guard_srv_conf_t  *gscf;
+
+    c = wev->data;
+    chk = c->data;
+    gscf = chk->gp->up->conf;
+
+    if (chk->phase == NGX_HTTP_GUARD_PHASE_CONNECT) {
+
+        if (ngx_http_guard_check_test_connect(c, reason) != NGX_OK) {
+            ngx_http_guard_check_finish(chk, 0, reason, 0);
+            return;
+        }
+
+        if (gscf->type == NGX_HTTP_GUARD_TCP) {
+            ngx_http_guard_check_finish(chk, 1, NULL, 0);
+            return;
+        }
+
+#if (NGX_HTTP_SSL)
+        if (gscf->type == NGX_HTTP_GUARD_HTTPS
+            || gscf->type == NGX_HTTP_GUARD_SSL_HELLO)
+        {
+            ngx_http_guard_check_tls(chk);
+            return;
+        }
+#endif
+
+        chk->phase = NGX_HTTP_GUARD_PHASE_SEND;
+        chk->sent = 0;
+    }
+
+    if (chk->phase == NGX_HTTP_GUARD_PHASE_SEND) {
+        ngx_http_guard_check_send(chk);
+    }
+}
+
+
+#if (NGX_HTTP_SSL)
+
+static void
+ngx_http_guard_check_tls(ngx_http_guard_check_t *chk)
+{
+    u_char                     *name;
+    ngx_int_t                   rc;
+    ngx_str_t                  *sni;
+    ngx_connection_t           *c;
+    ngx_http_guard_srv_conf_t  *gscf;
+
+    c = chk->pc.connection;
+    gscf = chk->gp->up->conf;
+
+    chk->phase = NGX_HTTP_GUARD_PHASE_TLS;
+
+    if (ngx_ssl_create_connection(gscf->ssl, c,
+                                  NGX_SSL_BUFFER|NGX_SSL_CLIENT)
+        != NGX_OK)
+    {
+        ngx_http_guard_check_fail(chk, "tls setup failed");
+        return;
+    }
+
+    c->log_error = NGX_ERROR_INFO;
+
+    sni = gscf->ssl_name.len ? &gscf->ssl_name
+          : (gscf->host.len ? &gscf->host : &chk->gp->peer->server);
+
+    if (gscf->ssl_server_name && sni->len) {
+        name = ngx_pnalloc(c->pool, sni->len + 1);
+        if (name == NULL) {
+            ngx_http_guard_check_fail(chk, "out of memory");
+            return;
+        }
+
+        (void) ngx_cpystrn(name, sni->data, sni->len + 1);
+
+        /* SNI takes a host name, never an address or a port */
+        if (ngx_strlchr(name, name + sni->len, ':') == NULL
+            && ngx_inet_addr(name, sni->len) == INADDR_NONE)
+        {
+            if (SSL_set_tlsext_host_name(c->ssl->connection, (char *) name)
+                == 0)
+            {
+                ngx_http_guard_check_fail(chk, "tls server name failed");
+                return;
+            }
+        }
+    }
+
+    rc = ngx_ssl_handshake(c);
+
+    if (rc == NGX_AGAIN) {
+        c->ssl->handler = ngx_http_guard_check_tls_handler;
+        return;
+    }
+
+    ngx_http_guard_check_tls_handler(c);
+}
+
+
+static void
+ngx_http_guard_check_tls_handler(ngx_connection_t *c)
+{
+    long                        rc;
+    ngx_str_t                   name;
+    ngx_http_guard_check_t     *chk;
+    ngx_http_guard_srv_conf_t  *gscf;
+
+    chk = c->data;
+    gscf = chk->gp->up->conf;
+
+    if (!c->ssl->handshaked) {
+        ngx_http_guard_check_fail(chk, "tls handshake failed");
+        return;
+    }
+
+    if (gscf->ssl_verify) {
+        rc = SSL_get_verify_result(c->ssl->connection);
+
+        if (rc != X509_V_OK) {
+            ngx_http_guard_check_fail(chk, "certificate verify failed: %s",
+                                      X509_verify_cert_error_string(rc));
+            return;
+        }
+
+        name = gscf->ssl_name.len ? gscf->ssl_name
+               : (gscf->host.len ? gscf->host : chk->gp->peer->server);
+
+        if (ngx_ssl_check_host(c, &name) != NGX_OK) {
+            ngx_http_guard_check_fail(chk, "certificate does not match "
+                                      "\"%V\"", &name);
+            return;
+        }
+    }
+
+    if (gscf->type == NGX_HTTP_GUARD_SSL_HELLO) {
+        ngx_http_guard_check_finish(chk, 1, NULL, 0);
+        return;
+    }
+
+    c->read->handler = ngx_http_guard_check_read_handler;
+    c->write->handler = ngx_http_guard_check_write_handler;
+
+    chk->phase = NGX_HTTP_GUARD_PHASE_SEND;
+    chk->sent = 0;
+
+    ngx_http_guard_check_send(chk);
+}
+
+#endif
+
+
+static void
+ngx_http_guard_check_send(ngx_http_guard_check_t *chk)
+{
+    ssize_t            n;
+    ngx_connection_t  *c;
+
+    c = chk->pc.connection;
+
+    while (chk->sent < chk->request.len) {
+        n = c->send(c, chk->request.data + chk->sent,
+                    chk->request.len - chk->sent);
+
+        if (n == NGX_AGAIN) {
+            if (ngx_handle_write_event(c->write, 0) != NGX_OK) {
+                ngx_http_guard_check_fail(chk, "event error");
+            }
+            return;
+        }
+
+        if (n <= 0) {
+            ngx_http_guard_check_fail(chk, "send failed");
+            return;
+        }
+
+        chk->sent += n;
+    }
+
+    chk->phase = NGX_HTTP_GUARD_PHASE_RECV;
+
+    if (chk->buf == NULL) {
+        chk->buf = ngx_pnalloc(chk->pool, chk->size);
+        if (chk->buf == NULL) {
+            ngx_http_guard_check_fail(chk, "out of memory");
+            return;
+        }
+    }
+
+    chk->len = 0;
+    ngx_http_guard_parse_init(&chk->resp, NGX_HTTP_GUARD_HEADER_LIMIT,
+                              chk->size - NGX_HTTP_GUARD_HEADER_LIMIT);
+
+    if (chk->gp->up->conf->method.len == 4
+        && ngx_strncmp(chk->gp->up->conf->method.data, "HEAD", 4) == 0)
+    {
+        chk->resp.no_body = 1;
+    }
+
+    ngx_http_guard_check_recv(chk);
+}
+
+
+static void
+ngx_http_guard_check_read_handler(ngx_event_t *rev)
+{
+    ngx_connection_t        *c;
+    ngx_http_guard_check_t  *chk;
+
+    c = rev->data;
+    chk = c->data;
+
+    if (chk->phase == NGX_HTTP_GUARD_PHASE_RECV) {
+        ngx_http_guard_check_recv(chk);
+    }
+}
+
+
+static void
+ngx_http_guard_check_recv(ngx_http_guard_check_t *chk)
+{
+    int                rc;
+    ssize_t            n;
+    ngx_connection_t  *c;
+
+    c = chk->pc.connection;
+
+    for ( ;; ) {
+        n = c->recv(c, chk->buf + chk->len, chk->size - chk->len);
+
+        if (n == NGX_AGAIN) {
+            if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
+                ngx_http_guard_check_fail(chk, "event error");
+            }
+            return;
+        }
+
+        if (n == NGX_ERROR) {
+            ngx_http_guard_check_fail(chk, "connection reset");
+            return;
+        }
+
+        if (n == 0) {
+            rc = ngx_http_guard_parse_eof(&chk->resp);
+
+        } else {
+            chk->len += n;
+            rc = ngx_http_guard_parse_response(&chk->resp, chk->buf,
+                                               &chk->len);
+        }
+
+        if (rc == NGX_HTTP_GUARD_PARSE_DONE) {
+            ngx_http_guard_check_response(chk);
+            return;
+        }
+
+        if (rc == NGX_HTTP_GUARD_PARSE_ERROR) {
+            ngx_http_guard_check_fail(chk, "%s", chk->resp.error);
+            return;
+        }
+
+        if (n == 0) {
+            ngx_http_guard_check_fail(chk, "connection closed");
+            return;
+        }
+    }
+}
+
+
+static void
+ngx_http_guard_check_response(ngx_http_guard_check_t *chk)
+{
+    u_char                      reason[NGX_HTTP_GUARD_REASON_LEN];
+    ngx_uint_t                  ok, keep;
+    ngx_http_guard_srv_conf_t  *gscf;
+
+    gscf = chk->gp->up->conf;
+
+    ok = (ngx_http_guard_match_run(gscf->match, &chk->resp, chk->buf,
+                                   reason, NGX_HTTP_GUARD_REASON_LEN)
+          == NGX_OK);
+
+    chk->requests++;
+
+    keep = gscf->keepalive
+           && chk->requests < gscf->keepalive
+           && ngx_http_guard_resp_reusable(&chk->resp);
+
+    ngx_http_guard_check_finish(chk, ok, ok ? NULL : reason, keep);
+}
+
+
+static void
+ngx_http_guard_check_timeout_handler(ngx_event_t *ev)
+{
+    ngx_http_guard_check_t  *chk;
+
+    chk = ev->data;
+
+    /*
+     * A busy event loop may run this timer late, together with the
+     * response that already arrived: read once more before failing.
+     */
+
+    if (chk->phase == NGX_HTTP_GUARD_PHASE_RECV && chk->pc.connection) {
+        ngx_http_guard_check_recv(chk);
+
+        if (!chk->busy) {
+            return;
+        }
+    }
+
+    ngx_http_guard_check_fail(chk, "timeout (%s)",
+                              ngx_http_guard_phases[chk->phase]);
+}
+
+
+static void
+ngx_http_guard_check_fail(ngx_http_guard_check_t *chk, const char *fmt, ...)
+{
+    u_char   reason[NGX_HTTP_GUARD_REASON_LEN], *p;
+    va_list  args;
+
+    va_start(args, fmt);
+    p = ngx_vslprintf(reason, reason + NGX_HTTP_GUARD_REASON_LEN - 1, fmt,
+                      args);
+    va_end(args);
+
+    *p = '\0';
+
+    ngx_http_guard_check_finish(chk, 0, reason, 0);
+}
+
+
+static void
+ngx_http_guard_check_finish(ngx_http_guard_check_t *chk, ngx_uint_t ok,
+    u_char *reason, ngx_uint_t keep)
+{
+    ngx_connection_t  *c;
+
+    if (!chk->busy) {
+        return;
+    }
+
+    chk->busy = 0;
+
+    if (chk->timeout.timer_set) {
+        ngx_del_timer(&chk->timeout);
+    }
+
+    c = chk->pc.connection;
+
+    if (keep && c) {
+        chk->phase = NGX_HTTP_GUARD_PHASE_PARKED;
+        c->read->handler = ngx_http_guard_check_idle_handler;
+        c->write->handler = ngx_http_guard_check_idle_handler;
+
+        if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
+            ngx_http_guard_check_close(chk);
+        }
+
+    } else {
+        ngx_http_guard_check_close(chk);
+    }
+
+    ngx_http_guard_check_done(chk->gp, ok, reason, chk->started);
+}
+
+
+/* a parked connection: the server closed it or sent unasked bytes */
+
+static void
+ngx_http_guard_check_idle_handler(ngx_event_t *ev)
+{
+    ngx_connection_t        *c;
+    ngx_http_guard_check_t  *chk;
+
+    c = ev->data;
+    chk = c->data;
+
+    if (ev->write) {
+        return;
+    }
+
+    ngx_http_guard_check_close(chk);
+}
+
+
+static void
+ngx_http_guard_check_close(ngx_http_guard_check_t *chk)
+{
+    ngx_connection_t  *c;
+
+    c = chk->pc.connection;
+
+    if (c) {
+#if (NGX_HTTP_SSL)
+        if (c->ssl) {
+            c->ssl->no_wait_shutdown = 1;
+            c->ssl->no_send_shutdown = 1;
+            (void) ngx_ssl_shutdown(c);
+        }
+#endif
+        ngx_close_connection(c);
+        chk->pc.connection = NULL;
+    }
+
+    if (chk->pool) {
+        ngx_destroy_pool(chk->pool);
+        chk->pool = NULL;
+    }
+
+    chk->buf = NULL;
+    chk->phase = NGX_HTTP_GUARD_PHASE_IDLE;
+}
+
+
+void
+ngx_http_guard_check_abort(ngx_http_guard_check_t *chk)
+{
+    if (chk->timer.timer_set) {
+        ngx_del_timer(&chk->timer);
+    }
+
+    if (chk->timeout.timer_set) {
+        ngx_del_timer(&chk->timeout);
+    }
+
+    chk->busy = 0;
+
+    ngx_http_guard_check_close(chk);
+}

@@ -1,0 +1,538 @@
+
+/*
+ * Copyright (C) nginx-upstream-guard authors
+ *
+ * The per-upstream directives (guard_check and friends) and the final
+ * validation of an upstream's settings once the whole config is read.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_guard.h"
+
+
+#define NGX_HTTP_GUARD_DEFAULT_INTERVAL   2000
+#define NGX_HTTP_GUARD_DEFAULT_TIMEOUT    1000
+#define NGX_HTTP_GUARD_DEFAULT_FALL       3
+#define NGX_HTTP_GUARD_DEFAULT_RISE       2
+#define NGX_HTTP_GUARD_DEFAULT_BODY_LIMIT 16384
+#define NGX_HTTP_GUARD_MAX_BODY_LIMIT     (1024 * 1024)
+
+
+typedef struct {
+    ngx_str_t                  name;
+    ngx_uint_t                 type;
+} ngx_http_guard_type_t;
+
+
+static char *ngx_http_guard_param_msec(ngx_conf_t *cf, ngx_str_t *value,
+    size_t skip, ngx_msec_t *msp);
+static char *ngx_http_guard_param_uint(ngx_conf_t *cf, ngx_str_t *value,
+    size_t skip, ngx_uint_t min, ngx_uint_t max, ngx_uint_t *np);
+#if (NGX_HTTP_SSL)
+static ngx_int_t ngx_http_guard_init_ssl(ngx_conf_t *cf,
+    ngx_http_guard_srv_conf_t *gscf);
+#endif
+
+
+static ngx_http_guard_type_t  ngx_http_guard_types[] = {
+    { ngx_string("tcp"), NGX_HTTP_GUARD_TCP },
+    { ngx_string("http"), NGX_HTTP_GUARD_HTTP },
+    { ngx_string("https"), NGX_HTTP_GUARD_HTTPS },
+    { ngx_string("ssl_hello"), NGX_HTTP_GUARD_SSL_HELLO },
+    { ngx_null_string, 0 }
+};
+
+
+char *
+ngx_http_guard_check(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_guard_srv_conf_t *gscf = conf;
+
+    char        *rv;
+    size_t       size;
+    ngx_str_t   *value, s;
+    ngx_uint_t   i, n;
+
+    if (gscf->type) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    for (i = 0; ngx_http_guard_types[i].name.len; i++) {
+        if (value[1].len == ngx_http_guard_types[i].name.len
+            && ngx_strncmp(value[1].data, ngx_http_guard_types[i].name.data,
+                           value[1].len)
+               == 0)
+        {
+            gscf->type = ngx_http_guard_types[i].type;
+            break;
+        }
+    }
+
+    if (gscf->type == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid check type \"%V\", expected tcp, http, "
+                           "https or ssl_hello", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+#if !(NGX_HTTP_SSL)
+    if (gscf->type == NGX_HTTP_GUARD_HTTPS
+        || gscf->type == NGX_HTTP_GUARD_SSL_HELLO)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "check type \"%V\" needs nginx built with "
+                           "the http_ssl_module", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+#endif
+
+    gscf->file = cf->conf_file->file.name.data;
+    gscf->line = cf->conf_file->line;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        rv = NGX_CONF_OK;
+
+        if (ngx_strncmp(value[i].data, "interval=", 9) == 0) {
+            rv = ngx_http_guard_param_msec(cf, &value[i], 9, &gscf->interval);
+            if (rv == NGX_CONF_OK && gscf->interval == 0) {
+                goto invalid;
+            }
+
+        } else if (ngx_strncmp(value[i].data, "timeout=", 8) == 0) {
+            rv = ngx_http_guard_param_msec(cf, &value[i], 8, &gscf->timeout);
+            if (rv == NGX_CONF_OK && gscf->timeout == 0) {
+                goto invalid;
+            }
+
+        } else if (ngx_strncmp(value[i].data, "jitter=", 7) == 0) {
+            rv = ngx_http_guard_param_msec(cf, &value[i], 7, &gscf->jitter);
+
+        } else if (ngx_strncmp(value[i].data, "fall=", 5) == 0) {
+            rv = ngx_http_guard_param_uint(cf, &value[i], 5, 1, 1000,
+                                           &gscf->fall);
+
+        } else if (ngx_strncmp(value[i].data, "rise=", 5) == 0) {
+            rv = ngx_http_guard_param_uint(cf, &value[i], 5, 1, 1000,
+                                           &gscf->rise);
+
+        } else if (ngx_strncmp(value[i].data, "port=", 5) == 0) {
+            rv = ngx_http_guard_param_uint(cf, &value[i], 5, 1, 65535, &n);
+            gscf->port = (in_port_t) n;
+
+        } else if (ngx_strncmp(value[i].data, "keepalive=", 10) == 0) {
+            rv = ngx_http_guard_param_uint(cf, &value[i], 10, 0, 1000000,
+                                           &gscf->keepalive);
+
+        } else if (ngx_strcmp(value[i].data, "initial=up") == 0) {
+            gscf->initial = NGX_HTTP_GUARD_UP;
+
+        } else if (ngx_strcmp(value[i].data, "initial=down") == 0) {
+            gscf->initial = NGX_HTTP_GUARD_DOWN;
+
+        } else if (ngx_strcmp(value[i].data, "http=1.0") == 0) {
+            gscf->http_minor = 0;
+
+        } else if (ngx_strcmp(value[i].data, "http=1.1") == 0) {
+            gscf->http_minor = 1;
+
+        } else if (ngx_strncmp(value[i].data, "uri=", 4) == 0) {
+            s.data = value[i].data + 4;
+            s.len = value[i].len - 4;
+
+            if (s.len == 0 || s.data[0] != '/') {
+                goto invalid;
+            }
+
+            for (n = 0; n < s.len; n++) {
+                if (s.data[n] <= ' ' || s.data[n] == 0x7f) {
+                    goto invalid;
+                }
+            }
+
+            gscf->uri = s;
+
+        } else if (ngx_strncmp(value[i].data, "method=", 7) == 0) {
+            s.data = value[i].data + 7;
+            s.len = value[i].len - 7;
+
+            if (s.len == 0) {
+                goto invalid;
+            }
+
+            for (n = 0; n < s.len; n++) {
+                if ((s.data[n] < 'A' || s.data[n] > 'Z') && s.data[n] != '_'
+                    && s.data[n] != '-')
+                {
+                    goto invalid;
+                }
+            }
+
+            gscf->method = s;
+
+        } else if (ngx_strncmp(value[i].data, "host=", 5) == 0) {
+            s.data = value[i].data + 5;
+            s.len = value[i].len - 5;
+
+            if (s.len == 0) {
+                goto invalid;
+            }
+
+            for (n = 0; n < s.len; n++) {
+                if (s.data[n] <= ' ' || s.data[n] == 0x7f) {
+                    goto invalid;
+                }
+            }
+
+            gscf->host = s;
+
+        } else if (ngx_strncmp(value[i].data, "match=", 6) == 0) {
+            gscf->match_name.data = value[i].data + 6;
+            gscf->match_name.len = value[i].len - 6;
+
+            if (gscf->match_name.len == 0) {
+                goto invalid;
+            }
+
+        } else if (ngx_strncmp(value[i].data, "body_limit=", 11) == 0) {
+            s.data = value[i].data + 11;
+            s.len = value[i].len - 11;
+
+            size = ngx_parse_size(&s);
+            if (size == (size_t) NGX_ERROR
+                || size > NGX_HTTP_GUARD_MAX_BODY_LIMIT)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid guard_check parameter \"%V\", "
+                                   "expected a size up to 1m", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            gscf->body_limit = size;
+
+        } else {
+            goto invalid;
+        }
+
+        if (rv != NGX_CONF_OK) {
+            return rv;
+        }
+    }
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid guard_check parameter \"%V\"", &value[i]);
+
+    return NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_http_guard_param_msec(ngx_conf_t *cf, ngx_str_t *value, size_t skip,
+    ngx_msec_t *msp)
+{
+    ngx_str_t   s;
+    ngx_msec_t  ms;
+
+    s.data = value->data + skip;
+    s.len = value->len - skip;
+
+    ms = ngx_parse_time(&s, 0);
+
+    if (ms == (ngx_msec_t) NGX_ERROR || ms > 24 * 3600 * 1000) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid guard_check parameter \"%V\", expected "
+                           "a time such as 500ms or 2s", value);
+        return NGX_CONF_ERROR;
+    }
+
+    *msp = ms;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_guard_param_uint(ngx_conf_t *cf, ngx_str_t *value, size_t skip,
+    ngx_uint_t min, ngx_uint_t max, ngx_uint_t *np)
+{
+    ngx_int_t  n;
+
+    n = ngx_atoi(value->data + skip, value->len - skip);
+
+    if (n == NGX_ERROR || (ngx_uint_t) n < min || (ngx_uint_t) n > max) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid guard_check parameter \"%V\", expected "
+                           "a number from %ui to %ui", value, min, max);
+        return NGX_CONF_ERROR;
+    }
+
+    *np = (ngx_uint_t) n;
+
+    return NGX_CONF_OK;
+}
+
+
+char *
+ngx_http_guard_check_header(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_guard_srv_conf_t *gscf = conf;
+
+    ngx_str_t     *value;
+    ngx_uint_t     i;
+    ngx_keyval_t  *kv;
+
+    value = cf->args->elts;
+
+    for (i = 0; i < value[1].len; i++) {
+        if (value[1].data[i] <= ' ' || value[1].data[i] == ':'
+            || value[1].data[i] >= 0x7f)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid header name \"%V\"", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    for (i = 0; i < value[2].len; i++) {
+        if (value[2].data[i] == CR || value[2].data[i] == LF
+            || value[2].data[i] == '\0')
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid header value \"%V\"", &value[2]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (value[1].len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "empty header name");
+        return NGX_CONF_ERROR;
+    }
+
+    if (gscf->headers == NULL) {
+        gscf->headers = ngx_array_create(cf->pool, 4, sizeof(ngx_keyval_t));
+        if (gscf->headers == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    kv = ngx_array_push(gscf->headers);
+    if (kv == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    kv->key = value[1];
+    kv->value = value[2];
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * Called from postconfiguration for every upstream with guard_check:
+ * fills defaults, resolves the match block and checks what needs the whole
+ * config.  Errors name the guard_check line, as nginx does for its own.
+ */
+
+ngx_int_t
+ngx_http_guard_init_upstream_conf(ngx_conf_t *cf,
+    ngx_http_guard_main_conf_t *gmcf, ngx_http_upstream_srv_conf_t *uscf)
+{
+    ngx_uint_t                   i;
+    ngx_http_upstream_server_t  *server;
+    ngx_http_guard_srv_conf_t   *gscf;
+
+    gscf = ngx_http_conf_upstream_srv_conf(uscf,
+                                           ngx_http_upstream_guard_module);
+
+    ngx_conf_init_msec_value(gscf->interval, NGX_HTTP_GUARD_DEFAULT_INTERVAL);
+    ngx_conf_init_msec_value(gscf->timeout, NGX_HTTP_GUARD_DEFAULT_TIMEOUT);
+    ngx_conf_init_msec_value(gscf->jitter, 0);
+    ngx_conf_init_uint_value(gscf->fall, NGX_HTTP_GUARD_DEFAULT_FALL);
+    ngx_conf_init_uint_value(gscf->rise, NGX_HTTP_GUARD_DEFAULT_RISE);
+    ngx_conf_init_uint_value(gscf->initial, NGX_HTTP_GUARD_UP);
+    ngx_conf_init_uint_value(gscf->fail_open, 1);
+    ngx_conf_init_uint_value(gscf->http_minor, 0);
+    ngx_conf_init_uint_value(gscf->keepalive, 0);
+    ngx_conf_init_size_value(gscf->body_limit,
+                             NGX_HTTP_GUARD_DEFAULT_BODY_LIMIT);
+
+    if (gscf->method.len == 0) {
+        ngx_str_set(&gscf->method, "GET");
+    }
+
+    if (gscf->uri.len == 0) {
+        ngx_str_set(&gscf->uri, "/");
+    }
+
+    if (gscf->keepalive && gscf->http_minor == 0) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "guard_check keepalive= needs http=1.1 in %s:%ui",
+                      gscf->file, gscf->line);
+        return NGX_ERROR;
+    }
+
+    if (gscf->keepalive
+        && gscf->type != NGX_HTTP_GUARD_HTTP
+        && gscf->type != NGX_HTTP_GUARD_HTTPS)
+    {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "guard_check keepalive= is for http and https checks "
+                      "in %s:%ui", gscf->file, gscf->line);
+        return NGX_ERROR;
+    }
+
+    if (gscf->match_name.len) {
+
+        if (gscf->type != NGX_HTTP_GUARD_HTTP
+            && gscf->type != NGX_HTTP_GUARD_HTTPS)
+        {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "guard_check match= is for http and https checks "
+                          "in %s:%ui", gscf->file, gscf->line);
+            return NGX_ERROR;
+        }
+
+        gscf->match = ngx_http_guard_match_find(gmcf, &gscf->match_name);
+
+        if (gscf->match == NULL) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "unknown guard_match \"%V\" in %s:%ui",
+                          &gscf->match_name, gscf->file, gscf->line);
+            return NGX_ERROR;
+        }
+    }
+
+    if (uscf->servers == NULL || uscf->servers->nelts == 0) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "guard_check in upstream \"%V\" with no servers "
+                      "in %s:%ui", &uscf->host, gscf->file, gscf->line);
+        return NGX_ERROR;
+    }
+
+    server = uscf->servers->elts;
+
+    for (i = 0; i < uscf->servers->nelts; i++) {
+
+#if (nginx_version >= 1027003)
+        if (server[i].host.len) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "guard_check does not support \"server ... "
+                          "resolve\" yet (server \"%V\" in upstream \"%V\")",
+                          &server[i].name, &uscf->host);
+            return NGX_ERROR;
+        }
+#endif
+
+        gmcf->nservers += server[i].naddrs;
+    }
+
+#if (NGX_HTTP_SSL)
+    if (gscf->type == NGX_HTTP_GUARD_HTTPS
+        || gscf->type == NGX_HTTP_GUARD_SSL_HELLO)
+    {
+        if (ngx_http_guard_init_ssl(cf, gscf) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+#endif
+
+    return NGX_OK;
+}
+
+
+#if (NGX_HTTP_SSL)
+
+static ngx_int_t
+ngx_http_guard_init_ssl(ngx_conf_t *cf, ngx_http_guard_srv_conf_t *gscf)
+{
+    ngx_pool_cleanup_t  *cln;
+
+    ngx_conf_init_value(gscf->ssl_verify, 0);
+    ngx_conf_init_uint_value(gscf->ssl_verify_depth, 1);
+    ngx_conf_init_value(gscf->ssl_server_name, 1);
+
+    if (gscf->ssl_protocols == 0) {
+        gscf->ssl_protocols = NGX_CONF_BITMASK_SET
+                              |NGX_SSL_TLSv1_2|NGX_SSL_TLSv1_3;
+    }
+
+    if (gscf->ssl_ciphers.len == 0) {
+        ngx_str_set(&gscf->ssl_ciphers, "DEFAULT");
+    }
+
+    gscf->ssl = ngx_pcalloc(cf->pool, sizeof(ngx_ssl_t));
+    if (gscf->ssl == NULL) {
+        return NGX_ERROR;
+    }
+
+    gscf->ssl->log = cf->log;
+
+    if (ngx_ssl_create(gscf->ssl, gscf->ssl_protocols, NULL) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        ngx_ssl_cleanup_ctx(gscf->ssl);
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_ssl_cleanup_ctx;
+    cln->data = gscf->ssl;
+
+    if (ngx_ssl_ciphers(cf, gscf->ssl, &gscf->ssl_ciphers, 0) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (gscf->ssl_certificate.len) {
+
+        if (gscf->ssl_certificate_key.len == 0) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "no guard_check_ssl_certificate_key for "
+                          "guard_check_ssl_certificate \"%V\" (guard_check "
+                          "in %s:%ui)", &gscf->ssl_certificate,
+                          gscf->file, gscf->line);
+            return NGX_ERROR;
+        }
+
+        if (ngx_ssl_certificate(cf, gscf->ssl, &gscf->ssl_certificate,
+                                &gscf->ssl_certificate_key, NULL)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    if (gscf->ssl_verify) {
+
+        if (gscf->ssl_trusted_certificate.len == 0) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "no guard_check_ssl_trusted_certificate for "
+                          "guard_check_ssl_verify (guard_check in %s:%ui)",
+                          gscf->file, gscf->line);
+            return NGX_ERROR;
+        }
+
+        if (ngx_ssl_trusted_certificate(cf, gscf->ssl,
+                                        &gscf->ssl_trusted_certificate,
+                                        gscf->ssl_verify_depth)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+#endif

@@ -1,0 +1,404 @@
+
+/*
+ * Copyright (C) nginx-upstream-guard authors
+ *
+ * One checking worker across all workers: a lease in the shared zone,
+ * renewed by a cancelable tick in every worker.  Only the lease holder of
+ * the current config generation runs checks; when it dies, exits or is
+ * replaced by a reload, another worker takes over within a second.
+ * Also: recording a check result and the health transitions it causes.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_guard.h"
+
+
+#define NGX_HTTP_GUARD_TICK     150
+#define NGX_HTTP_GUARD_LEASE    700
+
+
+static void ngx_http_guard_tick(ngx_event_t *ev);
+static ngx_uint_t ngx_http_guard_lead(ngx_http_guard_sh_t *sh);
+static void ngx_http_guard_start_leading(ngx_cycle_t *cycle);
+static void ngx_http_guard_stop_leading(void);
+static void ngx_http_guard_schedule(ngx_http_guard_check_t *chk,
+    ngx_http_guard_peer_t *gp, ngx_msec_t delay);
+static void ngx_http_guard_check_handler(ngx_event_t *ev);
+static ngx_msec_t ngx_http_guard_random(ngx_msec_t range);
+
+
+static ngx_event_t                  ngx_http_guard_tick_ev;
+static ngx_http_guard_main_conf_t  *ngx_http_guard_gmcf;
+static ngx_uint_t                   ngx_http_guard_leading;
+
+
+ngx_int_t
+ngx_http_guard_leader_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_guard_gmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_upstream_guard_module);
+    ngx_http_guard_leading = 0;
+
+    ngx_memzero(&ngx_http_guard_tick_ev, sizeof(ngx_event_t));
+
+    ngx_http_guard_tick_ev.handler = ngx_http_guard_tick;
+    ngx_http_guard_tick_ev.log = cycle->log;
+    ngx_http_guard_tick_ev.data = cycle;
+    ngx_http_guard_tick_ev.cancelable = 1;
+
+    ngx_add_timer(&ngx_http_guard_tick_ev, ngx_http_guard_random(50) + 1);
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_guard_leader_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_slab_pool_t      *shpool;
+    ngx_http_guard_sh_t  *sh;
+
+    if (ngx_http_guard_gmcf == NULL) {
+        return;
+    }
+
+    if (ngx_http_guard_leading) {
+        ngx_http_guard_stop_leading();
+    }
+
+    sh = ngx_http_guard_shm_root(ngx_http_guard_gmcf, &shpool);
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    if (sh->leader_pid == ngx_pid) {
+        sh->leader_pid = 0;
+        sh->lease_until = 0;
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+}
+
+
+static void
+ngx_http_guard_tick(ngx_event_t *ev)
+{
+    ngx_uint_t            lead;
+    ngx_slab_pool_t      *shpool;
+    ngx_http_guard_sh_t  *sh;
+
+    sh = ngx_http_guard_shm_root(ngx_http_guard_gmcf, &shpool);
+
+    if (ngx_exiting || ngx_quit || ngx_terminate) {
+        if (ngx_http_guard_leading) {
+            ngx_http_guard_stop_leading();
+        }
+        return;
+    }
+
+    ngx_shmtx_lock(&shpool->mutex);
+    lead = ngx_http_guard_lead(sh);
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    if (lead && !ngx_http_guard_leading) {
+        ngx_log_error(NGX_LOG_NOTICE, ev->log, 0,
+                      "upstream guard: worker %P runs the checks "
+                      "(config generation %ui)",
+                      ngx_pid, ngx_http_guard_generation);
+        ngx_http_guard_start_leading(ev->data);
+
+    } else if (!lead && ngx_http_guard_leading) {
+        ngx_log_error(NGX_LOG_NOTICE, ev->log, 0,
+                      "upstream guard: worker %P stops checking", ngx_pid);
+        ngx_http_guard_stop_leading();
+    }
+
+    ngx_add_timer(ev, NGX_HTTP_GUARD_TICK);
+}
+
+
+/* under the zone mutex: renew, keep off, or take over the lease */
+
+static ngx_uint_t
+ngx_http_guard_lead(ngx_http_guard_sh_t *sh)
+{
+    ngx_msec_t  now;
+
+    now = ngx_current_msec;
+
+    if (sh->generation != ngx_http_guard_generation) {
+        /* a reload replaced this worker's config */
+        if (sh->leader_pid == ngx_pid) {
+            sh->leader_pid = 0;
+        }
+        return 0;
+    }
+
+    if (sh->leader_pid == ngx_pid) {
+        sh->lease_until = now + NGX_HTTP_GUARD_LEASE;
+        return 1;
+    }
+
+    if (sh->leader_pid != 0
+        && sh->leader_gen == sh->generation
+        && (ngx_msec_int_t) (sh->lease_until - now) > 0
+        && !(kill(sh->leader_pid, 0) == -1 && ngx_errno == NGX_ESRCH))
+    {
+        return 0;
+    }
+
+    sh->leader_pid = ngx_pid;
+    sh->leader_gen = sh->generation;
+    sh->lease_until = now + NGX_HTTP_GUARD_LEASE;
+    sh->leader_changes++;
+
+    return 1;
+}
+
+
+static void
+ngx_http_guard_start_leading(ngx_cycle_t *cycle)
+{
+    ngx_msec_t                  now, delay, spread;
+    ngx_uint_t                  i, j;
+    ngx_http_guard_peer_t      *gp;
+    ngx_http_guard_check_t     *chk;
+    ngx_http_guard_upstream_t  *up;
+
+    ngx_http_guard_leading = 1;
+
+    now = ngx_current_msec;
+    up = ngx_http_guard_gmcf->upstreams.elts;
+
+    for (i = 0; i < ngx_http_guard_gmcf->upstreams.nelts; i++) {
+
+        if (up[i].sh == NULL) {
+            continue;
+        }
+
+        spread = ngx_min(up[i].conf->interval, 1000);
+
+        for (j = 0; j < up[i].npeers; j++) {
+            gp = &up[i].peers[j];
+
+            if (!gp->check_owner || gp->sh == NULL) {
+                continue;
+            }
+
+            if (gp->check == NULL) {
+                gp->check = ngx_http_guard_check_create(cycle->pool, gp,
+                                                        cycle->log);
+                if (gp->check == NULL) {
+                    continue;
+                }
+            }
+
+            chk = gp->check;
+
+            /* keep the schedule of a previous leader, spread a new one */
+
+            if (gp->sh->next_check
+                && (ngx_msec_int_t) (gp->sh->next_check - now) >= 0
+                && gp->sh->next_check - now <= up[i].conf->interval
+                                              + up[i].conf->jitter)
+            {
+                delay = gp->sh->next_check - now;
+
+            } else {
+                delay = ngx_http_guard_random(spread);
+            }
+
+            ngx_http_guard_schedule(chk, gp, delay);
+        }
+    }
+}
+
+
+static void
+ngx_http_guard_stop_leading(void)
+{
+    ngx_uint_t                  i, j;
+    ngx_http_guard_peer_t      *gp;
+    ngx_http_guard_upstream_t  *up;
+
+    ngx_http_guard_leading = 0;
+
+    up = ngx_http_guard_gmcf->upstreams.elts;
+
+    for (i = 0; i < ngx_http_guard_gmcf->upstreams.nelts; i++) {
+        for (j = 0; j < up[i].npeers; j++) {
+            gp = &up[i].peers[j];
+
+            if (gp->check) {
+                ngx_http_guard_check_abort(gp->check);
+            }
+        }
+    }
+}
+
+
+static void
+ngx_http_guard_schedule(ngx_http_guard_check_t *chk,
+    ngx_http_guard_peer_t *gp, ngx_msec_t delay)
+{
+    ngx_event_t  *ev;
+
+    ev = ngx_http_guard_check_timer(chk);
+
+    ev->handler = ngx_http_guard_check_handler;
+    ev->data = chk;
+    ev->log = ngx_cycle->log;
+    ev->cancelable = 1;
+
+    gp->sh->next_check = ngx_current_msec + delay;
+
+    ngx_add_timer(ev, delay ? delay : 1);
+}
+
+
+static void
+ngx_http_guard_check_handler(ngx_event_t *ev)
+{
+    ngx_http_guard_check_t  *chk;
+
+    chk = ev->data;
+
+    if (!ngx_http_guard_leading || ngx_exiting || ngx_quit || ngx_terminate) {
+        return;
+    }
+
+    ngx_http_guard_check_start(chk);
+}
+
+
+/*
+ * Called by check.c when a check ends (never re-entrantly from start).
+ * Records the result under the zone mutex, moves the health state after
+ * rise/fall, logs each transition once and re-applies the peers.
+ */
+
+void
+ngx_http_guard_check_done(ngx_http_guard_peer_t *gp, ngx_uint_t ok,
+    u_char *reason, ngx_msec_t started)
+{
+    uint64_t                     now_ms;
+    ngx_msec_t                   next, delay;
+    ngx_uint_t                   old, changed;
+    ngx_slab_pool_t             *shpool;
+    ngx_http_guard_sh_t         *sh;
+    ngx_http_guard_upstream_t   *up;
+    ngx_http_guard_srv_conf_t   *gscf;
+    ngx_http_guard_sh_server_t  *s;
+
+    up = gp->up;
+    gscf = up->conf;
+    s = gp->sh;
+
+    if (!ngx_http_guard_leading) {
+        return;
+    }
+
+    sh = ngx_http_guard_shm_root(ngx_http_guard_gmcf, &shpool);
+
+    now_ms = ngx_http_guard_now_ms();
+    changed = 0;
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    if (sh->leader_pid != ngx_pid) {
+        ngx_shmtx_unlock(&shpool->mutex);
+        return;
+    }
+
+    old = s->health;
+
+    if (old == NGX_HTTP_GUARD_CHECKING) {
+        /* the first result counts from the initial state */
+        old = gscf->initial;
+        s->health = old;
+    }
+
+    s->checks++;
+    s->last_check = now_ms;
+    s->last_latency = ngx_current_msec - started;
+
+    if (ok) {
+        s->fall_count = 0;
+        s->rise_count++;
+
+        if (old == NGX_HTTP_GUARD_DOWN && s->rise_count >= gscf->rise) {
+            s->health = NGX_HTTP_GUARD_UP;
+        }
+
+    } else {
+        s->fails++;
+        s->rise_count = 0;
+        s->fall_count++;
+        ngx_cpystrn(s->reason, reason, NGX_HTTP_GUARD_REASON_LEN);
+
+        if (old == NGX_HTTP_GUARD_UP && s->fall_count >= gscf->fall) {
+            s->health = NGX_HTTP_GUARD_DOWN;
+        }
+    }
+
+    changed = (s->health != old);
+
+    if (changed) {
+        s->last_change = now_ms;
+        up->sh->last_change = now_ms;
+
+        if (s->health == NGX_HTTP_GUARD_DOWN) {
+            s->down_since = now_ms;
+
+        } else if (s->down_since) {
+            s->down_total += now_ms - s->down_since;
+            s->down_since = 0;
+        }
+
+        ngx_atomic_fetch_add(&up->sh->gen, 1);
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    if (changed) {
+        if (s->health == NGX_HTTP_GUARD_DOWN) {
+            ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                          "upstream guard: server %V (%V) of upstream "
+                          "\"%V\" is down: %s (%ui consecutive failures)",
+                          &s->server, &s->addr, &up->uscf->host,
+                          reason, s->fall_count);
+
+        } else {
+            ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                          "upstream guard: server %V (%V) of upstream "
+                          "\"%V\" is up (%ui consecutive passes)",
+                          &s->server, &s->addr, &up->uscf->host,
+                          s->rise_count);
+        }
+
+        /* a zone's peers are shared: every worker sees this at once */
+        ngx_http_guard_apply(up);
+    }
+
+    /* the next check counts from this one's start, not its end */
+
+    next = started + gscf->interval + ngx_http_guard_random(gscf->jitter);
+    delay = ((ngx_msec_int_t) (next - ngx_current_msec) > 0)
+            ? next - ngx_current_msec : 0;
+
+    ngx_http_guard_schedule(gp->check, gp, delay);
+}
+
+
+static ngx_msec_t
+ngx_http_guard_random(ngx_msec_t range)
+{
+    if (range == 0) {
+        return 0;
+    }
+
+    return (ngx_msec_t) ngx_random() % (range + 1);
+}

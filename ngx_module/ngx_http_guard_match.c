@@ -1,0 +1,566 @@
+
+/*
+ * Copyright (C) nginx-upstream-guard authors
+ *
+ * guard_match blocks: named rules over a check response (status codes and
+ * ranges, headers, body) compiled once at config time with nginx's regex
+ * wrapper (PCRE2 or PCRE, whichever nginx was built with).
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_guard.h"
+
+
+#define NGX_HTTP_GUARD_HDR_PRESENT   0
+#define NGX_HTTP_GUARD_HDR_ABSENT    1
+#define NGX_HTTP_GUARD_HDR_MATCH     2
+#define NGX_HTTP_GUARD_HDR_NOMATCH   3
+
+
+typedef struct {
+    ngx_uint_t                 lo;
+    ngx_uint_t                 hi;
+    ngx_uint_t                 negate;
+} ngx_http_guard_status_range_t;
+
+
+typedef struct {
+    ngx_str_t                  name;
+    ngx_uint_t                 op;
+    ngx_str_t                  source;
+#if (NGX_PCRE)
+    ngx_regex_t               *re;
+#endif
+} ngx_http_guard_header_rule_t;
+
+
+struct ngx_http_guard_match_s {
+    ngx_str_t                  name;
+    ngx_array_t               *status;      /* ngx_http_guard_status_range_t */
+    ngx_array_t               *headers;     /* ngx_http_guard_header_rule_t */
+    ngx_uint_t                 body;        /* 0, MATCH or NOMATCH */
+    ngx_str_t                  body_source;
+#if (NGX_PCRE)
+    ngx_regex_t               *body_re;
+#endif
+};
+
+
+static char *ngx_http_guard_match_rule(ngx_conf_t *cf, ngx_command_t *dummy,
+    void *conf);
+static char *ngx_http_guard_match_status(ngx_conf_t *cf,
+    ngx_http_guard_match_t *m);
+static char *ngx_http_guard_match_header(ngx_conf_t *cf,
+    ngx_http_guard_match_t *m);
+static char *ngx_http_guard_match_body(ngx_conf_t *cf,
+    ngx_http_guard_match_t *m);
+static ngx_int_t ngx_http_guard_match_op(ngx_str_t *op, ngx_uint_t *negate,
+    ngx_uint_t *caseless);
+#if (NGX_PCRE)
+static ngx_regex_t *ngx_http_guard_match_regex(ngx_conf_t *cf,
+    ngx_str_t *pattern, ngx_uint_t caseless);
+#endif
+
+
+char *
+ngx_http_guard_match_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_guard_main_conf_t *gmcf = conf;
+
+    char                     *rv;
+    ngx_str_t                *value;
+    ngx_conf_t                save;
+    ngx_http_guard_match_t   *m, **mp;
+
+    value = cf->args->elts;
+
+    if (ngx_http_guard_match_find(gmcf, &value[1]) != NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "duplicate guard_match \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    m = ngx_pcalloc(cf->pool, sizeof(ngx_http_guard_match_t));
+    if (m == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    m->name = value[1];
+
+    mp = ngx_array_push(&gmcf->matches);
+    if (mp == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *mp = m;
+
+    save = *cf;
+    cf->handler = ngx_http_guard_match_rule;
+    cf->handler_conf = (char *) m;
+
+    rv = ngx_conf_parse(cf, NULL);
+
+    *cf = save;
+
+    return rv;
+}
+
+
+static char *
+ngx_http_guard_match_rule(ngx_conf_t *cf, ngx_command_t *dummy, void *conf)
+{
+    ngx_http_guard_match_t  *m;
+    ngx_str_t               *value;
+
+    m = (ngx_http_guard_match_t *) cf->handler_conf;
+    value = cf->args->elts;
+
+    if (value[0].len == 6 && ngx_strncmp(value[0].data, "status", 6) == 0) {
+        return ngx_http_guard_match_status(cf, m);
+    }
+
+    if (value[0].len == 6 && ngx_strncmp(value[0].data, "header", 6) == 0) {
+        return ngx_http_guard_match_header(cf, m);
+    }
+
+    if (value[0].len == 4 && ngx_strncmp(value[0].data, "body", 4) == 0) {
+        return ngx_http_guard_match_body(cf, m);
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "unknown guard_match rule \"%V\", expected status, "
+                       "header or body", &value[0]);
+
+    return NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_http_guard_match_status(ngx_conf_t *cf, ngx_http_guard_match_t *m)
+{
+    u_char                         *dash;
+    ngx_str_t                      *value, s;
+    ngx_int_t                       lo, hi;
+    ngx_uint_t                      i;
+    ngx_http_guard_status_range_t  *r;
+
+    if (m->status) {
+        return "is duplicate";
+    }
+
+    if (cf->args->nelts < 2) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "guard_match rule \"status\" needs at least one "
+                           "code or range");
+        return NGX_CONF_ERROR;
+    }
+
+    m->status = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                                 sizeof(ngx_http_guard_status_range_t));
+    if (m->status == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        r = ngx_array_push(m->status);
+        if (r == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        s = value[i];
+        r->negate = 0;
+
+        if (s.len && s.data[0] == '!') {
+            r->negate = 1;
+            s.data++;
+            s.len--;
+        }
+
+        dash = ngx_strlchr(s.data, s.data + s.len, '-');
+
+        if (dash) {
+            lo = ngx_atoi(s.data, dash - s.data);
+            hi = ngx_atoi(dash + 1, s.data + s.len - dash - 1);
+
+        } else {
+            lo = ngx_atoi(s.data, s.len);
+            hi = lo;
+        }
+
+        if (lo < 100 || hi > 999 || hi < lo) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid status \"%V\" in guard_match, "
+                               "expected a code or range from 100 to 999",
+                               &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        r->lo = lo;
+        r->hi = hi;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_guard_match_op(ngx_str_t *op, ngx_uint_t *negate,
+    ngx_uint_t *caseless)
+{
+    u_char  *p, *last;
+
+    p = op->data;
+    last = p + op->len;
+
+    *negate = 0;
+    *caseless = 0;
+
+    if (p < last && *p == '!') {
+        *negate = 1;
+        p++;
+    }
+
+    if (p == last || *p++ != '~') {
+        return NGX_ERROR;
+    }
+
+    if (p < last && *p == '*') {
+        *caseless = 1;
+        p++;
+    }
+
+    return (p == last) ? NGX_OK : NGX_ERROR;
+}
+
+
+static char *
+ngx_http_guard_match_header(ngx_conf_t *cf, ngx_http_guard_match_t *m)
+{
+    ngx_str_t                     *value, name;
+    ngx_uint_t                     i, negate, caseless;
+    ngx_http_guard_header_rule_t  *h;
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts != 2 && cf->args->nelts != 4) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid guard_match rule, expected "
+                           "\"header Name\", \"header !Name\" or "
+                           "\"header Name ~ regex\"");
+        return NGX_CONF_ERROR;
+    }
+
+    if (m->headers == NULL) {
+        m->headers = ngx_array_create(cf->pool, 2,
+                                      sizeof(ngx_http_guard_header_rule_t));
+        if (m->headers == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    h = ngx_array_push(m->headers);
+    if (h == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(h, sizeof(ngx_http_guard_header_rule_t));
+
+    name = value[1];
+    h->op = NGX_HTTP_GUARD_HDR_PRESENT;
+
+    if (cf->args->nelts == 2 && name.len && name.data[0] == '!') {
+        h->op = NGX_HTTP_GUARD_HDR_ABSENT;
+        name.data++;
+        name.len--;
+    }
+
+    for (i = 0; i < name.len; i++) {
+        if (name.data[i] <= ' ' || name.data[i] == ':'
+            || name.data[i] >= 0x7f)
+        {
+            break;
+        }
+    }
+
+    if (name.len == 0 || i < name.len) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid header name \"%V\" in guard_match",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    h->name = name;
+
+    if (cf->args->nelts == 2) {
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_http_guard_match_op(&value[2], &negate, &caseless) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid operator \"%V\" in guard_match, expected "
+                           "~, ~*, !~ or !~*", &value[2]);
+        return NGX_CONF_ERROR;
+    }
+
+    h->op = negate ? NGX_HTTP_GUARD_HDR_NOMATCH : NGX_HTTP_GUARD_HDR_MATCH;
+    h->source = value[3];
+
+#if (NGX_PCRE)
+    h->re = ngx_http_guard_match_regex(cf, &value[3], caseless);
+    if (h->re == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+#else
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "guard_match regex needs nginx built with PCRE");
+    return NGX_CONF_ERROR;
+#endif
+}
+
+
+static char *
+ngx_http_guard_match_body(ngx_conf_t *cf, ngx_http_guard_match_t *m)
+{
+    ngx_str_t   *value;
+    ngx_uint_t   negate, caseless;
+
+    value = cf->args->elts;
+
+    if (m->body) {
+        return "is duplicate";
+    }
+
+    if (cf->args->nelts != 3
+        || ngx_http_guard_match_op(&value[1], &negate, &caseless) != NGX_OK)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid guard_match rule, expected "
+                           "\"body ~ regex\" (or ~*, !~, !~*)");
+        return NGX_CONF_ERROR;
+    }
+
+    m->body = negate ? NGX_HTTP_GUARD_HDR_NOMATCH : NGX_HTTP_GUARD_HDR_MATCH;
+    m->body_source = value[2];
+
+#if (NGX_PCRE)
+    m->body_re = ngx_http_guard_match_regex(cf, &value[2], caseless);
+    if (m->body_re == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+#else
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "guard_match regex needs nginx built with PCRE");
+    return NGX_CONF_ERROR;
+#endif
+}
+
+
+#if (NGX_PCRE)
+
+static ngx_regex_t *
+ngx_http_guard_match_regex(ngx_conf_t *cf, ngx_str_t *pattern,
+    ngx_uint_t caseless)
+{
+    u_char               errstr[NGX_MAX_CONF_ERRSTR];
+    ngx_regex_compile_t  rc;
+
+    ngx_memzero(&rc, sizeof(ngx_regex_compile_t));
+
+    rc.pattern = *pattern;
+    rc.pool = cf->pool;
+    rc.err.len = NGX_MAX_CONF_ERRSTR;
+    rc.err.data = errstr;
+    rc.options = caseless ? NGX_REGEX_CASELESS : 0;
+
+    if (ngx_regex_compile(&rc) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid regex in guard_match: %V", &rc.err);
+        return NULL;
+    }
+
+    return rc.regex;
+}
+
+#endif
+
+
+ngx_http_guard_match_t *
+ngx_http_guard_match_find(ngx_http_guard_main_conf_t *gmcf, ngx_str_t *name)
+{
+    ngx_uint_t               i;
+    ngx_http_guard_match_t **mp;
+
+    mp = gmcf->matches.elts;
+
+    for (i = 0; i < gmcf->matches.nelts; i++) {
+        if (mp[i]->name.len == name->len
+            && ngx_strncmp(mp[i]->name.data, name->data, name->len) == 0)
+        {
+            return mp[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+ngx_int_t
+ngx_http_guard_match_has_body_rule(ngx_http_guard_match_t *m)
+{
+    return m != NULL && m->body != 0;
+}
+
+
+/*
+ * Returns NGX_OK when the response passes every rule; otherwise
+ * NGX_DECLINED with a short reason written to "reason".
+ */
+
+ngx_int_t
+ngx_http_guard_match_run(ngx_http_guard_match_t *m,
+    ngx_http_guard_resp_t *resp, u_char *buf, u_char *reason, size_t len)
+{
+    int                             idx;
+    ngx_str_t                       v;
+    ngx_uint_t                      i, in, out, found, matched;
+    ngx_http_guard_status_range_t  *r;
+    ngx_http_guard_header_rule_t   *h;
+
+    /* status: in one positive range (default 200-399), in no "!" one */
+
+    if (m == NULL || m->status == NULL) {
+        in = (resp->status >= 200 && resp->status <= 399);
+        out = 0;
+
+    } else {
+        r = m->status->elts;
+        in = 1;
+        out = 0;
+
+        for (i = 0; i < m->status->nelts; i++) {
+            if (!r[i].negate) {
+                in = 0;
+                break;
+            }
+        }
+
+        for (i = 0; i < m->status->nelts; i++) {
+            if (resp->status < r[i].lo || resp->status > r[i].hi) {
+                continue;
+            }
+
+            if (r[i].negate) {
+                out = 1;
+
+            } else {
+                in = 1;
+            }
+        }
+    }
+
+    if (!in || out) {
+        ngx_snprintf(reason, len, "status %ui%Z", (ngx_uint_t) resp->status);
+        return NGX_DECLINED;
+    }
+
+    if (m == NULL) {
+        return NGX_OK;
+    }
+
+    if (m->headers) {
+        h = m->headers->elts;
+
+        for (i = 0; i < m->headers->nelts; i++) {
+
+            found = 0;
+            matched = 0;
+            idx = -1;
+
+            for ( ;; ) {
+                idx = ngx_http_guard_resp_header(resp, buf,
+                                                 (const char *) h[i].name.data,
+                                                 h[i].name.len, idx + 1);
+                if (idx < 0) {
+                    break;
+                }
+
+                found = 1;
+
+#if (NGX_PCRE)
+                if (h[i].re) {
+                    v.data = buf + resp->headers[idx].value_off;
+                    v.len = resp->headers[idx].value_len;
+
+                    if (ngx_regex_exec(h[i].re, &v, NULL, 0) >= 0) {
+                        matched = 1;
+                        break;
+                    }
+                }
+#endif
+            }
+
+            switch (h[i].op) {
+
+            case NGX_HTTP_GUARD_HDR_PRESENT:
+                if (!found) {
+                    ngx_snprintf(reason, len, "header %V missing%Z",
+                                 &h[i].name);
+                    return NGX_DECLINED;
+                }
+                break;
+
+            case NGX_HTTP_GUARD_HDR_ABSENT:
+                if (found) {
+                    ngx_snprintf(reason, len, "header %V present%Z",
+                                 &h[i].name);
+                    return NGX_DECLINED;
+                }
+                break;
+
+            case NGX_HTTP_GUARD_HDR_MATCH:
+                if (!matched) {
+                    ngx_snprintf(reason, len, "header %V mismatch%Z",
+                                 &h[i].name);
+                    return NGX_DECLINED;
+                }
+                break;
+
+            default: /* NGX_HTTP_GUARD_HDR_NOMATCH */
+                if (matched) {
+                    ngx_snprintf(reason, len, "header %V matched%Z",
+                                 &h[i].name);
+                    return NGX_DECLINED;
+                }
+                break;
+            }
+        }
+    }
+
+#if (NGX_PCRE)
+    if (m->body) {
+        v.data = buf + resp->body_off;
+        v.len = resp->body_len;
+
+        matched = (ngx_regex_exec(m->body_re, &v, NULL, 0) >= 0);
+
+        if (matched != (m->body == NGX_HTTP_GUARD_HDR_MATCH)) {
+            ngx_snprintf(reason, len, "%s%Z",
+                         matched ? "body matched" : "body mismatch");
+            return NGX_DECLINED;
+        }
+    }
+#endif
+
+    return NGX_OK;
+}

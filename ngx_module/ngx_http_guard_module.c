@@ -1,0 +1,395 @@
+
+/*
+ * Copyright (C) nginx-upstream-guard authors
+ *
+ * Module definition: directives, configuration life cycle, and the hooks
+ * that put the guard in front of every balancer without patching nginx.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_guard.h"
+
+
+static void *ngx_http_guard_create_main_conf(ngx_conf_t *cf);
+static void *ngx_http_guard_create_srv_conf(ngx_conf_t *cf);
+static ngx_int_t ngx_http_guard_postconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_guard_init_module(ngx_cycle_t *cycle);
+static ngx_int_t ngx_http_guard_init_process(ngx_cycle_t *cycle);
+static void ngx_http_guard_exit_process(ngx_cycle_t *cycle);
+static ngx_http_guard_main_conf_t *ngx_http_guard_cycle_main_conf(
+    ngx_cycle_t *cycle);
+
+
+ngx_uint_t  ngx_http_guard_generation;
+
+
+static ngx_conf_enum_t  ngx_http_guard_panic_values[] = {
+    { ngx_string("open"), 1 },
+    { ngx_string("closed"), 0 },
+    { ngx_null_string, 0 }
+};
+
+
+#if (NGX_HTTP_SSL)
+
+static ngx_conf_bitmask_t  ngx_http_guard_ssl_protocols[] = {
+    { ngx_string("SSLv2"), NGX_SSL_SSLv2 },
+    { ngx_string("SSLv3"), NGX_SSL_SSLv3 },
+    { ngx_string("TLSv1"), NGX_SSL_TLSv1 },
+    { ngx_string("TLSv1.1"), NGX_SSL_TLSv1_1 },
+    { ngx_string("TLSv1.2"), NGX_SSL_TLSv1_2 },
+    { ngx_string("TLSv1.3"), NGX_SSL_TLSv1_3 },
+    { ngx_null_string, 0 }
+};
+
+#endif
+
+
+static ngx_command_t  ngx_http_guard_commands[] = {
+
+    { ngx_string("guard_check"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_1MORE,
+      ngx_http_guard_check,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("guard_check_header"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_TAKE2,
+      ngx_http_guard_check_header,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("guard_panic"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      offsetof(ngx_http_guard_srv_conf_t, fail_open),
+      &ngx_http_guard_panic_values },
+
+#if (NGX_HTTP_SSL)
+
+    { ngx_string("guard_check_ssl_verify"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      offsetof(ngx_http_guard_srv_conf_t, ssl_verify),
+      NULL },
+
+    { ngx_string("guard_check_ssl_verify_depth"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      offsetof(ngx_http_guard_srv_conf_t, ssl_verify_depth),
+      NULL },
+
+    { ngx_string("guard_check_ssl_server_name"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      offsetof(ngx_http_guard_srv_conf_t, ssl_server_name),
+      NULL },
+
+    { ngx_string("guard_check_ssl_name"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      offsetof(ngx_http_guard_srv_conf_t, ssl_name),
+      NULL },
+
+    { ngx_string("guard_check_ssl_trusted_certificate"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      offsetof(ngx_http_guard_srv_conf_t, ssl_trusted_certificate),
+      NULL },
+
+    { ngx_string("guard_check_ssl_certificate"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      offsetof(ngx_http_guard_srv_conf_t, ssl_certificate),
+      NULL },
+
+    { ngx_string("guard_check_ssl_certificate_key"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      offsetof(ngx_http_guard_srv_conf_t, ssl_certificate_key),
+      NULL },
+
+    { ngx_string("guard_check_ssl_protocols"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_1MORE,
+      ngx_conf_set_bitmask_slot,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      offsetof(ngx_http_guard_srv_conf_t, ssl_protocols),
+      &ngx_http_guard_ssl_protocols },
+
+    { ngx_string("guard_check_ssl_ciphers"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      offsetof(ngx_http_guard_srv_conf_t, ssl_ciphers),
+      NULL },
+
+#endif
+
+    { ngx_string("guard_match"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_BLOCK|NGX_CONF_TAKE1,
+      ngx_http_guard_match_block,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("guard_shm_size"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_guard_main_conf_t, shm_size),
+      NULL },
+
+    { ngx_string("guard_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_guard_status,
+      0,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_guard_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    ngx_http_guard_postconfiguration,      /* postconfiguration */
+
+    ngx_http_guard_create_main_conf,       /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    ngx_http_guard_create_srv_conf,        /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    NULL,                                  /* create location configuration */
+    NULL                                   /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_upstream_guard_module = {
+    NGX_MODULE_V1,
+    &ngx_http_guard_module_ctx,            /* module context */
+    ngx_http_guard_commands,               /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    ngx_http_guard_init_module,            /* init module */
+    ngx_http_guard_init_process,           /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_guard_exit_process,           /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static void *
+ngx_http_guard_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_guard_main_conf_t  *gmcf;
+
+    gmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_guard_main_conf_t));
+    if (gmcf == NULL) {
+        return NULL;
+    }
+
+    gmcf->shm_size = NGX_CONF_UNSET_SIZE;
+
+    if (ngx_array_init(&gmcf->matches, cf->pool, 4,
+                       sizeof(ngx_http_guard_match_t *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    if (ngx_array_init(&gmcf->upstreams, cf->pool, 4,
+                       sizeof(ngx_http_guard_upstream_t))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return gmcf;
+}
+
+
+static void *
+ngx_http_guard_create_srv_conf(ngx_conf_t *cf)
+{
+    ngx_http_guard_srv_conf_t  *gscf;
+
+    gscf = ngx_pcalloc(cf->pool, sizeof(ngx_http_guard_srv_conf_t));
+    if (gscf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     gscf->type = 0;
+     *     gscf->port = 0;
+     *     gscf->method = { 0, NULL };
+     *     gscf->uri = { 0, NULL };
+     *     gscf->host = { 0, NULL };
+     *     gscf->headers = NULL;
+     *     gscf->match = NULL;
+     *     gscf->rt = NULL;
+     */
+
+    gscf->interval = NGX_CONF_UNSET_MSEC;
+    gscf->timeout = NGX_CONF_UNSET_MSEC;
+    gscf->jitter = NGX_CONF_UNSET_MSEC;
+    gscf->fall = NGX_CONF_UNSET_UINT;
+    gscf->rise = NGX_CONF_UNSET_UINT;
+    gscf->initial = NGX_CONF_UNSET_UINT;
+    gscf->fail_open = NGX_CONF_UNSET_UINT;
+    gscf->http_minor = NGX_CONF_UNSET_UINT;
+    gscf->keepalive = NGX_CONF_UNSET_UINT;
+    gscf->body_limit = NGX_CONF_UNSET_SIZE;
+
+#if (NGX_HTTP_SSL)
+    gscf->ssl_verify = NGX_CONF_UNSET;
+    gscf->ssl_verify_depth = NGX_CONF_UNSET_UINT;
+    gscf->ssl_server_name = NGX_CONF_UNSET;
+#endif
+
+    return gscf;
+}
+
+
+/*
+ * Every init_upstream has run by now (ngx_http_upstream_module's
+ * init_main_conf), so wrapping peer.init here works in any directive order
+ * and with keepalive: the guard becomes the outermost layer.
+ */
+
+static ngx_int_t
+ngx_http_guard_postconfiguration(ngx_conf_t *cf)
+{
+    ngx_uint_t                      i;
+    ngx_http_guard_upstream_t      *up;
+    ngx_http_guard_srv_conf_t      *gscf;
+    ngx_http_guard_main_conf_t     *gmcf;
+    ngx_http_upstream_srv_conf_t  **uscfp;
+    ngx_http_upstream_main_conf_t  *umcf;
+
+    gmcf = ngx_http_conf_get_module_main_conf(cf,
+                                              ngx_http_upstream_guard_module);
+    umcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_upstream_module);
+
+    uscfp = umcf->upstreams.elts;
+
+    for (i = 0; i < umcf->upstreams.nelts; i++) {
+
+        if (uscfp[i]->srv_conf == NULL) {
+            continue;           /* an implicit upstream of proxy_pass */
+        }
+
+        gscf = ngx_http_conf_upstream_srv_conf(uscfp[i],
+                                               ngx_http_upstream_guard_module);
+        if (gscf->type == 0) {
+            continue;
+        }
+
+        if (ngx_http_guard_init_upstream_conf(cf, gmcf, uscfp[i]) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        gscf->original_init_peer = uscfp[i]->peer.init;
+        uscfp[i]->peer.init = ngx_http_guard_init_peer;
+
+        up = ngx_array_push(&gmcf->upstreams);
+        if (up == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memzero(up, sizeof(ngx_http_guard_upstream_t));
+        up->uscf = uscfp[i];
+        up->conf = gscf;
+    }
+
+    if (gmcf->upstreams.nelts == 0) {
+        return NGX_OK;
+    }
+
+    return ngx_http_guard_shm_add(cf, gmcf);
+}
+
+
+static ngx_http_guard_main_conf_t *
+ngx_http_guard_cycle_main_conf(ngx_cycle_t *cycle)
+{
+    if (cycle->conf_ctx == NULL
+        || cycle->conf_ctx[ngx_http_module.index] == NULL)
+    {
+        return NULL;
+    }
+
+    return ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_upstream_guard_module);
+}
+
+
+/*
+ * Runs in the master (or the single process) after every shared zone,
+ * upstream zones included, is initialised: peer lists are final here.
+ */
+
+static ngx_int_t
+ngx_http_guard_init_module(ngx_cycle_t *cycle)
+{
+    ngx_http_guard_main_conf_t  *gmcf;
+
+    gmcf = ngx_http_guard_cycle_main_conf(cycle);
+    if (gmcf == NULL || gmcf->upstreams.nelts == 0) {
+        return NGX_OK;
+    }
+
+    return ngx_http_guard_shm_reconcile(cycle, gmcf);
+}
+
+
+static ngx_int_t
+ngx_http_guard_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_guard_main_conf_t  *gmcf;
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    gmcf = ngx_http_guard_cycle_main_conf(cycle);
+    if (gmcf == NULL || gmcf->upstreams.nelts == 0) {
+        return NGX_OK;
+    }
+
+    return ngx_http_guard_leader_init_process(cycle);
+}
+
+
+static void
+ngx_http_guard_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_guard_main_conf_t  *gmcf;
+
+    gmcf = ngx_http_guard_cycle_main_conf(cycle);
+    if (gmcf == NULL || gmcf->upstreams.nelts == 0) {
+        return;
+    }
+
+    ngx_http_guard_leader_exit_process(cycle);
+}

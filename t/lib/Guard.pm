@@ -1,0 +1,374 @@
+package Guard;
+# Test helpers for nginx-upstream-guard .t files.
+#
+#   use lib 't/lib';
+#   use Guard;                    # before Test::Nginx::Socket; never loads it
+#   use Test::Nginx::Socket 'no_plan';
+#
+# Loading it sets, from base = TEST_NGINX_SERVER_PORT || TEST_NGINX_PORT || 1984
+# (Test::Nginx's own default chain; the variable itself is left alone):
+#   TEST_NGINX_B1 .. TEST_NGINX_B9   base+1 .. base+9 (backend and hostile ports)
+#   TEST_NGINX_PWD                   absolute path of the current directory
+#   TEST_NGINX_CERTS                 absolute path of t/certs (see make_certs)
+# and exports the functions below. Core Perl + JSON::PP + the openssl command.
+use strict;
+use warnings;
+use Exporter 'import';
+use Cwd ();
+use File::Spec;
+use Fcntl qw(:flock);
+use File::Path ();
+use IO::Socket::INET;
+use JSON::PP ();
+use POSIX ();
+use Time::HiRes qw(time sleep);
+
+our @EXPORT = qw(make_certs start_hostile stop_hostile hostile_log hostile_log_count
+                 http_get guard_status wait_for kill_leader server_state upstream_state);
+
+our $ERROR;    # why the last http_get / guard_status / kill_leader failed
+
+our $PWD   = Cwd::getcwd();
+our $BASE  = $ENV{TEST_NGINX_SERVER_PORT} || $ENV{TEST_NGINX_PORT} || 1984;
+our $CERTS = "$PWD/t/certs";
+our $HOSTILE_SCRIPT = "$PWD/t/lib/hostile-backend.pl";
+# pid and log files of hostile backends: outside t/servroot, which the runner
+# wipes for every block
+our $RUN_DIR = $ENV{TEST_NGINX_HOSTILE_DIR}
+    // File::Spec->catdir(File::Spec->tmpdir, "upstream-guard-hostile-$<");
+
+$ENV{"TEST_NGINX_B$_"} = $BASE + $_ for 1 .. 9;
+$ENV{TEST_NGINX_PWD}   = $PWD;
+$ENV{TEST_NGINX_CERTS} = $CERTS;
+
+my $LOADER = $$;
+my %started;    # port => 1, hostile backends this process started
+
+sub _server_port { $ENV{TEST_NGINX_SERVER_PORT} || $ENV{TEST_NGINX_PORT} || 1984 }
+
+# ------------------------------------------------------------------ certificates
+
+# make_certs() -> absolute path of t/certs. Creates there, once (kept while
+# valid for another day; regenerated otherwise), with the openssl command and
+# EC P-256 keys, valid 30 days:
+#   ca.crt ca.key          test CA "upstream-guard test CA"
+#   server.crt server.key  CN 127.0.0.1, SAN IP:127.0.0.1 DNS:127.0.0.1
+#                          DNS:localhost DNS:backend.test, signed by the CA
+#   client.crt client.key  CN guard-client (clientAuth), signed by the CA
+#   other.crt other.key    self-signed, same names as server: fails verification
+#   wrongname.crt .key     signed by the CA, SAN DNS:wrong.test only: name mismatch
+# Safe when several test files call it at once (flock). Dies on failure.
+sub make_certs {
+    my @files = map { ("$_.crt", "$_.key") } qw(ca server client other wrongname);
+    mkdir $CERTS unless -d $CERTS;
+    open my $lock, '>', "$CERTS/.lock" or die "make_certs: $CERTS/.lock: $!\n";
+    flock $lock, LOCK_EX or die "make_certs: flock: $!\n";
+
+    return $CERTS if !grep({ !-s "$CERTS/$_" } @files) && _certs_fresh();
+
+    my $tmp = "$CERTS/.tmp.$$";
+    File::Path::rmtree($tmp) if -d $tmp;
+    mkdir $tmp or die "make_certs: $tmp: $!\n";
+    _write("$tmp/openssl.cnf", <<'CNF');
+[req]
+distinguished_name = dn
+prompt = no
+[dn]
+CN = unused
+[v3_ca]
+basicConstraints = critical,CA:TRUE
+keyUsage = critical,keyCertSign,cRLSign
+subjectKeyIdentifier = hash
+[v3_server]
+basicConstraints = CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = serverAuth
+subjectKeyIdentifier = hash
+subjectAltName = IP:127.0.0.1,DNS:127.0.0.1,DNS:localhost,DNS:backend.test
+[v3_wrongname]
+basicConstraints = CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:wrong.test
+[v3_client]
+basicConstraints = CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = clientAuth
+CNF
+    my $cnf = "$tmp/openssl.cnf";
+    for my $name (qw(ca server client other wrongname)) {
+        _openssl('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256',
+                 '-out', "$tmp/$name.key");
+    }
+    _openssl('req', '-x509', '-new', '-config', $cnf, '-extensions', 'v3_ca',
+             '-key', "$tmp/ca.key", '-subj', '/CN=upstream-guard test CA',
+             '-days', 30, '-out', "$tmp/ca.crt");
+    _openssl('req', '-x509', '-new', '-config', $cnf, '-extensions', 'v3_server',
+             '-key', "$tmp/other.key", '-subj', '/CN=127.0.0.1',
+             '-days', 30, '-out', "$tmp/other.crt");
+    my $serial = 1000;
+    for ([server => '/CN=127.0.0.1', 'v3_server'],
+         [client => '/CN=guard-client', 'v3_client'],
+         [wrongname => '/CN=wrong.test', 'v3_wrongname']) {
+        my ($name, $subj, $ext) = @$_;
+        _openssl('req', '-new', '-config', $cnf, '-key', "$tmp/$name.key",
+                 '-subj', $subj, '-out', "$tmp/$name.csr");
+        _openssl('x509', '-req', '-in', "$tmp/$name.csr", '-CA', "$tmp/ca.crt",
+                 '-CAkey', "$tmp/ca.key", '-set_serial', $serial++, '-days', 30,
+                 '-extfile', $cnf, '-extensions', $ext, '-out', "$tmp/$name.crt");
+    }
+    for my $f (@files) {
+        rename "$tmp/$f", "$CERTS/$f" or die "make_certs: rename $f: $!\n";
+    }
+    File::Path::rmtree($tmp);
+    close $lock;
+    return $CERTS;
+}
+
+sub _certs_fresh {
+    for my $name (qw(ca server client other wrongname)) {
+        return 0 unless _openssl_ok('x509', '-checkend', 86400, '-noout',
+                                    '-in', "$CERTS/$name.crt");
+    }
+    return 1;
+}
+
+sub _write {
+    my ($file, $text) = @_;
+    open my $fh, '>', $file or die "make_certs: $file: $!\n";
+    print $fh $text;
+    close $fh or die "make_certs: $file: $!\n";
+}
+
+# Run openssl with the given arguments; returns (exit status, output).
+sub _run_openssl {
+    my @cmd = ('openssl', @_);
+    my $pid = open(my $fh, '-|');
+    die "make_certs: fork: $!\n" unless defined $pid;
+    if (!$pid) {
+        open STDERR, '>&', \*STDOUT;
+        open STDIN, '<', '/dev/null';
+        exec @cmd or POSIX::_exit(127);
+    }
+    local $/;
+    my $out = <$fh> // '';
+    close $fh;
+    return ($?, $out);
+}
+
+sub _openssl {
+    my ($rc, $out) = _run_openssl(@_);
+    die "make_certs: openssl @_ failed (status $rc):\n$out" if $rc;
+}
+
+sub _openssl_ok { my ($rc) = _run_openssl(@_); return $rc == 0 }
+
+# ------------------------------------------------------------------ hostile backends
+
+sub _pidfile { File::Spec->catfile($RUN_DIR, "hostile-$_[0].pid") }
+
+# hostile_log($port) -> path of the default connection log of the hostile
+# backend on $port (used when start_hostile gets log => 1).
+sub hostile_log { File::Spec->catfile($RUN_DIR, "hostile-$_[0].log") }
+
+# start_hostile($mode, $port, %opts) -> pid. Starts t/lib/hostile-backend.pl
+# (modes: silent drip bigheaders endless garbage reset tlsgarbage noaccept ok
+# status:NNN close) on 127.0.0.1:$port, first stopping any hostile backend this
+# helper left on that port. Returns when the port listens. Options:
+#   lifetime => seconds (default 60; the server always exits by itself then)
+#   log      => 1 (truncated hostile_log($port)) or a file path: one line per
+#               accepted connection, see hostile_log_count
+#   host     => listen address (default 127.0.0.1)
+#   max      => concurrent connections (default 64)
+# Dies when the server cannot start (port busy, bad mode). Servers still running
+# are stopped when the test script exits.
+sub start_hostile {
+    my ($mode, $port, %opts) = @_;
+    die "start_hostile: mode and port required\n" unless defined $mode && $port;
+    stop_hostile($port);
+    mkdir $RUN_DIR unless -d $RUN_DIR;
+    my @cmd = ($^X, $HOSTILE_SCRIPT, '--port', $port, '--mode', $mode,
+               '--lifetime', $opts{lifetime} // 60, '--pidfile', _pidfile($port));
+    if (my $log = $opts{log}) {
+        $log = hostile_log($port) if $log eq '1';
+        open my $fh, '>', $log or die "start_hostile: $log: $!\n";
+        close $fh;
+        push @cmd, '--log', $log;
+    }
+    push @cmd, '--host', $opts{host} if $opts{host};
+    push @cmd, '--max', $opts{max} if $opts{max};
+    system(@cmd) == 0 or die "start_hostile: '@cmd' failed (status $?)\n";
+    $started{$port} = 1;
+    return _read_pid($port);
+}
+
+sub _read_pid {
+    open my $fh, '<', _pidfile($_[0]) or return undef;
+    my $line = <$fh> // '';
+    return $line =~ /^(\d+)/ ? $1 : undef;
+}
+
+# a live, non-zombie hostile-backend.pl process
+sub _is_hostile {
+    my ($pid) = @_;
+    open my $st, '<', "/proc/$pid/stat" or return 0;
+    my $stat = <$st> // '';
+    return 0 if $stat =~ /^\d+ \(.*\) Z/s;
+    open my $cl, '<', "/proc/$pid/cmdline" or return 0;
+    local $/;
+    my $cmd = <$cl> // '';
+    return index($cmd, 'hostile-backend') >= 0;
+}
+
+# stop_hostile($port) -> 1 if a server was stopped, 0 if none ran. Sends TERM
+# to the server's process group (the server and its connection children), then
+# KILL after 2 s, and waits until it is gone; removes its pid file.
+sub stop_hostile {
+    my ($port) = @_;
+    my $pid = _read_pid($port);
+    delete $started{$port};
+    return 0 unless $pid;
+    my $was = _is_hostile($pid);
+    if ($was) {
+        kill 'TERM', -$pid;
+        my $end = time + 2;
+        sleep 0.02 while _is_hostile($pid) && time < $end;
+        if (_is_hostile($pid)) {
+            kill 'KILL', -$pid;
+            $end = time + 2;
+            sleep 0.02 while _is_hostile($pid) && time < $end;
+        }
+    }
+    unlink _pidfile($port);
+    return $was ? 1 : 0;
+}
+
+# hostile_log_count($port_or_path) -> number of connections the hostile backend
+# accepted (lines of its log; 0 when there is none).
+sub hostile_log_count {
+    my ($what) = @_;
+    my $file = $what =~ /^\d+$/ ? hostile_log($what) : $what;
+    open my $fh, '<', $file or return 0;
+    my $n = 0;
+    $n++ while <$fh>;
+    return $n;
+}
+
+END {
+    if ($$ == $LOADER) {
+        local $?;
+        stop_hostile($_) for keys %started;
+    }
+}
+
+# ------------------------------------------------------------------ HTTP helpers
+
+# http_get($path, $port, %opts) -> ($status, $body, $headers) in list context,
+# $status in scalar context. GET http://127.0.0.1:$port$path over HTTP/1.0
+# (port default TEST_NGINX_SERVER_PORT || 1984) with IO::Socket::INET.
+# Options: timeout => 5 (seconds, whole exchange), host => 'localhost' (Host
+# header), method => 'GET', headers => { Name => value }. On failure $status is
+# undef and $body (and $Guard::ERROR) says why. $headers is the raw header block.
+sub http_get {
+    my ($path, $port, %opt) = @_;
+    $path //= '/';
+    $port ||= _server_port();
+    my $timeout = $opt{timeout} // 5;
+    my $end = time + $timeout;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                  Proto => 'tcp', Timeout => $timeout)
+        or return _fail("connect 127.0.0.1:$port: $@");
+    my $req = sprintf("%s %s HTTP/1.0\r\nHost: %s\r\nConnection: close\r\n",
+                      $opt{method} // 'GET', $path, $opt{host} // 'localhost');
+    my $h = $opt{headers} || {};
+    $req .= "$_: $h->{$_}\r\n" for sort keys %$h;
+    $req .= "\r\n";
+    local $SIG{PIPE} = 'IGNORE';
+    defined syswrite($s, $req) or return _fail("write: $!");
+    my $buf = '';
+    while (1) {
+        my $left = $end - time;
+        return _fail("timeout after ${timeout}s reading $path") if $left <= 0;
+        my $v = '';
+        vec($v, fileno($s), 1) = 1;
+        next unless select(my $r = $v, undef, undef, $left) > 0;
+        my $n = sysread($s, $buf, 65536, length $buf);
+        return _fail("read: $!") unless defined $n;
+        last if $n == 0;
+    }
+    close $s;
+    my ($head, $body) = split /\r?\n\r?\n/, $buf, 2;
+    return _fail("bad response: " . substr($buf, 0, 80))
+        unless defined $head && $head =~ m{^HTTP/\d\.\d (\d{3})};
+    my $status = $1;
+    $ERROR = undef;
+    return wantarray ? ($status, $body // '', $head) : $status;
+}
+
+sub _fail { $ERROR = $_[0]; return wantarray ? (undef, $_[0], undef) : undef }
+
+# guard_status($path, $port) -> the status JSON of the test server, decoded
+# (hash ref), or undef (reason in $Guard::ERROR). $path default '/guard'.
+sub guard_status {
+    my ($path, $port) = @_;
+    my ($status, $body) = http_get($path // '/guard', $port);
+    return undef unless defined $status;
+    if ($status != 200) { $ERROR = "status $status from " . ($path // '/guard'); return undef }
+    my $json = eval { JSON::PP->new->decode($body) };
+    $ERROR = "bad JSON: $@" unless $json;
+    return $json;
+}
+
+# wait_for(sub { ... }, $timeout) -> the sub's first true result, or 0 after
+# $timeout seconds (default 10). Calls the sub every 100 ms; a sub that dies
+# counts as false.
+sub wait_for {
+    my ($code, $timeout) = @_;
+    my $end = time + ($timeout // 10);
+    while (1) {
+        my $r = eval { $code->() };
+        return $r if $r;
+        return 0 if time >= $end;
+        sleep 0.1;
+    }
+}
+
+# kill_leader($path, $port) -> pid. Reads leader_pid from guard_status and
+# sends it SIGKILL. Returns undef when there is no status or no plausible pid.
+sub kill_leader {
+    my $st = guard_status(@_) or return undef;
+    my $pid = $st->{leader_pid};
+    unless ($pid && $pid =~ /^\d+$/ && $pid > 1 && $pid != $$) {
+        $ERROR = "no usable leader_pid";
+        return undef;
+    }
+    kill 'KILL', $pid or do { $ERROR = "kill $pid: $!"; return undef };
+    return $pid;
+}
+
+# upstream_state($status_json, $name) -> the upstream object named $name, or undef.
+sub upstream_state {
+    my ($st, $name) = @_;
+    return undef unless ref $st eq 'HASH' && ref $st->{upstreams} eq 'ARRAY';
+    for my $u (@{ $st->{upstreams} }) {
+        return $u if defined $u->{name} && $u->{name} eq $name;
+    }
+    return undef;
+}
+
+# server_state($status_json, $upstream, $address) -> the server object of that
+# upstream whose "address" (or, failing that, "server") equals $address, or undef.
+# Example: server_state(guard_status(), 'backend', "127.0.0.1:$ENV{TEST_NGINX_B1}")->{health}
+sub server_state {
+    my ($st, $upstream, $address) = @_;
+    my $u = upstream_state($st, $upstream) or return undef;
+    my @servers = @{ $u->{servers} || [] };
+    for my $key (qw(address server)) {
+        for my $s (@servers) {
+            return $s if defined $s->{$key} && $s->{$key} eq $address;
+        }
+    }
+    return undef;
+}
+
+1;
