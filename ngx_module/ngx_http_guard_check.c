@@ -37,6 +37,7 @@ struct ngx_http_guard_check_s {
     ngx_pool_t                    *pool;        /* per connection */
     ngx_addr_t                     addr;
     ngx_str_t                      request;
+    ngx_str_t                      tls_name;    /* SNI and host check */
 
     u_char                        *buf;
     size_t                         size;
@@ -51,6 +52,7 @@ struct ngx_http_guard_check_s {
 };
 
 
+static void ngx_http_guard_check_host_part(ngx_str_t *name);
 static ngx_int_t ngx_http_guard_check_request(ngx_pool_t *pool,
     ngx_http_guard_check_t *chk);
 static void ngx_http_guard_check_connect(ngx_http_guard_check_t *chk);
@@ -121,6 +123,10 @@ ngx_http_guard_check_create(ngx_pool_t *pool, ngx_http_guard_peer_t *gp,
     chk->addr.name.len = ngx_sock_ntop(chk->addr.sockaddr, chk->addr.socklen,
                                        p, NGX_SOCKADDR_STRLEN, 1);
 
+    chk->tls_name = gscf->ssl_name.len ? gscf->ssl_name
+                    : (gscf->host.len ? gscf->host : gp->peer->server);
+    ngx_http_guard_check_host_part(&chk->tls_name);
+
     if (gscf->type == NGX_HTTP_GUARD_HTTP
         || gscf->type == NGX_HTTP_GUARD_HTTPS)
     {
@@ -132,6 +138,32 @@ ngx_http_guard_check_create(ngx_pool_t *pool, ngx_http_guard_peer_t *gp,
     }
 
     return chk;
+}
+
+
+/* "name:port" and "[v6]:port" to the host part, for SNI and cert checks */
+
+static void
+ngx_http_guard_check_host_part(ngx_str_t *name)
+{
+    u_char  *p, *last;
+
+    last = name->data + name->len;
+
+    if (name->len && name->data[0] == '[') {
+        p = ngx_strlchr(name->data, last, ']');
+        if (p) {
+            name->data++;
+            name->len = p - name->data;
+        }
+        return;
+    }
+
+    p = ngx_strlchr(name->data, last, ':');
+
+    if (p && ngx_strlchr(p + 1, last, ':') == NULL) {
+        name->len = p - name->data;
+    }
 }
 
 
@@ -381,6 +413,7 @@ ngx_http_guard_check_tls(ngx_http_guard_check_t *chk)
     ngx_int_t                   rc;
     ngx_str_t                  *sni;
     ngx_connection_t           *c;
+    struct in6_addr             in6;
     ngx_http_guard_srv_conf_t  *gscf;
 
     c = chk->pc.connection;
@@ -398,8 +431,7 @@ ngx_http_guard_check_tls(ngx_http_guard_check_t *chk)
 
     c->log_error = NGX_ERROR_INFO;
 
-    sni = gscf->ssl_name.len ? &gscf->ssl_name
-          : (gscf->host.len ? &gscf->host : &chk->gp->peer->server);
+    sni = &chk->tls_name;
 
     if (gscf->ssl_server_name && sni->len) {
         name = ngx_pnalloc(c->pool, sni->len + 1);
@@ -410,9 +442,9 @@ ngx_http_guard_check_tls(ngx_http_guard_check_t *chk)
 
         (void) ngx_cpystrn(name, sni->data, sni->len + 1);
 
-        /* SNI takes a host name, never an address or a port */
-        if (ngx_strlchr(name, name + sni->len, ':') == NULL
-            && ngx_inet_addr(name, sni->len) == INADDR_NONE)
+        /* SNI takes a host name, never an address */
+        if (ngx_inet_addr(name, sni->len) == INADDR_NONE
+            && ngx_inet6_addr(name, sni->len, in6.s6_addr) != NGX_OK)
         {
             if (SSL_set_tlsext_host_name(c->ssl->connection, (char *) name)
                 == 0)
@@ -438,7 +470,6 @@ static void
 ngx_http_guard_check_tls_handler(ngx_connection_t *c)
 {
     long                        rc;
-    ngx_str_t                   name;
     ngx_http_guard_check_t     *chk;
     ngx_http_guard_srv_conf_t  *gscf;
 
@@ -459,12 +490,9 @@ ngx_http_guard_check_tls_handler(ngx_connection_t *c)
             return;
         }
 
-        name = gscf->ssl_name.len ? gscf->ssl_name
-               : (gscf->host.len ? gscf->host : chk->gp->peer->server);
-
-        if (ngx_ssl_check_host(c, &name) != NGX_OK) {
+        if (ngx_ssl_check_host(c, &chk->tls_name) != NGX_OK) {
             ngx_http_guard_check_fail(chk, "certificate does not match "
-                                      "\"%V\"", &name);
+                                      "\"%V\"", &chk->tls_name);
             return;
         }
     }

@@ -256,7 +256,7 @@ ngx_http_guard_status_upstream(ngx_http_request_t *r,
             healthy++;
         }
 
-        in = ngx_http_guard_in_rotation(gp, panic);
+        in = ngx_http_guard_in_rotation(gp, 0);
         rotation += in;
 
         if (gp->role == NGX_HTTP_GUARD_PRIMARY) {
@@ -267,10 +267,7 @@ ngx_http_guard_status_upstream(ngx_http_request_t *r,
 
     floor = ngx_min(2, primaries);
 
-    if (rotation == 0 || (panic && !up->conf->fail_open)) {
-        status = NGX_HTTP_GUARD_POOL_PANIC;
-
-    } else if (panic) {
+    if (rotation == 0) {
         status = NGX_HTTP_GUARD_POOL_PANIC;
 
     } else if (rotation < floor) {
@@ -302,7 +299,8 @@ ngx_http_guard_status_upstream(ngx_http_request_t *r,
 
     p = ngx_sprintf(p, ",\"check\":\"%s\",\"interval_ms\":%M,"
                     "\"timeout_ms\":%M,\"rise\":%ui,\"fall\":%ui,"
-                    "\"panic\":\"%s\",\"servers_total\":%ui,"
+                    "\"panic\":\"%s\",\"fail_open_active\":%s,"
+                    "\"servers_total\":%ui,"
                     "\"healthy\":%ui,\"in_rotation\":%ui,\"floor\":%ui,"
                     "\"floor_holds\":%s,\"status\":\"%s\","
                     "\"last_change_ms\":%uL,\"servers\":[",
@@ -310,7 +308,7 @@ ngx_http_guard_status_upstream(ngx_http_request_t *r,
                     up->conf->interval, up->conf->timeout,
                     up->conf->rise, up->conf->fall,
                     up->conf->fail_open ? "open" : "closed",
-                    up->npeers, healthy, rotation, floor,
+                    panic ? "true" : "false", up->npeers, healthy, rotation, floor,
                     rotation >= floor ? "true" : "false",
                     ngx_http_guard_pool_names[status], last_change);
     out->b->last = p;
@@ -353,8 +351,7 @@ ngx_http_guard_status_upstream(ngx_http_request_t *r,
                         ngx_http_guard_health_names[s->health % 3],
                         ngx_http_guard_admin_names[s->admin % 4],
                         ngx_http_guard_state_name(gp, s),
-                        ngx_http_guard_in_rotation(gp, panic)
-                        ? "true" : "false",
+                        ngx_http_guard_in_rotation(gp, 0) ? "true" : "false",
                         gp->cfg_weight, s->checks, s->fails,
                         s->rise_count, s->fall_count,
                         s->last_check, s->last_latency, s->last_change,

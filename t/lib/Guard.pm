@@ -24,7 +24,8 @@ use POSIX ();
 use Time::HiRes qw(time sleep);
 
 our @EXPORT = qw(make_certs start_hostile stop_hostile hostile_log hostile_log_count
-                 http_get guard_status wait_for kill_leader server_state upstream_state);
+                 http_get guard_status wait_for kill_leader server_state upstream_state
+                 wait_health health_file);
 
 our $ERROR;    # why the last http_get / guard_status / kill_leader failed
 
@@ -369,6 +370,36 @@ sub server_state {
         }
     }
     return undef;
+}
+
+# wait_health($upstream, $port, $health [, $field, $timeout]) -> true once
+# /guard reports server 127.0.0.1:$port of $upstream with $field (default
+# "health") equal to $health; false after $timeout seconds (default 10).
+sub wait_health {
+    my ($up, $port, $want, $field, $timeout) = @_;
+    $field //= 'health';
+    return wait_for(sub {
+        my $s = guard_status() or return 0;
+        my $srv = server_state($s, $up, "127.0.0.1:$port") or return 0;
+        return defined $srv->{$field} && $srv->{$field} eq $want;
+    }, $timeout // 10);
+}
+
+# health_file($name, $on): creates (on) or removes (off) the file $name in
+# the test server's html directory, so a backend location such as
+# "location /health { try_files /$name =404; }" can be flipped by a test.
+sub health_file {
+    my ($name, $on) = @_;
+    my $root = $ENV{TEST_NGINX_SERVROOT} || "$PWD/t/servroot";
+    my $f = "$root/html/$name";
+    if ($on) {
+        open my $fh, '>', $f or die "health_file: $f: $!\n";
+        print $fh "up\n";
+        close $fh;
+    } else {
+        unlink $f;
+    }
+    return 1;
 }
 
 1;

@@ -1,0 +1,398 @@
+# Every bad directive or parameter fails nginx -t with a message naming it;
+# nginx itself adds the file and line.
+use lib 't/lib';
+use Guard;
+use Test::Nginx::Socket 'no_plan';
+
+no_shuffle();
+no_root_location();
+run_tests();
+
+__DATA__
+=== TEST 1: a valid configuration starts
+--- http_config
+    guard_match healthy {
+        status 200-299 !204;
+        header Content-Type ~* json;
+        header !X-Maintenance;
+        body ~ "\"status\": *\"up\"";
+    }
+    upstream app {
+        zone app 64k;
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check http uri=/health?full=1 interval=500ms timeout=250ms
+                    jitter=100ms fall=2 rise=1 port=$TEST_NGINX_B1 initial=down
+                    method=HEAD host=app.test http=1.1 keepalive=5
+                    match=healthy body_limit=4k;
+        guard_check_header X-Probe yes;
+        guard_panic closed;
+    }
+--- config
+    location = /guard { guard_status; }
+--- request
+GET /guard
+--- response_body_like: "name":"app"
+--- no_error_log
+[error]
+
+=== TEST 2: unknown check type
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check smtp;
+    }
+--- config
+--- must_die
+--- error_log
+invalid check type "smtp"
+
+=== TEST 3: unknown parameter
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check http color=blue;
+    }
+--- config
+--- must_die
+--- error_log
+invalid guard_check parameter "color=blue"
+
+=== TEST 4: bad interval
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check http interval=fast;
+    }
+--- config
+--- must_die
+--- error_log
+invalid guard_check parameter "interval=fast", expected a time
+
+=== TEST 5: zero interval
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check http interval=0;
+    }
+--- config
+--- must_die
+--- error_log
+invalid guard_check parameter "interval=0"
+
+=== TEST 6: zero timeout
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check http timeout=0s;
+    }
+--- config
+--- must_die
+--- error_log
+invalid guard_check parameter "timeout=0s"
+
+=== TEST 7: bad jitter
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check http jitter=-1;
+    }
+--- config
+--- must_die
+--- error_log
+invalid guard_check parameter "jitter=-1"
+
+=== TEST 8: fall out of range
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check http fall=0;
+    }
+--- config
+--- must_die
+--- error_log
+invalid guard_check parameter "fall=0", expected a number from 1 to 1000
+
+=== TEST 9: rise not a number
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check http rise=two;
+    }
+--- config
+--- must_die
+--- error_log
+invalid guard_check parameter "rise=two"
+
+=== TEST 10: port out of range
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check tcp port=70000;
+    }
+--- config
+--- must_die
+--- error_log
+invalid guard_check parameter "port=70000", expected a number from 1 to 65535
+
+=== TEST 11: bad initial state
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check tcp initial=maybe;
+    }
+--- config
+--- must_die
+--- error_log
+invalid guard_check parameter "initial=maybe"
+
+=== TEST 12: bad http version
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check http http=2;
+    }
+--- config
+--- must_die
+--- error_log
+invalid guard_check parameter "http=2"
+
+=== TEST 13: uri without slash
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check http uri=health;
+    }
+--- config
+--- must_die
+--- error_log
+invalid guard_check parameter "uri=health"
+
+=== TEST 14: lowercase method
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check http method=get;
+    }
+--- config
+--- must_die
+--- error_log
+invalid guard_check parameter "method=get"
+
+=== TEST 15: empty host
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check http host=;
+    }
+--- config
+--- must_die
+--- error_log
+invalid guard_check parameter "host="
+
+=== TEST 16: body limit too large
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check http body_limit=2m;
+    }
+--- config
+--- must_die
+--- error_log
+invalid guard_check parameter "body_limit=2m", expected a size up to 1m
+
+=== TEST 17: duplicate guard_check
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check tcp; guard_check http;
+    }
+--- config
+--- must_die
+--- error_log
+"guard_check" directive is duplicate
+
+=== TEST 18: keepalive without http/1.1
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check http keepalive=10;
+    }
+--- config
+--- must_die
+--- error_log
+guard_check keepalive= needs http=1.1
+
+=== TEST 19: keepalive on tcp
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check tcp http=1.1 keepalive=10;
+    }
+--- config
+--- must_die
+--- error_log
+guard_check keepalive= is for http and https checks
+
+=== TEST 20: match on a tcp check
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check tcp match=ok;
+    }
+--- config
+--- must_die
+--- error_log
+guard_check match= is for http and https checks
+
+=== TEST 21: unknown match
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check http match=nosuch;
+    }
+--- config
+--- must_die
+--- error_log
+unknown guard_match "nosuch"
+
+=== TEST 22: bad panic value
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check tcp; guard_panic sometimes;
+    }
+--- config
+--- must_die
+--- error_log
+invalid value "sometimes"
+
+=== TEST 23: bad header name
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check http; guard_check_header "X Bad" 1;
+    }
+--- config
+--- must_die
+--- error_log
+invalid header name "X Bad"
+
+=== TEST 24: verify without CA
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check https; guard_check_ssl_verify on;
+    }
+--- config
+--- must_die
+--- error_log
+no guard_check_ssl_trusted_certificate for guard_check_ssl_verify
+
+=== TEST 25: certificate without key
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check https; guard_check_ssl_certificate /nonexistent.crt;
+    }
+--- config
+--- must_die
+--- error_log
+no guard_check_ssl_certificate_key for guard_check_ssl_certificate
+
+=== TEST 26: guard_check outside upstream
+--- http_config
+    guard_check http;
+--- config
+--- must_die
+--- error_log
+"guard_check" directive is not allowed here
+
+=== TEST 27: unknown match rule
+--- http_config
+    guard_match m { colour blue; }
+--- config
+--- must_die
+--- error_log
+unknown guard_match rule "colour"
+
+=== TEST 28: bad status code
+--- http_config
+    guard_match m { status 2xx; }
+--- config
+--- must_die
+--- error_log
+invalid status "2xx" in guard_match
+
+=== TEST 29: reversed status range
+--- http_config
+    guard_match m { status 399-200; }
+--- config
+--- must_die
+--- error_log
+invalid status "399-200" in guard_match
+
+=== TEST 30: status out of range
+--- http_config
+    guard_match m { status 1000; }
+--- config
+--- must_die
+--- error_log
+invalid status "1000" in guard_match
+
+=== TEST 31: bad header operator
+--- http_config
+    guard_match m { header Content-Type == json; }
+--- config
+--- must_die
+--- error_log
+invalid operator "==" in guard_match
+
+=== TEST 32: bad regex
+--- http_config
+    guard_match m { body ~ "(unclosed"; }
+--- config
+--- must_die
+--- error_log
+invalid regex in guard_match
+
+=== TEST 33: duplicate match name
+--- http_config
+    guard_match m { status 200; } guard_match m { status 204; }
+--- config
+--- must_die
+--- error_log
+duplicate guard_match "m"
+
+=== TEST 34: body rule without regex
+--- http_config
+    guard_match m { body ~; }
+--- config
+--- must_die
+--- error_log
+invalid guard_match rule, expected "body ~ regex"
+
+=== TEST 35: duplicate status rule
+--- http_config
+    guard_match m { status 200; status 204; }
+--- config
+--- must_die
+--- error_log
+"status" directive is duplicate
+
+=== TEST 36: bad shm size
+--- http_config
+    guard_shm_size 1k;
+--- config
+--- must_die
+--- error_log
+guard_shm_size 1024 is too small
+
+=== TEST 37: an upstream with guard_check and no servers
+--- http_config
+    upstream app {
+        guard_check tcp;
+    }
+--- config
+--- must_die
+--- error_log
+no servers in upstream "app"

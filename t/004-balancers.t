@@ -1,0 +1,542 @@
+# A server that fails its check gets no new requests under every balancer,
+# with and without the upstream zone, with keepalive and with backups.
+# The failing server still answers traffic with its own name, so a request
+# routed to it would show (proxy_next_upstream cannot hide it).  It is
+# listed first: ip_hash maps every 127.0.0.x client to the first server.
+use lib 't/lib';
+use Guard;
+use Test::Nginx::Socket 'no_plan';
+
+our $Backends = <<"_EOC_";
+    server {
+        listen 127.0.0.1:$ENV{TEST_NGINX_B1};
+        location /health { return 200; }
+        location / { return 200 "b1\n"; }
+    }
+    server {
+        listen 127.0.0.1:$ENV{TEST_NGINX_B2};
+        location /health { return 503; }
+        location / { return 200 "b2\n"; }
+    }
+_EOC_
+
+no_shuffle();
+no_root_location();
+run_tests();
+
+__DATA__
+
+=== TEST 1: round robin
+--- http_config eval
+"    upstream app {
+        
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        guard_check http uri=/health interval=100ms fall=1;
+    }
+" . $::Backends
+--- config
+    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }
+    location = /guard { guard_status; }
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
+--- request eval
+["GET /?k=1", "GET /?k=2", "GET /?k=3", "GET /?k=4", "GET /?k=5", "GET /?k=6", "GET /?k=7", "GET /?k=8", "GET /?k=9", "GET /?k=10", "GET /?k=11", "GET /?k=12"]
+--- response_body eval
+["b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n"]
+--- no_error_log
+[error]
+
+
+
+=== TEST 2: least_conn
+--- http_config eval
+"    upstream app {
+        least_conn;
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        guard_check http uri=/health interval=100ms fall=1;
+    }
+" . $::Backends
+--- config
+    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }
+    location = /guard { guard_status; }
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
+--- request eval
+["GET /?k=1", "GET /?k=2", "GET /?k=3", "GET /?k=4", "GET /?k=5", "GET /?k=6", "GET /?k=7", "GET /?k=8", "GET /?k=9", "GET /?k=10", "GET /?k=11", "GET /?k=12"]
+--- response_body eval
+["b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n"]
+--- no_error_log
+[error]
+
+
+
+=== TEST 3: hash
+--- http_config eval
+"    upstream app {
+        hash \$arg_k;
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        guard_check http uri=/health interval=100ms fall=1;
+    }
+" . $::Backends
+--- config
+    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }
+    location = /guard { guard_status; }
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
+--- request eval
+["GET /?k=1", "GET /?k=2", "GET /?k=3", "GET /?k=4", "GET /?k=5", "GET /?k=6", "GET /?k=7", "GET /?k=8", "GET /?k=9", "GET /?k=10", "GET /?k=11", "GET /?k=12"]
+--- response_body eval
+["b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n"]
+--- no_error_log
+[error]
+
+
+
+=== TEST 4: hash consistent
+--- http_config eval
+"    upstream app {
+        hash \$arg_k consistent;
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        guard_check http uri=/health interval=100ms fall=1;
+    }
+" . $::Backends
+--- config
+    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }
+    location = /guard { guard_status; }
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
+--- request eval
+["GET /?k=1", "GET /?k=2", "GET /?k=3", "GET /?k=4", "GET /?k=5", "GET /?k=6", "GET /?k=7", "GET /?k=8", "GET /?k=9", "GET /?k=10", "GET /?k=11", "GET /?k=12"]
+--- response_body eval
+["b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n"]
+--- no_error_log
+[error]
+
+
+
+=== TEST 5: ip_hash
+--- http_config eval
+"    upstream app {
+        ip_hash;
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        guard_check http uri=/health interval=100ms fall=1;
+    }
+" . $::Backends
+--- config
+    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }
+    location = /guard { guard_status; }
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
+--- request eval
+["GET /?k=1", "GET /?k=2", "GET /?k=3", "GET /?k=4", "GET /?k=5", "GET /?k=6", "GET /?k=7", "GET /?k=8", "GET /?k=9", "GET /?k=10", "GET /?k=11", "GET /?k=12"]
+--- response_body eval
+["b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n"]
+--- no_error_log
+[error]
+
+
+
+=== TEST 6: random
+--- http_config eval
+"    upstream app {
+        random;
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        guard_check http uri=/health interval=100ms fall=1;
+    }
+" . $::Backends
+--- config
+    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }
+    location = /guard { guard_status; }
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
+--- request eval
+["GET /?k=1", "GET /?k=2", "GET /?k=3", "GET /?k=4", "GET /?k=5", "GET /?k=6", "GET /?k=7", "GET /?k=8", "GET /?k=9", "GET /?k=10", "GET /?k=11", "GET /?k=12"]
+--- response_body eval
+["b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n"]
+--- no_error_log
+[error]
+
+
+
+=== TEST 7: random two
+--- http_config eval
+"    upstream app {
+        random two least_conn;
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        guard_check http uri=/health interval=100ms fall=1;
+    }
+" . $::Backends
+--- config
+    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }
+    location = /guard { guard_status; }
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
+--- request eval
+["GET /?k=1", "GET /?k=2", "GET /?k=3", "GET /?k=4", "GET /?k=5", "GET /?k=6", "GET /?k=7", "GET /?k=8", "GET /?k=9", "GET /?k=10", "GET /?k=11", "GET /?k=12"]
+--- response_body eval
+["b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n"]
+--- no_error_log
+[error]
+
+
+
+=== TEST 8: round robin with keepalive
+--- http_config eval
+"    upstream app {
+        keepalive 4;
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        guard_check http uri=/health interval=100ms fall=1;
+    }
+" . $::Backends
+--- config
+    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }
+    location = /guard { guard_status; }
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
+--- request eval
+["GET /?k=1", "GET /?k=2", "GET /?k=3", "GET /?k=4", "GET /?k=5", "GET /?k=6", "GET /?k=7", "GET /?k=8", "GET /?k=9", "GET /?k=10", "GET /?k=11", "GET /?k=12"]
+--- response_body eval
+["b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n"]
+--- no_error_log
+[error]
+
+
+
+=== TEST 9: least_conn with keepalive
+--- http_config eval
+"    upstream app {
+        least_conn;
+        keepalive 4;
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        guard_check http uri=/health interval=100ms fall=1;
+    }
+" . $::Backends
+--- config
+    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }
+    location = /guard { guard_status; }
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
+--- request eval
+["GET /?k=1", "GET /?k=2", "GET /?k=3", "GET /?k=4", "GET /?k=5", "GET /?k=6", "GET /?k=7", "GET /?k=8", "GET /?k=9", "GET /?k=10", "GET /?k=11", "GET /?k=12"]
+--- response_body eval
+["b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n"]
+--- no_error_log
+[error]
+
+
+
+=== TEST 10: round robin with zone
+--- http_config eval
+"    upstream app {
+        zone app 64k;
+        
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        guard_check http uri=/health interval=100ms fall=1;
+    }
+" . $::Backends
+--- config
+    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }
+    location = /guard { guard_status; }
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
+--- request eval
+["GET /?k=1", "GET /?k=2", "GET /?k=3", "GET /?k=4", "GET /?k=5", "GET /?k=6", "GET /?k=7", "GET /?k=8", "GET /?k=9", "GET /?k=10", "GET /?k=11", "GET /?k=12"]
+--- response_body eval
+["b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n"]
+--- no_error_log
+[error]
+
+
+
+=== TEST 11: least_conn with zone
+--- http_config eval
+"    upstream app {
+        zone app 64k;
+        least_conn;
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        guard_check http uri=/health interval=100ms fall=1;
+    }
+" . $::Backends
+--- config
+    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }
+    location = /guard { guard_status; }
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
+--- request eval
+["GET /?k=1", "GET /?k=2", "GET /?k=3", "GET /?k=4", "GET /?k=5", "GET /?k=6", "GET /?k=7", "GET /?k=8", "GET /?k=9", "GET /?k=10", "GET /?k=11", "GET /?k=12"]
+--- response_body eval
+["b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n"]
+--- no_error_log
+[error]
+
+
+
+=== TEST 12: hash with zone
+--- http_config eval
+"    upstream app {
+        zone app 64k;
+        hash \$arg_k;
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        guard_check http uri=/health interval=100ms fall=1;
+    }
+" . $::Backends
+--- config
+    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }
+    location = /guard { guard_status; }
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
+--- request eval
+["GET /?k=1", "GET /?k=2", "GET /?k=3", "GET /?k=4", "GET /?k=5", "GET /?k=6", "GET /?k=7", "GET /?k=8", "GET /?k=9", "GET /?k=10", "GET /?k=11", "GET /?k=12"]
+--- response_body eval
+["b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n"]
+--- no_error_log
+[error]
+
+
+
+=== TEST 13: hash consistent with zone
+--- http_config eval
+"    upstream app {
+        zone app 64k;
+        hash \$arg_k consistent;
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        guard_check http uri=/health interval=100ms fall=1;
+    }
+" . $::Backends
+--- config
+    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }
+    location = /guard { guard_status; }
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
+--- request eval
+["GET /?k=1", "GET /?k=2", "GET /?k=3", "GET /?k=4", "GET /?k=5", "GET /?k=6", "GET /?k=7", "GET /?k=8", "GET /?k=9", "GET /?k=10", "GET /?k=11", "GET /?k=12"]
+--- response_body eval
+["b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n"]
+--- no_error_log
+[error]
+
+
+
+=== TEST 14: ip_hash with zone
+--- http_config eval
+"    upstream app {
+        zone app 64k;
+        ip_hash;
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        guard_check http uri=/health interval=100ms fall=1;
+    }
+" . $::Backends
+--- config
+    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }
+    location = /guard { guard_status; }
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
+--- request eval
+["GET /?k=1", "GET /?k=2", "GET /?k=3", "GET /?k=4", "GET /?k=5", "GET /?k=6", "GET /?k=7", "GET /?k=8", "GET /?k=9", "GET /?k=10", "GET /?k=11", "GET /?k=12"]
+--- response_body eval
+["b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n"]
+--- no_error_log
+[error]
+
+
+
+=== TEST 15: random with zone
+--- http_config eval
+"    upstream app {
+        zone app 64k;
+        random;
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        guard_check http uri=/health interval=100ms fall=1;
+    }
+" . $::Backends
+--- config
+    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }
+    location = /guard { guard_status; }
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
+--- request eval
+["GET /?k=1", "GET /?k=2", "GET /?k=3", "GET /?k=4", "GET /?k=5", "GET /?k=6", "GET /?k=7", "GET /?k=8", "GET /?k=9", "GET /?k=10", "GET /?k=11", "GET /?k=12"]
+--- response_body eval
+["b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n"]
+--- no_error_log
+[error]
+
+
+
+=== TEST 16: random two with zone
+--- http_config eval
+"    upstream app {
+        zone app 64k;
+        random two least_conn;
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        guard_check http uri=/health interval=100ms fall=1;
+    }
+" . $::Backends
+--- config
+    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }
+    location = /guard { guard_status; }
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
+--- request eval
+["GET /?k=1", "GET /?k=2", "GET /?k=3", "GET /?k=4", "GET /?k=5", "GET /?k=6", "GET /?k=7", "GET /?k=8", "GET /?k=9", "GET /?k=10", "GET /?k=11", "GET /?k=12"]
+--- response_body eval
+["b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n"]
+--- no_error_log
+[error]
+
+
+
+=== TEST 17: round robin with keepalive with zone
+--- http_config eval
+"    upstream app {
+        zone app 64k;
+        keepalive 4;
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        guard_check http uri=/health interval=100ms fall=1;
+    }
+" . $::Backends
+--- config
+    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }
+    location = /guard { guard_status; }
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
+--- request eval
+["GET /?k=1", "GET /?k=2", "GET /?k=3", "GET /?k=4", "GET /?k=5", "GET /?k=6", "GET /?k=7", "GET /?k=8", "GET /?k=9", "GET /?k=10", "GET /?k=11", "GET /?k=12"]
+--- response_body eval
+["b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n"]
+--- no_error_log
+[error]
+
+
+
+=== TEST 18: least_conn with keepalive with zone
+--- http_config eval
+"    upstream app {
+        zone app 64k;
+        least_conn;
+        keepalive 4;
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        guard_check http uri=/health interval=100ms fall=1;
+    }
+" . $::Backends
+--- config
+    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }
+    location = /guard { guard_status; }
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
+--- request eval
+["GET /?k=1", "GET /?k=2", "GET /?k=3", "GET /?k=4", "GET /?k=5", "GET /?k=6", "GET /?k=7", "GET /?k=8", "GET /?k=9", "GET /?k=10", "GET /?k=11", "GET /?k=12"]
+--- response_body eval
+["b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n"]
+--- no_error_log
+[error]
+
+
+
+=== TEST 19: an unhealthy primary hands over to a healthy backup
+--- http_config eval
+"    upstream app {
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        server 127.0.0.1:\$TEST_NGINX_B1 backup;
+        guard_check http uri=/health interval=100ms fall=1;
+    }
+" . $::Backends
+--- config
+    location / { proxy_pass http://app; }
+    location = /guard { guard_status; }
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
+--- request eval
+["GET /", "GET /", "GET /guard"]
+--- response_body_like eval
+["^b1\n\$", "^b1\n\$", qr/"role":"primary",[^}]*"health":"down".*"role":"backup",[^}]*"health":"up"/]
+--- no_error_log
+[error]
+
+
+
+=== TEST 20: an unhealthy primary hands over to a healthy backup (zone)
+--- http_config eval
+"    upstream app {
+        zone app 64k;
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        server 127.0.0.1:\$TEST_NGINX_B1 backup;
+        guard_check http uri=/health interval=100ms fall=1;
+    }
+" . $::Backends
+--- config
+    location / { proxy_pass http://app; }
+    location = /guard { guard_status; }
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
+--- request eval
+["GET /", "GET /", "GET /guard"]
+--- response_body_like eval
+["^b1\n\$", "^b1\n\$", qr/"role":"primary",[^}]*"health":"down".*"role":"backup",[^}]*"health":"up"/]
+--- no_error_log
+[error]
+
+
+
+=== TEST 21: backups are checked too, and an unhealthy backup is skipped
+--- http_config eval
+"    upstream app {
+        server 127.0.0.1:\$TEST_NGINX_B5;
+        server 127.0.0.1:\$TEST_NGINX_B2 backup;
+        server 127.0.0.1:\$TEST_NGINX_B1 backup;
+        guard_check http uri=/health interval=100ms fall=1;
+    }
+" . $::Backends
+--- config
+    location / { proxy_pass http://app; proxy_next_upstream off; }
+    location = /guard { guard_status; }
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
+Guard::wait_health('app', $ENV{TEST_NGINX_B5}, 'down');
+--- request eval
+["GET /", "GET /", "GET /", "GET /"]
+--- response_body eval
+["b1\n", "b1\n", "b1\n", "b1\n"]
+--- no_error_log
+[error]
+
+
+
+=== TEST 22: a server the config marks down stays down although healthy
+--- http_config eval
+"    upstream app {
+        server 127.0.0.1:\$TEST_NGINX_B1 down;
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        guard_check http uri=/ interval=100ms fall=1 rise=1;
+    }
+" . $::Backends
+--- config
+    location / { proxy_pass http://app; }
+    location = /guard { guard_status; }
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, '1', 'checks');
+Guard::wait_for(sub { my $s = Guard::guard_status(); $s && Guard::server_state($s, 'app', "127.0.0.1:$ENV{TEST_NGINX_B1}")->{checks} >= 3 }, 10);
+--- request eval
+["GET /", "GET /", "GET /guard"]
+--- response_body_like eval
+["^b2\n\$", "^b2\n\$", qr/"config":"down","health":"up","admin":"active","state":"config-down","in_rotation":false/]
+--- no_error_log
+[error]
