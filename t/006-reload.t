@@ -1,0 +1,214 @@
+# nginx -s reload keeps check state, keyed by upstream + server + address,
+# also when the guard zone changes size; removed servers are forgotten.
+# The blocks run in order against one nginx reloaded with HUP.
+use lib 't/lib';
+use Guard;
+
+BEGIN { $ENV{TEST_NGINX_USE_HUP} = 1; }
+
+use Test::Nginx::Socket 'no_plan';
+
+master_on();
+workers(2);
+no_shuffle();
+no_root_location();
+run_tests();
+
+__DATA__
+
+=== TEST 1: state is built with short intervals
+--- http_config
+    upstream app {
+        zone app 64k;
+        server 127.0.0.1:$TEST_NGINX_B1;
+        server 127.0.0.1:$TEST_NGINX_B2;
+        guard_check http uri=/health interval=100ms fall=1 rise=3
+                    initial=down;
+    }
+    server {
+        listen 127.0.0.1:$TEST_NGINX_B1;
+        location /health { return 200; }
+        location / { return 200 "b1\n"; }
+    }
+    server {
+        listen 127.0.0.1:$TEST_NGINX_B2;
+        location /health { return 503; }
+        location / { return 200 "b2\n"; }
+    }
+    server {
+        listen 127.0.0.1:$TEST_NGINX_B3;
+        location /health { return 200; }
+        location / { return 200 "b3\n"; }
+    }
+--- config
+    location / { proxy_pass http://app; proxy_next_upstream off; }
+    location = /guard { guard_status; }
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
+Guard::wait_health('app', $ENV{TEST_NGINX_B2}, '3', 'fails');
+--- request eval
+["GET /", "GET /", "GET /guard"]
+--- response_body_like eval
+["^b1\n\$", "^b1\n\$", qr/"generation":1,.*"health":"up".*"health":"down"/]
+--- no_error_log
+[error]
+
+
+
+=== TEST 2: a reload keeps health: with rise=3 and a 30 s interval only kept state can be up
+--- http_config
+    upstream app {
+        zone app 64k;
+        server 127.0.0.1:$TEST_NGINX_B1;
+        server 127.0.0.1:$TEST_NGINX_B2;
+        server 127.0.0.1:$TEST_NGINX_B3;
+        guard_check http uri=/health interval=30s fall=1 rise=3
+                    initial=down;
+    }
+    server {
+        listen 127.0.0.1:$TEST_NGINX_B1;
+        location /health { return 200; }
+        location / { return 200 "b1\n"; }
+    }
+    server {
+        listen 127.0.0.1:$TEST_NGINX_B2;
+        location /health { return 503; }
+        location / { return 200 "b2\n"; }
+    }
+    server {
+        listen 127.0.0.1:$TEST_NGINX_B3;
+        location /health { return 200; }
+        location / { return 200 "b3\n"; }
+    }
+--- config
+    location / { proxy_pass http://app; proxy_next_upstream off; }
+    location = /guard { guard_status; }
+--- init
+Guard::wait_for(sub { my $s = Guard::guard_status(); $s && $s->{generation} >= 2 }, 10);
+--- request eval
+["GET /", "GET /", "GET /", "GET /guard"]
+--- response_body_like eval
+["^b1\n\$", "^b1\n\$", "^b1\n\$", qr/"generation":2,.*"address":"127\.0\.0\.1:\d+",[^}]*"health":"up",[^}]*"checks":(?:[3-9]|\d\d+),.*"health":"down",[^}]*"fails":(?:[3-9]|\d\d+),.*"address":"127\.0\.0\.1:\d+",[^}]*"health":"(?:checking|down)"/]
+--- no_error_log
+[error]
+
+
+
+=== TEST 3: a reload that resizes the guard zone keeps state
+--- http_config
+    guard_shm_size 2m;
+    upstream app {
+        zone app 64k;
+        server 127.0.0.1:$TEST_NGINX_B1;
+        server 127.0.0.1:$TEST_NGINX_B2;
+        server 127.0.0.1:$TEST_NGINX_B3;
+        guard_check http uri=/health interval=30s fall=1 rise=3
+                    initial=down;
+    }
+    server {
+        listen 127.0.0.1:$TEST_NGINX_B1;
+        location /health { return 200; }
+        location / { return 200 "b1\n"; }
+    }
+    server {
+        listen 127.0.0.1:$TEST_NGINX_B2;
+        location /health { return 503; }
+        location / { return 200 "b2\n"; }
+    }
+    server {
+        listen 127.0.0.1:$TEST_NGINX_B3;
+        location /health { return 200; }
+        location / { return 200 "b3\n"; }
+    }
+--- config
+    location / { proxy_pass http://app; proxy_next_upstream off; }
+    location = /guard { guard_status; }
+--- init
+Guard::wait_for(sub { my $s = Guard::guard_status(); $s && $s->{generation} >= 3 }, 10);
+--- request eval
+["GET /", "GET /", "GET /guard"]
+--- response_body_like eval
+["^b1\n\$", "^b1\n\$", qr/"generation":3,.*"health":"up",[^}]*"checks":(?:[3-9]|\d\d+),.*"health":"down",[^}]*"fails":(?:[3-9]|\d\d+),/]
+--- error_log eval
+qr/upstream guard: zone resized from \d+ to 2097152, state kept/
+--- no_error_log
+[error]
+
+
+
+=== TEST 4: a removed server is forgotten
+--- http_config
+    guard_shm_size 2m;
+    upstream app {
+        zone app 64k;
+        server 127.0.0.1:$TEST_NGINX_B1;
+        server 127.0.0.1:$TEST_NGINX_B3;
+        guard_check http uri=/health interval=30s fall=1 rise=3
+                    initial=down;
+    }
+    server {
+        listen 127.0.0.1:$TEST_NGINX_B1;
+        location /health { return 200; }
+        location / { return 200 "b1\n"; }
+    }
+    server {
+        listen 127.0.0.1:$TEST_NGINX_B2;
+        location /health { return 503; }
+        location / { return 200 "b2\n"; }
+    }
+    server {
+        listen 127.0.0.1:$TEST_NGINX_B3;
+        location /health { return 200; }
+        location / { return 200 "b3\n"; }
+    }
+--- config
+    location / { proxy_pass http://app; proxy_next_upstream off; }
+    location = /guard { guard_status; }
+--- init
+Guard::wait_for(sub { my $s = Guard::guard_status(); $s && $s->{generation} >= 4 }, 10);
+--- request eval
+["GET /", "GET /guard"]
+--- response_body_like eval
+["^b1\n\$", qr/"generation":4,(?!.*"health":"down")/]
+--- no_error_log
+[error]
+
+
+
+=== TEST 5: a server added back starts afresh
+--- http_config
+    guard_shm_size 2m;
+    upstream app {
+        zone app 64k;
+        server 127.0.0.1:$TEST_NGINX_B1;
+        server 127.0.0.1:$TEST_NGINX_B3;
+        server 127.0.0.1:$TEST_NGINX_B2;
+        guard_check http uri=/health interval=30s fall=1 rise=3
+                    initial=down;
+    }
+    server {
+        listen 127.0.0.1:$TEST_NGINX_B1;
+        location /health { return 200; }
+        location / { return 200 "b1\n"; }
+    }
+    server {
+        listen 127.0.0.1:$TEST_NGINX_B2;
+        location /health { return 503; }
+        location / { return 200 "b2\n"; }
+    }
+    server {
+        listen 127.0.0.1:$TEST_NGINX_B3;
+        location /health { return 200; }
+        location / { return 200 "b3\n"; }
+    }
+--- config
+    location / { proxy_pass http://app; proxy_next_upstream off; }
+    location = /guard { guard_status; }
+--- init
+Guard::wait_for(sub { my $s = Guard::guard_status(); $s && $s->{generation} >= 5 }, 10);
+--- request eval
+["GET /", "GET /guard"]
+--- response_body_like eval
+["^b1\n\$", qr/"generation":5,.*"health":"up",[^}]*"checks":(?:[3-9]|\d\d+),.*"health":"(?:checking|down)",[^}]*"checks":[01],[^}]*"fails":[01],/]
+--- no_error_log
+[error]

@@ -1,0 +1,139 @@
+# Hostile and broken backends fail their check with a reason, within the
+# timeout, and the checking process's memory stays flat.
+use lib 't/lib';
+use Guard;
+use Test::Nginx::Socket 'no_plan';
+
+make_certs();
+
+# one deterministic misbehaving server per port, for the whole file
+my %modes = (B1 => 'silent', B2 => 'drip', B3 => 'bigheaders',
+             B4 => 'endless', B5 => 'garbage', B6 => 'reset',
+             B7 => 'tlsgarbage', B8 => 'noaccept', B9 => 'close');
+start_hostile($modes{$_}, $ENV{"TEST_NGINX_$_"}, lifetime => 120)
+    for sort keys %modes;
+
+no_shuffle();
+no_root_location();
+run_tests();
+
+__DATA__
+
+=== TEST 1: every hostile backend fails with its reason
+--- http_config
+    guard_match never { body ~ "never-there"; }
+    upstream silent {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check http interval=300ms timeout=1s fall=1;
+    }
+    upstream drip {
+        server 127.0.0.1:$TEST_NGINX_B2;
+        guard_check http interval=300ms timeout=1s fall=1;
+    }
+    upstream bigheaders {
+        server 127.0.0.1:$TEST_NGINX_B3;
+        guard_check http interval=300ms timeout=1s fall=1;
+    }
+    upstream endless {
+        server 127.0.0.1:$TEST_NGINX_B4;
+        guard_check http interval=300ms timeout=1s fall=1 match=never;
+    }
+    upstream garbage {
+        server 127.0.0.1:$TEST_NGINX_B5;
+        guard_check http interval=300ms timeout=1s fall=1;
+    }
+    upstream reset {
+        server 127.0.0.1:$TEST_NGINX_B6;
+        guard_check http interval=300ms timeout=1s fall=1;
+    }
+    upstream tlsgarbage {
+        server 127.0.0.1:$TEST_NGINX_B7;
+        guard_check https interval=300ms timeout=1s fall=1;
+    }
+    upstream noaccept {
+        server 127.0.0.1:$TEST_NGINX_B8;
+        guard_check http interval=300ms timeout=1s fall=1;
+    }
+    upstream close {
+        server 127.0.0.1:$TEST_NGINX_B9;
+        guard_check http interval=300ms timeout=1s fall=1;
+    }
+--- config
+    location = /guard { guard_status; }
+--- init
+for my $b (1 .. 9) {
+    my $name = (qw(x silent drip bigheaders endless garbage reset tlsgarbage
+                   noaccept close))[$b];
+    Guard::wait_health($name, $ENV{"TEST_NGINX_B$b"}, 'down');
+}
+--- request
+GET /guard
+--- response_body_like eval
+qr/"name":"silent".*"last_reason":"timeout\ \(response\)".*
+   "name":"drip".*"last_reason":"timeout\ \(response\)".*
+   "name":"bigheaders".*"last_reason":"(?:headers\ too\ large|too\ many\ headers)".*
+   "name":"endless".*"last_reason":"body\ mismatch".*
+   "name":"garbage".*"last_reason":"bad\ status\ line".*
+   "name":"reset".*"last_reason":"(?:connection\ reset|truncated\ response|bad\ status\ line)".*
+   "name":"tlsgarbage".*"last_reason":"tls\ handshake\ failed".*
+   "name":"noaccept".*"last_reason":"timeout\ \(connect\)".*
+   "name":"close".*"last_reason":"no\ response"/sx
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 2: an endless body is read up to body_limit only: the check passes
+--- http_config
+    upstream endless {
+        server 127.0.0.1:$TEST_NGINX_B4;
+        guard_check http interval=300ms timeout=1s fall=1 rise=1
+                    initial=down;
+    }
+--- config
+    location = /guard { guard_status; }
+--- init
+Guard::wait_health('endless', $ENV{TEST_NGINX_B4}, 'up');
+--- request
+GET /guard
+--- response_body_like: "last_reason":"",[^}]*"health":"up"
+--- no_error_log
+[error]
+
+
+
+=== TEST 3: memory stays flat while hostile backends are checked
+--- http_config
+    upstream hostile {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        server 127.0.0.1:$TEST_NGINX_B3;
+        server 127.0.0.1:$TEST_NGINX_B4;
+        server 127.0.0.1:$TEST_NGINX_B5;
+        server 127.0.0.1:$TEST_NGINX_B6;
+        server 127.0.0.1:$TEST_NGINX_B7;
+        server 127.0.0.1:$TEST_NGINX_B9;
+        guard_check http interval=100ms timeout=300ms fall=1;
+    }
+--- config
+    location = /guard { guard_status; }
+--- init
+sub rss { my $pid = shift; open my $f, '<', "/proc/$pid/status" or return 0;
+          while (<$f>) { return $1 if /^VmRSS:\s+(\d+)/ } 0 }
+Guard::wait_health('hostile', $ENV{TEST_NGINX_B9}, 'down');
+my $pid = Guard::guard_status()->{leader_pid};
+select(undef, undef, undef, 1);
+my $before = rss($pid);
+select(undef, undef, undef, 4);
+my $after = rss($pid);
+my $checks = 0;
+$checks += $_->{checks} for @{Guard::upstream_state(Guard::guard_status(), 'hostile')->{servers}};
+Test::More::cmp_ok($checks, '>', 100, "many hostile checks ran ($checks)");
+Test::More::cmp_ok($after - $before, '<', 1024,
+                   "checker RSS grew by less than 1 MiB ($before kB -> $after kB)");
+--- request
+GET /guard
+--- response_body_like: "name":"hostile"
+--- no_error_log
+[alert]
+[crit]
