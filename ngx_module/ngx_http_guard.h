@@ -54,6 +54,11 @@
 #define NGX_HTTP_GUARD_DOWN_STANDBY   0x00040000
 
 #define NGX_HTTP_GUARD_REASON_LEN     64
+
+/* check outcomes */
+#define NGX_HTTP_GUARD_CHECK_FAIL     0
+#define NGX_HTTP_GUARD_CHECK_PASS     1
+#define NGX_HTTP_GUARD_CHECK_SKIP     2     /* a local error: not counted */
 #define NGX_HTTP_GUARD_HEADER_LIMIT   8192
 
 /* pool status */
@@ -141,7 +146,7 @@ typedef struct {
 typedef struct {
     ngx_shm_zone_t                  *shm_zone;
     size_t                           shm_size;      /* NGX_CONF_UNSET_SIZE */
-    ngx_array_t                      matches;       /* ngx_http_guard_match_t* */
+    ngx_array_t                      matches;       /* match_t * */
     ngx_array_t                      upstreams;     /* guard_upstream_t */
     ngx_uint_t                       nservers;      /* for sizing the zone */
 } ngx_http_guard_main_conf_t;
@@ -259,6 +264,7 @@ ngx_uint_t ngx_http_guard_pool_panic(ngx_http_guard_upstream_t *up);
 /* leader.c */
 ngx_int_t ngx_http_guard_leader_init_process(ngx_cycle_t *cycle);
 void ngx_http_guard_leader_exit_process(ngx_cycle_t *cycle);
+ngx_uint_t ngx_http_guard_running(void);
 void ngx_http_guard_check_done(ngx_http_guard_peer_t *gp, ngx_uint_t ok,
     u_char *reason, ngx_msec_t started);
 

@@ -305,13 +305,22 @@ ngx_http_guard_check_connect(ngx_http_guard_check_t *chk)
 
     rc = ngx_event_connect_peer(&chk->pc);
 
-    if (rc == NGX_ERROR || rc == NGX_BUSY || rc == NGX_DECLINED) {
+    if (rc == NGX_ERROR) {
+        /* no socket or no free connection here: not the server's fault */
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, ngx_socket_errno,
+                      "upstream guard: cannot check %V, result not counted",
+                      &chk->addr.name);
+        ngx_http_guard_check_finish(chk, NGX_HTTP_GUARD_CHECK_SKIP, NULL, 0);
+        return;
+    }
+
+    if (rc == NGX_BUSY || rc == NGX_DECLINED) {
         if (ngx_socket_errno == NGX_ECONNREFUSED) {
             ngx_http_guard_check_fail(chk, "connect refused");
 
         } else {
-            ngx_http_guard_check_fail(chk, "connect failed (%d)",
-                                      (int) ngx_socket_errno);
+            ngx_http_guard_check_fail(chk, "connect failed: %s",
+                                      strerror(ngx_socket_errno));
         }
         return;
     }

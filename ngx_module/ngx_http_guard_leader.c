@@ -34,6 +34,7 @@ static ngx_msec_t ngx_http_guard_random(ngx_msec_t range);
 static ngx_event_t                  ngx_http_guard_tick_ev;
 static ngx_http_guard_main_conf_t  *ngx_http_guard_gmcf;
 static ngx_uint_t                   ngx_http_guard_leading;
+static ngx_uint_t                   ngx_http_guard_started;
 
 
 ngx_int_t
@@ -42,6 +43,7 @@ ngx_http_guard_leader_init_process(ngx_cycle_t *cycle)
     ngx_http_guard_gmcf = ngx_http_cycle_get_module_main_conf(cycle,
                                                ngx_http_upstream_guard_module);
     ngx_http_guard_leading = 0;
+    ngx_http_guard_started = 1;
 
     ngx_memzero(&ngx_http_guard_tick_ev, sizeof(ngx_event_t));
 
@@ -53,6 +55,15 @@ ngx_http_guard_leader_init_process(ngx_cycle_t *cycle)
     ngx_add_timer(&ngx_http_guard_tick_ev, ngx_http_guard_random(50) + 1);
 
     return NGX_OK;
+}
+
+
+/* true once this process runs the tick (a worker, or the single process) */
+
+ngx_uint_t
+ngx_http_guard_running(void)
+{
+    return ngx_http_guard_started;
 }
 
 
@@ -70,6 +81,10 @@ ngx_http_guard_leader_exit_process(ngx_cycle_t *cycle)
         ngx_http_guard_stop_leading();
     }
 
+    if (ngx_http_guard_tick_ev.timer_set) {
+        ngx_del_timer(&ngx_http_guard_tick_ev);
+    }
+
     sh = ngx_http_guard_shm_root(ngx_http_guard_gmcf, &shpool);
 
     ngx_shmtx_lock(&shpool->mutex);
@@ -80,6 +95,8 @@ ngx_http_guard_leader_exit_process(ngx_cycle_t *cycle)
     }
 
     ngx_shmtx_unlock(&shpool->mutex);
+
+    ngx_http_guard_gmcf = NULL;
 }
 
 
@@ -306,6 +323,10 @@ ngx_http_guard_check_done(ngx_http_guard_peer_t *gp, ngx_uint_t ok,
     now_ms = ngx_http_guard_now_ms();
     changed = 0;
 
+    if (ok == NGX_HTTP_GUARD_CHECK_SKIP) {
+        goto next;
+    }
+
     ngx_shmtx_lock(&shpool->mutex);
 
     if (sh->leader_pid != ngx_pid) {
@@ -382,6 +403,8 @@ ngx_http_guard_check_done(ngx_http_guard_peer_t *gp, ngx_uint_t ok,
         /* a zone's peers are shared: every worker sees this at once */
         ngx_http_guard_apply(up);
     }
+
+next:
 
     /* the next check counts from this one's start, not its end */
 

@@ -352,12 +352,29 @@ ngx_http_guard_init_module(ngx_cycle_t *cycle)
 {
     ngx_http_guard_main_conf_t  *gmcf;
 
+    /*
+     * "master_process off" reloads in the running process without a new
+     * init_process: leave the old cycle's checks before it is released.
+     */
+
+    if (ngx_process == NGX_PROCESS_SINGLE) {
+        ngx_http_guard_leader_exit_process(cycle);
+    }
+
     gmcf = ngx_http_guard_cycle_main_conf(cycle);
     if (gmcf == NULL || gmcf->upstreams.nelts == 0) {
         return NGX_OK;
     }
 
-    return ngx_http_guard_shm_reconcile(cycle, gmcf);
+    if (ngx_http_guard_shm_reconcile(cycle, gmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_process == NGX_PROCESS_SINGLE && ngx_http_guard_running()) {
+        return ngx_http_guard_leader_init_process(cycle);
+    }
+
+    return NGX_OK;
 }
 
 

@@ -161,10 +161,6 @@ ngx_http_guard_parse_response(ngx_http_guard_resp_t *st, unsigned char *buf,
 
     switch (st->state) {
 
-    case sw_done:
-        /* a response without a body */
-        return NGX_HTTP_GUARD_PARSE_DONE;
-
     case sw_body_length:
         return ngx_http_guard_parse_length(st, len);
 

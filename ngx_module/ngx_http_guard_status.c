@@ -308,7 +308,8 @@ ngx_http_guard_status_upstream(ngx_http_request_t *r,
                     up->conf->interval, up->conf->timeout,
                     up->conf->rise, up->conf->fall,
                     up->conf->fail_open ? "open" : "closed",
-                    panic ? "true" : "false", up->npeers, healthy, rotation, floor,
+                    panic ? "true" : "false", up->npeers, healthy,
+                    rotation, floor,
                     rotation >= floor ? "true" : "false",
                     ngx_http_guard_pool_names[status], last_change);
     out->b->last = p;
