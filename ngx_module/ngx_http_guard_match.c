@@ -149,7 +149,9 @@ ngx_http_guard_match_status(ngx_conf_t *cf, ngx_http_guard_match_t *m)
     ngx_http_guard_status_range_t  *r;
 
     if (m->status) {
-        return "is duplicate";
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "duplicate \"status\" rule in guard_match");
+        return NGX_CONF_ERROR;
     }
 
     if (cf->args->nelts < 2) {
@@ -336,7 +338,9 @@ ngx_http_guard_match_body(ngx_conf_t *cf, ngx_http_guard_match_t *m)
     value = cf->args->elts;
 
     if (m->body) {
-        return "is duplicate";
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "duplicate \"body\" rule in guard_match");
+        return NGX_CONF_ERROR;
     }
 
     if (cf->args->nelts != 3

@@ -377,17 +377,21 @@ invalid guard_match rule, expected "body ~ regex"
 --- config
 --- must_die
 --- error_log
-"status" directive is duplicate
+duplicate "status" rule in guard_match
 
 === TEST 36: bad shm size
 --- http_config
     guard_shm_size 1k;
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check tcp;
+    }
 --- config
 --- must_die
 --- error_log
 guard_shm_size 1024 is too small
 
-=== TEST 37: an upstream with guard_check and no servers
+=== TEST 37: an upstream with guard_check and no servers (nginx's own check)
 --- http_config
     upstream app {
         guard_check tcp;
@@ -395,4 +399,4 @@ guard_shm_size 1024 is too small
 --- config
 --- must_die
 --- error_log
-no servers in upstream "app"
+no servers are inside upstream

@@ -5,6 +5,7 @@ use Guard;
 use Test::Nginx::Socket 'no_plan';
 
 no_shuffle();
+check_accum_error_log();
 no_root_location();
 run_tests();
 

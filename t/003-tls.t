@@ -7,6 +7,7 @@ use Test::Nginx::Socket 'no_plan';
 make_certs();
 
 no_shuffle();
+check_accum_error_log();
 no_root_location();
 run_tests();
 

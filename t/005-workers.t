@@ -8,6 +8,7 @@ use Test::Nginx::Socket 'no_plan';
 master_on();
 workers(2);
 no_shuffle();
+check_accum_error_log();
 no_root_location();
 run_tests();
 

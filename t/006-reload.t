@@ -4,13 +4,13 @@
 use lib 't/lib';
 use Guard;
 
-BEGIN { $ENV{TEST_NGINX_USE_HUP} = 1; }
-
 use Test::Nginx::Socket 'no_plan';
 
+use_hup();
 master_on();
 workers(2);
 no_shuffle();
+check_accum_error_log();
 no_root_location();
 run_tests();
 
@@ -169,7 +169,7 @@ Guard::wait_for(sub { my $s = Guard::guard_status(); $s && $s->{generation} >= 4
 --- request eval
 ["GET /", "GET /guard"]
 --- response_body_like eval
-["^b1\n\$", qr/"generation":4,(?!.*"health":"down")/]
+["^b1\n\$", qr/"generation":4,(?!.*127\.0\.0\.1:$ENV{TEST_NGINX_B2}")/]
 --- no_error_log
 [error]
 

@@ -19,6 +19,7 @@ our $Backends = <<"_EOC_";
 _EOC_
 
 no_shuffle();
+check_accum_error_log();
 no_root_location();
 run_tests();
 

@@ -14,6 +14,7 @@ start_hostile($modes{$_}, $ENV{"TEST_NGINX_$_"}, lifetime => 120)
     for sort keys %modes;
 
 no_shuffle();
+check_accum_error_log();
 no_root_location();
 run_tests();
 
