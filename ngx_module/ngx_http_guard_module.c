@@ -22,9 +22,15 @@ static ngx_int_t ngx_http_guard_init_process(ngx_cycle_t *cycle);
 static void ngx_http_guard_exit_process(ngx_cycle_t *cycle);
 static ngx_http_guard_main_conf_t *ngx_http_guard_cycle_main_conf(
     ngx_cycle_t *cycle);
+static char *ngx_http_guard_shm_size_check(ngx_conf_t *cf, void *post,
+    void *data);
 
 
 ngx_uint_t  ngx_http_guard_generation;
+
+
+static ngx_conf_post_handler_pt  ngx_http_guard_shm_size_post =
+    ngx_http_guard_shm_size_check;
 
 
 static ngx_conf_enum_t  ngx_http_guard_panic_values[] = {
@@ -151,7 +157,7 @@ static ngx_command_t  ngx_http_guard_commands[] = {
       ngx_conf_set_size_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_guard_main_conf_t, shm_size),
-      NULL },
+      &ngx_http_guard_shm_size_post },
 
     { ngx_string("guard_status"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
@@ -325,6 +331,22 @@ ngx_http_guard_postconfiguration(ngx_conf_t *cf)
     }
 
     return ngx_http_guard_shm_add(cf, gmcf);
+}
+
+
+static char *
+ngx_http_guard_shm_size_check(ngx_conf_t *cf, void *post, void *data)
+{
+    size_t  *sp = data;
+
+    if (*sp < 8 * ngx_pagesize) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "guard_shm_size %uz is too small, at least %uz",
+                           *sp, 8 * ngx_pagesize);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
 }
 
 

@@ -65,14 +65,7 @@ ngx_http_guard_shm_add(ngx_conf_t *cf, ngx_http_guard_main_conf_t *gmcf)
         }
 
     } else {
-        size = gmcf->shm_size;
-
-        if (size < 8 * ngx_pagesize) {
-            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                          "guard_shm_size %uz is too small, at least %uz",
-                          size, 8 * ngx_pagesize);
-            return NGX_ERROR;
-        }
+        size = gmcf->shm_size;      /* at least 8 pages, see module.c */
     }
 
     ngx_str_set(&name, NGX_HTTP_GUARD_SHM_NAME);

@@ -252,8 +252,8 @@ guard_check match= is for http and https checks
     }
 --- config
 --- must_die
---- error_log
-unknown guard_match "nosuch"
+--- error_log eval
+qr/unknown guard_match "nosuch" in \S+nginx\.conf:\d+/
 
 === TEST 22: bad panic value
 --- http_config
@@ -382,14 +382,10 @@ duplicate "status" rule in guard_match
 === TEST 36: bad shm size
 --- http_config
     guard_shm_size 1k;
-    upstream app {
-        server 127.0.0.1:$TEST_NGINX_B1;
-        guard_check tcp;
-    }
 --- config
 --- must_die
---- error_log
-guard_shm_size 1024 is too small
+--- error_log eval
+qr/guard_shm_size 1024 is too small, at least \d+ in \S+nginx\.conf:\d+/
 
 === TEST 37: an upstream with guard_check and no servers (nginx's own check)
 --- http_config
