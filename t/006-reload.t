@@ -7,6 +7,9 @@ use Guard;
 use Test::Nginx::Socket 'no_plan';
 
 use_hup();
+
+# a backend that accepts and never answers: checks stay in flight
+start_hostile('silent', $ENV{TEST_NGINX_B4}, lifetime => 120);
 master_on();
 workers(2);
 no_shuffle();
@@ -94,11 +97,11 @@ Guard::wait_for(sub { my $s = Guard::guard_status(); $s && $s->{generation} >= 2
 
 
 
-=== TEST 3: a reload that resizes the guard zone keeps state
+=== TEST 3: a reload that resizes the guard zone and the upstream zone keeps state
 --- http_config
     guard_shm_size 2m;
     upstream app {
-        zone app 64k;
+        zone app 128k;
         server 127.0.0.1:$TEST_NGINX_B1;
         server 127.0.0.1:$TEST_NGINX_B2;
         server 127.0.0.1:$TEST_NGINX_B3;
@@ -210,5 +213,46 @@ Guard::wait_for(sub { my $s = Guard::guard_status(); $s && $s->{generation} >= 5
 ["GET /", "GET /guard"]
 --- response_body_like eval
 ["^b1\n\$", qr/"generation":5,.*"health":"up",[^}]*"checks":(?:[3-9]|\d\d+),.*"health":"(?:checking|down)",[^}]*"checks":[01],[^}]*"fails":[01],/]
+--- no_error_log
+[error]
+
+
+
+=== TEST 6: checks in flight against a silent backend
+--- http_config
+    upstream slow {
+        server 127.0.0.1:$TEST_NGINX_B4;
+        guard_check http interval=100ms timeout=20s;
+    }
+--- config
+    location = /guard { guard_status; }
+--- init
+Guard::wait_for(sub { my $s = Guard::guard_status(); $s && $s->{generation} >= 6 }, 10);
+--- request
+GET /guard
+--- response_body_like: "name":"slow"
+--- no_error_log
+[error]
+
+
+
+=== TEST 7: a reload does not wait for those checks: old workers exit
+--- http_config
+    upstream slow {
+        server 127.0.0.1:$TEST_NGINX_B4;
+        guard_check tcp interval=100ms;
+    }
+--- config
+    location = /guard { guard_status; }
+--- init
+Guard::wait_for(sub { my $s = Guard::guard_status(); $s && $s->{generation} >= 7 }, 10);
+my $t0 = Time::HiRes::time();
+my $gone = Guard::wait_for(sub { Guard::old_workers() == 0 && Time::HiRes::time() }, 15);
+Test::More::ok($gone && $gone - $t0 < 5,
+               sprintf("old workers exited %.2f s after the reload, "
+                       . "checks of 20 s still in flight", ($gone || 0) - $t0));
+--- request
+GET /guard
+--- response_body_like: "check":"tcp"
 --- no_error_log
 [error]

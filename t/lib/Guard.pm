@@ -25,7 +25,7 @@ use Time::HiRes qw(time sleep);
 
 our @EXPORT = qw(make_certs start_hostile stop_hostile hostile_log hostile_log_count
                  http_get guard_status wait_for kill_leader server_state upstream_state
-                 wait_health health_file);
+                 wait_health health_file old_workers);
 
 our $ERROR;    # why the last http_get / guard_status / kill_leader failed
 
@@ -400,6 +400,28 @@ sub health_file {
         unlink $f;
     }
     return 1;
+}
+
+# old_workers() -> number of worker processes of the test nginx (children
+# of the master in the server root's pid file) that are shutting down.
+sub old_workers {
+    my $root = $ENV{TEST_NGINX_SERVROOT} || "$PWD/t/servroot";
+    open my $pf, '<', "$root/logs/nginx.pid" or return 0;
+    my $master = <$pf> // '';
+    chomp $master;
+    return 0 unless $master =~ /^\d+$/;
+    my $n = 0;
+    for my $dir (glob '/proc/[0-9]*') {
+        open my $st, '<', "$dir/stat" or next;
+        my $stat = <$st> // '';
+        my ($ppid) = $stat =~ /\)\s+\S+\s+(\d+)/ or next;
+        next unless $ppid == $master;
+        open my $cf, '<', "$dir/cmdline" or next;
+        local $/;
+        my $cmd = <$cf> // '';
+        $n++ if $cmd =~ /shutting down/;
+    }
+    return $n;
 }
 
 1;
