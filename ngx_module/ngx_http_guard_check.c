@@ -632,10 +632,7 @@ ngx_http_guard_check_recv(ngx_http_guard_check_t *chk)
             return;
         }
 
-        if (n == 0) {
-            ngx_http_guard_check_fail(chk, "connection closed");
-            return;
-        }
+        /* AGAIN; never after EOF, which ends in DONE or ERROR */
     }
 }
 
