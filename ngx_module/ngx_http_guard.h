@@ -17,6 +17,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_guard_parse.h"
+#include "ngx_http_guard_agent.h"
 
 
 #define NGX_HTTP_GUARD_VERSION        "0.1.0"
@@ -97,10 +98,17 @@ typedef struct {
     uint64_t                         down_total;    /* ms */
     ngx_msec_t                       last_latency;
 
-    /* room for the admin API and live weights (ROADMAP.md) */
+    /* live weights and the floor (set by the checking worker) */
+    uint64_t                         ramp_start;    /* slow start began */
+    ngx_uint_t                       promoted;      /* a standby in use */
+    ngx_uint_t                       agent_weight;  /* 0: none */
+    ngx_uint_t                       agent_drain;   /* the agent asks */
+    ngx_uint_t                       agent_refused; /* floor said no */
+
+    /* room for the admin API (ROADMAP.md) */
     ngx_uint_t                       admin;
+    ngx_uint_t                       admin_by_agent;
     ngx_int_t                        admin_weight;  /* 0: none */
-    ngx_int_t                        agent_weight;  /* 0: none */
     ngx_uint_t                       conf_weight;
     ngx_atomic_t                     inflight;
 
@@ -116,6 +124,8 @@ struct ngx_http_guard_sh_upstream_s {
     ngx_atomic_t                     gen;       /* bumped on each change */
     ngx_uint_t                       seen_gen;
     ngx_uint_t                       pool_status;
+    ngx_uint_t                       in_rotation;   /* by the floor rule */
+    ngx_uint_t                       below_floor;   /* alert logged */
     uint64_t                         last_change;
 };
 
@@ -172,6 +182,14 @@ typedef struct {
     ngx_str_t                        match_name;
     ngx_http_guard_match_t          *match;
 
+    ngx_uint_t                       floor;         /* NGX_CONF_UNSET_UINT */
+    ngx_msec_t                       slow_start;
+    ngx_array_t                     *standby;       /* ngx_str_t */
+    ngx_str_t                        agent_header;
+    ngx_uint_t                       agent_min;     /* percent of weight */
+    ngx_uint_t                       agent_max;     /* percent of weight */
+    ngx_uint_t                       live_weights;  /* rr, least_conn */
+
 #if (NGX_HTTP_SSL)
     ngx_ssl_t                       *ssl;
     ngx_flag_t                       ssl_verify;
@@ -205,6 +223,7 @@ struct ngx_http_guard_peer_s {
     ngx_uint_t                       cfg_down;
     ngx_uint_t                       cfg_weight;
     ngx_uint_t                       role;
+    ngx_uint_t                       standby;       /* order, 1-based */
     unsigned                         check_owner:1;  /* first of its slot */
 };
 
@@ -216,7 +235,10 @@ struct ngx_http_guard_upstream_s {
     ngx_http_guard_peer_t           *peers;
     ngx_uint_t                       npeers;
     ngx_uint_t                       nprimary;      /* peers[0..nprimary) */
+    ngx_uint_t                       nstandby;
+    ngx_uint_t                       floor;
     ngx_atomic_uint_t                applied;       /* sh->gen last applied */
+    ngx_msec_t                       next_ramp;     /* leader: next step */
 };
 
 
@@ -231,7 +253,8 @@ extern ngx_uint_t    ngx_http_guard_generation;     /* this process' config */
 char *ngx_http_guard_check(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 char *ngx_http_guard_check_header(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-char *ngx_http_guard_panic(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_http_guard_standby(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_http_guard_agent(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 ngx_int_t ngx_http_guard_init_upstream_conf(ngx_conf_t *cf,
     ngx_http_guard_main_conf_t *gmcf, ngx_http_upstream_srv_conf_t *uscf);
 
@@ -260,13 +283,24 @@ void ngx_http_guard_apply(ngx_http_guard_upstream_t *up);
 ngx_uint_t ngx_http_guard_in_rotation(ngx_http_guard_peer_t *gp,
     ngx_uint_t panic);
 ngx_uint_t ngx_http_guard_pool_panic(ngx_http_guard_upstream_t *up);
+ngx_uint_t ngx_http_guard_eligible(ngx_http_guard_peer_t *gp);
+
+/* pool.c */
+ngx_uint_t ngx_http_guard_effective_weight(ngx_http_guard_peer_t *gp,
+    ngx_http_guard_sh_server_t *s, uint64_t now, ngx_uint_t *permille);
+ngx_uint_t ngx_http_guard_pool_eval(ngx_http_guard_upstream_t *up,
+    uint64_t now);
+ngx_uint_t ngx_http_guard_pool_ramping(ngx_http_guard_upstream_t *up,
+    uint64_t now);
+ngx_uint_t ngx_http_guard_agent_apply(ngx_http_guard_peer_t *gp,
+    ngx_http_guard_agent_t *agent);
 
 /* leader.c */
 ngx_int_t ngx_http_guard_leader_init_process(ngx_cycle_t *cycle);
 void ngx_http_guard_leader_exit_process(ngx_cycle_t *cycle);
 ngx_uint_t ngx_http_guard_running(void);
 void ngx_http_guard_check_done(ngx_http_guard_peer_t *gp, ngx_uint_t ok,
-    u_char *reason, ngx_msec_t started);
+    u_char *reason, ngx_msec_t started, ngx_http_guard_agent_t *agent);
 
 /* check.c */
 ngx_http_guard_check_t *ngx_http_guard_check_create(ngx_pool_t *pool,

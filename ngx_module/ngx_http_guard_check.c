@@ -44,6 +44,7 @@ struct ngx_http_guard_check_s {
     size_t                         len;
     size_t                         sent;
     ngx_http_guard_resp_t          resp;
+    ngx_http_guard_agent_t         agent;
 
     ngx_msec_t                     started;
     ngx_uint_t                     phase;
@@ -255,6 +256,7 @@ ngx_http_guard_check_start(ngx_http_guard_check_t *chk)
 
     chk->busy = 1;
     chk->started = ngx_current_msec;
+    ngx_memzero(&chk->agent, sizeof(ngx_http_guard_agent_t));
 
     chk->timeout.handler = ngx_http_guard_check_timeout_handler;
     chk->timeout.data = chk;
@@ -640,8 +642,10 @@ ngx_http_guard_check_recv(ngx_http_guard_check_t *chk)
 static void
 ngx_http_guard_check_response(ngx_http_guard_check_t *chk)
 {
+    int                         idx;
     u_char                      reason[NGX_HTTP_GUARD_REASON_LEN];
     ngx_uint_t                  ok, keep;
+    ngx_http_guard_header_t    *h;
     ngx_http_guard_srv_conf_t  *gscf;
 
     gscf = chk->gp->up->conf;
@@ -649,6 +653,18 @@ ngx_http_guard_check_response(ngx_http_guard_check_t *chk)
     ok = (ngx_http_guard_match_run(gscf->match, &chk->resp, chk->buf,
                                    reason, NGX_HTTP_GUARD_REASON_LEN)
           == NGX_OK);
+
+    if (gscf->agent_header.len) {
+        idx = ngx_http_guard_resp_header(&chk->resp, chk->buf,
+                                         (const char *) gscf->agent_header.data,
+                                         gscf->agent_header.len, 0);
+        if (idx >= 0) {
+            h = &chk->resp.headers[idx];
+            (void) ngx_http_guard_parse_agent(&chk->agent,
+                                              chk->buf + h->value_off,
+                                              h->value_len);
+        }
+    }
 
     chk->requests++;
 
@@ -733,7 +749,8 @@ ngx_http_guard_check_finish(ngx_http_guard_check_t *chk, ngx_uint_t ok,
         ngx_http_guard_check_close(chk);
     }
 
-    ngx_http_guard_check_done(chk->gp, ok, reason, chk->started);
+    ngx_http_guard_check_done(chk->gp, ok, reason, chk->started,
+                              &chk->agent);
 }
 
 

@@ -32,6 +32,8 @@ static char *ngx_http_guard_param_msec(ngx_conf_t *cf, ngx_str_t *value,
     size_t skip, ngx_msec_t *msp);
 static char *ngx_http_guard_param_uint(ngx_conf_t *cf, ngx_str_t *value,
     size_t skip, ngx_uint_t min, ngx_uint_t max, ngx_uint_t *np);
+static ngx_int_t ngx_http_guard_check_standby(ngx_conf_t *cf,
+    ngx_http_guard_srv_conf_t *gscf, ngx_http_upstream_srv_conf_t *uscf);
 #if (NGX_HTTP_SSL)
 static ngx_int_t ngx_http_guard_init_ssl(ngx_conf_t *cf,
     ngx_http_guard_srv_conf_t *gscf);
@@ -283,6 +285,117 @@ ngx_http_guard_param_uint(ngx_conf_t *cf, ngx_str_t *value, size_t skip,
 
 
 char *
+ngx_http_guard_standby(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_guard_srv_conf_t *gscf = conf;
+
+    ngx_str_t   *value, *name;
+    ngx_uint_t   i;
+
+    if (gscf->standby) {
+        return "is duplicate";
+    }
+
+    gscf->standby = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                                     sizeof(ngx_str_t));
+    if (gscf->standby == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        name = ngx_array_push(gscf->standby);
+        if (name == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *name = value[i];
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+char *
+ngx_http_guard_agent(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_guard_srv_conf_t *gscf = conf;
+
+    ngx_int_t    n;
+    ngx_str_t   *value, s;
+    ngx_uint_t   i, *np;
+
+    if (gscf->agent_header.len) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    for (i = 0; i < value[1].len; i++) {
+        if (value[1].data[i] <= ' ' || value[1].data[i] == ':'
+            || value[1].data[i] >= 0x7f)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid header name \"%V\" in guard_agent",
+                               &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    gscf->agent_header = value[1];
+    gscf->agent_min = 0;
+    gscf->agent_max = 100;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "min=", 4) == 0) {
+            np = &gscf->agent_min;
+            s.data = value[i].data + 4;
+            s.len = value[i].len - 4;
+
+        } else if (ngx_strncmp(value[i].data, "max=", 4) == 0) {
+            np = &gscf->agent_max;
+            s.data = value[i].data + 4;
+            s.len = value[i].len - 4;
+
+        } else {
+            goto invalid;
+        }
+
+        if (s.len < 2 || s.data[s.len - 1] != '%') {
+            goto invalid;
+        }
+
+        n = ngx_atoi(s.data, s.len - 1);
+        if (n == NGX_ERROR || n > NGX_HTTP_GUARD_AGENT_MAX) {
+            goto invalid;
+        }
+
+        *np = n;
+    }
+
+    if (gscf->agent_min > gscf->agent_max) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "guard_agent min=%ui%% is above max=%ui%%",
+                           gscf->agent_min, gscf->agent_max);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid guard_agent parameter \"%V\", expected "
+                       "min=N%% or max=N%% with N from 0 to %d",
+                       &value[i], NGX_HTTP_GUARD_AGENT_MAX);
+
+    return NGX_CONF_ERROR;
+}
+
+
+char *
 ngx_http_guard_check_header(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_guard_srv_conf_t *gscf = conf;
@@ -412,6 +525,19 @@ ngx_http_guard_init_upstream_conf(ngx_conf_t *cf,
         }
     }
 
+    gscf->live_weights = (uscf->flags & NGX_HTTP_UPSTREAM_BACKUP) ? 1 : 0;
+    ngx_conf_init_msec_value(gscf->slow_start, 0);
+
+    if (gscf->agent_header.len
+        && gscf->type != NGX_HTTP_GUARD_HTTP
+        && gscf->type != NGX_HTTP_GUARD_HTTPS)
+    {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "guard_agent needs an http or https check "
+                      "(guard_check in %s:%ui)", gscf->file, gscf->line);
+        return NGX_ERROR;
+    }
+
     if (uscf->servers == NULL || uscf->servers->nelts == 0) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "guard_check in upstream \"%V\" with no servers "
@@ -436,6 +562,10 @@ ngx_http_guard_init_upstream_conf(ngx_conf_t *cf,
         gmcf->nservers += server[i].naddrs;
     }
 
+    if (ngx_http_guard_check_standby(cf, gscf, uscf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
 #if (NGX_HTTP_SSL)
     if (gscf->type == NGX_HTTP_GUARD_HTTPS
         || gscf->type == NGX_HTTP_GUARD_SSL_HELLO)
@@ -445,6 +575,67 @@ ngx_http_guard_init_upstream_conf(ngx_conf_t *cf,
         }
     }
 #endif
+
+    return NGX_OK;
+}
+
+
+/* every standby names a primary "server" of this upstream, once */
+
+static ngx_int_t
+ngx_http_guard_check_standby(ngx_conf_t *cf, ngx_http_guard_srv_conf_t *gscf,
+    ngx_http_upstream_srv_conf_t *uscf)
+{
+    ngx_str_t                   *name;
+    ngx_uint_t                   i, j, k;
+    ngx_http_upstream_server_t  *server;
+
+    if (gscf->standby == NULL) {
+        return NGX_OK;
+    }
+
+    name = gscf->standby->elts;
+    server = uscf->servers->elts;
+
+    for (i = 0; i < gscf->standby->nelts; i++) {
+
+        for (k = 0; k < i; k++) {
+            if (name[k].len == name[i].len
+                && ngx_strncmp(name[k].data, name[i].data, name[i].len) == 0)
+            {
+                ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                              "guard_standby names \"%V\" twice in "
+                              "upstream \"%V\"", &name[i], &uscf->host);
+                return NGX_ERROR;
+            }
+        }
+
+        for (j = 0; j < uscf->servers->nelts; j++) {
+            if (server[j].name.len == name[i].len
+                && ngx_strncmp(server[j].name.data, name[i].data,
+                               name[i].len)
+                   == 0)
+            {
+                break;
+            }
+        }
+
+        if (j == uscf->servers->nelts) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "guard_standby \"%V\" is not a server of "
+                          "upstream \"%V\" (write it as in its \"server\" "
+                          "line)", &name[i], &uscf->host);
+            return NGX_ERROR;
+        }
+
+        if (server[j].backup) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "guard_standby \"%V\" of upstream \"%V\" is a "
+                          "backup server: a server is either one",
+                          &name[i], &uscf->host);
+            return NGX_ERROR;
+        }
+    }
 
     return NGX_OK;
 }

@@ -28,6 +28,7 @@ static void ngx_http_guard_stop_leading(void);
 static void ngx_http_guard_schedule(ngx_http_guard_check_t *chk,
     ngx_http_guard_peer_t *gp, ngx_msec_t delay);
 static void ngx_http_guard_check_handler(ngx_event_t *ev);
+static void ngx_http_guard_ramp(void);
 static ngx_msec_t ngx_http_guard_random(ngx_msec_t range);
 
 
@@ -131,6 +132,10 @@ ngx_http_guard_tick(ngx_event_t *ev)
         ngx_log_error(NGX_LOG_NOTICE, ev->log, 0,
                       "upstream guard: worker %P stops checking", ngx_pid);
         ngx_http_guard_stop_leading();
+    }
+
+    if (ngx_http_guard_leading) {
+        ngx_http_guard_ramp();
     }
 
     ngx_add_timer(ev, NGX_HTTP_GUARD_TICK);
@@ -299,11 +304,11 @@ ngx_http_guard_check_handler(ngx_event_t *ev)
 
 void
 ngx_http_guard_check_done(ngx_http_guard_peer_t *gp, ngx_uint_t ok,
-    u_char *reason, ngx_msec_t started)
+    u_char *reason, ngx_msec_t started, ngx_http_guard_agent_t *agent)
 {
     uint64_t                     now_ms;
     ngx_msec_t                   next, delay;
-    ngx_uint_t                   old, changed;
+    ngx_uint_t                   old, changed, routing;
     ngx_slab_pool_t             *shpool;
     ngx_http_guard_sh_t         *sh;
     ngx_http_guard_upstream_t   *up;
@@ -318,14 +323,12 @@ ngx_http_guard_check_done(ngx_http_guard_peer_t *gp, ngx_uint_t ok,
         return;
     }
 
-    sh = ngx_http_guard_shm_root(ngx_http_guard_gmcf, &shpool);
-
-    now_ms = ngx_http_guard_now_ms();
-    changed = 0;
-
     if (ok == NGX_HTTP_GUARD_CHECK_SKIP) {
         goto next;
     }
+
+    sh = ngx_http_guard_shm_root(ngx_http_guard_gmcf, &shpool);
+    now_ms = ngx_http_guard_now_ms();
 
     ngx_shmtx_lock(&shpool->mutex);
 
@@ -374,18 +377,6 @@ ngx_http_guard_check_done(ngx_http_guard_peer_t *gp, ngx_uint_t ok,
         if (s->health == NGX_HTTP_GUARD_DOWN) {
             s->down_since = now_ms;
 
-        } else if (s->down_since) {
-            s->down_total += now_ms - s->down_since;
-            s->down_since = 0;
-        }
-
-        ngx_atomic_fetch_add(&up->sh->gen, 1);
-    }
-
-    ngx_shmtx_unlock(&shpool->mutex);
-
-    if (changed) {
-        if (s->health == NGX_HTTP_GUARD_DOWN) {
             ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
                           "upstream guard: server %V (%V) of upstream "
                           "\"%V\" is down: %s (%ui consecutive failures)",
@@ -393,13 +384,36 @@ ngx_http_guard_check_done(ngx_http_guard_peer_t *gp, ngx_uint_t ok,
                           reason, s->fall_count);
 
         } else {
+            if (s->down_since) {
+                s->down_total += now_ms - s->down_since;
+                s->down_since = 0;
+            }
+
+            /* back: slow start (a promoted standby starts its own) */
+            s->ramp_start = now_ms;
+
             ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
                           "upstream guard: server %V (%V) of upstream "
                           "\"%V\" is up (%ui consecutive passes)",
                           &s->server, &s->addr, &up->uscf->host,
                           s->rise_count);
         }
+    }
 
+    routing = changed;
+
+    if (ok == NGX_HTTP_GUARD_CHECK_PASS && agent) {
+        routing |= ngx_http_guard_agent_apply(gp, agent);
+    }
+
+    if (routing) {
+        (void) ngx_http_guard_pool_eval(up, now_ms);
+        ngx_atomic_fetch_add(&up->sh->gen, 1);
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    if (routing) {
         /* a zone's peers are shared: every worker sees this at once */
         ngx_http_guard_apply(up);
     }
@@ -413,6 +427,41 @@ next:
             ? next - ngx_current_msec : 0;
 
     ngx_http_guard_schedule(gp->check, gp, delay);
+}
+
+
+/*
+ * Slow start moves in steps: while a server of an upstream ramps, bump
+ * the upstream's generation once per step so that every worker re-applies
+ * the weights.
+ */
+
+static void
+ngx_http_guard_ramp(void)
+{
+    uint64_t                    now;
+    ngx_msec_t                  step;
+    ngx_uint_t                  i;
+    ngx_http_guard_upstream_t  *up;
+
+    now = ngx_http_guard_now_ms();
+    up = ngx_http_guard_gmcf->upstreams.elts;
+
+    for (i = 0; i < ngx_http_guard_gmcf->upstreams.nelts; i++) {
+
+        if (up[i].sh == NULL
+            || (ngx_msec_int_t) (up[i].next_ramp - ngx_current_msec) > 0
+            || !ngx_http_guard_pool_ramping(&up[i], now))
+        {
+            continue;
+        }
+
+        step = ngx_max(up[i].conf->slow_start / 10, NGX_HTTP_GUARD_TICK);
+        up[i].next_ramp = ngx_current_msec + step;
+
+        ngx_atomic_fetch_add(&up[i].sh->gen, 1);
+        ngx_http_guard_apply(&up[i]);
+    }
 }
 
 

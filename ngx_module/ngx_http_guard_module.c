@@ -71,6 +71,34 @@ static ngx_command_t  ngx_http_guard_commands[] = {
       0,
       NULL },
 
+    { ngx_string("guard_floor"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      offsetof(ngx_http_guard_srv_conf_t, floor),
+      NULL },
+
+    { ngx_string("guard_standby"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_1MORE,
+      ngx_http_guard_standby,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("guard_slow_start"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      offsetof(ngx_http_guard_srv_conf_t, slow_start),
+      NULL },
+
+    { ngx_string("guard_agent"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_TAKE123,
+      ngx_http_guard_agent,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("guard_panic"),
       NGX_HTTP_UPS_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_enum_slot,
@@ -264,6 +292,8 @@ ngx_http_guard_create_srv_conf(ngx_conf_t *cf)
     gscf->http_minor = NGX_CONF_UNSET_UINT;
     gscf->keepalive = NGX_CONF_UNSET_UINT;
     gscf->body_limit = NGX_CONF_UNSET_SIZE;
+    gscf->floor = NGX_CONF_UNSET_UINT;
+    gscf->slow_start = NGX_CONF_UNSET_MSEC;
 
 #if (NGX_HTTP_SSL)
     gscf->ssl_verify = NGX_CONF_UNSET;

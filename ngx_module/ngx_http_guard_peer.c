@@ -72,22 +72,51 @@ ngx_http_guard_healthy(ngx_http_guard_peer_t *gp)
 }
 
 
+/*
+ * Why a peer is out of rotation, as bits next to nginx's own "down".  In
+ * panic with fail open only the config and maintenance count.
+ */
+
 static ngx_uint_t
 ngx_http_guard_down_bits(ngx_http_guard_peer_t *gp, ngx_uint_t panic)
 {
-    ngx_uint_t  down;
+    ngx_uint_t                   down;
+    ngx_http_guard_sh_server_t  *s;
 
     down = gp->cfg_down;
+    s = gp->sh;
 
-    if (gp->sh && gp->sh->admin == NGX_HTTP_GUARD_MAINTENANCE) {
+    if (s && s->admin == NGX_HTTP_GUARD_MAINTENANCE) {
         down |= NGX_HTTP_GUARD_DOWN_ADMIN;
     }
 
-    if (!panic && !ngx_http_guard_healthy(gp)) {
+    if (panic) {
+        return down;
+    }
+
+    if (s && s->admin != NGX_HTTP_GUARD_ACTIVE) {
+        down |= NGX_HTTP_GUARD_DOWN_ADMIN;
+    }
+
+    if (!ngx_http_guard_healthy(gp)) {
         down |= NGX_HTTP_GUARD_DOWN_HEALTH;
     }
 
+    if (gp->role == NGX_HTTP_GUARD_STANDBY && !(s && s->promoted)) {
+        down |= NGX_HTTP_GUARD_DOWN_STANDBY;
+    }
+
     return down;
+}
+
+
+/* fit for rotation whatever its role: config up, healthy, admin active */
+
+ngx_uint_t
+ngx_http_guard_eligible(ngx_http_guard_peer_t *gp)
+{
+    return (ngx_http_guard_down_bits(gp, 0) & ~NGX_HTTP_GUARD_DOWN_STANDBY)
+           == 0;
 }
 
 
@@ -157,11 +186,15 @@ ngx_http_guard_apply_list(ngx_http_guard_upstream_t *up,
     ngx_http_upstream_rr_peers_t *list, ngx_uint_t first, ngx_uint_t last,
     ngx_uint_t panic)
 {
-    ngx_uint_t                    i, down, tries;
+    uint64_t                      now;
+    ngx_uint_t                    i, down, tries, w, total, live;
     ngx_http_guard_peer_t        *gp;
     ngx_http_upstream_rr_peer_t  *peer;
 
     tries = 0;
+    total = 0;
+    live = up->conf->live_weights;
+    now = ngx_http_guard_now_ms();
 
     ngx_http_upstream_rr_peers_wlock(list);
 
@@ -169,13 +202,26 @@ ngx_http_guard_apply_list(ngx_http_guard_upstream_t *up,
         gp = &up->peers[i];
         peer = gp->peer;
 
+        if (live) {
+            /* never 0: total_weight stays the sum over all peers */
+            w = ngx_http_guard_effective_weight(gp, gp->sh, now, NULL);
+
+            peer->weight = w;
+
+            if (peer->effective_weight > (ngx_int_t) w) {
+                peer->effective_weight = w;
+            }
+        }
+
+        total += peer->weight;
+
         down = ngx_http_guard_down_bits(gp, panic);
 
         if (peer->down && down == 0) {
             /* back in rotation: forget passive failures and old credit */
             peer->fails = 0;
             peer->current_weight = 0;
-            peer->effective_weight = peer->weight;
+            peer->effective_weight = live ? 1 : peer->weight;
         }
 
         peer->down = down;
@@ -186,6 +232,8 @@ ngx_http_guard_apply_list(ngx_http_guard_upstream_t *up,
     }
 
     list->tries = tries;
+    list->total_weight = total;
+    list->weighted = (total != list->number);
 
     ngx_http_upstream_rr_peers_unlock(list);
 }

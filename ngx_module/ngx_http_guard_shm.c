@@ -34,6 +34,8 @@ static ngx_http_guard_sh_server_t *ngx_http_guard_shm_server(
     size_t prefix, ngx_str_t *server);
 static void ngx_http_guard_shm_reset(ngx_http_guard_sh_server_t *s,
     ngx_uint_t initial);
+static ngx_uint_t ngx_http_guard_shm_standby(ngx_http_guard_srv_conf_t *gscf,
+    ngx_str_t *server);
 static ngx_int_t ngx_http_guard_shm_map(ngx_cycle_t *cycle,
     ngx_slab_pool_t *shpool, ngx_http_guard_sh_t *sh,
     ngx_http_guard_upstream_t *up);
@@ -338,6 +340,29 @@ ngx_http_guard_shm_reset(ngx_http_guard_sh_server_t *s, ngx_uint_t initial)
 }
 
 
+/* the 1-based position of a server in guard_standby, or 0 */
+
+static ngx_uint_t
+ngx_http_guard_shm_standby(ngx_http_guard_srv_conf_t *gscf,
+    ngx_str_t *server)
+{
+    ngx_str_t   *name;
+    ngx_uint_t   i;
+
+    name = gscf->standby->elts;
+
+    for (i = 0; i < gscf->standby->nelts; i++) {
+        if (name[i].len == server->len
+            && ngx_strncmp(name[i].data, server->data, server->len) == 0)
+        {
+            return i + 1;
+        }
+    }
+
+    return 0;
+}
+
+
 ngx_http_guard_sh_t *
 ngx_http_guard_shm_root(ngx_http_guard_main_conf_t *gmcf,
     ngx_slab_pool_t **shpool)
@@ -435,6 +460,7 @@ ngx_http_guard_shm_map(ngx_cycle_t *cycle, ngx_slab_pool_t *shpool,
 
     up->npeers = 0;
     up->nprimary = peers->number;
+    up->nstandby = 0;
 
     for (list = peers; list; list = (list == peers) ? peers->next : NULL) {
 
@@ -449,6 +475,15 @@ ngx_http_guard_shm_map(ngx_cycle_t *cycle, ngx_slab_pool_t *shpool,
             gp->cfg_weight = peer->weight;
             gp->role = (list == peers) ? NGX_HTTP_GUARD_PRIMARY
                                        : NGX_HTTP_GUARD_BACKUP;
+
+            if (gp->role == NGX_HTTP_GUARD_PRIMARY && gscf->standby) {
+                gp->standby = ngx_http_guard_shm_standby(gscf, &peer->server);
+
+                if (gp->standby) {
+                    gp->role = NGX_HTTP_GUARD_STANDBY;
+                    up->nstandby++;
+                }
+            }
 
             key.len = name->len + peer->server.len + peer->name.len + 2;
             key.data = ngx_pnalloc(cycle->pool, key.len);
@@ -494,6 +529,12 @@ ngx_http_guard_shm_map(ngx_cycle_t *cycle, ngx_slab_pool_t *shpool,
             gp->check_owner = 1;
         }
     }
+
+    /* the floor (STATES.md): min(2, primaries + standbys) unless set */
+    up->floor = (gscf->floor != NGX_CONF_UNSET_UINT)
+                ? gscf->floor : ngx_min(2, up->nprimary);
+
+    (void) ngx_http_guard_pool_eval(up, ngx_http_guard_now_ms());
 
     ngx_atomic_fetch_add(&up->sh->gen, 1);
 

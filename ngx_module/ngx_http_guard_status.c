@@ -217,7 +217,9 @@ ngx_http_guard_status_upstream(ngx_http_request_t *r,
     u_char                      *p;
     uint64_t                     last_change;
     ngx_uint_t                   i, panic, healthy, rotation, primaries;
-    ngx_uint_t                   prim_in, floor, status, in;
+    ngx_uint_t                   prim_in, floor, status, in, backups;
+    ngx_uint_t                   promoted, standbys, permille;
+    uint64_t                     now;
     ngx_http_guard_peer_t       *gp;
     ngx_http_guard_sh_server_t  *copy, *s;
 
@@ -248,6 +250,9 @@ ngx_http_guard_status_upstream(ngx_http_request_t *r,
     rotation = 0;
     primaries = 0;
     prim_in = 0;
+    backups = 0;
+    promoted = 0;
+    standbys = 0;
 
     for (i = 0; i < up->npeers; i++) {
         gp = &up->peers[i];
@@ -257,15 +262,32 @@ ngx_http_guard_status_upstream(ngx_http_request_t *r,
         }
 
         in = ngx_http_guard_in_rotation(gp, 0);
-        rotation += in;
 
-        if (gp->role == NGX_HTTP_GUARD_PRIMARY) {
+        switch (gp->role) {
+
+        case NGX_HTTP_GUARD_PRIMARY:
             primaries++;
             prim_in += in;
+            rotation += in;
+            break;
+
+        case NGX_HTTP_GUARD_STANDBY:
+            standbys++;
+            promoted += in;
+            rotation += in;
+            break;
+
+        default: /* NGX_HTTP_GUARD_BACKUP */
+            backups += in;
         }
     }
 
-    floor = ngx_min(2, primaries);
+    /* nginx's backups serve only when no primary can */
+    if (rotation == 0) {
+        rotation = backups;
+    }
+
+    floor = up->floor;
 
     if (rotation == 0) {
         status = NGX_HTTP_GUARD_POOL_PANIC;
@@ -301,7 +323,10 @@ ngx_http_guard_status_upstream(ngx_http_request_t *r,
                     "\"timeout_ms\":%M,\"rise\":%ui,\"fall\":%ui,"
                     "\"panic\":\"%s\",\"fail_open_active\":%s,"
                     "\"servers_total\":%ui,"
-                    "\"healthy\":%ui,\"in_rotation\":%ui,\"floor\":%ui,"
+                    "\"healthy\":%ui,\"in_rotation\":%ui,"
+                    "\"standbys\":%ui,\"standbys_promoted\":%ui,"
+                    "\"floor\":%ui,\"slow_start_ms\":%M,"
+                    "\"live_weights\":%s,"
                     "\"floor_holds\":%s,\"status\":\"%s\","
                     "\"last_change_ms\":%uL,\"servers\":[",
                     ngx_http_guard_type_names[up->conf->type],
@@ -309,10 +334,14 @@ ngx_http_guard_status_upstream(ngx_http_request_t *r,
                     up->conf->rise, up->conf->fall,
                     up->conf->fail_open ? "open" : "closed",
                     panic ? "true" : "false", up->npeers, healthy,
-                    rotation, floor,
+                    rotation, standbys, promoted, floor,
+                    up->conf->slow_start,
+                    up->conf->live_weights ? "true" : "false",
                     rotation >= floor ? "true" : "false",
                     ngx_http_guard_pool_names[status], last_change);
     out->b->last = p;
+
+    now = ngx_http_guard_now_ms();
 
     for (i = 0; i < up->npeers; i++) {
         gp = &up->peers[i];
@@ -343,7 +372,9 @@ ngx_http_guard_status_upstream(ngx_http_request_t *r,
         p = ngx_sprintf(p, ",\"role\":\"%s\",\"config\":\"%s\","
                         "\"health\":\"%s\",\"admin\":\"%s\","
                         "\"state\":\"%s\",\"in_rotation\":%s,"
-                        "\"weight\":%ui,\"checks\":%ui,\"fails\":%ui,"
+                        "\"weight\":%ui,\"effective_weight\":%ui,"
+                        "\"agent_weight\":%ui,\"slow_start\":%ui.%03ui,"
+                        "\"checks\":%ui,\"fails\":%ui,"
                         "\"rise_count\":%ui,\"fall_count\":%ui,"
                         "\"last_check_ms\":%uL,\"last_latency_ms\":%M,"
                         "\"last_change_ms\":%uL,\"downtime_ms\":%uL}",
@@ -353,7 +384,11 @@ ngx_http_guard_status_upstream(ngx_http_request_t *r,
                         ngx_http_guard_admin_names[s->admin % 4],
                         ngx_http_guard_state_name(gp, s),
                         ngx_http_guard_in_rotation(gp, 0) ? "true" : "false",
-                        gp->cfg_weight, s->checks, s->fails,
+                        gp->cfg_weight,
+                        ngx_http_guard_effective_weight(gp, s, now,
+                                                           &permille),
+                        s->agent_weight, permille / 1000, permille % 1000,
+                        s->checks, s->fails,
                         s->rise_count, s->fall_count,
                         s->last_check, s->last_latency, s->last_change,
                         s->down_total
@@ -372,6 +407,8 @@ static const char *
 ngx_http_guard_state_name(ngx_http_guard_peer_t *gp,
     ngx_http_guard_sh_server_t *s)
 {
+    ngx_uint_t  permille;
+
     if (s->admin == NGX_HTTP_GUARD_MAINTENANCE) {
         return "maintenance";
     }
@@ -394,6 +431,17 @@ ngx_http_guard_state_name(ngx_http_guard_peer_t *gp,
 
     if (s->health == NGX_HTTP_GUARD_CHECKING) {
         return "checking";
+    }
+
+    if (gp->role == NGX_HTTP_GUARD_STANDBY && !s->promoted) {
+        return "standby";
+    }
+
+    (void) ngx_http_guard_effective_weight(gp, s, ngx_http_guard_now_ms(),
+                                           &permille);
+
+    if (permille < 1000) {
+        return "slow-start";
     }
 
     return "up";

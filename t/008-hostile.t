@@ -80,8 +80,8 @@ qr/"name":"silent".*"last_reason":"timeout\ \(response\)".*
    "name":"noaccept".*"last_reason":"timeout\ \(connect\)".*
    "name":"close".*"last_reason":"no\ response"/sx
 --- no_error_log
-[alert]
 [crit]
+[emerg]
 
 
 
@@ -136,5 +136,5 @@ Test::More::cmp_ok($after - $before, '<', 1024,
 GET /guard
 --- response_body_like: "name":"hostile"
 --- no_error_log
-[alert]
 [crit]
+[emerg]

@@ -1,0 +1,353 @@
+
+/*
+ * Copyright (C) nginx-upstream-guard authors
+ *
+ * Pool rules of one upstream (one business service), run by the checking
+ * worker under the zone mutex: the floor and standby promotion, the
+ * slow-start ramp, and agent requests (weights, drains) that obey the
+ * floor.  Their results live in shared memory, so every worker routes by
+ * the same decision.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_guard.h"
+
+
+#define NGX_HTTP_GUARD_RAMP_STEPS  10
+
+
+static void ngx_http_guard_pool_floor(ngx_http_guard_upstream_t *up,
+    ngx_uint_t in_rotation);
+static ngx_uint_t ngx_http_guard_pool_capacity(ngx_http_guard_upstream_t *up);
+
+
+/*
+ * Promotes healthy standbys, in their configured order, while primaries in
+ * rotation are fewer than the floor; demotes them once enough primaries
+ * are back.  Logs the floor episode.  Returns 1 when routing changed.
+ */
+
+ngx_uint_t
+ngx_http_guard_pool_eval(ngx_http_guard_upstream_t *up, uint64_t now)
+{
+    ngx_uint_t                   i, k, primaries, promoted, need, want;
+    ngx_uint_t                   changed, backups;
+    ngx_http_guard_peer_t       *gp;
+    ngx_http_guard_sh_server_t  *s;
+
+    primaries = 0;
+    backups = 0;
+
+    for (i = 0; i < up->npeers; i++) {
+        gp = &up->peers[i];
+
+        if (!ngx_http_guard_eligible(gp)) {
+            continue;
+        }
+
+        if (gp->role == NGX_HTTP_GUARD_PRIMARY) {
+            primaries++;
+
+        } else if (gp->role == NGX_HTTP_GUARD_BACKUP) {
+            backups++;
+        }
+    }
+
+    need = (up->floor > primaries) ? up->floor - primaries : 0;
+    promoted = 0;
+    changed = 0;
+
+    for (k = 1; k <= up->nstandby; k++) {
+        for (i = 0; i < up->npeers; i++) {
+            gp = &up->peers[i];
+            s = gp->sh;
+
+            if (gp->standby != k || s == NULL || !gp->check_owner) {
+                continue;
+            }
+
+            want = (need > 0 && ngx_http_guard_eligible(gp));
+
+            if (want) {
+                need--;
+                promoted++;
+            }
+
+            if (want == s->promoted) {
+                continue;
+            }
+
+            s->promoted = want;
+            changed = 1;
+
+            if (want) {
+                s->ramp_start = now;
+            }
+
+            ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                          "upstream guard: standby %V (%V) of upstream "
+                          "\"%V\" %s (%ui primaries in rotation, floor %ui)",
+                          &s->server, &s->addr, &up->uscf->host,
+                          want ? "promoted" : "demoted", primaries,
+                          up->floor);
+        }
+    }
+
+    /* nginx's backups serve only when no primary can */
+
+    ngx_http_guard_pool_floor(up, (primaries + promoted)
+                                  ? primaries + promoted : backups);
+
+    return changed;
+}
+
+
+static void
+ngx_http_guard_pool_floor(ngx_http_guard_upstream_t *up,
+    ngx_uint_t in_rotation)
+{
+    ngx_uint_t  below;
+
+    up->sh->in_rotation = in_rotation;
+
+    below = (in_rotation < up->floor);
+
+    if (below == up->sh->below_floor) {
+        return;
+    }
+
+    up->sh->below_floor = below;
+
+    if (below) {
+        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
+                      "upstream guard: upstream \"%V\" is below its floor: "
+                      "%ui in rotation, floor %ui",
+                      &up->uscf->host, in_rotation, up->floor);
+
+    } else {
+        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                      "upstream guard: upstream \"%V\" is back at its floor: "
+                      "%ui in rotation, floor %ui",
+                      &up->uscf->host, in_rotation, up->floor);
+    }
+}
+
+
+/* primaries and standbys that could be in rotation: what the floor counts */
+
+static ngx_uint_t
+ngx_http_guard_pool_capacity(ngx_http_guard_upstream_t *up)
+{
+    ngx_uint_t  i, n;
+
+    n = 0;
+
+    for (i = 0; i < up->npeers; i++) {
+        if (up->peers[i].role != NGX_HTTP_GUARD_BACKUP
+            && ngx_http_guard_eligible(&up->peers[i]))
+        {
+            n++;
+        }
+    }
+
+    return n;
+}
+
+
+/* 1 while a server of the upstream is in its slow-start ramp */
+
+ngx_uint_t
+ngx_http_guard_pool_ramping(ngx_http_guard_upstream_t *up, uint64_t now)
+{
+    uint64_t                     span;
+    ngx_uint_t                   i;
+    ngx_http_guard_sh_server_t  *s;
+
+    if (up->conf->slow_start == 0 || !up->conf->live_weights) {
+        return 0;
+    }
+
+    /* one step more than the ramp: the last step sets the full weight */
+    span = up->conf->slow_start
+           + up->conf->slow_start / NGX_HTTP_GUARD_RAMP_STEPS;
+
+    for (i = 0; i < up->npeers; i++) {
+        s = up->peers[i].sh;
+
+        if (s && s->ramp_start && now - s->ramp_start <= span) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * Effective weight (STATES.md): the agent-reported weight if any, else the
+ * configured one, times the slow-start ramp, never below 1; "s" is the
+ * server's state (or a copy of it).  "permille" gets the ramp's progress
+ * (1000: done).
+ */
+
+ngx_uint_t
+ngx_http_guard_effective_weight(ngx_http_guard_peer_t *gp,
+    ngx_http_guard_sh_server_t *s, uint64_t now, ngx_uint_t *permille)
+{
+    uint64_t                     elapsed;
+    ngx_uint_t                   w, k;
+    ngx_http_guard_srv_conf_t   *gscf;
+
+    gscf = gp->up->conf;
+    w = gp->cfg_weight;
+
+    if (permille) {
+        *permille = 1000;
+    }
+
+    if (s == NULL || !gscf->live_weights) {
+        return w;
+    }
+
+    if (s->agent_weight) {
+        w = s->agent_weight;
+    }
+
+    if (gscf->slow_start && s->ramp_start && now >= s->ramp_start) {
+        elapsed = now - s->ramp_start;
+
+        if (elapsed < gscf->slow_start) {
+            k = (ngx_uint_t) (elapsed * NGX_HTTP_GUARD_RAMP_STEPS
+                              / gscf->slow_start) + 1;
+            w = w * k / NGX_HTTP_GUARD_RAMP_STEPS;
+
+            if (permille) {
+                *permille = k * 1000 / NGX_HTTP_GUARD_RAMP_STEPS;
+            }
+        }
+    }
+
+    return (w > 0) ? w : 1;
+}
+
+
+/*
+ * Applies what a backend's agent value asks for, under the zone mutex.
+ * A weight is bounded by guard_agent min= and max=; a drain obeys the
+ * floor and is logged with the principal "agent:<server>".  Returns 1 when
+ * routing changed.
+ */
+
+ngx_uint_t
+ngx_http_guard_agent_apply(ngx_http_guard_peer_t *gp,
+    ngx_http_guard_agent_t *agent)
+{
+    uint64_t                     w;
+    ngx_uint_t                   changed, drain, lo, hi;
+    ngx_http_guard_upstream_t   *up;
+    ngx_http_guard_srv_conf_t   *gscf;
+    ngx_http_guard_sh_server_t  *s;
+
+    up = gp->up;
+    gscf = up->conf;
+    s = gp->sh;
+    changed = 0;
+
+    if (gscf->agent_header.len == 0 || (agent->present && !agent->valid)) {
+        return 0;
+    }
+
+    /* weight */
+
+    w = 0;
+
+    if (agent->present && agent->has_value && !(agent->percent
+                                                && agent->value == 0))
+    {
+        lo = gp->cfg_weight * gscf->agent_min / 100;
+        hi = gp->cfg_weight * gscf->agent_max / 100;
+
+        w = agent->percent ? (uint64_t) gp->cfg_weight * agent->value / 100
+                           : agent->value;
+
+        w = ngx_max(w, lo);
+        w = ngx_min(w, hi);
+        w = ngx_max(w, 1);
+    }
+
+    if (w != s->agent_weight) {
+        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                      "upstream guard: agent:%V sets the weight of server "
+                      "%V of upstream \"%V\" to %uL (configured %ui)",
+                      &s->server, &s->server, &up->uscf->host,
+                      w ? w : (uint64_t) gp->cfg_weight, gp->cfg_weight);
+
+        s->agent_weight = (ngx_uint_t) w;
+        changed = gscf->live_weights;
+    }
+
+    /* drain */
+
+    drain = agent->present && agent->drain;
+
+    if (drain && !s->agent_drain) {
+
+        if (ngx_http_guard_eligible(gp)
+            && gp->role != NGX_HTTP_GUARD_BACKUP
+            && ngx_http_guard_pool_capacity(up) <= up->floor)
+        {
+            if (!s->agent_refused) {
+                ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                              "upstream guard: agent:%V asks to drain server "
+                              "%V of upstream \"%V\": refused, it would "
+                              "break the floor (%ui in rotation, floor %ui)",
+                              &s->server, &s->server, &up->uscf->host,
+                              up->sh->in_rotation, up->floor);
+                s->agent_refused = 1;
+            }
+
+            return changed;
+        }
+
+        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                      "upstream guard: agent:%V drains server %V of "
+                      "upstream \"%V\"", &s->server, &s->server,
+                      &up->uscf->host);
+
+        s->agent_drain = 1;
+        s->agent_refused = 0;
+
+        if (s->admin == NGX_HTTP_GUARD_ACTIVE) {
+            s->admin = NGX_HTTP_GUARD_DRAINING;
+            s->admin_by_agent = 1;
+        }
+
+        return 1;
+    }
+
+    if (!drain && (s->agent_drain || s->agent_refused)) {
+
+        if (s->agent_drain) {
+            ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                          "upstream guard: agent:%V ends the drain of "
+                          "server %V of upstream \"%V\"", &s->server,
+                          &s->server, &up->uscf->host);
+            changed = 1;
+        }
+
+        s->agent_drain = 0;
+        s->agent_refused = 0;
+
+        if (s->admin_by_agent) {
+            s->admin = NGX_HTTP_GUARD_ACTIVE;
+            s->admin_by_agent = 0;
+            s->ramp_start = ngx_http_guard_now_ms();
+        }
+    }
+
+    return changed;
+}
