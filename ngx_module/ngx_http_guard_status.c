@@ -218,7 +218,7 @@ ngx_http_guard_status_upstream(ngx_http_request_t *r,
     uint64_t                     last_change;
     ngx_uint_t                   i, panic, healthy, rotation, primaries;
     ngx_uint_t                   prim_in, floor, status, in, backups;
-    ngx_uint_t                   promoted, standbys, permille;
+    ngx_uint_t                   promoted, standbys, permille, ew;
     uint64_t                     now;
     ngx_http_guard_peer_t       *gp;
     ngx_http_guard_sh_server_t  *copy, *s;
@@ -364,6 +364,8 @@ ngx_http_guard_status_upstream(ngx_http_request_t *r,
             return NGX_ERROR;
         }
 
+        ew = ngx_http_guard_effective_weight(gp, s, now, &permille);
+
         p = ngx_http_guard_out_reserve(out, 640);
         if (p == NULL) {
             return NGX_ERROR;
@@ -385,9 +387,8 @@ ngx_http_guard_status_upstream(ngx_http_request_t *r,
                         ngx_http_guard_state_name(gp, s),
                         ngx_http_guard_in_rotation(gp, 0) ? "true" : "false",
                         gp->cfg_weight,
-                        ngx_http_guard_effective_weight(gp, s, now,
-                                                           &permille),
-                        s->agent_weight, permille / 1000, permille % 1000,
+                        ew, s->agent_weight, permille / 1000,
+                        permille % 1000,
                         s->checks, s->fails,
                         s->rise_count, s->fall_count,
                         s->last_check, s->last_latency, s->last_change,

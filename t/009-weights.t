@@ -1,0 +1,283 @@
+# Live weights: traffic shares by weight, failover without client errors,
+# slow start in steps, the floor with standby promotion and demotion, and
+# agent weights and drains.
+use lib 't/lib';
+use Guard;
+use Test::Nginx::Socket 'no_plan';
+
+# count which backend answered $n requests to $path (bodies "b1\n" ...)
+sub Guard::shares {
+    my ($n, $path, $headers) = @_;
+    my %count;
+    for my $i (1 .. $n) {
+        my ($st, $body) = Guard::http_get(ref $path ? $path->($i) : $path,
+                                          undef, headers => ($headers ? $headers->($i) : {}));
+        my $who = defined $st && $st == 200 ? $body : "status " . ($st // 'none');
+        chomp $who;
+        $count{$who}++;
+    }
+    return \%count;
+}
+
+our $Backends = <<"_EOC_";
+    server {
+        listen 127.0.0.1:$ENV{TEST_NGINX_B1};
+        location /health { root html; try_files /b1-up =503; }
+        location / { return 200 "b1\\n"; }
+    }
+    server {
+        listen 127.0.0.1:$ENV{TEST_NGINX_B2};
+        location /health { return 200; }
+        location / { return 200 "b2\\n"; }
+    }
+    server {
+        listen 127.0.0.1:$ENV{TEST_NGINX_B3};
+        location /health { return 200; }
+        location / { return 200 "b3\\n"; }
+    }
+_EOC_
+
+no_shuffle();
+no_root_location();
+check_accum_error_log();
+run_tests();
+
+__DATA__
+
+=== TEST 1: round robin: shares match the weights exactly over whole cycles
+--- http_config eval
+"    upstream app {
+        server 127.0.0.1:\$TEST_NGINX_B1 weight=3;
+        server 127.0.0.1:\$TEST_NGINX_B2 weight=2;
+        server 127.0.0.1:\$TEST_NGINX_B3 weight=1;
+        guard_check http uri=/health interval=100ms;
+    }
+" . $::Backends
+--- config
+    location / { proxy_pass http://app; }
+    location = /guard { guard_status; }
+--- user_files
+>>> b1-up
+up
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B3}, 'up');
+Test::More::is_deeply(Guard::shares(60, '/'), { b1 => 30, b2 => 20, b3 => 10 },
+                      'round robin: 60 requests split 30/20/10 by weights 3:2:1');
+--- request
+GET /guard
+--- response_body_like: "weight":3,"effective_weight":3,
+--- no_error_log
+[error]
+
+
+
+=== TEST 2: least_conn: shares follow the weights (sequential requests)
+--- http_config eval
+"    upstream app {
+        least_conn;
+        server 127.0.0.1:\$TEST_NGINX_B1 weight=3;
+        server 127.0.0.1:\$TEST_NGINX_B2 weight=2;
+        server 127.0.0.1:\$TEST_NGINX_B3 weight=1;
+        guard_check http uri=/health interval=100ms;
+    }
+" . $::Backends
+--- config
+    location / { proxy_pass http://app; }
+    location = /guard { guard_status; }
+--- user_files
+>>> b1-up
+up
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B3}, 'up');
+my $c = Guard::shares(60, '/');
+# tolerance: within 2 requests of 30/20/10
+Test::More::ok(abs(($c->{b1} // 0) - 30) <= 2 && abs(($c->{b2} // 0) - 20) <= 2
+               && abs(($c->{b3} // 0) - 10) <= 2,
+               "least_conn: 60 requests near 30/20/10: "
+               . join(',', map { "$_=$c->{$_}" } sort keys %$c));
+--- request
+GET /guard
+--- response_body_like: "live_weights":true
+--- no_error_log
+[error]
+
+
+
+=== TEST 3: hash: shares of 600 keys within 5 points of the weights
+--- http_config eval
+"    upstream app {
+        hash \$arg_k;
+        server 127.0.0.1:\$TEST_NGINX_B1 weight=3;
+        server 127.0.0.1:\$TEST_NGINX_B2 weight=2;
+        server 127.0.0.1:\$TEST_NGINX_B3 weight=1;
+        guard_check http uri=/health interval=100ms;
+    }
+" . $::Backends
+--- config
+    location / { proxy_pass http://app; }
+    location = /guard { guard_status; }
+--- user_files
+>>> b1-up
+up
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B3}, 'up');
+my $c = Guard::shares(600, sub { "/?k=key$_[0]" });
+Test::More::ok(abs(($c->{b1} // 0) / 600 - 3/6) <= 0.05
+               && abs(($c->{b2} // 0) / 600 - 2/6) <= 0.05
+               && abs(($c->{b3} // 0) / 600 - 1/6) <= 0.05,
+               "hash: 600 keys near 50%/33%/17%: "
+               . join(',', map { "$_=$c->{$_}" } sort keys %$c));
+--- request
+GET /guard
+--- response_body_like: "live_weights":false
+--- no_error_log
+[error]
+
+
+
+=== TEST 4: ip_hash: shares of 600 client networks within 5 points
+--- http_config eval
+"    upstream app {
+        ip_hash;
+        server 127.0.0.1:\$TEST_NGINX_B1 weight=3;
+        server 127.0.0.1:\$TEST_NGINX_B2 weight=2;
+        server 127.0.0.1:\$TEST_NGINX_B3 weight=1;
+        guard_check http uri=/health interval=100ms;
+    }
+" . $::Backends
+--- config
+    set_real_ip_from 127.0.0.1;
+    real_ip_header X-Real-IP;
+    location / { proxy_pass http://app; }
+    location = /guard { guard_status; }
+--- user_files
+>>> b1-up
+up
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B3}, 'up');
+my $c = Guard::shares(600, '/', sub { my $i = shift;
+    { 'X-Real-IP' => sprintf("10.%d.%d.1", int($i / 200), $i % 200) } });
+Test::More::ok(abs(($c->{b1} // 0) / 600 - 3/6) <= 0.05
+               && abs(($c->{b2} // 0) / 600 - 2/6) <= 0.05
+               && abs(($c->{b3} // 0) / 600 - 1/6) <= 0.05,
+               "ip_hash: 600 networks near 50%/33%/17%: "
+               . join(',', map { "$_=$c->{$_}" } sort keys %$c));
+--- request
+GET /guard
+--- response_body_like: "name":"app"
+--- no_error_log
+[error]
+
+
+
+=== TEST 5: a failed primary's share moves to the others in proportion
+--- http_config eval
+"    upstream app {
+        server 127.0.0.1:\$TEST_NGINX_B1 weight=2;
+        server 127.0.0.1:\$TEST_NGINX_B2 weight=2;
+        server 127.0.0.1:\$TEST_NGINX_B3 weight=1;
+        guard_check http uri=/health interval=100ms fall=1;
+    }
+" . $::Backends
+--- config
+    location / { proxy_pass http://app; }
+    location = /guard { guard_status; }
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'down');
+Test::More::is_deeply(Guard::shares(30, '/'), { b2 => 20, b3 => 10 },
+                      'without b1, 30 requests split 20/10 by weights 2:1');
+--- request
+GET /guard
+--- response_body_like: "status":"degraded"
+--- no_error_log
+[error]
+
+
+
+=== TEST 6: failover under load: killing a backend gives no client error
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B4;
+        server 127.0.0.1:$TEST_NGINX_B5;
+        guard_check http interval=100ms fall=1;
+    }
+--- config
+    location / { proxy_pass http://app; }
+    location = /guard { guard_status; }
+--- init
+Guard::start_hostile('ok', $ENV{TEST_NGINX_B4}, lifetime => 60);
+Guard::start_hostile('ok', $ENV{TEST_NGINX_B5}, lifetime => 60);
+Guard::wait_health('app', $ENV{TEST_NGINX_B4}, 'up');
+Guard::wait_health('app', $ENV{TEST_NGINX_B5}, 'up');
+my ($ok, $bad, $n) = (0, 0, 0);
+my $t0 = Time::HiRes::time();
+my $killed;
+while (Time::HiRes::time() - $t0 < 3) {
+    if (!$killed && Time::HiRes::time() - $t0 > 1) {
+        Guard::stop_hostile($ENV{TEST_NGINX_B5});
+        $killed = 1;
+    }
+    my $st = Guard::http_get('/x');
+    $n++;
+    (defined $st && $st == 200) ? $ok++ : $bad++;
+}
+Test::More::ok($n > 100 && $bad == 0,
+               "failover under load: $n requests, $bad errors");
+Guard::wait_health('app', $ENV{TEST_NGINX_B5}, 'down');
+# once marked down, no request is routed to the dead server any more
+my $log = ($ENV{TEST_NGINX_SERVROOT} || "$ENV{TEST_NGINX_PWD}/t/servroot")
+          . "/logs/error.log";
+my $mark = -s $log;
+Guard::http_get('/x') for 1 .. 100;
+open my $fh, '<', $log or die "$log: $!";
+seek $fh, $mark, 0;
+my $tried = grep { /connect\(\) failed .* while connecting to upstream/ } <$fh>;
+Test::More::is($tried, 0, "no request tried the dead server after it was marked down");
+--- request
+GET /guard
+--- response_body_like: "health":"up".*"last_reason":"connect refused"
+--- no_error_log
+[crit]
+
+
+
+=== TEST 7: slow start: a recovered server ramps up in steps
+--- http_config eval
+"    upstream app {
+        server 127.0.0.1:\$TEST_NGINX_B1 weight=10;
+        server 127.0.0.1:\$TEST_NGINX_B2 weight=10;
+        guard_check http uri=/health interval=100ms fall=1 rise=1;
+        guard_slow_start 3s;
+    }
+" . $::Backends
+--- config
+    location / { proxy_pass http://app; }
+    location = /guard { guard_status; }
+--- user_files
+>>> b1-up
+up
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
+Guard::health_file('b1-up', 0);
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'down');
+Guard::health_file('b1-up', 1);
+my @seen;
+my $t0 = Time::HiRes::time();
+while (Time::HiRes::time() - $t0 < 6) {
+    my $s = Guard::guard_status() or next;
+    my $srv = Guard::server_state($s, 'app', "127.0.0.1:$ENV{TEST_NGINX_B1}");
+    if ($srv->{health} eq 'up') {
+        push @seen, $srv->{effective_weight}
+            unless @seen && $seen[-1] == $srv->{effective_weight};
+        last if $srv->{effective_weight} == 10;
+    }
+    Time::HiRes::sleep(0.05);
+}
+my $increasing = !grep { $seen[$_] <= $seen[$_ - 1] } 1 .. $#seen;
+Test::More::ok(@seen >= 4 && $increasing && $seen[0] < 5 && $seen[-1] == 10,
+               "slow start ramps in steps: @seen");
+--- request
+GET /guard
+--- response_body_like: "slow_start_ms":3000,
+--- no_error_log
+[error]
