@@ -1,0 +1,364 @@
+# The floor: when primaries in rotation drop below it, standbys are promoted
+# in their configured order and demoted once primaries are back; the
+# episode is logged (alert, then notice).  Agents: weights within bounds,
+# drains that obey the floor.
+use lib 't/lib';
+use Guard;
+use Test::Nginx::Socket 'no_plan';
+
+sub Guard::who {
+    my ($n, $path) = @_;
+    my %count;
+    for my $i (1 .. $n) {
+        my ($st, $body) = Guard::http_get(ref $path ? $path->($i) : $path);
+        my $who = defined $st && $st == 200 ? $body : "status " . ($st // 'none');
+        chomp $who;
+        $count{$who}++;
+    }
+    return join ',', map { "$_=$count{$_}" } sort keys %count;
+}
+
+our $Backends = <<"_EOC_";
+    server {
+        listen 127.0.0.1:$ENV{TEST_NGINX_B1};
+        location /health { root html; try_files /b1-up =503; }
+        location / { return 200 "b1\\n"; }
+    }
+    server {
+        listen 127.0.0.1:$ENV{TEST_NGINX_B2};
+        location /health { return 200; }
+        location / { return 200 "b2\\n"; }
+    }
+    server {
+        listen 127.0.0.1:$ENV{TEST_NGINX_B3};
+        location /health { return 200; }
+        location / { return 200 "b3\\n"; }
+    }
+    server {
+        listen 127.0.0.1:$ENV{TEST_NGINX_B4};
+        location /health { return 200; }
+        location / { return 200 "b4\\n"; }
+    }
+_EOC_
+
+no_shuffle();
+no_root_location();
+check_accum_error_log();
+run_tests();
+
+__DATA__
+
+=== TEST 1: round robin: standbys in order below the floor, demoted after
+--- http_config eval
+"    upstream app {
+        
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        server 127.0.0.1:\$TEST_NGINX_B3;
+        server 127.0.0.1:\$TEST_NGINX_B4;
+        guard_standby 127.0.0.1:\$TEST_NGINX_B4 127.0.0.1:\$TEST_NGINX_B3;
+        guard_check http uri=/health interval=100ms fall=1 rise=1;
+    }
+" . $::Backends
+--- config
+    location / { proxy_pass http://app; }
+    location = /guard { guard_status; }
+--- user_files
+>>> b1-up
+up
+--- init
+my $keys = sub { "/?k=key$_[0]" };
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
+Guard::wait_health('app', $ENV{TEST_NGINX_B4}, 'up');
+my $before = Guard::who(40, $keys);
+Test::More::unlike($before, qr/b[34]/, "standbys get nothing while the floor holds: $before");
+Guard::health_file('b1-up', 0);
+Guard::wait_health('app', $ENV{TEST_NGINX_B4}, 'up', 'state');
+my $during = Guard::who(40, $keys);
+Test::More::like($during, qr/\Ab2=\d+,b4=\d+\z/,
+                 "b1 down: the first standby (b4) is promoted, b3 is not: $during");
+Guard::health_file('b1-up', 1);
+Guard::wait_health('app', $ENV{TEST_NGINX_B4}, 'standby', 'state');
+my $after = Guard::who(40, $keys);
+Test::More::unlike($after, qr/b[34]/, "b1 back: the standby is demoted: $after");
+--- request
+GET /guard
+--- response_body_like: "standbys":2,"standbys_promoted":0,"floor":2,
+--- error_log eval
+[qr/upstream guard: standby 127\.0\.0\.1:\d+ \(127\.0\.0\.1:\d+\) of upstream "app" promoted \(1 primaries in rotation, floor 2\)/,
+ qr/standby 127\.0\.0\.1:\d+ \(127\.0\.0\.1:\d+\) of upstream "app" demoted \(2 primaries in rotation, floor 2\)/]
+--- no_error_log
+[error]
+
+
+
+=== TEST 2: least_conn: standbys in order below the floor, demoted after
+--- http_config eval
+"    upstream app {
+        least_conn;
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        server 127.0.0.1:\$TEST_NGINX_B3;
+        server 127.0.0.1:\$TEST_NGINX_B4;
+        guard_standby 127.0.0.1:\$TEST_NGINX_B4 127.0.0.1:\$TEST_NGINX_B3;
+        guard_check http uri=/health interval=100ms fall=1 rise=1;
+    }
+" . $::Backends
+--- config
+    location / { proxy_pass http://app; }
+    location = /guard { guard_status; }
+--- user_files
+>>> b1-up
+up
+--- init
+my $keys = sub { "/?k=key$_[0]" };
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
+Guard::wait_health('app', $ENV{TEST_NGINX_B4}, 'up');
+my $before = Guard::who(40, $keys);
+Test::More::unlike($before, qr/b[34]/, "standbys get nothing while the floor holds: $before");
+Guard::health_file('b1-up', 0);
+Guard::wait_health('app', $ENV{TEST_NGINX_B4}, 'up', 'state');
+my $during = Guard::who(40, $keys);
+Test::More::like($during, qr/\Ab2=\d+,b4=\d+\z/,
+                 "b1 down: the first standby (b4) is promoted, b3 is not: $during");
+Guard::health_file('b1-up', 1);
+Guard::wait_health('app', $ENV{TEST_NGINX_B4}, 'standby', 'state');
+my $after = Guard::who(40, $keys);
+Test::More::unlike($after, qr/b[34]/, "b1 back: the standby is demoted: $after");
+--- request
+GET /guard
+--- response_body_like: "standbys":2,"standbys_promoted":0,"floor":2,
+--- error_log eval
+[qr/upstream guard: standby 127\.0\.0\.1:\d+ \(127\.0\.0\.1:\d+\) of upstream "app" promoted \(1 primaries in rotation, floor 2\)/,
+ qr/standby 127\.0\.0\.1:\d+ \(127\.0\.0\.1:\d+\) of upstream "app" demoted \(2 primaries in rotation, floor 2\)/]
+--- no_error_log
+[error]
+
+
+
+=== TEST 3: hash: standbys in order below the floor, demoted after
+--- http_config eval
+"    upstream app {
+        hash \$arg_k;
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        server 127.0.0.1:\$TEST_NGINX_B3;
+        server 127.0.0.1:\$TEST_NGINX_B4;
+        guard_standby 127.0.0.1:\$TEST_NGINX_B4 127.0.0.1:\$TEST_NGINX_B3;
+        guard_check http uri=/health interval=100ms fall=1 rise=1;
+    }
+" . $::Backends
+--- config
+    location / { proxy_pass http://app; }
+    location = /guard { guard_status; }
+--- user_files
+>>> b1-up
+up
+--- init
+my $keys = sub { "/?k=key$_[0]" };
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
+Guard::wait_health('app', $ENV{TEST_NGINX_B4}, 'up');
+my $before = Guard::who(40, $keys);
+Test::More::unlike($before, qr/b[34]/, "standbys get nothing while the floor holds: $before");
+Guard::health_file('b1-up', 0);
+Guard::wait_health('app', $ENV{TEST_NGINX_B4}, 'up', 'state');
+my $during = Guard::who(40, $keys);
+Test::More::like($during, qr/\Ab2=\d+,b4=\d+\z/,
+                 "b1 down: the first standby (b4) is promoted, b3 is not: $during");
+Guard::health_file('b1-up', 1);
+Guard::wait_health('app', $ENV{TEST_NGINX_B4}, 'standby', 'state');
+my $after = Guard::who(40, $keys);
+Test::More::unlike($after, qr/b[34]/, "b1 back: the standby is demoted: $after");
+--- request
+GET /guard
+--- response_body_like: "standbys":2,"standbys_promoted":0,"floor":2,
+--- error_log eval
+[qr/upstream guard: standby 127\.0\.0\.1:\d+ \(127\.0\.0\.1:\d+\) of upstream "app" promoted \(1 primaries in rotation, floor 2\)/,
+ qr/standby 127\.0\.0\.1:\d+ \(127\.0\.0\.1:\d+\) of upstream "app" demoted \(2 primaries in rotation, floor 2\)/]
+--- no_error_log
+[error]
+
+
+
+=== TEST 4: below the floor with no standby: one alert per episode, then a notice
+--- http_config eval
+"    upstream app {
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        server 127.0.0.1:\$TEST_NGINX_B3;
+        guard_floor 3;
+        guard_check http uri=/health interval=100ms fall=1 rise=1;
+    }
+" . $::Backends
+--- config
+    location = /guard { guard_status; }
+--- user_files
+>>> b1-up
+up
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
+Guard::health_file('b1-up', 0);
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'down');
+select(undef, undef, undef, 0.5);
+Guard::health_file('b1-up', 1);
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
+--- request
+GET /guard
+--- response_body_like: "in_rotation":3,"standbys":0,"standbys_promoted":0,"floor":3,
+--- grep_error_log eval
+qr/upstream "app" is (?:below|back at) its floor: \d+ in rotation, floor \d+/
+--- grep_error_log_out
+upstream "app" is below its floor: 2 in rotation, floor 3
+upstream "app" is back at its floor: 3 in rotation, floor 3
+
+
+
+=== TEST 5: guard_floor 0 disables the floor
+--- http_config eval
+"    upstream app {
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        server 127.0.0.1:\$TEST_NGINX_B3;
+        guard_standby 127.0.0.1:\$TEST_NGINX_B3;
+        guard_floor 0;
+        guard_check http uri=/health interval=100ms fall=1 rise=1;
+    }
+" . $::Backends
+--- config
+    location = /guard { guard_status; }
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'down');
+Guard::wait_health('app', $ENV{TEST_NGINX_B3}, 'up');
+--- request
+GET /guard
+--- response_body_like: "in_rotation":1,"standbys":1,"standbys_promoted":0,"floor":0,"
+--- no_error_log
+below its floor
+
+
+
+=== TEST 6: agent weights are applied and bounded
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1 weight=10;
+        server 127.0.0.1:$TEST_NGINX_B2 weight=10;
+        server 127.0.0.1:$TEST_NGINX_B3 weight=10;
+        server 127.0.0.1:$TEST_NGINX_B4 weight=10;
+        guard_check http uri=/health interval=100ms;
+        guard_agent X-Capacity min=20% max=150%;
+    }
+    server {
+        listen 127.0.0.1:$TEST_NGINX_B1;
+        location /health { add_header X-Capacity 50%; return 200; }
+    }
+    server {
+        listen 127.0.0.1:$TEST_NGINX_B2;
+        location /health { add_header X-Capacity 500%; return 200; }
+    }
+    server {
+        listen 127.0.0.1:$TEST_NGINX_B3;
+        location /health { add_header X-Capacity "1%"; return 200; }
+    }
+    server {
+        listen 127.0.0.1:$TEST_NGINX_B4;
+        location /health { add_header X-Capacity "7"; return 200; }
+    }
+--- config
+    location = /guard { guard_status; }
+--- init
+Guard::wait_health('app', $ENV{"TEST_NGINX_B$_->[0]"}, $_->[1], 'effective_weight')
+    for [1, 5], [2, 15], [3, 2], [4, 7];
+--- request
+GET /guard
+--- response_body_like eval
+qr/"weight":10,"effective_weight":5,"agent_weight":5,.*"weight":10,"effective_weight":15,"agent_weight":15,.*"weight":10,"effective_weight":2,"agent_weight":2,.*"weight":10,"effective_weight":7,"agent_weight":7,/
+--- error_log eval
+qr/upstream guard: agent:127\.0\.0\.1:\d+ sets the weight of server 127\.0\.0\.1:\d+ of upstream "app" to 15 \(configured 10\)/
+--- no_error_log
+[error]
+
+
+
+=== TEST 7: an agent drain that would break the floor is refused
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        server 127.0.0.1:$TEST_NGINX_B2;
+        guard_check http uri=/health interval=100ms;
+        guard_agent X-Agent;
+    }
+    server {
+        listen 127.0.0.1:$TEST_NGINX_B1;
+        location /health { add_header X-Agent drain; return 200; }
+        location / { return 200 "b1\n"; }
+    }
+    server {
+        listen 127.0.0.1:$TEST_NGINX_B2;
+        location /health { return 200; }
+        location / { return 200 "b2\n"; }
+    }
+--- config
+    location / { proxy_pass http://app; }
+    location = /guard { guard_status; }
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, '3', 'checks');
+my $who = Guard::who(10, '/');
+Test::More::is($who, 'b1=5,b2=5', "a refused drain leaves the server in rotation: $who");
+--- request
+GET /guard
+--- response_body_like: "admin":"active","state":"up","in_rotation":true
+--- grep_error_log eval
+qr/agent:127\.0\.0\.1:\d+ asks to drain server 127\.0\.0\.1:\d+ of upstream "app": refused, it would break the floor \(2 in rotation, floor 2\)/
+--- grep_error_log_out eval
+qr/\A[^\n]+\n\z/
+
+
+
+=== TEST 8: an agent drain within the floor is applied, and ends
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        server 127.0.0.1:$TEST_NGINX_B2;
+        server 127.0.0.1:$TEST_NGINX_B3;
+        guard_check http uri=/health interval=100ms;
+        guard_agent X-Agent;
+    }
+    server {
+        listen 127.0.0.1:$TEST_NGINX_B1;
+        location /health {
+            root html;
+            if (-f $document_root/drain) { add_header X-Agent drain; return 200; }
+            return 200;
+        }
+        location / { return 200 "b1\n"; }
+    }
+    server {
+        listen 127.0.0.1:$TEST_NGINX_B2;
+        location /health { return 200; }
+        location / { return 200 "b2\n"; }
+    }
+    server {
+        listen 127.0.0.1:$TEST_NGINX_B3;
+        location /health { return 200; }
+        location / { return 200 "b3\n"; }
+    }
+--- config
+    location / { proxy_pass http://app; }
+    location = /guard { guard_status; }
+--- user_files
+>>> drain
+drain
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'draining', 'admin');
+my $who = Guard::who(10, '/');
+Test::More::is($who, 'b2=5,b3=5', "a drained server gets no new request: $who");
+Guard::health_file('drain', 0);
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'active', 'admin');
+$who = Guard::who(9, '/');
+Test::More::is($who, 'b1=3,b2=3,b3=3', "after the drain it serves again: $who");
+--- request
+GET /guard
+--- response_body_like: "admin":"active"
+--- error_log eval
+[qr/upstream guard: agent:127\.0\.0\.1:\d+ drains server 127\.0\.0\.1:\d+ of upstream "app"/,
+ qr/upstream guard: agent:127\.0\.0\.1:\d+ ends the drain of server/]
