@@ -396,3 +396,111 @@ qr/guard_shm_size 1024 is too small, at least \d+ in \S+nginx\.conf:\d+/
 --- must_die
 --- error_log
 no servers are inside upstream
+
+
+
+=== TEST 38: guard_floor not a number
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check tcp; guard_floor two;
+    }
+--- config
+--- must_die
+--- error_log
+"guard_floor" directive invalid number in
+
+
+
+=== TEST 39: guard_slow_start not a time
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check tcp; guard_slow_start soon;
+    }
+--- config
+--- must_die
+--- error_log
+"guard_slow_start" directive invalid value in
+
+
+
+=== TEST 40: guard_standby names no server
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check tcp; guard_standby 127.0.0.1:1;
+    }
+--- config
+--- must_die
+--- error_log
+guard_standby "127.0.0.1:1" is not a server of upstream "app"
+
+
+
+=== TEST 41: guard_standby names a backup
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        server 127.0.0.1:$TEST_NGINX_B2 backup;
+        guard_check tcp;
+        guard_standby 127.0.0.1:$TEST_NGINX_B2;
+    }
+--- config
+--- must_die
+--- error_log
+is a backup server: a server is either one
+
+
+
+=== TEST 42: guard_standby twice the same
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        server 127.0.0.1:$TEST_NGINX_B2;
+        guard_check tcp;
+        guard_standby 127.0.0.1:$TEST_NGINX_B1 127.0.0.1:$TEST_NGINX_B1;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr/guard_standby names "127\.0\.0\.1:\d+" twice in upstream "app"/
+
+
+
+=== TEST 43: guard_agent bad parameter
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check http; guard_agent X-Weight max=lots;
+    }
+--- config
+--- must_die
+--- error_log
+invalid guard_agent parameter "max=lots"
+
+
+
+=== TEST 44: guard_agent min above max
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check http; guard_agent X-Weight min=80% max=50%;
+    }
+--- config
+--- must_die
+--- error_log
+guard_agent min=80% is above max=50%
+
+
+
+=== TEST 45: guard_agent on a tcp check
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check tcp; guard_agent X-Weight;
+    }
+--- config
+--- must_die
+--- error_log
+guard_agent needs an http or https check
