@@ -186,6 +186,8 @@ ngx_http_guard_start_leading(ngx_cycle_t *cycle)
 {
     ngx_msec_t                  now, delay, spread;
     ngx_uint_t                  i, j;
+    ngx_slab_pool_t            *shpool;
+    ngx_http_guard_sh_t        *sh;
     ngx_http_guard_peer_t      *gp;
     ngx_http_guard_check_t     *chk;
     ngx_http_guard_upstream_t  *up;
@@ -194,6 +196,22 @@ ngx_http_guard_start_leading(ngx_cycle_t *cycle)
 
     now = ngx_current_msec;
     up = ngx_http_guard_gmcf->upstreams.elts;
+
+    /* take over the pool decisions too: the floor may have moved */
+
+    sh = ngx_http_guard_shm_root(ngx_http_guard_gmcf, &shpool);
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    for (i = 0; i < ngx_http_guard_gmcf->upstreams.nelts; i++) {
+        if (up[i].sh && ngx_http_guard_pool_eval(&up[i],
+                                                 ngx_http_guard_now_ms()))
+        {
+            ngx_atomic_fetch_add(&up[i].sh->gen, 1);
+        }
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
 
     for (i = 0; i < ngx_http_guard_gmcf->upstreams.nelts; i++) {
 
@@ -308,7 +326,7 @@ ngx_http_guard_check_done(ngx_http_guard_peer_t *gp, ngx_uint_t ok,
 {
     uint64_t                     now_ms;
     ngx_msec_t                   next, delay;
-    ngx_uint_t                   old, changed, routing;
+    ngx_uint_t                   old, changed, routing, first;
     ngx_slab_pool_t             *shpool;
     ngx_http_guard_sh_t         *sh;
     ngx_http_guard_upstream_t   *up;
@@ -338,8 +356,9 @@ ngx_http_guard_check_done(ngx_http_guard_peer_t *gp, ngx_uint_t ok,
     }
 
     old = s->health;
+    first = (old == NGX_HTTP_GUARD_CHECKING);
 
-    if (old == NGX_HTTP_GUARD_CHECKING) {
+    if (first) {
         /* the first result counts from the initial state */
         old = gscf->initial;
         s->health = old;
@@ -400,7 +419,7 @@ ngx_http_guard_check_done(ngx_http_guard_peer_t *gp, ngx_uint_t ok,
         }
     }
 
-    routing = changed;
+    routing = changed || first;
 
     if (ok == NGX_HTTP_GUARD_CHECK_PASS && agent) {
         routing |= ngx_http_guard_agent_apply(gp, agent);

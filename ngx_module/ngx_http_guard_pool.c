@@ -110,9 +110,20 @@ static void
 ngx_http_guard_pool_floor(ngx_http_guard_upstream_t *up,
     ngx_uint_t in_rotation)
 {
-    ngx_uint_t  below;
+    ngx_uint_t  i, below;
 
     up->sh->in_rotation = in_rotation;
+
+    /* no verdict while a server that counts has no result yet */
+
+    for (i = 0; i < up->npeers; i++) {
+        if (up->peers[i].role != NGX_HTTP_GUARD_BACKUP
+            && up->peers[i].sh
+            && up->peers[i].sh->health == NGX_HTTP_GUARD_CHECKING)
+        {
+            return;
+        }
+    }
 
     below = (in_rotation < up->floor);
 
