@@ -187,7 +187,6 @@ ngx_http_guard_start_leading(ngx_cycle_t *cycle)
     ngx_msec_t                  now, delay, spread;
     ngx_uint_t                  i, j;
     ngx_slab_pool_t            *shpool;
-    ngx_http_guard_sh_t        *sh;
     ngx_http_guard_peer_t      *gp;
     ngx_http_guard_check_t     *chk;
     ngx_http_guard_upstream_t  *up;
@@ -199,7 +198,7 @@ ngx_http_guard_start_leading(ngx_cycle_t *cycle)
 
     /* take over the pool decisions too: the floor may have moved */
 
-    sh = ngx_http_guard_shm_root(ngx_http_guard_gmcf, &shpool);
+    (void) ngx_http_guard_shm_root(ngx_http_guard_gmcf, &shpool);
 
     ngx_shmtx_lock(&shpool->mutex);
 
