@@ -23,10 +23,20 @@ ngx_http_guard_parse_agent(ngx_http_guard_agent_t *a,
 {
     size_t                n, i;
     uint32_t              v;
+    unsigned              word, zero;
     const unsigned char  *end, *tok;
 
     memset(a, 0, sizeof(ngx_http_guard_agent_t));
     a->present = 1;
+
+    if (len == 0) {
+        a->valid = 1;
+        return 0;
+    }
+
+    /* a "drain" word and a last value of 0% both ask for a drain */
+    word = 0;
+    zero = 0;
 
     end = p + len;
 
@@ -58,13 +68,11 @@ ngx_http_guard_parse_agent(ngx_http_guard_agent_t *a,
 
             if (i == n - 1 && tok[i] == '%') {
                 a->percent = 1;
-
-                if (v == 0) {
-                    a->drain = 1;
-                }
+                zero = (v == 0);
 
             } else if (i == n && v > 0) {
                 a->percent = 0;
+                zero = 0;
 
             } else {
                 return -1;
@@ -76,18 +84,20 @@ ngx_http_guard_parse_agent(ngx_http_guard_agent_t *a,
         }
 
         if (ngx_http_guard_agent_word(tok, n, "drain")) {
-            a->drain = 1;
+            word = 1;
 
         } else if (ngx_http_guard_agent_word(tok, n, "ready")
                    || ngx_http_guard_agent_word(tok, n, "up"))
         {
-            a->drain = 0;
+            word = 0;
+            zero = 0;
 
         } else {
             return -1;
         }
     }
 
+    a->drain = word || zero;
     a->valid = 1;
 
     return 0;

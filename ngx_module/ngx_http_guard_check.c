@@ -53,7 +53,9 @@ struct ngx_http_guard_check_s {
 };
 
 
+#if (NGX_HTTP_SSL)
 static void ngx_http_guard_check_host_part(ngx_str_t *name);
+#endif
 static ngx_int_t ngx_http_guard_check_request(ngx_pool_t *pool,
     ngx_http_guard_check_t *chk);
 static void ngx_http_guard_check_connect(ngx_http_guard_check_t *chk);
@@ -124,9 +126,11 @@ ngx_http_guard_check_create(ngx_pool_t *pool, ngx_http_guard_peer_t *gp,
     chk->addr.name.len = ngx_sock_ntop(chk->addr.sockaddr, chk->addr.socklen,
                                        p, NGX_SOCKADDR_STRLEN, 1);
 
+#if (NGX_HTTP_SSL)
     chk->tls_name = gscf->ssl_name.len ? gscf->ssl_name
                     : (gscf->host.len ? gscf->host : gp->peer->server);
     ngx_http_guard_check_host_part(&chk->tls_name);
+#endif
 
     if (gscf->type == NGX_HTTP_GUARD_HTTP
         || gscf->type == NGX_HTTP_GUARD_HTTPS)
@@ -141,6 +145,8 @@ ngx_http_guard_check_create(ngx_pool_t *pool, ngx_http_guard_peer_t *gp,
     return chk;
 }
 
+
+#if (NGX_HTTP_SSL)
 
 /* "name:port" and "[v6]:port" to the host part, for SNI and cert checks */
 
@@ -166,6 +172,8 @@ ngx_http_guard_check_host_part(ngx_str_t *name)
         name->len = p - name->data;
     }
 }
+
+#endif
 
 
 static ngx_int_t

@@ -549,7 +549,7 @@ ngx_http_guard_init_upstream_conf(ngx_conf_t *cf,
 
     for (i = 0; i < uscf->servers->nelts; i++) {
 
-#if (nginx_version >= 1027003)
+#if (nginx_version >= 1027003 && NGX_HTTP_UPSTREAM_ZONE)
         if (server[i].host.len) {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                           "guard_check does not support \"server ... "
