@@ -211,6 +211,11 @@ typedef struct {
 } ngx_http_guard_srv_conf_t;
 
 
+typedef struct {
+    ngx_uint_t                       status;        /* guard_status format */
+} ngx_http_guard_loc_conf_t;
+
+
 /* ---------------------------------------------------------------------- */
 /* per-process runtime (allocated from the cycle pool in init_module)       */
 
@@ -305,7 +310,7 @@ void ngx_http_guard_check_done(ngx_http_guard_peer_t *gp, ngx_uint_t ok,
 /* check.c */
 ngx_http_guard_check_t *ngx_http_guard_check_create(ngx_pool_t *pool,
     ngx_http_guard_peer_t *gp, ngx_log_t *log);
-void ngx_http_guard_check_start(ngx_http_guard_check_t *chk);
+ngx_int_t ngx_http_guard_check_start(ngx_http_guard_check_t *chk);
 void ngx_http_guard_check_abort(ngx_http_guard_check_t *chk);
 ngx_event_t *ngx_http_guard_check_timer(ngx_http_guard_check_t *chk);
 

@@ -251,13 +251,13 @@ ngx_http_guard_check_timer(ngx_http_guard_check_t *chk)
 }
 
 
-void
+ngx_int_t
 ngx_http_guard_check_start(ngx_http_guard_check_t *chk)
 {
     ngx_http_guard_srv_conf_t  *gscf;
 
     if (chk->busy) {
-        return;
+        return NGX_BUSY;
     }
 
     gscf = chk->gp->up->conf;
@@ -282,10 +282,12 @@ ngx_http_guard_check_start(ngx_http_guard_check_t *chk)
         chk->phase = NGX_HTTP_GUARD_PHASE_SEND;
         chk->sent = 0;
         ngx_http_guard_check_send(chk);
-        return;
+        return NGX_OK;
     }
 
     ngx_http_guard_check_connect(chk);
+
+    return NGX_OK;
 }
 
 

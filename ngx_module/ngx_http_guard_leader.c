@@ -37,6 +37,12 @@ static ngx_http_guard_main_conf_t  *ngx_http_guard_gmcf;
 static ngx_uint_t                   ngx_http_guard_leading;
 static ngx_uint_t                   ngx_http_guard_started;
 
+/*
+ * Checks in flight, bounded to a quarter of worker_connections so that
+ * checks never starve client traffic of connections.
+ */
+static ngx_uint_t                   ngx_http_guard_active;
+
 
 ngx_int_t
 ngx_http_guard_leader_init_process(ngx_cycle_t *cycle)
@@ -264,6 +270,7 @@ ngx_http_guard_stop_leading(void)
     ngx_http_guard_upstream_t  *up;
 
     ngx_http_guard_leading = 0;
+    ngx_http_guard_active = 0;
 
     up = ngx_http_guard_gmcf->upstreams.elts;
 
@@ -309,7 +316,17 @@ ngx_http_guard_check_handler(ngx_event_t *ev)
         return;
     }
 
-    ngx_http_guard_check_start(chk);
+    if (ngx_http_guard_active >= ngx_max(ngx_cycle->connection_n / 4, 1)) {
+        /* come back soon: the checks in flight end within their timeout */
+        ngx_add_timer(ev, 10 + ngx_http_guard_random(40));
+        return;
+    }
+
+    ngx_http_guard_active++;
+
+    if (ngx_http_guard_check_start(chk) != NGX_OK) {
+        ngx_http_guard_active--;
+    }
 }
 
 
@@ -335,6 +352,10 @@ ngx_http_guard_check_done(ngx_http_guard_peer_t *gp, ngx_uint_t ok,
     up = gp->up;
     gscf = up->conf;
     s = gp->sh;
+
+    if (ngx_http_guard_active) {
+        ngx_http_guard_active--;
+    }
 
     if (!ngx_http_guard_leading) {
         return;

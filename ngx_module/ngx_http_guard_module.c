@@ -12,10 +12,14 @@
 #include <ngx_http.h>
 
 #include "ngx_http_guard.h"
+#include "ngx_http_guard_status.h"
 
 
 static void *ngx_http_guard_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_guard_create_srv_conf(ngx_conf_t *cf);
+static void *ngx_http_guard_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_guard_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
 static ngx_int_t ngx_http_guard_postconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_guard_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_guard_init_process(ngx_cycle_t *cycle);
@@ -188,9 +192,9 @@ static ngx_command_t  ngx_http_guard_commands[] = {
       &ngx_http_guard_shm_size_post },
 
     { ngx_string("guard_status"),
-      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
       ngx_http_guard_status,
-      0,
+      NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
 
@@ -208,8 +212,8 @@ static ngx_http_module_t  ngx_http_guard_module_ctx = {
     ngx_http_guard_create_srv_conf,        /* create server configuration */
     NULL,                                  /* merge server configuration */
 
-    NULL,                                  /* create location configuration */
-    NULL                                   /* merge location configuration */
+    ngx_http_guard_create_loc_conf,        /* create location configuration */
+    ngx_http_guard_merge_loc_conf          /* merge location configuration */
 };
 
 
@@ -302,6 +306,35 @@ ngx_http_guard_create_srv_conf(ngx_conf_t *cf)
 #endif
 
     return gscf;
+}
+
+
+static void *
+ngx_http_guard_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_guard_loc_conf_t  *glcf;
+
+    glcf = ngx_palloc(cf->pool, sizeof(ngx_http_guard_loc_conf_t));
+    if (glcf == NULL) {
+        return NULL;
+    }
+
+    glcf->status = NGX_CONF_UNSET_UINT;
+
+    return glcf;
+}
+
+
+static char *
+ngx_http_guard_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_guard_loc_conf_t *prev = parent;
+    ngx_http_guard_loc_conf_t *conf = child;
+
+    ngx_conf_merge_uint_value(conf->status, prev->status,
+                              NGX_HTTP_GUARD_FORMAT_JSON);
+
+    return NGX_CONF_OK;
 }
 
 

@@ -2,11 +2,9 @@
 /*
  * Copyright (C) nginx-upstream-guard authors
  *
- * guard_status: the pool report.  JSON for now; built in a chain of
- * buffers, each write reserving the room it needs, so nothing can be
- * truncated whatever the number of servers or the names.  Shared state is
- * copied under the zone mutex, one upstream at a time, and rendered
- * outside it.
+ * guard_status: one location serves the pool report in every format.
+ * This file takes the request apart (method, format by ?format= or by
+ * Accept, filters), builds the snapshot and hands it to a renderer.
  */
 
 
@@ -15,33 +13,37 @@
 #include <ngx_http.h>
 
 #include "ngx_http_guard.h"
+#include "ngx_http_guard_status.h"
 
 
-#define NGX_HTTP_GUARD_OUT_CHUNK  8192
+#define NGX_HTTP_GUARD_REFRESH  5
 
 
 typedef struct {
-    ngx_pool_t                  *pool;
-    ngx_chain_t                 *first;
-    ngx_chain_t                **last;
-    ngx_buf_t                   *b;
-} ngx_http_guard_out_t;
+    ngx_http_complex_value_t   key;         /* the hash module's srv conf */
+    void                      *points;      /* starts like this, 1.7-1.31 */
+} ngx_http_guard_hash_conf_t;
 
 
 static ngx_int_t ngx_http_guard_status_handler(ngx_http_request_t *r);
-static ngx_int_t ngx_http_guard_status_json(ngx_http_request_t *r,
-    ngx_http_guard_out_t *out, ngx_str_t *filter);
-static ngx_int_t ngx_http_guard_status_upstream(ngx_http_request_t *r,
-    ngx_http_guard_out_t *out, ngx_http_guard_upstream_t *up,
-    ngx_slab_pool_t *shpool, ngx_uint_t first);
-static u_char *ngx_http_guard_out_reserve(ngx_http_guard_out_t *out,
-    size_t n);
-static ngx_int_t ngx_http_guard_out_str(ngx_http_guard_out_t *out,
-    const char *s);
-static ngx_int_t ngx_http_guard_out_json_str(ngx_http_guard_out_t *out,
-    u_char *s, size_t len);
+static ngx_int_t ngx_http_guard_status_format(ngx_http_request_t *r,
+    ngx_http_guard_loc_conf_t *glcf, ngx_uint_t *format);
+static ngx_int_t ngx_http_guard_status_error(ngx_http_request_t *r,
+    ngx_uint_t status, const char *fmt, ngx_str_t *arg);
+static ngx_int_t ngx_http_guard_status_snapshot(ngx_http_request_t *r,
+    ngx_http_guard_snap_t *snap, ngx_str_t *upstream, ngx_str_t *state,
+    ngx_uint_t sorted);
+static ngx_int_t ngx_http_guard_snap_upstream(ngx_http_request_t *r,
+    ngx_http_guard_upstream_t *up, ngx_slab_pool_t *shpool,
+    ngx_http_guard_snap_upstream_t *su, ngx_str_t *state, uint64_t now);
+static ngx_uint_t ngx_http_guard_state_valid(ngx_str_t *state);
+static const char *ngx_http_guard_balancer(ngx_http_upstream_srv_conf_t *us);
 static const char *ngx_http_guard_state_name(ngx_http_guard_peer_t *gp,
-    ngx_http_guard_sh_server_t *s);
+    ngx_http_guard_sh_server_t *s, ngx_uint_t permille);
+static int ngx_libc_cdecl ngx_http_guard_cmp_upstreams(const void *one,
+    const void *two);
+static ngx_int_t ngx_http_guard_status_send(ngx_http_request_t *r,
+    ngx_http_guard_out_t *out, ngx_uint_t status, const char *type);
 
 
 static const char  *ngx_http_guard_health_names[] = {
@@ -64,11 +66,58 @@ static const char  *ngx_http_guard_pool_names[] = {
     "ok", "degraded", "critical", "panic"
 };
 
+/* what ?state= accepts: summary states, and "active" for the admin one */
+static const char  *ngx_http_guard_states[] = {
+    "maintenance", "config-down", "drained", "draining", "down",
+    "checking", "slow-start", "up", "standby", "active", NULL
+};
+
+
+static ngx_conf_enum_t  ngx_http_guard_formats[] = {
+    { ngx_string("json"), NGX_HTTP_GUARD_FORMAT_JSON },
+    { ngx_string("html"), NGX_HTTP_GUARD_FORMAT_HTML },
+    { ngx_string("prometheus"), NGX_HTTP_GUARD_FORMAT_PROM },
+    { ngx_null_string, 0 }
+};
+
 
 char *
 ngx_http_guard_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
+    ngx_http_guard_loc_conf_t *glcf = conf;
+
+    ngx_str_t                 *value;
+    ngx_uint_t                 i;
     ngx_http_core_loc_conf_t  *clcf;
+
+    if (glcf->status != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    glcf->status = NGX_HTTP_GUARD_FORMAT_JSON;
+
+    if (cf->args->nelts == 2) {
+        value = cf->args->elts;
+
+        for (i = 0; ngx_http_guard_formats[i].name.len; i++) {
+            if (ngx_http_guard_formats[i].name.len == value[1].len
+                && ngx_strncmp(ngx_http_guard_formats[i].name.data,
+                               value[1].data, value[1].len)
+                   == 0)
+            {
+                glcf->status = ngx_http_guard_formats[i].value;
+                break;
+            }
+        }
+
+        if (ngx_http_guard_formats[i].name.len == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid guard_status format \"%V\", "
+                               "expected json, html or prometheus",
+                               &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_guard_status_handler;
@@ -80,11 +129,13 @@ ngx_http_guard_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static ngx_int_t
 ngx_http_guard_status_handler(ngx_http_request_t *r)
 {
-    off_t                 total;
-    ngx_int_t             rc;
-    ngx_str_t             filter;
-    ngx_chain_t          *cl;
-    ngx_http_guard_out_t  out;
+    u_char                     *p, *dst, *src;
+    ngx_int_t                   rc, n;
+    ngx_str_t                   upstream, state, refresh;
+    ngx_uint_t                  format;
+    ngx_http_guard_out_t        out;
+    ngx_http_guard_snap_t       snap;
+    ngx_http_guard_loc_conf_t  *glcf;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
         return NGX_HTTP_NOT_ALLOWED;
@@ -95,91 +146,336 @@ ngx_http_guard_status_handler(ngx_http_request_t *r)
         return rc;
     }
 
-    ngx_str_null(&filter);
+    glcf = ngx_http_get_module_loc_conf(r, ngx_http_upstream_guard_module);
 
-    if (r->args.len
-        && ngx_http_arg(r, (u_char *) "upstream", 8, &filter) != NGX_OK)
-    {
-        ngx_str_null(&filter);
+    if (ngx_http_guard_status_format(r, glcf, &format) != NGX_OK) {
+        return ngx_http_guard_status_error(r, NGX_HTTP_BAD_REQUEST,
+                                           "unknown format, expected json, "
+                                           "html or prometheus", NULL);
     }
 
-    ngx_memzero(&out, sizeof(ngx_http_guard_out_t));
-    out.pool = r->pool;
-    out.last = &out.first;
+    ngx_http_guard_out_init(&out, r->pool);
 
-    if (ngx_http_guard_status_json(r, &out, &filter) != NGX_OK) {
+    if (format == NGX_HTTP_GUARD_FORMAT_CSS) {
+        if (ngx_http_guard_status_css(&out) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_guard_status_send(r, &out, NGX_HTTP_OK,
+                                          "text/css; charset=utf-8");
+    }
+
+    ngx_str_null(&upstream);
+    ngx_str_null(&state);
+
+    if (ngx_http_arg(r, (u_char *) "upstream", 8, &upstream) == NGX_OK) {
+        /* names may come percent-encoded */
+        dst = ngx_pnalloc(r->pool, upstream.len);
+        if (dst == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        p = dst;
+        src = upstream.data;
+        ngx_unescape_uri(&p, &src, upstream.len, 0);
+
+        upstream.data = dst;
+        upstream.len = p - dst;
+    }
+
+    if (ngx_http_arg(r, (u_char *) "state", 5, &state) == NGX_OK
+        && !ngx_http_guard_state_valid(&state))
+    {
+        return ngx_http_guard_status_error(r, NGX_HTTP_BAD_REQUEST,
+                                           "unknown state \"%V\", expected "
+                                           "a health, admin or summary state",
+                                           &state);
+    }
+
+    ngx_memzero(&snap, sizeof(ngx_http_guard_snap_t));
+
+    snap.refresh = NGX_HTTP_GUARD_REFRESH;
+    snap.args = r->args;
+
+    if (ngx_http_arg(r, (u_char *) "refresh", 7, &refresh) == NGX_OK) {
+        n = ngx_atoi(refresh.data, refresh.len);
+
+        if (n == NGX_ERROR || n > 3600) {
+            return ngx_http_guard_status_error(r, NGX_HTTP_BAD_REQUEST,
+                                               "invalid refresh \"%V\", "
+                                               "expected 0 to 3600 seconds",
+                                               &refresh);
+        }
+
+        snap.refresh = n;
+    }
+
+    if (ngx_http_guard_status_snapshot(r, &snap, &upstream, &state,
+                                       format == NGX_HTTP_GUARD_FORMAT_HTML)
+        != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    total = 0;
+    switch (format) {
 
-    for (cl = out.first; cl; cl = cl->next) {
-        total += cl->buf->last - cl->buf->pos;
+    case NGX_HTTP_GUARD_FORMAT_HTML:
+        rc = ngx_http_guard_status_html(&snap, &out);
+        break;
+
+    case NGX_HTTP_GUARD_FORMAT_PROM:
+        rc = ngx_http_guard_status_prom(&snap, &out);
+        break;
+
+    default: /* NGX_HTTP_GUARD_FORMAT_JSON */
+        rc = ngx_http_guard_status_json(&snap, &out);
+        break;
     }
 
-    r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_length_n = total;
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
+    if (rc != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    out.b->last_buf = (r == r->main) ? 1 : 0;
-    out.b->last_in_chain = 1;
+    switch (format) {
 
-    return ngx_http_output_filter(r, out.first);
+    case NGX_HTTP_GUARD_FORMAT_HTML:
+        return ngx_http_guard_status_send(r, &out, NGX_HTTP_OK,
+                                          "text/html; charset=utf-8");
+
+    case NGX_HTTP_GUARD_FORMAT_PROM:
+        return ngx_http_guard_status_send(r, &out, NGX_HTTP_OK,
+                                          "text/plain; version=0.0.4; "
+                                          "charset=utf-8");
+
+    default:
+        return ngx_http_guard_status_send(r, &out, NGX_HTTP_OK,
+                                          "application/json");
+    }
+}
+
+
+/*
+ * ?format= wins; then Accept: a browser (text/html) gets HTML, a
+ * Prometheus scraper (openmetrics or text/plain) the exposition format,
+ * application/json JSON; otherwise the location's default.
+ */
+
+static ngx_int_t
+ngx_http_guard_status_format(ngx_http_request_t *r,
+    ngx_http_guard_loc_conf_t *glcf, ngx_uint_t *format)
+{
+    u_char           *last;
+    ngx_str_t         arg;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h, *accept;
+
+    if (ngx_http_arg(r, (u_char *) "format", 6, &arg) == NGX_OK) {
+
+        if (arg.len == 3 && ngx_strncmp(arg.data, "css", 3) == 0) {
+            *format = NGX_HTTP_GUARD_FORMAT_CSS;
+            return NGX_OK;
+        }
+
+        for (i = 0; ngx_http_guard_formats[i].name.len; i++) {
+            if (ngx_http_guard_formats[i].name.len == arg.len
+                && ngx_strncmp(ngx_http_guard_formats[i].name.data,
+                               arg.data, arg.len)
+                   == 0)
+            {
+                *format = ngx_http_guard_formats[i].value;
+                return NGX_OK;
+            }
+        }
+
+        return NGX_ERROR;
+    }
+
+    *format = glcf->status;
+
+    /* r->headers_in.accept exists only in some builds: look it up */
+
+    accept = NULL;
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == 6
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "Accept", 6) == 0)
+        {
+            accept = &h[i];
+            break;
+        }
+    }
+
+    if (accept == NULL || accept->value.len == 0) {
+        return NGX_OK;
+    }
+
+    last = accept->value.data + accept->value.len;
+
+    if (ngx_strlcasestrn(accept->value.data, last, (u_char *) "text/html",
+                         9 - 1)
+        != NULL)
+    {
+        *format = NGX_HTTP_GUARD_FORMAT_HTML;
+
+    } else if (ngx_strlcasestrn(accept->value.data, last,
+                                (u_char *) "openmetrics", 11 - 1)
+               != NULL
+               || ngx_strlcasestrn(accept->value.data, last,
+                                   (u_char *) "text/plain", 10 - 1)
+                  != NULL)
+    {
+        *format = NGX_HTTP_GUARD_FORMAT_PROM;
+
+    } else if (ngx_strlcasestrn(accept->value.data, last,
+                                (u_char *) "application/json", 16 - 1)
+               != NULL)
+    {
+        *format = NGX_HTTP_GUARD_FORMAT_JSON;
+    }
+
+    return NGX_OK;
+}
+
+
+/* a bad request: 4xx with a JSON body that says why */
+
+static ngx_int_t
+ngx_http_guard_status_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *fmt, ngx_str_t *arg)
+{
+    u_char                msg[256], *p;
+    ngx_http_guard_out_t  out;
+
+    if (arg) {
+        p = ngx_snprintf(msg, sizeof(msg), fmt, arg);
+
+    } else {
+        p = ngx_cpystrn(msg, (u_char *) fmt, sizeof(msg));
+    }
+
+    ngx_http_guard_out_init(&out, r->pool);
+
+    if (ngx_http_guard_out_str(&out, "{\"error\":") != NGX_OK
+        || ngx_http_guard_out_json(&out, msg, p - msg) != NGX_OK
+        || ngx_http_guard_out_printf(&out, 32, ",\"status\":%ui}\n", status)
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_guard_status_send(r, &out, status, "application/json");
 }
 
 
 static ngx_int_t
-ngx_http_guard_status_json(ngx_http_request_t *r, ngx_http_guard_out_t *out,
-    ngx_str_t *filter)
+ngx_http_guard_status_send(ngx_http_request_t *r, ngx_http_guard_out_t *out,
+    ngx_uint_t status, const char *type)
 {
-    u_char                      *p;
-    ngx_uint_t                   i, n;
-    ngx_slab_pool_t             *shpool;
-    ngx_http_guard_sh_t         *sh;
-    ngx_http_guard_upstream_t   *up;
-    ngx_http_guard_main_conf_t  *gmcf;
-    ngx_pid_t                    leader;
-    ngx_uint_t                   generation, changes;
+    ngx_int_t         rc;
+    ngx_table_elt_t  *cc;
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = ngx_http_guard_out_size(out);
+    r->headers_out.content_type.len = ngx_strlen(type);
+    r->headers_out.content_type.data = (u_char *) type;
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    cc = ngx_list_push(&r->headers_out.headers);
+    if (cc == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cc->hash = 1;
+    ngx_str_set(&cc->key, "Cache-Control");
+    ngx_str_set(&cc->value, "no-store");
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only || out->b == NULL) {
+        return rc;
+    }
+
+    out->b->last_buf = (r == r->main) ? 1 : 0;
+    out->b->last_in_chain = 1;
+
+    return ngx_http_output_filter(r, out->first);
+}
+
+
+static ngx_uint_t
+ngx_http_guard_state_valid(ngx_str_t *state)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; ngx_http_guard_states[i]; i++) {
+        if (ngx_strlen(ngx_http_guard_states[i]) == state->len
+            && ngx_strncmp(ngx_http_guard_states[i], state->data, state->len)
+               == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+static ngx_int_t
+ngx_http_guard_status_snapshot(ngx_http_request_t *r,
+    ngx_http_guard_snap_t *snap, ngx_str_t *upstream, ngx_str_t *state,
+    ngx_uint_t sorted)
+{
+    ngx_uint_t                       i, n;
+    ngx_slab_pool_t                 *shpool;
+    ngx_http_guard_sh_t             *sh;
+    ngx_http_guard_upstream_t       *up;
+    ngx_http_guard_main_conf_t      *gmcf;
+    ngx_http_guard_snap_upstream_t  *su;
 
     gmcf = ngx_http_get_module_main_conf(r, ngx_http_upstream_guard_module);
 
-    leader = 0;
-    generation = 0;
-    changes = 0;
-    sh = NULL;
-    shpool = NULL;
+    snap->now = ngx_http_guard_now_ms();
 
-    if (gmcf->shm_zone) {
-        sh = ngx_http_guard_shm_root(gmcf, &shpool);
-
-        ngx_shmtx_lock(&shpool->mutex);
-        leader = sh->leader_pid;
-        generation = sh->generation;
-        changes = sh->leader_changes;
-        ngx_shmtx_unlock(&shpool->mutex);
+    if (gmcf->shm_zone == NULL) {
+        return NGX_OK;
     }
 
-    p = ngx_http_guard_out_reserve(out, 256 + NGX_INT_T_LEN * 4);
-    if (p == NULL) {
+    sh = ngx_http_guard_shm_root(gmcf, &shpool);
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    snap->leader_pid = sh->leader_pid;
+    snap->leader_changes = sh->leader_changes;
+    snap->generation = sh->generation;
+    snap->started = sh->started;
+    snap->zone_size = gmcf->shm_zone->shm.size;
+    snap->zone_used = snap->zone_size - shpool->pfree * ngx_pagesize;
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    up = gmcf->upstreams.elts;
+
+    snap->upstreams = ngx_pcalloc(r->pool, gmcf->upstreams.nelts
+                                  * sizeof(ngx_http_guard_snap_upstream_t));
+    if (snap->upstreams == NULL) {
         return NGX_ERROR;
     }
 
-    p = ngx_sprintf(p, "{\"version\":1,\"module\":\"%s\","
-                    "\"nginx\":\"%s\",\"pid\":%P,\"leader_pid\":%P,"
-                    "\"leader_changes\":%ui,\"generation\":%ui,"
-                    "\"upstreams\":[",
-                    NGX_HTTP_GUARD_VERSION, NGINX_VERSION, ngx_pid, leader,
-                    changes, generation);
-    out->b->last = p;
-
-    up = gmcf->upstreams.elts;
     n = 0;
 
     for (i = 0; i < gmcf->upstreams.nelts; i++) {
@@ -188,43 +484,71 @@ ngx_http_guard_status_json(ngx_http_request_t *r, ngx_http_guard_out_t *out,
             continue;
         }
 
-        if (filter->len
-            && (filter->len != up[i].uscf->host.len
-                || ngx_strncmp(filter->data, up[i].uscf->host.data,
-                               filter->len) != 0))
+        if (upstream->len
+            && (upstream->len != up[i].uscf->host.len
+                || ngx_strncmp(upstream->data, up[i].uscf->host.data,
+                               upstream->len)
+                   != 0))
         {
             continue;
         }
 
-        if (ngx_http_guard_status_upstream(r, out, &up[i], shpool, n == 0)
+        su = &snap->upstreams[n];
+
+        if (ngx_http_guard_snap_upstream(r, &up[i], shpool, su, state,
+                                         snap->now)
             != NGX_OK)
         {
             return NGX_ERROR;
         }
 
+        if (state->len && su->nservers == 0) {
+            continue;
+        }
+
         n++;
     }
 
-    return ngx_http_guard_out_str(out, "]}\n");
+    snap->nupstreams = n;
+
+    if (sorted && n > 1) {
+        ngx_qsort(snap->upstreams, n, sizeof(ngx_http_guard_snap_upstream_t),
+                  ngx_http_guard_cmp_upstreams);
+    }
+
+    return NGX_OK;
+}
+
+
+/* failing services first, then the config order */
+
+static int ngx_libc_cdecl
+ngx_http_guard_cmp_upstreams(const void *one, const void *two)
+{
+    const ngx_http_guard_snap_upstream_t  *a = one;
+    const ngx_http_guard_snap_upstream_t  *b = two;
+
+    if (a->status_rank != b->status_rank) {
+        return (a->status_rank > b->status_rank) ? -1 : 1;
+    }
+
+    return (a->up < b->up) ? -1 : (a->up > b->up);
 }
 
 
 static ngx_int_t
-ngx_http_guard_status_upstream(ngx_http_request_t *r,
-    ngx_http_guard_out_t *out, ngx_http_guard_upstream_t *up,
-    ngx_slab_pool_t *shpool, ngx_uint_t first)
+ngx_http_guard_snap_upstream(ngx_http_request_t *r,
+    ngx_http_guard_upstream_t *up, ngx_slab_pool_t *shpool,
+    ngx_http_guard_snap_upstream_t *su, ngx_str_t *state, uint64_t now)
 {
-    u_char                      *p;
-    uint64_t                     last_change;
-    ngx_uint_t                   i, panic, healthy, rotation, primaries;
-    ngx_uint_t                   prim_in, floor, status, in, backups;
-    ngx_uint_t                   promoted, standbys, permille, ew;
-    uint64_t                     now;
-    ngx_http_guard_peer_t       *gp;
-    ngx_http_guard_sh_server_t  *copy, *s;
+    ngx_uint_t                     i, n, backups, primaries, prim_in, in;
+    ngx_http_guard_peer_t         *gp;
+    ngx_http_guard_sh_server_t    *s;
+    ngx_http_guard_snap_server_t  *ss, *all;
 
-    copy = ngx_palloc(r->pool, up->npeers * sizeof(ngx_http_guard_sh_server_t));
-    if (copy == NULL) {
+    all = ngx_pcalloc(r->pool,
+                      up->npeers * sizeof(ngx_http_guard_snap_server_t));
+    if (all == NULL) {
         return NGX_ERROR;
     }
 
@@ -232,173 +556,159 @@ ngx_http_guard_status_upstream(ngx_http_request_t *r,
 
     for (i = 0; i < up->npeers; i++) {
         if (up->peers[i].sh) {
-            copy[i] = *up->peers[i].sh;
+            all[i].s = *up->peers[i].sh;
 
         } else {
-            ngx_memzero(&copy[i], sizeof(ngx_http_guard_sh_server_t));
-            copy[i].health = NGX_HTTP_GUARD_CHECKING;
+            all[i].s.health = NGX_HTTP_GUARD_CHECKING;
         }
     }
 
-    last_change = up->sh->last_change;
+    su->last_change = up->sh->last_change;
 
     ngx_shmtx_unlock(&shpool->mutex);
 
-    panic = up->conf->fail_open && ngx_http_guard_pool_panic(up);
+    su->up = up;
+    su->name = &up->uscf->host;
+    su->check = ngx_http_guard_type_names[up->conf->type];
+    su->balancer = ngx_http_guard_balancer(up->uscf);
+    su->floor = up->floor;
+    su->total = up->npeers;
+    su->fail_open_active = up->conf->fail_open
+                           && ngx_http_guard_pool_panic(up);
 
-    healthy = 0;
-    rotation = 0;
+    backups = 0;
     primaries = 0;
     prim_in = 0;
-    backups = 0;
-    promoted = 0;
-    standbys = 0;
+    n = 0;
 
     for (i = 0; i < up->npeers; i++) {
         gp = &up->peers[i];
+        ss = &all[i];
+        s = &ss->s;
 
-        if (copy[i].health == NGX_HTTP_GUARD_UP) {
-            healthy++;
+        ss->gp = gp;
+        ss->effective_weight = ngx_http_guard_effective_weight(gp, s, now,
+                                                              &ss->permille);
+        ss->in_rotation = ngx_http_guard_in_rotation(gp, 0);
+        ss->state = ngx_http_guard_state_name(gp, s, ss->permille);
+        ss->health = ngx_http_guard_health_names[s->health % 3];
+        ss->admin = ngx_http_guard_admin_names[s->admin % 4];
+        ss->role = ngx_http_guard_role_names[gp->role % 3];
+        ss->config = gp->cfg_down ? "down" : "up";
+        ss->downtime = s->down_total
+                       + ((s->down_since && now > s->down_since)
+                          ? now - s->down_since : 0);
+
+        if (s->health == NGX_HTTP_GUARD_UP) {
+            su->healthy++;
         }
 
-        in = ngx_http_guard_in_rotation(gp, 0);
+        if (s->admin == NGX_HTTP_GUARD_DRAINING) {
+            su->draining++;
+        }
+
+        in = ss->in_rotation;
 
         switch (gp->role) {
 
         case NGX_HTTP_GUARD_PRIMARY:
             primaries++;
             prim_in += in;
-            rotation += in;
+            su->in_rotation += in;
             break;
 
         case NGX_HTTP_GUARD_STANDBY:
-            standbys++;
-            promoted += in;
-            rotation += in;
+            su->standbys++;
+            su->promoted += in;
+            su->in_rotation += in;
             break;
 
         default: /* NGX_HTTP_GUARD_BACKUP */
             backups += in;
         }
+
+        if (state->len
+            && !(ngx_strlen(ss->state) == state->len
+                 && ngx_strncmp(ss->state, state->data, state->len) == 0)
+            && !(ngx_strlen(ss->health) == state->len
+                 && ngx_strncmp(ss->health, state->data, state->len) == 0)
+            && !(ngx_strlen(ss->admin) == state->len
+                 && ngx_strncmp(ss->admin, state->data, state->len) == 0))
+        {
+            continue;
+        }
+
+        if (n != i) {
+            all[n] = *ss;
+        }
+
+        n++;
     }
+
+    su->servers = all;
+    su->nservers = n;
 
     /* nginx's backups serve only when no primary can */
-    if (rotation == 0) {
-        rotation = backups;
+    if (su->in_rotation == 0) {
+        su->in_rotation = backups;
     }
 
-    floor = up->floor;
+    if (su->in_rotation == 0) {
+        su->status_rank = NGX_HTTP_GUARD_POOL_PANIC;
 
-    if (rotation == 0) {
-        status = NGX_HTTP_GUARD_POOL_PANIC;
-
-    } else if (rotation < floor) {
-        status = NGX_HTTP_GUARD_POOL_CRITICAL;
+    } else if (su->in_rotation < su->floor) {
+        su->status_rank = NGX_HTTP_GUARD_POOL_CRITICAL;
 
     } else if (prim_in < primaries) {
-        status = NGX_HTTP_GUARD_POOL_DEGRADED;
+        su->status_rank = NGX_HTTP_GUARD_POOL_DEGRADED;
 
     } else {
-        status = NGX_HTTP_GUARD_POOL_OK;
+        su->status_rank = NGX_HTTP_GUARD_POOL_OK;
     }
 
-    if (!first && ngx_http_guard_out_str(out, ",") != NGX_OK) {
-        return NGX_ERROR;
-    }
+    su->status = ngx_http_guard_pool_names[su->status_rank];
 
-    if (ngx_http_guard_out_str(out, "{\"name\":") != NGX_OK
-        || ngx_http_guard_out_json_str(out, up->uscf->host.data,
-                                       up->uscf->host.len)
-           != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
+    return NGX_OK;
+}
 
-    p = ngx_http_guard_out_reserve(out, 512);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
 
-    p = ngx_sprintf(p, ",\"check\":\"%s\",\"interval_ms\":%M,"
-                    "\"timeout_ms\":%M,\"rise\":%ui,\"fall\":%ui,"
-                    "\"panic\":\"%s\",\"fail_open_active\":%s,"
-                    "\"servers_total\":%ui,"
-                    "\"healthy\":%ui,\"in_rotation\":%ui,"
-                    "\"standbys\":%ui,\"standbys_promoted\":%ui,"
-                    "\"floor\":%ui,\"slow_start_ms\":%M,"
-                    "\"live_weights\":%s,"
-                    "\"floor_holds\":%s,\"status\":\"%s\","
-                    "\"last_change_ms\":%uL,\"servers\":[",
-                    ngx_http_guard_type_names[up->conf->type],
-                    up->conf->interval, up->conf->timeout,
-                    up->conf->rise, up->conf->fall,
-                    up->conf->fail_open ? "open" : "closed",
-                    panic ? "true" : "false", up->npeers, healthy,
-                    rotation, standbys, promoted, floor,
-                    up->conf->slow_start,
-                    up->conf->live_weights ? "true" : "false",
-                    rotation >= floor ? "true" : "false",
-                    ngx_http_guard_pool_names[status], last_change);
-    out->b->last = p;
+/*
+ * nginx does not say which balancer an upstream uses.  Round robin is
+ * known by its init function, hash by the hash module's configuration;
+ * least_conn, ip_hash, random and anything behind keepalive show "other".
+ */
 
-    now = ngx_http_guard_now_ms();
+static const char *
+ngx_http_guard_balancer(ngx_http_upstream_srv_conf_t *us)
+{
+    ngx_uint_t                   i;
+    ngx_module_t               **modules;
+    ngx_http_guard_hash_conf_t  *hcf;
 
-    for (i = 0; i < up->npeers; i++) {
-        gp = &up->peers[i];
-        s = &copy[i];
+    /* by name: no link-time dependency on an optional module */
 
-        if (ngx_http_guard_out_str(out, i ? ",{\"server\":" : "{\"server\":")
-            != NGX_OK
-            || ngx_http_guard_out_json_str(out, gp->peer->server.data,
-                                           gp->peer->server.len)
-               != NGX_OK
-            || ngx_http_guard_out_str(out, ",\"address\":") != NGX_OK
-            || ngx_http_guard_out_json_str(out, gp->peer->name.data,
-                                           gp->peer->name.len)
-               != NGX_OK
-            || ngx_http_guard_out_str(out, ",\"last_reason\":") != NGX_OK
-            || ngx_http_guard_out_json_str(out, s->reason,
-                                           ngx_strlen(s->reason))
-               != NGX_OK)
+    modules = ngx_cycle->modules;
+    hcf = NULL;
+
+    for (i = 0; modules[i]; i++) {
+        if (modules[i]->type == NGX_HTTP_MODULE
+            && ngx_strcmp(modules[i]->name, "ngx_http_upstream_hash_module")
+               == 0)
         {
-            return NGX_ERROR;
+            hcf = us->srv_conf[modules[i]->ctx_index];
+            break;
         }
-
-        ew = ngx_http_guard_effective_weight(gp, s, now, &permille);
-
-        p = ngx_http_guard_out_reserve(out, 640);
-        if (p == NULL) {
-            return NGX_ERROR;
-        }
-
-        p = ngx_sprintf(p, ",\"role\":\"%s\",\"config\":\"%s\","
-                        "\"health\":\"%s\",\"admin\":\"%s\","
-                        "\"state\":\"%s\",\"in_rotation\":%s,"
-                        "\"weight\":%ui,\"effective_weight\":%ui,"
-                        "\"agent_weight\":%ui,\"slow_start\":%ui.%03ui,"
-                        "\"checks\":%ui,\"fails\":%ui,"
-                        "\"rise_count\":%ui,\"fall_count\":%ui,"
-                        "\"last_check_ms\":%uL,\"last_latency_ms\":%M,"
-                        "\"last_change_ms\":%uL,\"downtime_ms\":%uL}",
-                        ngx_http_guard_role_names[gp->role],
-                        gp->cfg_down ? "down" : "up",
-                        ngx_http_guard_health_names[s->health % 3],
-                        ngx_http_guard_admin_names[s->admin % 4],
-                        ngx_http_guard_state_name(gp, s),
-                        ngx_http_guard_in_rotation(gp, 0) ? "true" : "false",
-                        gp->cfg_weight,
-                        ew, s->agent_weight, permille / 1000,
-                        permille % 1000,
-                        s->checks, s->fails,
-                        s->rise_count, s->fall_count,
-                        s->last_check, s->last_latency, s->last_change,
-                        s->down_total
-                        + (s->down_since
-                           ? ngx_http_guard_now_ms() - s->down_since : 0));
-        out->b->last = p;
     }
 
-    return ngx_http_guard_out_str(out, "]}");
+    if (hcf && hcf->key.value.len) {
+        return hcf->points ? "hash consistent" : "hash";
+    }
+
+    if (us->peer.init_upstream == ngx_http_upstream_init_round_robin) {
+        return "round robin";
+    }
+
+    return "other";
 }
 
 
@@ -406,10 +716,8 @@ ngx_http_guard_status_upstream(ngx_http_request_t *r,
 
 static const char *
 ngx_http_guard_state_name(ngx_http_guard_peer_t *gp,
-    ngx_http_guard_sh_server_t *s)
+    ngx_http_guard_sh_server_t *s, ngx_uint_t permille)
 {
-    ngx_uint_t  permille;
-
     if (s->admin == NGX_HTTP_GUARD_MAINTENANCE) {
         return "maintenance";
     }
@@ -438,134 +746,9 @@ ngx_http_guard_state_name(ngx_http_guard_peer_t *gp,
         return "standby";
     }
 
-    (void) ngx_http_guard_effective_weight(gp, s, ngx_http_guard_now_ms(),
-                                           &permille);
-
     if (permille < 1000) {
         return "slow-start";
     }
 
     return "up";
-}
-
-
-static u_char *
-ngx_http_guard_out_reserve(ngx_http_guard_out_t *out, size_t n)
-{
-    size_t        size;
-    ngx_buf_t    *b;
-    ngx_chain_t  *cl;
-
-    if (out->b && (size_t) (out->b->end - out->b->last) >= n) {
-        return out->b->last;
-    }
-
-    size = ngx_max(n, NGX_HTTP_GUARD_OUT_CHUNK);
-
-    b = ngx_create_temp_buf(out->pool, size);
-    if (b == NULL) {
-        return NULL;
-    }
-
-    cl = ngx_alloc_chain_link(out->pool);
-    if (cl == NULL) {
-        return NULL;
-    }
-
-    cl->buf = b;
-    cl->next = NULL;
-
-    *out->last = cl;
-    out->last = &cl->next;
-
-    out->b = b;
-
-    return b->last;
-}
-
-
-static ngx_int_t
-ngx_http_guard_out_str(ngx_http_guard_out_t *out, const char *s)
-{
-    size_t   len;
-    u_char  *p;
-
-    len = ngx_strlen(s);
-
-    p = ngx_http_guard_out_reserve(out, len);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    out->b->last = ngx_cpymem(p, s, len);
-
-    return NGX_OK;
-}
-
-
-/* a JSON string: escapes, and U+FFFD for bytes that are not UTF-8 */
-
-static ngx_int_t
-ngx_http_guard_out_json_str(ngx_http_guard_out_t *out, u_char *s, size_t len)
-{
-    u_char    *p, *end, *start;
-    uint32_t   cp;
-
-    p = ngx_http_guard_out_reserve(out, len * 6 + 2);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    end = s + len;
-    *p++ = '"';
-
-    while (s < end) {
-
-        if (*s < 0x80) {
-            switch (*s) {
-            case '"':
-                *p++ = '\\'; *p++ = '"';
-                break;
-            case '\\':
-                *p++ = '\\'; *p++ = '\\';
-                break;
-            case '\n':
-                *p++ = '\\'; *p++ = 'n';
-                break;
-            case '\r':
-                *p++ = '\\'; *p++ = 'r';
-                break;
-            case '\t':
-                *p++ = '\\'; *p++ = 't';
-                break;
-            default:
-                if (*s < 0x20 || *s == 0x7f) {
-                    p = ngx_sprintf(p, "\\u%04xd", (ngx_uint_t) *s);
-
-                } else {
-                    *p++ = *s;
-                }
-            }
-
-            s++;
-            continue;
-        }
-
-        start = s;
-        cp = ngx_utf8_decode(&s, end - s);
-
-        if (cp > 0x10ffff) {
-            /* invalid: U+FFFD, skip one byte */
-            p = ngx_cpymem(p, "\\ufffd", 6);
-            s = start + 1;
-            continue;
-        }
-
-        p = ngx_cpymem(p, start, s - start);
-    }
-
-    *p++ = '"';
-    out->b->last = p;
-
-    return NGX_OK;
 }

@@ -204,7 +204,7 @@ Guard::health_file('b1-up', 1);
 Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
 --- request
 GET /guard
---- response_body_like: "in_rotation":3,"standbys":0,"standbys_promoted":0,"floor":3,
+--- response_body_like: "in_rotation":3,"draining":0,"standbys":0,"standbys_promoted":0,"floor":3,
 --- grep_error_log eval
 qr/upstream "app" is (?:below|back at) its floor: \d+ in rotation, floor \d+/
 --- grep_error_log_out
@@ -231,7 +231,7 @@ Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'down');
 Guard::wait_health('app', $ENV{TEST_NGINX_B3}, 'up');
 --- request
 GET /guard
---- response_body_like: "in_rotation":1,"standbys":1,"standbys_promoted":0,"floor":0,"
+--- response_body_like: "in_rotation":1,"draining":0,"standbys":1,"standbys_promoted":0,"floor":0,"
 --- no_error_log
 below its floor
 

@@ -25,7 +25,7 @@ use Time::HiRes qw(time sleep);
 
 our @EXPORT = qw(make_certs start_hostile stop_hostile hostile_log hostile_log_count
                  http_get guard_status wait_for kill_leader server_state upstream_state
-                 wait_health health_file old_workers);
+                 wait_health health_file old_workers schema_errors);
 
 our $ERROR;    # why the last http_get / guard_status / kill_leader failed
 
@@ -422,6 +422,67 @@ sub old_workers {
         $n++ if $cmd =~ /shutting down/;
     }
     return $n;
+}
+
+# schema_errors($data, $schema [, $path]) -> list of messages: checks decoded
+# JSON against the subset of JSON Schema that conf-examples/
+# guard-status.schema.json uses (type, enum, required, properties,
+# additionalProperties: false, items, minimum, maximum).  JSON numbers and
+# strings are told apart by how JSON::PP stored them.
+sub schema_errors {
+    my ($v, $sch, $path) = @_;
+    $path //= '$';
+    my @err;
+    require B;
+    my $is_num = sub {
+        my $x = shift;
+        return 0 if !defined $x || ref $x;
+        my $f = B::svref_2object(\$x)->FLAGS;
+        return ($f & (B::SVp_IOK() | B::SVp_NOK())) && !($f & B::SVp_POK()) ? 1 : 0;
+    };
+    my $t = $sch->{type} // '';
+    if ($t eq 'object') {
+        return ("$path: not an object") unless ref $v eq 'HASH';
+        for my $k (@{ $sch->{required} // [] }) {
+            push @err, "$path: missing $k" unless exists $v->{$k};
+        }
+        for my $k (sort keys %$v) {
+            if (my $ps = $sch->{properties}{$k}) {
+                push @err, schema_errors($v->{$k}, $ps, "$path.$k");
+            } elsif (defined $sch->{additionalProperties}
+                     && !$sch->{additionalProperties}) {
+                push @err, "$path: unexpected field $k";
+            }
+        }
+        return @err;
+    }
+    if ($t eq 'array') {
+        return ("$path: not an array") unless ref $v eq 'ARRAY';
+        my $i = 0;
+        push @err, schema_errors($_, $sch->{items}, $path . '[' . $i++ . ']')
+            for @$v;
+        return @err;
+    }
+    if ($t eq 'boolean') {
+        return ("$path: not a boolean") unless JSON::PP::is_bool($v);
+        return ();
+    }
+    if ($t eq 'string') {
+        return ("$path: not a string") if !defined $v || ref $v || $is_num->($v);
+    } elsif ($t eq 'integer') {
+        return ("$path: not an integer")
+            unless $is_num->($v) && $v =~ /^-?\d+\z/;
+    } elsif ($t eq 'number') {
+        return ("$path: not a number") unless $is_num->($v);
+    }
+    if (my $e = $sch->{enum}) {
+        push @err, "$path: $v not in enum" unless grep { $_ eq $v } @$e;
+    }
+    push @err, "$path: $v below minimum"
+        if defined $sch->{minimum} && $v < $sch->{minimum};
+    push @err, "$path: $v above maximum"
+        if defined $sch->{maximum} && $v > $sch->{maximum};
+    return @err;
 }
 
 1;

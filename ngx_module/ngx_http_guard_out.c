@@ -1,0 +1,262 @@
+
+/*
+ * Copyright (C) nginx-upstream-guard authors
+ *
+ * Chained output and escapers, see ngx_http_guard_out.h.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include "ngx_http_guard_out.h"
+
+
+#define NGX_HTTP_GUARD_OUT_CHUNK  16384
+
+
+void
+ngx_http_guard_out_init(ngx_http_guard_out_t *out, ngx_pool_t *pool)
+{
+    ngx_memzero(out, sizeof(ngx_http_guard_out_t));
+
+    out->pool = pool;
+    out->last = &out->first;
+}
+
+
+u_char *
+ngx_http_guard_out_reserve(ngx_http_guard_out_t *out, size_t n)
+{
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    if (out->b && (size_t) (out->b->end - out->b->last) >= n) {
+        return out->b->last;
+    }
+
+    b = ngx_create_temp_buf(out->pool, ngx_max(n, NGX_HTTP_GUARD_OUT_CHUNK));
+    if (b == NULL) {
+        return NULL;
+    }
+
+    cl = ngx_alloc_chain_link(out->pool);
+    if (cl == NULL) {
+        return NULL;
+    }
+
+    cl->buf = b;
+    cl->next = NULL;
+
+    *out->last = cl;
+    out->last = &cl->next;
+    out->b = b;
+
+    return b->last;
+}
+
+
+ngx_int_t
+ngx_http_guard_out_str(ngx_http_guard_out_t *out, const char *s)
+{
+    return ngx_http_guard_out_bytes(out, (u_char *) s, ngx_strlen(s));
+}
+
+
+ngx_int_t
+ngx_http_guard_out_bytes(ngx_http_guard_out_t *out, u_char *s, size_t len)
+{
+    u_char  *p;
+
+    p = ngx_http_guard_out_reserve(out, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    out->b->last = ngx_cpymem(p, s, len);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_guard_out_printf(ngx_http_guard_out_t *out, size_t max,
+    const char *fmt, ...)
+{
+    u_char   *p;
+    va_list   args;
+
+    p = ngx_http_guard_out_reserve(out, max);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    va_start(args, fmt);
+    out->b->last = ngx_vslprintf(p, p + max, fmt, args);
+    va_end(args);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_guard_out_json(ngx_http_guard_out_t *out, u_char *s, size_t len)
+{
+    u_char    *p, *end, *start;
+    uint32_t   cp;
+
+    p = ngx_http_guard_out_reserve(out, len * 6 + 2);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    end = s + len;
+    *p++ = '"';
+
+    while (s < end) {
+
+        if (*s < 0x80) {
+            switch (*s) {
+
+            case '"':
+            case '\\':
+                *p++ = '\\';
+                *p++ = *s;
+                break;
+
+            case '\n':
+                *p++ = '\\'; *p++ = 'n';
+                break;
+
+            case '\r':
+                *p++ = '\\'; *p++ = 'r';
+                break;
+
+            case '\t':
+                *p++ = '\\'; *p++ = 't';
+                break;
+
+            default:
+                if (*s < 0x20 || *s == 0x7f) {
+                    p = ngx_sprintf(p, "\\u%04xd", (ngx_uint_t) *s);
+
+                } else {
+                    *p++ = *s;
+                }
+            }
+
+            s++;
+            continue;
+        }
+
+        start = s;
+        cp = ngx_utf8_decode(&s, end - s);
+
+        if (cp > 0x10ffff) {
+            p = ngx_cpymem(p, "\\ufffd", 6);
+            s = start + 1;
+            continue;
+        }
+
+        p = ngx_cpymem(p, start, s - start);
+    }
+
+    *p++ = '"';
+    out->b->last = p;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_guard_out_prom(ngx_http_guard_out_t *out, u_char *s, size_t len)
+{
+    u_char  *p, *end;
+
+    p = ngx_http_guard_out_reserve(out, len * 2);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (end = s + len; s < end; s++) {
+        switch (*s) {
+
+        case '\\':
+        case '"':
+            *p++ = '\\';
+            *p++ = *s;
+            break;
+
+        case '\n':
+            *p++ = '\\'; *p++ = 'n';
+            break;
+
+        default:
+            *p++ = *s;
+        }
+    }
+
+    out->b->last = p;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_guard_out_html(ngx_http_guard_out_t *out, u_char *s, size_t len)
+{
+    u_char  *p, *end;
+
+    p = ngx_http_guard_out_reserve(out, len * 6);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (end = s + len; s < end; s++) {
+        switch (*s) {
+
+        case '&':
+            p = ngx_cpymem(p, "&amp;", 5);
+            break;
+
+        case '<':
+            p = ngx_cpymem(p, "&lt;", 4);
+            break;
+
+        case '>':
+            p = ngx_cpymem(p, "&gt;", 4);
+            break;
+
+        case '"':
+            p = ngx_cpymem(p, "&quot;", 6);
+            break;
+
+        case '\'':
+            p = ngx_cpymem(p, "&#39;", 5);
+            break;
+
+        default:
+            *p++ = (*s < 0x20 || *s == 0x7f) ? '?' : *s;
+        }
+    }
+
+    out->b->last = p;
+
+    return NGX_OK;
+}
+
+
+off_t
+ngx_http_guard_out_size(ngx_http_guard_out_t *out)
+{
+    off_t         size;
+    ngx_chain_t  *cl;
+
+    size = 0;
+
+    for (cl = out->first; cl; cl = cl->next) {
+        size += cl->buf->last - cl->buf->pos;
+    }
+
+    return size;
+}

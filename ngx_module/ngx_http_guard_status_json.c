@@ -1,0 +1,153 @@
+
+/*
+ * Copyright (C) nginx-upstream-guard authors
+ *
+ * The pool report in JSON, schema version 1 (README: "Status report").
+ * Every string goes through the JSON escaper.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_guard.h"
+#include "ngx_http_guard_status.h"
+
+
+static ngx_int_t ngx_http_guard_json_upstream(
+    ngx_http_guard_snap_upstream_t *su, ngx_http_guard_out_t *out);
+static ngx_int_t ngx_http_guard_json_server(ngx_http_guard_snap_server_t *ss,
+    ngx_http_guard_out_t *out);
+
+
+ngx_int_t
+ngx_http_guard_status_json(ngx_http_guard_snap_t *snap,
+    ngx_http_guard_out_t *out)
+{
+    ngx_uint_t  i;
+
+    if (ngx_http_guard_out_printf(out, 512,
+            "{\"version\":1,\"module\":\"%s\",\"nginx\":\"%s\","
+            "\"pid\":%P,\"leader_pid\":%P,\"leader_changes\":%ui,"
+            "\"generation\":%ui,\"started\":%T,\"uptime_s\":%T,"
+            "\"zone_size\":%uz,\"zone_used\":%uz,\"time_ms\":%uL,"
+            "\"upstreams\":[",
+            NGX_HTTP_GUARD_VERSION, NGINX_VERSION, ngx_pid,
+            snap->leader_pid, snap->leader_changes, snap->generation,
+            snap->started,
+            (time_t) (snap->now / 1000) - snap->started,
+            snap->zone_size, snap->zone_used, snap->now)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < snap->nupstreams; i++) {
+
+        if (i && ngx_http_guard_out_str(out, ",") != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        if (ngx_http_guard_json_upstream(&snap->upstreams[i], out) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    return ngx_http_guard_out_str(out, "]}\n");
+}
+
+
+static ngx_int_t
+ngx_http_guard_json_upstream(ngx_http_guard_snap_upstream_t *su,
+    ngx_http_guard_out_t *out)
+{
+    ngx_uint_t                  i;
+    ngx_http_guard_srv_conf_t  *conf;
+
+    conf = su->up->conf;
+
+    if (ngx_http_guard_out_str(out, "{\"name\":") != NGX_OK
+        || ngx_http_guard_out_json(out, su->name->data, su->name->len)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_guard_out_printf(out, 1024,
+            ",\"balancer\":\"%s\",\"check\":\"%s\",\"interval_ms\":%M,"
+            "\"timeout_ms\":%M,\"rise\":%ui,\"fall\":%ui,"
+            "\"panic\":\"%s\",\"fail_open_active\":%s,"
+            "\"servers_total\":%ui,\"healthy\":%ui,\"in_rotation\":%ui,"
+            "\"draining\":%ui,\"standbys\":%ui,\"standbys_promoted\":%ui,"
+            "\"floor\":%ui,\"floor_holds\":%s,\"slow_start_ms\":%M,"
+            "\"live_weights\":%s,\"status\":\"%s\","
+            "\"last_change_ms\":%uL,\"servers\":[",
+            su->balancer, su->check, conf->interval, conf->timeout,
+            conf->rise, conf->fall, conf->fail_open ? "open" : "closed",
+            su->fail_open_active ? "true" : "false",
+            su->total, su->healthy, su->in_rotation, su->draining,
+            su->standbys, su->promoted, su->floor,
+            su->in_rotation >= su->floor ? "true" : "false",
+            conf->slow_start, conf->live_weights ? "true" : "false",
+            su->status, su->last_change)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < su->nservers; i++) {
+
+        if (i && ngx_http_guard_out_str(out, ",") != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        if (ngx_http_guard_json_server(&su->servers[i], out) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    return ngx_http_guard_out_str(out, "]}");
+}
+
+
+static ngx_int_t
+ngx_http_guard_json_server(ngx_http_guard_snap_server_t *ss,
+    ngx_http_guard_out_t *out)
+{
+    ngx_http_guard_sh_server_t  *s;
+
+    s = &ss->s;
+
+    if (ngx_http_guard_out_str(out, "{\"server\":") != NGX_OK
+        || ngx_http_guard_out_json(out, ss->gp->peer->server.data,
+                                   ss->gp->peer->server.len)
+           != NGX_OK
+        || ngx_http_guard_out_str(out, ",\"address\":") != NGX_OK
+        || ngx_http_guard_out_json(out, ss->gp->peer->name.data,
+                                   ss->gp->peer->name.len)
+           != NGX_OK
+        || ngx_http_guard_out_str(out, ",\"last_reason\":") != NGX_OK
+        || ngx_http_guard_out_json(out, s->reason, ngx_strlen(s->reason))
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_guard_out_printf(out, 1024,
+               ",\"role\":\"%s\",\"config\":\"%s\",\"health\":\"%s\","
+               "\"admin\":\"%s\",\"state\":\"%s\",\"in_rotation\":%s,"
+               "\"weight\":%ui,\"effective_weight\":%ui,"
+               "\"agent_weight\":%ui,\"slow_start\":%ui.%03ui,"
+               "\"checks\":%ui,\"fails\":%ui,\"rise_count\":%ui,"
+               "\"fall_count\":%ui,\"last_check_ms\":%uL,"
+               "\"last_latency_ms\":%M,\"last_change_ms\":%uL,"
+               "\"downtime_ms\":%uL}",
+               ss->role, ss->config, ss->health, ss->admin, ss->state,
+               ss->in_rotation ? "true" : "false",
+               ss->gp->cfg_weight, ss->effective_weight, s->agent_weight,
+               ss->permille / 1000, ss->permille % 1000,
+               s->checks, s->fails, s->rise_count, s->fall_count,
+               s->last_check, s->last_latency, s->last_change,
+               ss->downtime);
+}

@@ -1,0 +1,238 @@
+# The pool report: one location, three formats chosen by ?format= or
+# Accept, filters, valid JSON against the documented schema whatever the
+# names, Prometheus text that promtool accepts, an HTML page without
+# inline styles or scripts, and 10,000 servers.
+use lib 't/lib';
+use Guard;
+use JSON::PP ();
+use Test::Nginx::Socket 'no_plan';
+
+our $Schema = do {
+    open my $fh, '<', 'conf-examples/guard-status.schema.json' or die $!;
+    local $/;
+    JSON::PP->new->decode(<$fh>);
+};
+
+# GET a status URL, decode strictly (UTF-8), validate against the schema
+sub Guard::check_json {
+    my ($path, $name) = @_;
+    my ($st, $body) = Guard::http_get($path);
+    my $doc = eval { JSON::PP->new->utf8->decode($body) };
+    Test::More::ok($doc, "$name: valid JSON") or Test::More::diag($@);
+    my @err = $doc ? Guard::schema_errors($doc, $::Schema) : ('no document');
+    Test::More::is_deeply(\@err, [], "$name: matches the schema");
+    return $doc;
+}
+
+# run promtool check metrics on a status URL's body
+sub Guard::promtool {
+    my ($path, $name) = @_;
+    my ($st, $body) = Guard::http_get($path, undef, timeout => 30);
+    my $out = '';
+    my $rc = -1;
+    if (open my $p, '|-', 'promtool check metrics >/tmp/guard-promtool.out 2>&1') {
+        print $p $body;
+        close $p;
+        $rc = $? >> 8;
+        $out = do { local (@ARGV, $/) = '/tmp/guard-promtool.out'; <> } // '';
+    }
+    Test::More::is($rc, 0, "$name: promtool check metrics") or Test::More::diag($out);
+    return $body;
+}
+
+our $Backends = <<"_EOC_";
+    server {
+        listen 127.0.0.1:$ENV{TEST_NGINX_B1};
+        location /health { return 200; }
+    }
+    server {
+        listen 127.0.0.1:$ENV{TEST_NGINX_B2};
+        location /health { return 503; }
+    }
+_EOC_
+
+no_shuffle();
+no_root_location();
+check_accum_error_log();
+run_tests();
+
+__DATA__
+
+=== TEST 1: JSON stays valid and matches the schema whatever the names
+--- http_config eval
+"    upstream app {
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        guard_check http uri=/health interval=100ms fall=1;
+    }
+    upstream \"we\\\"ird\\\\name\" {
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        guard_check tcp interval=100ms;
+    }
+    upstream \"\xd0\xb7\xd0\xb0\xd0\xba\xd0\xb0\xd0\xb7\xd1\x8b\" {
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        guard_check tcp interval=100ms;
+    }
+    upstream \"bad\xffutf8\" {
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        guard_check tcp interval=100ms;
+    }
+" . $::Backends
+--- config
+    location = /guard { guard_status; }
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
+my $doc = Guard::check_json('/guard', 'all upstreams');
+my @names = map { $_->{name} } @{ $doc->{upstreams} || [] };
+Test::More::is_deeply(\@names, ['app', "we\"ird\\name", "\x{0437}\x{0430}\x{043a}\x{0430}\x{0437}\x{044b}", "bad\x{fffd}utf8"],
+                      'names escaped, UTF-8 kept, invalid bytes replaced');
+Guard::check_json('/guard?state=down', 'state filter');
+Guard::check_json('/guard?upstream=nosuch', 'filter matching nothing');
+--- request
+GET /guard?upstream=app&state=down
+--- response_body_like eval
+qr/\A\{"version":1,.*"upstreams":\[\{"name":"app",.*"servers":\[\{"server":"127\.0\.0\.1:$ENV{TEST_NGINX_B2}",[^\]]*\]\}\]\}\n\z/s
+--- response_headers
+Content-Type: application/json
+Cache-Control: no-store
+--- no_error_log
+[error]
+
+
+
+=== TEST 2: bad queries get a 400 with a JSON reason; only GET and HEAD
+--- http_config eval
+"    upstream app {
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        guard_check tcp interval=100ms;
+    }
+" . $::Backends
+--- config
+    location = /guard { guard_status; }
+--- request eval
+["GET /guard?state=sleepy", "GET /guard?format=xml", "GET /guard?refresh=-1", "POST /guard\nx=1", "HEAD /guard"]
+--- error_code eval
+[400, 400, 400, 405, 200]
+--- response_body_like eval
+[qr/\A\{"error":"unknown state \\"sleepy\\", expected a health, admin or summary state","status":400\}\n\z/,
+ qr/\A\{"error":"unknown format, expected json, html or prometheus","status":400\}\n\z/,
+ qr/\A\{"error":"invalid refresh \\"-1\\", expected 0 to 3600 seconds","status":400\}\n\z/,
+ qr/405 Not Allowed/,
+ qr/\A\z/]
+
+
+
+=== TEST 3: the format follows Accept, and the location's default
+--- http_config eval
+"    upstream app {
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        guard_check tcp interval=100ms;
+    }
+" . $::Backends
+--- config
+    location = /guard { guard_status; }
+    location = /metrics { guard_status prometheus; }
+--- request eval
+["GET /guard", "GET /guard", "GET /guard", "GET /metrics", "GET /metrics?format=json"]
+--- more_headers eval
+["Accept: text/html,application/xhtml+xml,*/*;q=0.8",
+ "Accept: application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
+ "Accept: application/json",
+ "Accept: */*",
+ "Accept: text/html"]
+--- response_headers_like eval
+["Content-Type: text/html; charset=utf-8",
+ "Content-Type: text/plain; version=0.0.4; charset=utf-8",
+ "Content-Type: application/json",
+ "Content-Type: text/plain; version=0.0.4; charset=utf-8",
+ "Content-Type: application/json"]
+
+
+
+=== TEST 4: Prometheus text passes promtool, with the floor for the alert
+--- http_config eval
+"    upstream app {
+        zone app 64k;
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        guard_check http uri=/health interval=100ms fall=1;
+    }
+    upstream \"quote\\\"d\" {
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        guard_check tcp interval=100ms;
+    }
+" . $::Backends
+--- config
+    location = /guard { guard_status; }
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
+Guard::promtool('/guard?format=prometheus', 'all upstreams');
+Guard::promtool('/guard?format=prometheus&state=down', 'state filter');
+--- request
+GET /guard?format=prometheus&upstream=app
+--- response_body_like eval
+qr/^# TYPE nginx_upstream_guard_upstream_in_rotation gauge\n
+    nginx_upstream_guard_upstream_in_rotation\{upstream="app"\}\ 1\n.*
+    ^nginx_upstream_guard_upstream_floor\{upstream="app"\}\ 2\n.*
+    ^nginx_upstream_guard_upstream_status\{upstream="app",status="critical"\}\ 1\n.*
+    ^nginx_upstream_guard_server_healthy\{upstream="app",server="127\.0\.0\.1:\d+",
+      address="127\.0\.0\.1:\d+",role="primary"\}\ 0\n.*
+    ^\#\ TYPE\ nginx_upstream_guard_server_checks_total\ counter\n/msx
+--- no_error_log
+[error]
+
+
+
+=== TEST 5: the HTML page: failing services first, no inline style or script
+--- http_config eval
+"    upstream a_fine {
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        guard_check http uri=/health interval=100ms fall=1;
+    }
+    upstream b_broken {
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        guard_check http uri=/health interval=100ms fall=1;
+    }
+    upstream \"c_<script>\" {
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        guard_check tcp interval=100ms;
+    }
+" . $::Backends
+--- config
+    location = /guard { guard_status html; }
+--- init
+Guard::wait_health('b_broken', $ENV{TEST_NGINX_B2}, 'down');
+--- request eval
+["GET /guard", "GET /guard?format=css", "GET /guard?refresh=0"]
+--- response_body_like eval
+[qr/\A<!DOCTYPE\ html>(?!.*<script)(?!.*\bstyle=)(?!.*<style).*<meta\ http-equiv="refresh"\ content="5">.*
+   <link\ rel="stylesheet"\ href="\?format=css">.*b_broken.*panic.*a_fine.*c_&lt;script&gt;/sx,
+ qr/\{/,
+ qr/\A(?!.*http-equiv="refresh").*refresh=5/s]
+--- response_headers_like eval
+["Content-Type: text/html; charset=utf-8", "Content-Type: text/css; charset=utf-8", "Content-Type: text/html; charset=utf-8"]
+--- no_error_log
+[error]
+
+
+
+=== TEST 6: 10,000 servers in every format
+--- http_config eval
+"    upstream big {\n"
+. join('', map { sprintf("        server 127.%d.%d.%d:1;\n", 1 + int($_ / 62500), int($_ / 250) % 250, 1 + $_ % 250) } 0 .. 9999)
+. "        guard_check tcp interval=1h timeout=1s;\n    }\n"
+--- config
+    location = /guard { guard_status; }
+--- init
+my $doc = Guard::check_json('/guard', '10,000 servers');
+Test::More::is(scalar @{ $doc->{upstreams}[0]{servers} || [] }, 10000, '10,000 servers reported');
+Guard::promtool('/guard?format=prometheus', '10,000 servers');
+--- request
+GET /guard?format=html
+--- response_body_like eval
+qr/127\.1\.39\.250:1.*<\/html>\s*\z/s
+--- timeout: 30
+--- no_error_log
+[alert]
