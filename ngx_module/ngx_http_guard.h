@@ -18,6 +18,7 @@
 
 #include "ngx_http_guard_parse.h"
 #include "ngx_http_guard_agent.h"
+#include "ngx_http_guard_proto.h"
 
 
 #define NGX_HTTP_GUARD_VERSION        "0.1.0"
@@ -28,6 +29,12 @@
 #define NGX_HTTP_GUARD_HTTP           2
 #define NGX_HTTP_GUARD_HTTPS          3
 #define NGX_HTTP_GUARD_SSL_HELLO      4
+#define NGX_HTTP_GUARD_MYSQL          5     /* check vocabulary only */
+#define NGX_HTTP_GUARD_AJP            6
+#define NGX_HTTP_GUARD_FASTCGI        7
+
+/* status classes of check_http_expect_alive: bit N for Nxx */
+#define NGX_HTTP_GUARD_ALIVE(status)  (1 << ((status) / 100))
 
 /* health dimension (STATES.md) */
 #define NGX_HTTP_GUARD_CHECKING       0
@@ -159,6 +166,7 @@ typedef struct {
     ngx_array_t                      matches;       /* match_t * */
     ngx_array_t                      upstreams;     /* guard_upstream_t */
     ngx_uint_t                       nservers;      /* for sizing the zone */
+    size_t                           check_shm_size; /* check vocabulary */
 } ngx_http_guard_main_conf_t;
 
 
@@ -206,6 +214,12 @@ typedef struct {
     u_char                          *file;          /* where guard_check was */
     ngx_uint_t                       line;
 
+    /* the nginx_upstream_check_module vocabulary ("check" ...) */
+    ngx_uint_t                       compat;
+    ngx_str_t                        send;          /* raw request bytes */
+    ngx_uint_t                       alive;         /* status classes */
+    ngx_array_t                     *fastcgi_params;  /* ngx_str_t pairs */
+
     ngx_http_upstream_init_peer_pt   original_init_peer;
     ngx_http_guard_upstream_t       *rt;            /* this process' runtime */
 } ngx_http_guard_srv_conf_t;
@@ -213,6 +227,7 @@ typedef struct {
 
 typedef struct {
     ngx_uint_t                       status;        /* guard_status format */
+    ngx_uint_t                       check_status;  /* check_status format */
 } ngx_http_guard_loc_conf_t;
 
 
@@ -262,6 +277,25 @@ char *ngx_http_guard_standby(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 char *ngx_http_guard_agent(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 ngx_int_t ngx_http_guard_init_upstream_conf(ngx_conf_t *cf,
     ngx_http_guard_main_conf_t *gmcf, ngx_http_upstream_srv_conf_t *uscf);
+
+/* compat.c: the nginx_upstream_check_module vocabulary */
+char *ngx_http_guard_compat_check(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_guard_compat_http_send(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_guard_compat_expect_alive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_guard_compat_keepalive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_guard_compat_fastcgi_param(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_guard_compat_shm_size(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_guard_compat_status(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_guard_compat_init(ngx_conf_t *cf,
+    ngx_http_guard_srv_conf_t *gscf);
+const char *ngx_http_guard_type_name(ngx_uint_t type);
 
 /* match.c */
 char *ngx_http_guard_match_block(ngx_conf_t *cf, ngx_command_t *cmd,

@@ -67,6 +67,8 @@ static ngx_int_t ngx_http_guard_check_test_connect(ngx_connection_t *c,
     u_char *reason);
 static void ngx_http_guard_check_send(ngx_http_guard_check_t *chk);
 static void ngx_http_guard_check_recv(ngx_http_guard_check_t *chk);
+static ngx_int_t ngx_http_guard_check_raw(ngx_http_guard_check_t *chk,
+    ngx_uint_t eof);
 static void ngx_http_guard_check_response(ngx_http_guard_check_t *chk);
 static void ngx_http_guard_check_finish(ngx_http_guard_check_t *chk,
     ngx_uint_t ok, u_char *reason, ngx_uint_t keep);
@@ -132,14 +134,29 @@ ngx_http_guard_check_create(ngx_pool_t *pool, ngx_http_guard_peer_t *gp,
     ngx_http_guard_check_host_part(&chk->tls_name);
 #endif
 
-    if (gscf->type == NGX_HTTP_GUARD_HTTP
-        || gscf->type == NGX_HTTP_GUARD_HTTPS)
+    if (gscf->compat && gscf->send.len) {
+        /* the check vocabulary sends its bytes as they are */
+        chk->request = gscf->send;
+        chk->size = NGX_HTTP_GUARD_HEADER_LIMIT;
+
+    } else if (gscf->type == NGX_HTTP_GUARD_HTTP
+               || gscf->type == NGX_HTTP_GUARD_HTTPS)
     {
         if (ngx_http_guard_check_request(pool, chk) != NGX_OK) {
             return NULL;
         }
+    }
 
+    if (gscf->type == NGX_HTTP_GUARD_HTTP
+        || gscf->type == NGX_HTTP_GUARD_HTTPS)
+    {
         chk->size = NGX_HTTP_GUARD_HEADER_LIMIT + gscf->body_limit;
+
+    } else if (gscf->type == NGX_HTTP_GUARD_MYSQL
+               || gscf->type == NGX_HTTP_GUARD_AJP
+               || gscf->type == NGX_HTTP_GUARD_FASTCGI)
+    {
+        chk->size = NGX_HTTP_GUARD_HEADER_LIMIT;
     }
 
     return chk;
@@ -420,6 +437,7 @@ ngx_http_guard_check_write_handler(ngx_event_t *wev)
     }
 
     if (chk->phase == NGX_HTTP_GUARD_PHASE_SEND) {
+        /* a MySQL server speaks first: nothing to send */
         ngx_http_guard_check_send(chk);
     }
 }
@@ -576,8 +594,8 @@ ngx_http_guard_check_send(ngx_http_guard_check_t *chk)
     ngx_http_guard_parse_init(&chk->resp, NGX_HTTP_GUARD_HEADER_LIMIT,
                               chk->size - NGX_HTTP_GUARD_HEADER_LIMIT);
 
-    if (chk->gp->up->conf->method.len == 4
-        && ngx_strncmp(chk->gp->up->conf->method.data, "HEAD", 4) == 0)
+    if (chk->request.len > 5
+        && ngx_strncmp(chk->request.data, "HEAD ", 5) == 0)
     {
         chk->resp.no_body = 1;
     }
@@ -625,11 +643,24 @@ ngx_http_guard_check_recv(ngx_http_guard_check_t *chk)
             return;
         }
 
+        if (n > 0) {
+            chk->len += n;
+        }
+
+        if (chk->gp->up->conf->type != NGX_HTTP_GUARD_HTTP
+            && chk->gp->up->conf->type != NGX_HTTP_GUARD_HTTPS)
+        {
+            if (ngx_http_guard_check_raw(chk, n == 0) != NGX_AGAIN) {
+                return;
+            }
+
+            continue;
+        }
+
         if (n == 0) {
             rc = ngx_http_guard_parse_eof(&chk->resp);
 
         } else {
-            chk->len += n;
             rc = ngx_http_guard_parse_response(&chk->resp, chk->buf,
                                                &chk->len);
         }
@@ -649,6 +680,78 @@ ngx_http_guard_check_recv(ngx_http_guard_check_t *chk)
 }
 
 
+/* MySQL greeting, AJP CPONG, FastCGI status: a pure parser decides */
+
+static ngx_int_t
+ngx_http_guard_check_raw(ngx_http_guard_check_t *chk, ngx_uint_t eof)
+{
+    int                         rc;
+    u_char                     *scratch;
+    unsigned                    status;
+    const char                 *reason;
+    ngx_http_guard_srv_conf_t  *gscf;
+
+    gscf = chk->gp->up->conf;
+    reason = "no response";
+    status = 0;
+
+    switch (gscf->type) {
+
+    case NGX_HTTP_GUARD_MYSQL:
+        rc = ngx_http_guard_mysql_greeting(chk->buf, chk->len, &reason);
+        break;
+
+    case NGX_HTTP_GUARD_AJP:
+        rc = ngx_http_guard_ajp_cpong(chk->buf, chk->len, &reason);
+        break;
+
+    default: /* NGX_HTTP_GUARD_FASTCGI */
+        scratch = ngx_pnalloc(chk->pool, NGX_HTTP_GUARD_HEADER_LIMIT);
+        if (scratch == NULL) {
+            ngx_http_guard_check_fail(chk, "out of memory");
+            return NGX_DONE;
+        }
+
+        rc = ngx_http_guard_fcgi_status(chk->buf, chk->len, scratch,
+                                        NGX_HTTP_GUARD_HEADER_LIMIT, &status,
+                                        &reason);
+
+        if (rc == NGX_HTTP_GUARD_PROTO_PASS
+            && !(status < 600 && (gscf->alive & NGX_HTTP_GUARD_ALIVE(status))))
+        {
+            ngx_http_guard_check_fail(chk, "status %ui", (ngx_uint_t) status);
+            return NGX_DONE;
+        }
+
+        break;
+    }
+
+    if (rc == NGX_HTTP_GUARD_PROTO_PASS) {
+        ngx_http_guard_check_finish(chk, NGX_HTTP_GUARD_CHECK_PASS, NULL, 0);
+        return NGX_DONE;
+    }
+
+    if (rc == NGX_HTTP_GUARD_PROTO_FAIL) {
+        ngx_http_guard_check_fail(chk, "%s", reason);
+        return NGX_DONE;
+    }
+
+    if (eof) {
+        ngx_http_guard_check_fail(chk, "%s",
+                                  chk->len ? "truncated response"
+                                           : "no response");
+        return NGX_DONE;
+    }
+
+    if (chk->len == chk->size) {
+        ngx_http_guard_check_fail(chk, "response too large");
+        return NGX_DONE;
+    }
+
+    return NGX_AGAIN;
+}
+
+
 static void
 ngx_http_guard_check_response(ngx_http_guard_check_t *chk)
 {
@@ -660,9 +763,21 @@ ngx_http_guard_check_response(ngx_http_guard_check_t *chk)
 
     gscf = chk->gp->up->conf;
 
-    ok = (ngx_http_guard_match_run(gscf->match, &chk->resp, chk->buf,
-                                   reason, NGX_HTTP_GUARD_REASON_LEN)
-          == NGX_OK);
+    if (gscf->compat) {
+        /* check_http_expect_alive: status classes */
+        ok = (chk->resp.status < 600
+              && (gscf->alive & NGX_HTTP_GUARD_ALIVE(chk->resp.status)));
+
+        if (!ok) {
+            ngx_snprintf(reason, NGX_HTTP_GUARD_REASON_LEN, "status %ui%Z",
+                         (ngx_uint_t) chk->resp.status);
+        }
+
+    } else {
+        ok = (ngx_http_guard_match_run(gscf->match, &chk->resp, chk->buf,
+                                       reason, NGX_HTTP_GUARD_REASON_LEN)
+              == NGX_OK);
+    }
 
     if (gscf->agent_header.len) {
         idx = ngx_http_guard_resp_header(&chk->resp, chk->buf,

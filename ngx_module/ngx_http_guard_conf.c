@@ -59,6 +59,14 @@ ngx_http_guard_check(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_str_t   *value, s;
     ngx_uint_t   i, n;
 
+    if (gscf->compat) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "cannot mix guard_check with the "
+                           "nginx_upstream_check_module directives (check, "
+                           "check_*) in one upstream: use one vocabulary");
+        return NGX_CONF_ERROR;
+    }
+
     if (gscf->type) {
         return "is duplicate";
     }
@@ -467,6 +475,10 @@ ngx_http_guard_init_upstream_conf(ngx_conf_t *cf,
     gscf = ngx_http_conf_upstream_srv_conf(uscf,
                                            ngx_http_upstream_guard_module);
 
+    if (gscf->compat && ngx_http_guard_compat_init(cf, gscf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     ngx_conf_init_msec_value(gscf->interval, NGX_HTTP_GUARD_DEFAULT_INTERVAL);
     ngx_conf_init_msec_value(gscf->timeout, NGX_HTTP_GUARD_DEFAULT_TIMEOUT);
     ngx_conf_init_msec_value(gscf->jitter, 0);
@@ -487,7 +499,7 @@ ngx_http_guard_init_upstream_conf(ngx_conf_t *cf,
         ngx_str_set(&gscf->uri, "/");
     }
 
-    if (gscf->keepalive && gscf->http_minor == 0) {
+    if (gscf->keepalive && gscf->http_minor == 0 && !gscf->compat) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "guard_check keepalive= needs http=1.1 in %s:%ui",
                       gscf->file, gscf->line);
@@ -498,6 +510,14 @@ ngx_http_guard_init_upstream_conf(ngx_conf_t *cf,
         && gscf->type != NGX_HTTP_GUARD_HTTP
         && gscf->type != NGX_HTTP_GUARD_HTTPS)
     {
+        if (gscf->compat) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "check_keepalive_requests is for \"check "
+                          "type=http\" (check in %s:%ui)",
+                          gscf->file, gscf->line);
+            return NGX_ERROR;
+        }
+
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "guard_check keepalive= is for http and https checks "
                       "in %s:%ui", gscf->file, gscf->line);

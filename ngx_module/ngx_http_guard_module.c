@@ -177,6 +177,57 @@ static ngx_command_t  ngx_http_guard_commands[] = {
 
 #endif
 
+    /* the nginx_upstream_check_module vocabulary */
+
+    { ngx_string("check"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_1MORE,
+      ngx_http_guard_compat_check,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("check_http_send"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_TAKE1,
+      ngx_http_guard_compat_http_send,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("check_http_expect_alive"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_1MORE,
+      ngx_http_guard_compat_expect_alive,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("check_keepalive_requests"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_TAKE1,
+      ngx_http_guard_compat_keepalive,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("check_fastcgi_param"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_TAKE2,
+      ngx_http_guard_compat_fastcgi_param,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("check_shm_size"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_guard_compat_shm_size,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("check_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
+      ngx_http_guard_compat_status,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("guard_match"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_BLOCK|NGX_CONF_TAKE1,
       ngx_http_guard_match_block,
@@ -320,6 +371,7 @@ ngx_http_guard_create_loc_conf(ngx_conf_t *cf)
     }
 
     glcf->status = NGX_CONF_UNSET_UINT;
+    glcf->check_status = NGX_CONF_UNSET_UINT;
 
     return glcf;
 }
@@ -333,6 +385,7 @@ ngx_http_guard_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_uint_value(conf->status, prev->status,
                               NGX_HTTP_GUARD_FORMAT_JSON);
+    ngx_conf_merge_uint_value(conf->check_status, prev->check_status, 0);
 
     return NGX_CONF_OK;
 }
@@ -368,7 +421,7 @@ ngx_http_guard_postconfiguration(ngx_conf_t *cf)
 
         gscf = ngx_http_conf_upstream_srv_conf(uscfp[i],
                                                ngx_http_upstream_guard_module);
-        if (gscf->type == 0) {
+        if (gscf->type == 0 && gscf->compat == 0) {
             continue;
         }
 

@@ -246,6 +246,45 @@ ngx_http_guard_out_html(ngx_http_guard_out_t *out, u_char *s, size_t len)
 }
 
 
+ngx_int_t
+ngx_http_guard_out_csv(ngx_http_guard_out_t *out, ngx_str_t *s)
+{
+    u_char  *p, *q, *end;
+
+    end = s->data + s->len;
+
+    for (q = s->data; q < end; q++) {
+        if (*q == ',' || *q == '"' || *q == '\n' || *q == '\r') {
+            break;
+        }
+    }
+
+    if (q == end) {
+        return ngx_http_guard_out_bytes(out, s->data, s->len);
+    }
+
+    p = ngx_http_guard_out_reserve(out, s->len * 2 + 2);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    *p++ = '"';
+
+    for (q = s->data; q < end; q++) {
+        if (*q == '"') {
+            *p++ = '"';
+        }
+
+        *p++ = *q;
+    }
+
+    *p++ = '"';
+    out->b->last = p;
+
+    return NGX_OK;
+}
+
+
 off_t
 ngx_http_guard_out_size(ngx_http_guard_out_t *out)
 {

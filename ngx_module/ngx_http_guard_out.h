@@ -50,6 +50,9 @@ ngx_int_t ngx_http_guard_out_prom(ngx_http_guard_out_t *out, u_char *s,
 ngx_int_t ngx_http_guard_out_html(ngx_http_guard_out_t *out, u_char *s,
     size_t len);
 
+/* a CSV field: quoted, quotes doubled, when it has a comma, quote or EOL */
+ngx_int_t ngx_http_guard_out_csv(ngx_http_guard_out_t *out, ngx_str_t *s);
+
 off_t ngx_http_guard_out_size(ngx_http_guard_out_t *out);
 
 

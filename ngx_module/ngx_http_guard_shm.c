@@ -62,6 +62,8 @@ ngx_http_guard_shm_add(ngx_conf_t *cf, ngx_http_guard_main_conf_t *gmcf)
         need = NGX_HTTP_GUARD_SHM_BASE
                + gmcf->nservers * NGX_HTTP_GUARD_SHM_PER_SERVER;
 
+        need = ngx_max(need, gmcf->check_shm_size);
+
         for (size = NGX_HTTP_GUARD_SHM_MIN; size < need; size *= 2) {
             /* void */
         }

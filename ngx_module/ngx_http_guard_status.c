@@ -58,10 +58,6 @@ static const char  *ngx_http_guard_role_names[] = {
     "primary", "backup", "standby"
 };
 
-static const char  *ngx_http_guard_type_names[] = {
-    "none", "tcp", "http", "https", "ssl_hello"
-};
-
 static const char  *ngx_http_guard_pool_names[] = {
     "ok", "degraded", "critical", "panic"
 };
@@ -406,8 +402,12 @@ ngx_http_guard_status_send(ngx_http_request_t *r, ngx_http_guard_out_t *out,
 
     rc = ngx_http_send_header(r);
 
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only || out->b == NULL) {
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
         return rc;
+    }
+
+    if (out->b == NULL) {
+        return ngx_http_send_special(r, NGX_HTTP_LAST);
     }
 
     out->b->last_buf = (r == r->main) ? 1 : 0;
@@ -569,7 +569,7 @@ ngx_http_guard_snap_upstream(ngx_http_request_t *r,
 
     su->up = up;
     su->name = &up->uscf->host;
-    su->check = ngx_http_guard_type_names[up->conf->type];
+    su->check = ngx_http_guard_type_name(up->conf->type);
     su->balancer = ngx_http_guard_balancer(up->uscf);
     su->floor = up->floor;
     su->total = up->npeers;

@@ -504,3 +504,177 @@ guard_agent min=80% is above max=50%
 --- must_die
 --- error_log
 guard_agent needs an http or https check
+
+
+=== TEST 46: check after guard_check
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check tcp; check interval=1000;
+    }
+--- config
+--- must_die
+--- error_log
+cannot mix the nginx_upstream_check_module directives (check, check_*) with guard_check in one upstream
+
+
+=== TEST 47: guard_check after check
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        check interval=1000; guard_check tcp;
+    }
+--- config
+--- must_die
+--- error_log
+cannot mix guard_check with the nginx_upstream_check_module directives
+
+
+=== TEST 48: check with guard_check_header
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        check interval=1000 type=http; guard_check_header X-A b;
+    }
+--- config
+--- must_die
+--- error_log
+cannot mix guard_check_* or guard_agent with "check"
+
+
+=== TEST 49: check_http_send without check
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        check_http_send "GET / HTTP/1.0\r\n\r\n";
+    }
+--- config
+--- must_die
+--- error_log
+need a "check" directive in the same upstream
+
+
+=== TEST 50: check_http_send with type=tcp
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        check interval=1000 type=tcp; check_http_send "GET / HTTP/1.0\r\n\r\n";
+    }
+--- config
+--- must_die
+--- error_log
+check_http_send is for "check type=http"
+
+
+=== TEST 51: check_fastcgi_param with type=http
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        check interval=1000 type=http; check_fastcgi_param A b;
+    }
+--- config
+--- must_die
+--- error_log
+check_fastcgi_param is for "check type=fastcgi"
+
+
+=== TEST 52: check with an unknown parameter
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        check interval=1000 colour=red;
+    }
+--- config
+--- must_die
+--- error_log
+invalid parameter "colour=red" of "check"
+
+
+=== TEST 53: check with an unknown type
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        check type=smtp;
+    }
+--- config
+--- must_die
+--- error_log
+invalid parameter "type=smtp" of "check"
+
+
+=== TEST 54: check with a bad interval
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        check interval=soon;
+    }
+--- config
+--- must_die
+--- error_log
+invalid parameter "interval=soon" of "check", expected milliseconds
+
+
+=== TEST 55: check default_down not a boolean
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        check default_down=maybe;
+    }
+--- config
+--- must_die
+--- error_log
+invalid value "default_down=maybe", it must be "true" or "false"
+
+
+=== TEST 56: check_http_expect_alive with a bad class
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        check type=http; check_http_expect_alive http_6xx;
+    }
+--- config
+--- must_die
+--- error_log
+invalid value "http_6xx", expected http_1xx
+
+
+=== TEST 57: check_keepalive_requests 0
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        check type=http; check_keepalive_requests 0;
+    }
+--- config
+--- must_die
+--- error_log
+"check_keepalive_requests" directive invalid value
+
+
+=== TEST 58: check_keepalive_requests on tcp
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        check type=tcp; check_keepalive_requests 5;
+    }
+--- config
+--- must_die
+--- error_log
+check_keepalive_requests is for "check type=http"
+
+
+=== TEST 59: check_shm_size not a size
+--- http_config
+    check_shm_size lots;
+--- config
+--- must_die
+--- error_log
+"check_shm_size" directive invalid value
+
+
+=== TEST 60: check_status with an unknown format
+--- http_config
+--- config
+    location = /status { check_status xml; }
+--- must_die
+--- error_log
+invalid check format "xml"

@@ -36,6 +36,11 @@
 #   status:NNN  the same as ok with status NNN (no body for 1xx, 204, 304)
 #   close       accept and close at once (FIN, no bytes written; whatever the
 #               client sends is drained so it gets no RST)
+#   mysql       a MySQL protocol-10 server greeting, then close
+#   mysql-error a MySQL error packet ("Too many connections"), then close
+#   ajp         answers an AJP13 CPING with CPONG
+#   ajp-bad     answers an AJP13 CPING with something else
+#   fastcgi:NNN answers a FastCGI request with "Status: NNN" in STDOUT
 # HEAD requests get no body in ok and status:NNN.
 #
 # Core Perl only. Exit status: 0 when the server runs, 2 on a usage error,
@@ -67,11 +72,16 @@ my %MODES = (
     endless => \&m_endless, garbage => \&m_garbage, reset => \&m_reset,
     tlsgarbage => \&m_tlsgarbage, noaccept => undef, ok => sub { m_status($_[0], 200) },
     close => \&close_gracefully,
+    mysql => \&m_mysql, 'mysql-error' => \&m_mysql_error,
+    ajp => \&m_ajp, 'ajp-bad' => \&m_ajp_bad,
 );
 my ($mode, $handler) = ($o{mode});
 if ($mode =~ /^status:(\d{3})$/) {
     my $code = $1;
     $handler = sub { m_status($_[0], $code) };
+} elsif ($mode =~ /^fastcgi:(\d{3})$/) {
+    my $code = $1;
+    $handler = sub { m_fastcgi($_[0], $code) };
 } elsif (exists $MODES{$mode}) {
     $handler = $MODES{$mode};
 } else {
@@ -142,7 +152,7 @@ sub usage {
     print STDERR "usage: $0 --port N --mode MODE [--lifetime SECONDS] [--pidfile F]"
         . " [--log F] [--host ADDR] [--max N] [--foreground]\n"
         . "modes: silent drip bigheaders endless garbage reset tlsgarbage noaccept"
-        . " ok status:NNN close\n";
+        . " ok status:NNN close mysql mysql-error ajp ajp-bad fastcgi:NNN\n";
     exit 2;
 }
 
@@ -345,3 +355,60 @@ sub m_status {
     send_all($c, $resp);
     close_gracefully($c);
 }
+
+# ------------------------------------------------- protocols of the check
+# vocabulary of nginx_upstream_check_module: mysql, ajp, fastcgi
+
+# A MySQL server speaks first: a protocol-10 greeting (or an error packet).
+sub m_mysql {
+    my ($c) = @_;
+    my $payload = "\x0a5.7.0-hostile\x00" . pack('V', 42) . "abcdefgh\x00"
+        . "\xff\xf7\x21\x02\x00\x0f\x80\x15" . ("\x00" x 10) . "ijklmnopqrst\x00";
+    send_all($c, substr(pack('V', length $payload), 0, 3) . "\x00" . $payload);
+    close_gracefully($c);
+}
+
+sub m_mysql_error {
+    my ($c) = @_;
+    my $payload = "\xff\x10\x04Too many connections";
+    send_all($c, substr(pack('V', length $payload), 0, 3) . "\x00" . $payload);
+    close_gracefully($c);
+}
+
+# AJP13: CPING (12 34 00 01 0a) gets CPONG (41 42 00 01 09).
+sub m_ajp {
+    my ($c) = @_;
+    if (wait_io($c, 2)) {
+        sysread($c, my $ping, 16);
+    }
+    send_all($c, "AB\x00\x01\x09");
+    close_gracefully($c);
+}
+
+sub m_ajp_bad {
+    my ($c) = @_;
+    if (wait_io($c, 2)) {
+        sysread($c, my $ping, 16);
+    }
+    send_all($c, "AB\x00\x01\x05");
+    close_gracefully($c);
+}
+
+# FastCGI: read the request's records up to the empty STDIN, answer with a
+# STDOUT record carrying "Status: NNN" headers, then END_REQUEST.
+sub m_fastcgi {
+    my ($c, $code) = @_;
+    my ($buf, $end) = ('', time + 2);
+    while ($buf !~ /\x01\x05\x00\x01\x00\x00\x00\x00/ && (my $t = $end - time) > 0) {
+        last unless wait_io($c, $t);
+        my $n = sysread($c, $buf, 16384, length $buf);
+        last unless $n;
+    }
+    my $out = "Status: $code Whatever\r\nContent-Type: text/plain\r\n\r\nok\n";
+    my $rec = sub { my ($type, $data) = @_;
+        pack('CCnnCC', 1, $type, 1, length $data, 0, 0) . $data };
+    send_all($c, $rec->(6, $out) . $rec->(6, '')
+                 . $rec->(3, "\x00\x00\x00\x00\x00\x00\x00\x00"));
+    close_gracefully($c);
+}
+
