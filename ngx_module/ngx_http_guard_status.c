@@ -704,7 +704,10 @@ ngx_http_guard_balancer(ngx_http_upstream_srv_conf_t *us)
         return hcf->points ? "hash consistent" : "hash";
     }
 
-    if (us->peer.init_upstream == ngx_http_upstream_init_round_robin) {
+    /* nginx leaves init_upstream empty for its default, round robin */
+    if (us->peer.init_upstream == NULL
+        || us->peer.init_upstream == ngx_http_upstream_init_round_robin)
+    {
         return "round robin";
     }
 

@@ -212,7 +212,8 @@ static ngx_int_t
 ngx_http_guard_html_header(ngx_http_guard_snap_t *snap,
     ngx_http_guard_out_t *out)
 {
-    time_t  now;
+    time_t      now;
+    ngx_uint_t  n;
 
     if (ngx_http_guard_out_str(out, "<header class=\"page\">\n"
                                     "<h1>nginx-upstream-guard</h1>\n")
@@ -238,11 +239,14 @@ ngx_http_guard_html_header(ngx_http_guard_snap_t *snap,
     }
 
     if (snap->leader_pid) {
+        /* the first worker to take the lease is no takeover */
+        n = snap->leader_changes ? snap->leader_changes - 1 : 0;
+
         if (ngx_http_guard_out_printf(out, NGX_HTTP_GUARD_HTML_MAX,
                                       "pid %P <span class=\"aside\">"
                                       "(%ui takeover%s)</span>",
-                                      snap->leader_pid, snap->leader_changes,
-                                      snap->leader_changes == 1 ? "" : "s")
+                                      snap->leader_pid, n,
+                                      n == 1 ? "" : "s")
             != NGX_OK)
         {
             return NGX_ERROR;

@@ -87,6 +87,8 @@ my @names = map { $_->{name} } @{ $doc->{upstreams} || [] };
 Test::More::is_deeply(\@names, ['app', "we\"ird\\name", "\x{0437}\x{0430}\x{043a}\x{0430}\x{0437}\x{044b}", "bad\x{fffd}utf8"],
                       'names escaped, UTF-8 kept, invalid bytes replaced');
 Guard::check_json('/guard?state=down', 'state filter');
+Test::More::is($doc->{upstreams}[0]{balancer}, 'round robin',
+               'the default balancer is reported as round robin');
 Guard::check_json('/guard?upstream=nosuch', 'filter matching nothing');
 --- request
 GET /guard?upstream=app&state=down
