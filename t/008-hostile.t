@@ -130,8 +130,15 @@ my $after = rss($pid);
 my $checks = 0;
 $checks += $_->{checks} for @{Guard::upstream_state(Guard::guard_status(), 'hostile')->{servers}};
 Test::More::cmp_ok($checks, '>', 100, "many hostile checks ran ($checks)");
-Test::More::cmp_ok($after - $before, '<', 1024,
-                   "checker RSS grew by less than 1 MiB ($before kB -> $after kB)");
+# under AddressSanitizer freed memory waits in its quarantine: RSS grows
+my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
+my $asan = (qx{$nginx -V 2>&1} // '') =~ /-fsanitize=[a-z,]*address/;
+SKIP: {
+    Test::More::skip("nginx built with AddressSanitizer: RSS says nothing", 1)
+        if $asan;
+    Test::More::cmp_ok($after - $before, '<', 1024,
+                       "checker RSS grew by less than 1 MiB ($before kB -> $after kB)");
+}
 --- request
 GET /guard
 --- response_body_like: "name":"hostile"
