@@ -5,20 +5,6 @@ use lib 't/lib';
 use Guard;
 use Test::Nginx::Socket 'no_plan';
 
-# count which backend answered $n requests to $path (bodies "b1\n" ...)
-sub Guard::shares {
-    my ($n, $path, $headers) = @_;
-    my %count;
-    for my $i (1 .. $n) {
-        my ($st, $body) = Guard::http_get(ref $path ? $path->($i) : $path,
-                                          undef, headers => ($headers ? $headers->($i) : {}));
-        my $who = defined $st && $st == 200 ? $body : "status " . ($st // 'none');
-        chomp $who;
-        $count{$who}++;
-    }
-    return \%count;
-}
-
 our $Backends = <<"_EOC_";
     server {
         listen 127.0.0.1:$ENV{TEST_NGINX_B1};

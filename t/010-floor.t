@@ -6,18 +6,6 @@ use lib 't/lib';
 use Guard;
 use Test::Nginx::Socket 'no_plan';
 
-sub Guard::who {
-    my ($n, $path) = @_;
-    my %count;
-    for my $i (1 .. $n) {
-        my ($st, $body) = Guard::http_get(ref $path ? $path->($i) : $path);
-        my $who = defined $st && $st == 200 ? $body : "status " . ($st // 'none');
-        chomp $who;
-        $count{$who}++;
-    }
-    return join ',', map { "$_=$count{$_}" } sort keys %count;
-}
-
 our $Backends = <<"_EOC_";
     server {
         listen 127.0.0.1:$ENV{TEST_NGINX_B1};

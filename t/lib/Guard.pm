@@ -25,7 +25,8 @@ use Time::HiRes qw(time sleep);
 
 our @EXPORT = qw(make_certs start_hostile stop_hostile hostile_log hostile_log_count
                  http_get guard_status wait_for kill_leader server_state upstream_state
-                 wait_health health_file old_workers schema_errors);
+                 wait_health health_file old_workers schema_errors
+                 shares who);
 
 our $ERROR;    # why the last http_get / guard_status / kill_leader failed
 
@@ -483,6 +484,28 @@ sub schema_errors {
     push @err, "$path: $v above maximum"
         if defined $sch->{maximum} && $v > $sch->{maximum};
     return @err;
+}
+
+# shares($n, $path [, $headers]) -> { body => count }: which backend
+# answered $n requests (backends answer with their name, "b1\n" ...).
+# $path and $headers may be code refs called with the request number.
+sub shares {
+    my ($n, $path, $headers) = @_;
+    my %count;
+    for my $i (1 .. $n) {
+        my ($st, $body) = http_get(ref $path ? $path->($i) : $path, undef,
+                                   headers => ($headers ? $headers->($i) : {}));
+        my $who = defined $st && $st == 200 ? $body : "status " . ($st // 'none');
+        chomp $who;
+        $count{$who}++;
+    }
+    return \%count;
+}
+
+# who($n, $path) -> "b1=3,b2=3": shares() as one sorted string
+sub who {
+    my $c = shares(@_);
+    return join ',', map { "$_=$c->{$_}" } sort keys %$c;
 }
 
 1;
