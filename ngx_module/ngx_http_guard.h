@@ -259,6 +259,8 @@ struct ngx_http_guard_upstream_s {
     ngx_uint_t                       floor;
     ngx_atomic_uint_t                applied;       /* sh->gen last applied */
     ngx_msec_t                       next_ramp;     /* leader: next step */
+    ngx_http_guard_peer_t          **by_name;       /* keyed by &peer->name */
+    ngx_uint_t                       by_name_mask;
 };
 
 
@@ -319,6 +321,8 @@ uint64_t ngx_http_guard_now_ms(void);
 ngx_int_t ngx_http_guard_init_peer(ngx_http_request_t *r,
     ngx_http_upstream_srv_conf_t *us);
 void ngx_http_guard_apply(ngx_http_guard_upstream_t *up);
+ngx_int_t ngx_http_guard_index_peers(ngx_pool_t *pool,
+    ngx_http_guard_upstream_t *up);
 ngx_uint_t ngx_http_guard_in_rotation(ngx_http_guard_peer_t *gp,
     ngx_uint_t panic);
 ngx_uint_t ngx_http_guard_pool_panic(ngx_http_guard_upstream_t *up);

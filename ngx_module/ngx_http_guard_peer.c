@@ -20,6 +20,36 @@
 #include "ngx_http_guard.h"
 
 
+/*
+ * Per request, around the balancer's own peer data (as the keepalive
+ * module does): counts requests in flight per server in shared memory,
+ * across workers and reload generations.
+ */
+typedef struct {
+    void                            *data;
+    ngx_event_get_peer_pt            get;
+    ngx_event_free_peer_pt           free;
+#if (NGX_HTTP_SSL)
+    ngx_event_set_peer_session_pt    set_session;
+    ngx_event_save_peer_session_pt   save_session;
+#endif
+    ngx_http_guard_upstream_t       *up;
+    ngx_http_guard_sh_server_t      *current;
+} ngx_http_guard_peer_data_t;
+
+
+static ngx_int_t ngx_http_guard_get_peer(ngx_peer_connection_t *pc,
+    void *data);
+static void ngx_http_guard_free_peer(ngx_peer_connection_t *pc, void *data,
+    ngx_uint_t state);
+#if (NGX_HTTP_SSL)
+static ngx_int_t ngx_http_guard_set_session(ngx_peer_connection_t *pc,
+    void *data);
+static void ngx_http_guard_save_session(ngx_peer_connection_t *pc,
+    void *data);
+#endif
+static ngx_http_guard_peer_t *ngx_http_guard_peer_by_name(
+    ngx_http_guard_upstream_t *up, ngx_str_t *name);
 static ngx_uint_t ngx_http_guard_down_bits(ngx_http_guard_peer_t *gp,
     ngx_uint_t panic);
 static void ngx_http_guard_apply_list(ngx_http_guard_upstream_t *up,
@@ -31,8 +61,9 @@ ngx_int_t
 ngx_http_guard_init_peer(ngx_http_request_t *r,
     ngx_http_upstream_srv_conf_t *us)
 {
-    ngx_http_guard_upstream_t  *up;
-    ngx_http_guard_srv_conf_t  *gscf;
+    ngx_http_guard_upstream_t   *up;
+    ngx_http_guard_srv_conf_t   *gscf;
+    ngx_http_guard_peer_data_t  *gd;
 
     gscf = ngx_http_conf_upstream_srv_conf(us, ngx_http_upstream_guard_module);
     up = gscf->rt;
@@ -41,7 +72,159 @@ ngx_http_guard_init_peer(ngx_http_request_t *r,
         ngx_http_guard_apply(up);
     }
 
-    return gscf->original_init_peer(r, us);
+    if (gscf->original_init_peer(r, us) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (up == NULL) {
+        return NGX_OK;
+    }
+
+    gd = ngx_palloc(r->pool, sizeof(ngx_http_guard_peer_data_t));
+    if (gd == NULL) {
+        return NGX_ERROR;
+    }
+
+    gd->data = r->upstream->peer.data;
+    gd->get = r->upstream->peer.get;
+    gd->free = r->upstream->peer.free;
+    gd->up = up;
+    gd->current = NULL;
+
+    r->upstream->peer.data = gd;
+    r->upstream->peer.get = ngx_http_guard_get_peer;
+    r->upstream->peer.free = ngx_http_guard_free_peer;
+
+#if (NGX_HTTP_SSL)
+    gd->set_session = r->upstream->peer.set_session;
+    gd->save_session = r->upstream->peer.save_session;
+    r->upstream->peer.set_session = ngx_http_guard_set_session;
+    r->upstream->peer.save_session = ngx_http_guard_save_session;
+#endif
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_guard_get_peer(ngx_peer_connection_t *pc, void *data)
+{
+    ngx_http_guard_peer_data_t *gd = data;
+
+    ngx_int_t               rc;
+    ngx_http_guard_peer_t  *gp;
+
+    rc = gd->get(pc, gd->data);
+
+    if ((rc == NGX_OK || rc == NGX_DONE) && pc->name && gd->current == NULL) {
+        gp = ngx_http_guard_peer_by_name(gd->up, pc->name);
+
+        if (gp && gp->sh) {
+            gd->current = gp->sh;
+            (void) ngx_atomic_fetch_add(&gp->sh->inflight, 1);
+        }
+    }
+
+    return rc;
+}
+
+
+static void
+ngx_http_guard_free_peer(ngx_peer_connection_t *pc, void *data,
+    ngx_uint_t state)
+{
+    ngx_http_guard_peer_data_t *gd = data;
+
+    ngx_atomic_uint_t  n;
+
+    if (gd->current) {
+        /* never below zero: a resized zone starts its counts afresh */
+        do {
+            n = gd->current->inflight;
+        } while (n && !ngx_atomic_cmp_set(&gd->current->inflight, n, n - 1));
+
+        gd->current = NULL;
+    }
+
+    gd->free(pc, gd->data, state);
+}
+
+
+#if (NGX_HTTP_SSL)
+
+static ngx_int_t
+ngx_http_guard_set_session(ngx_peer_connection_t *pc, void *data)
+{
+    ngx_http_guard_peer_data_t *gd = data;
+
+    return gd->set_session(pc, gd->data);
+}
+
+
+static void
+ngx_http_guard_save_session(ngx_peer_connection_t *pc, void *data)
+{
+    ngx_http_guard_peer_data_t *gd = data;
+
+    gd->save_session(pc, gd->data);
+}
+
+#endif
+
+
+/*
+ * Every stock balancer points pc->name at the chosen peer's name: a table
+ * keyed by that address finds our peer without comparing strings.
+ */
+
+ngx_int_t
+ngx_http_guard_index_peers(ngx_pool_t *pool, ngx_http_guard_upstream_t *up)
+{
+    ngx_uint_t              i, size, h;
+    ngx_http_guard_peer_t  *gp;
+
+    for (size = 8; size < up->npeers * 2; size *= 2) {
+        /* void */
+    }
+
+    up->by_name = ngx_pcalloc(pool, size * sizeof(ngx_http_guard_peer_t *));
+    if (up->by_name == NULL) {
+        return NGX_ERROR;
+    }
+
+    up->by_name_mask = size - 1;
+
+    for (i = 0; i < up->npeers; i++) {
+        gp = &up->peers[i];
+        h = ((uintptr_t) &gp->peer->name >> 3) & up->by_name_mask;
+
+        while (up->by_name[h]) {
+            h = (h + 1) & up->by_name_mask;
+        }
+
+        up->by_name[h] = gp;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_http_guard_peer_t *
+ngx_http_guard_peer_by_name(ngx_http_guard_upstream_t *up, ngx_str_t *name)
+{
+    ngx_uint_t  h;
+
+    h = ((uintptr_t) name >> 3) & up->by_name_mask;
+
+    while (up->by_name[h]) {
+        if (&up->by_name[h]->peer->name == name) {
+            return up->by_name[h];
+        }
+
+        h = (h + 1) & up->by_name_mask;
+    }
+
+    return NULL;
 }
 
 

@@ -532,6 +532,10 @@ ngx_http_guard_shm_map(ngx_cycle_t *cycle, ngx_slab_pool_t *shpool,
         }
     }
 
+    if (ngx_http_guard_index_peers(cycle->pool, up) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     /* the floor (STATES.md): min(2, primaries + standbys) unless set */
     up->floor = (gscf->floor != NGX_CONF_UNSET_UINT)
                 ? gscf->floor : ngx_min(2, up->nprimary);

@@ -142,12 +142,12 @@ ngx_http_guard_json_server(ngx_http_guard_snap_server_t *ss,
                "\"checks\":%ui,\"fails\":%ui,\"rise_count\":%ui,"
                "\"fall_count\":%ui,\"last_check_ms\":%uL,"
                "\"last_latency_ms\":%M,\"last_change_ms\":%uL,"
-               "\"downtime_ms\":%uL}",
+               "\"downtime_ms\":%uL,\"in_flight\":%uA}",
                ss->role, ss->config, ss->health, ss->admin, ss->state,
                ss->in_rotation ? "true" : "false",
                ss->gp->cfg_weight, ss->effective_weight, s->agent_weight,
                ss->permille / 1000, ss->permille % 1000,
                s->checks, s->fails, s->rise_count, s->fall_count,
                s->last_check, s->last_latency, s->last_change,
-               ss->downtime);
+               ss->downtime, s->inflight);
 }

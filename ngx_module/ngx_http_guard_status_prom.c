@@ -52,6 +52,7 @@ typedef enum {
     ngx_http_guard_srv_last_check,
     ngx_http_guard_srv_last_duration,
     ngx_http_guard_srv_last_change,
+    ngx_http_guard_srv_in_flight,
     ngx_http_guard_srv_state
 } ngx_http_guard_srv_metric_e;
 
@@ -183,6 +184,10 @@ static ngx_http_guard_prom_family_t  ngx_http_guard_prom_servers[] = {
     { "server_last_change_timestamp_seconds", "gauge",
       "Time of the last health change.",
       ngx_http_guard_srv_last_change },
+
+    { "server_in_flight", "gauge",
+      "Requests in flight to the server, across workers and reloads.",
+      ngx_http_guard_srv_in_flight },
 
     { "server_state", "gauge",
       "Summary state for people, as a label; the value is always 1.",
@@ -475,6 +480,10 @@ ngx_http_guard_prom_server(ngx_http_guard_out_t *out,
 
     case ngx_http_guard_srv_failures:
         v = s->fails;
+        break;
+
+    case ngx_http_guard_srv_in_flight:
+        v = s->inflight;
         break;
 
     case ngx_http_guard_srv_slow_start:

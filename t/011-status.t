@@ -238,3 +238,35 @@ qr/127\.1\.39\.250:1.*<\/html>\s*\z/s
 --- timeout: 30
 --- no_error_log
 [alert]
+
+
+
+=== TEST 7: requests in flight are counted per server, and released
+--- http_config
+    upstream slow {
+        server 127.0.0.1:$TEST_NGINX_B4;
+        guard_check tcp interval=100ms;
+    }
+--- config
+    location / { proxy_pass http://slow; proxy_read_timeout 30s; }
+    location = /guard { guard_status; }
+--- init
+Guard::start_hostile('silent', $ENV{TEST_NGINX_B4}, lifetime => 30);
+Guard::wait_health('slow', $ENV{TEST_NGINX_B4}, 'up');
+my @clients;
+for (1 .. 3) {
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => $ENV{TEST_NGINX_SERVER_PORT} || 1984)
+        or die "connect: $!";
+    print $s "GET /hang HTTP/1.0\r\nHost: localhost\r\n\r\n";
+    push @clients, $s;
+}
+my $busy = Guard::wait_health('slow', $ENV{TEST_NGINX_B4}, '3', 'in_flight');
+Test::More::ok($busy, 'three requests in flight to the silent server');
+close $_ for @clients;
+my $idle = Guard::wait_health('slow', $ENV{TEST_NGINX_B4}, '0', 'in_flight');
+Test::More::ok($idle, 'released when the clients went away');
+Guard::stop_hostile($ENV{TEST_NGINX_B4});
+--- request
+GET /guard?format=prometheus
+--- response_body_like: nginx_upstream_guard_server_in_flight\{upstream="slow",[^}]*\} 0
