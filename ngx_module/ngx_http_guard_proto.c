@@ -19,6 +19,7 @@
 
 static int ngx_http_guard_fcgi_headers(const unsigned char *h, size_t len,
     int complete, unsigned *status, const char **reason);
+static int ngx_http_guard_fcgi_status_name(const unsigned char *p);
 
 
 const unsigned char  ngx_http_guard_ajp_cping[5] = {
@@ -63,7 +64,7 @@ ngx_http_guard_ajp_cpong(const unsigned char *p, size_t len,
     static const unsigned char  cpong[5] = { 'A', 'B', 0x00, 0x01, 0x09 };
 
     if (len < 5) {
-        if (memcmp(p, cpong, len) != 0) {
+        if (len && memcmp(p, cpong, len) != 0) {
             *reason = "bad ajp reply";
             return NGX_HTTP_GUARD_PROTO_FAIL;
         }
@@ -85,12 +86,14 @@ ngx_http_guard_fcgi_status(const unsigned char *p, size_t len,
     unsigned char *scratch, size_t scratch_size, unsigned *status,
     const char **reason)
 {
-    int     rc;
+    int     rc, cut, ended;
     size_t  clen, plen, n, out;
 
     out = 0;
+    cut = 0;
+    ended = 0;
 
-    while (len >= 8) {
+    while (len >= 8 && !ended) {
 
         if (p[0] != 1) {
             *reason = "bad fastcgi record";
@@ -109,25 +112,38 @@ ngx_http_guard_fcgi_status(const unsigned char *p, size_t len,
 
             if (n > scratch_size - out) {
                 n = scratch_size - out;
+                cut = 1;
             }
 
             memcpy(scratch + out, p + 8, n);
             out += n;
 
         } else if (p[1] == NGX_HTTP_GUARD_FCGI_END_REQUEST) {
-            return ngx_http_guard_fcgi_headers(scratch, out, 1, status,
-                                               reason);
+            ended = 1;
         }
 
         p += 8 + clen + plen;
         len -= 8 + clen + plen;
     }
 
-    rc = ngx_http_guard_fcgi_headers(scratch, out, out == scratch_size,
-                                     status, reason);
+    /* the end of the output ends the headers, unless they were cut */
+
+    rc = ngx_http_guard_fcgi_headers(scratch, out, ended && !cut, status,
+                                     reason);
+
+    if (rc == NGX_HTTP_GUARD_PROTO_AGAIN && cut) {
+        *reason = "fastcgi headers too large";
+        return NGX_HTTP_GUARD_PROTO_FAIL;
+    }
+
+    if (rc == NGX_HTTP_GUARD_PROTO_AGAIN && ended) {
+        *reason = "no fastcgi output";
+        return NGX_HTTP_GUARD_PROTO_FAIL;
+    }
 
     return rc;
 }
+
 
 
 /*
@@ -169,9 +185,7 @@ ngx_http_guard_fcgi_headers(const unsigned char *h, size_t len,
 
     for (line = h, last = h + end; line < last; /* void */ ) {
 
-        if (last - line > 7 && (line[0] | 0x20) == 's'
-            && memcmp(line + 1, "tatus:", 6) == 0)
-        {
+        if (last - line > 7 && ngx_http_guard_fcgi_status_name(line)) {
             line += 7;
 
             while (line < last && (*line == ' ' || *line == '\t')) {
@@ -179,7 +193,8 @@ ngx_http_guard_fcgi_headers(const unsigned char *h, size_t len,
             }
 
             if (last - line < 3) {
-                break;
+                *reason = "bad fastcgi status";
+                return NGX_HTTP_GUARD_PROTO_FAIL;
             }
 
             code = 0;
@@ -210,4 +225,21 @@ ngx_http_guard_fcgi_headers(const unsigned char *h, size_t len,
     }
 
     return NGX_HTTP_GUARD_PROTO_PASS;
+}
+
+
+/* "Status:" in any case, as CGI header names are */
+
+static int
+ngx_http_guard_fcgi_status_name(const unsigned char *p)
+{
+    size_t  i;
+
+    for (i = 0; i < 6; i++) {
+        if ((p[i] | 0x20) != (unsigned char) "status"[i]) {
+            return 0;
+        }
+    }
+
+    return p[6] == ':';
 }
