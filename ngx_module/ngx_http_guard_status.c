@@ -38,6 +38,8 @@ static ngx_int_t ngx_http_guard_snap_upstream(ngx_http_request_t *r,
     ngx_http_guard_snap_upstream_t *su, ngx_str_t *state, uint64_t now);
 static ngx_uint_t ngx_http_guard_state_valid(ngx_str_t *state);
 static const char *ngx_http_guard_balancer(ngx_http_upstream_srv_conf_t *us);
+static void *ngx_http_guard_module_srv_conf(ngx_http_upstream_srv_conf_t *us,
+    const char *name);
 static const char *ngx_http_guard_state_name(ngx_http_guard_peer_t *gp,
     ngx_http_guard_sh_server_t *s, ngx_uint_t permille);
 static int ngx_libc_cdecl ngx_http_guard_cmp_upstreams(const void *one,
@@ -673,32 +675,19 @@ ngx_http_guard_snap_upstream(ngx_http_request_t *r,
 
 
 /*
- * nginx does not say which balancer an upstream uses.  Round robin is
- * known by its init function, hash by the hash module's configuration;
- * least_conn, ip_hash, random and anything behind keepalive show "other".
+ * nginx does not say which balancer an upstream uses: round robin is known
+ * by its (absent) init function, hash by the hash module's configuration,
+ * keepalive by its own (max_cached, the first field in every version);
+ * among the others, only least_conn allows "backup".
  */
 
 static const char *
 ngx_http_guard_balancer(ngx_http_upstream_srv_conf_t *us)
 {
-    ngx_uint_t                   i;
-    ngx_module_t               **modules;
+    ngx_uint_t                  *max_cached;
     ngx_http_guard_hash_conf_t  *hcf;
 
-    /* by name: no link-time dependency on an optional module */
-
-    modules = ngx_cycle->modules;
-    hcf = NULL;
-
-    for (i = 0; modules[i]; i++) {
-        if (modules[i]->type == NGX_HTTP_MODULE
-            && ngx_strcmp(modules[i]->name, "ngx_http_upstream_hash_module")
-               == 0)
-        {
-            hcf = us->srv_conf[modules[i]->ctx_index];
-            break;
-        }
-    }
+    hcf = ngx_http_guard_module_srv_conf(us, "ngx_http_upstream_hash_module");
 
     if (hcf && hcf->key.value.len) {
         return hcf->points ? "hash consistent" : "hash";
@@ -711,7 +700,40 @@ ngx_http_guard_balancer(ngx_http_upstream_srv_conf_t *us)
         return "round robin";
     }
 
-    return "other";
+    max_cached = ngx_http_guard_module_srv_conf(us,
+                                       "ngx_http_upstream_keepalive_module");
+
+    if (max_cached && *max_cached) {
+        return (us->flags & NGX_HTTP_UPSTREAM_BACKUP)
+               ? "round robin or least_conn, with keepalive"
+               : "ip_hash or random, with keepalive";
+    }
+
+    return (us->flags & NGX_HTTP_UPSTREAM_BACKUP) ? "least_conn"
+                                                   : "ip_hash or random";
+}
+
+
+/* by name: no link-time dependency on a module that may be left out */
+
+static void *
+ngx_http_guard_module_srv_conf(ngx_http_upstream_srv_conf_t *us,
+    const char *name)
+{
+    ngx_uint_t      i;
+    ngx_module_t  **modules;
+
+    modules = ngx_cycle->modules;
+
+    for (i = 0; modules[i]; i++) {
+        if (modules[i]->type == NGX_HTTP_MODULE
+            && ngx_strcmp(modules[i]->name, name) == 0)
+        {
+            return us->srv_conf[modules[i]->ctx_index];
+        }
+    }
+
+    return NULL;
 }
 
 

@@ -270,3 +270,26 @@ Guard::stop_hostile($ENV{TEST_NGINX_B4});
 --- request
 GET /guard?format=prometheus
 --- response_body_like: nginx_upstream_guard_server_in_flight\{upstream="slow",[^}]*\} 0
+
+
+
+=== TEST 8: the balancer each upstream uses, as far as nginx lets us see
+--- http_config eval
+join '', map { my ($n, $d) = @$_; "    upstream $n { $d server 127.0.0.1:\$TEST_NGINX_B1; guard_check tcp interval=1s; }\n" }
+    ['rr', ''], ['lc', 'least_conn;'], ['h', 'hash $arg_k;'], ['ch', 'hash $arg_k consistent;'],
+    ['ih', 'ip_hash;'], ['rnd', 'random two;'], ['rrka', 'keepalive 4;'], ['lcka', 'least_conn; keepalive 4;'],
+    ['hka', 'hash $arg_k; keepalive 4;'], ['rrzone', 'zone rrzone 64k;']
+--- config
+    location = /guard { guard_status; }
+--- init
+my $doc = Guard::check_json('/guard', 'balancers');
+my %b = map { $_->{name} => $_->{balancer} } @{ $doc->{upstreams} || [] };
+Test::More::is_deeply(\%b, {
+    rr => 'round robin', lc => 'least_conn', h => 'hash', ch => 'hash consistent',
+    ih => 'ip_hash or random', rnd => 'ip_hash or random',
+    rrka => 'round robin or least_conn, with keepalive',
+    lcka => 'round robin or least_conn, with keepalive',
+    hka => 'hash', rrzone => 'round robin' }, 'balancer names');
+--- request
+GET /guard?upstream=lc
+--- response_body_like: "balancer":"least_conn"
