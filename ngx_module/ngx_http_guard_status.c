@@ -675,22 +675,24 @@ ngx_http_guard_snap_upstream(ngx_http_request_t *r,
 
 
 /*
- * nginx does not say which balancer an upstream uses: round robin is known
- * by its (absent) init function, hash by the hash module's configuration,
- * keepalive by its own (max_cached, the first field in every version);
- * among the others, only least_conn allows "backup".
+ * nginx does not say which balancer an upstream uses.  What it leaves
+ * visible, and initialised for every upstream: round robin by its (absent)
+ * init function, hash consistent by the hash module's points, keepalive by
+ * its max_cached (the first field in every version, zeroed); among the
+ * others only least_conn allows "backup".  The hash module's key is not
+ * initialised for upstreams without "hash": never read it.
  */
 
 static const char *
 ngx_http_guard_balancer(ngx_http_upstream_srv_conf_t *us)
 {
-    ngx_uint_t                  *max_cached;
+    ngx_uint_t                  *max_cached, keepalive;
     ngx_http_guard_hash_conf_t  *hcf;
 
     hcf = ngx_http_guard_module_srv_conf(us, "ngx_http_upstream_hash_module");
 
-    if (hcf && hcf->key.value.len) {
-        return hcf->points ? "hash consistent" : "hash";
+    if (hcf && hcf->points) {
+        return "hash consistent";
     }
 
     /* nginx leaves init_upstream empty for its default, round robin */
@@ -702,15 +704,15 @@ ngx_http_guard_balancer(ngx_http_upstream_srv_conf_t *us)
 
     max_cached = ngx_http_guard_module_srv_conf(us,
                                        "ngx_http_upstream_keepalive_module");
+    keepalive = (max_cached && *max_cached);
 
-    if (max_cached && *max_cached) {
-        return (us->flags & NGX_HTTP_UPSTREAM_BACKUP)
-               ? "round robin or least_conn, with keepalive"
-               : "ip_hash or random, with keepalive";
+    if (us->flags & NGX_HTTP_UPSTREAM_BACKUP) {
+        return keepalive ? "round robin or least_conn, with keepalive"
+                         : "least_conn";
     }
 
-    return (us->flags & NGX_HTTP_UPSTREAM_BACKUP) ? "least_conn"
-                                                   : "ip_hash or random";
+    return keepalive ? "hash, ip_hash or random, with keepalive"
+                     : "hash, ip_hash or random";
 }
 
 

@@ -33,7 +33,7 @@ __DATA__
         
         server 127.0.0.1:\$TEST_NGINX_B2;
         server 127.0.0.1:\$TEST_NGINX_B1;
-        guard_check http uri=/health interval=100ms fall=1;
+        guard_check http uri=/health interval=100ms timeout=3s fall=2;
     }
 " . $::Backends
 --- config
@@ -56,7 +56,7 @@ Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
         least_conn;
         server 127.0.0.1:\$TEST_NGINX_B2;
         server 127.0.0.1:\$TEST_NGINX_B1;
-        guard_check http uri=/health interval=100ms fall=1;
+        guard_check http uri=/health interval=100ms timeout=3s fall=2;
     }
 " . $::Backends
 --- config
@@ -79,7 +79,7 @@ Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
         hash \$arg_k;
         server 127.0.0.1:\$TEST_NGINX_B2;
         server 127.0.0.1:\$TEST_NGINX_B1;
-        guard_check http uri=/health interval=100ms fall=1;
+        guard_check http uri=/health interval=100ms timeout=3s fall=2;
     }
 " . $::Backends
 --- config
@@ -102,7 +102,7 @@ Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
         hash \$arg_k consistent;
         server 127.0.0.1:\$TEST_NGINX_B2;
         server 127.0.0.1:\$TEST_NGINX_B1;
-        guard_check http uri=/health interval=100ms fall=1;
+        guard_check http uri=/health interval=100ms timeout=3s fall=2;
     }
 " . $::Backends
 --- config
@@ -125,7 +125,7 @@ Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
         ip_hash;
         server 127.0.0.1:\$TEST_NGINX_B2;
         server 127.0.0.1:\$TEST_NGINX_B1;
-        guard_check http uri=/health interval=100ms fall=1;
+        guard_check http uri=/health interval=100ms timeout=3s fall=2;
     }
 " . $::Backends
 --- config
@@ -148,7 +148,7 @@ Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
         random;
         server 127.0.0.1:\$TEST_NGINX_B2;
         server 127.0.0.1:\$TEST_NGINX_B1;
-        guard_check http uri=/health interval=100ms fall=1;
+        guard_check http uri=/health interval=100ms timeout=3s fall=2;
     }
 " . $::Backends
 --- config
@@ -171,7 +171,7 @@ Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
         random two least_conn;
         server 127.0.0.1:\$TEST_NGINX_B2;
         server 127.0.0.1:\$TEST_NGINX_B1;
-        guard_check http uri=/health interval=100ms fall=1;
+        guard_check http uri=/health interval=100ms timeout=3s fall=2;
     }
 " . $::Backends
 --- config
@@ -194,7 +194,7 @@ Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
         keepalive 4;
         server 127.0.0.1:\$TEST_NGINX_B2;
         server 127.0.0.1:\$TEST_NGINX_B1;
-        guard_check http uri=/health interval=100ms fall=1;
+        guard_check http uri=/health interval=100ms timeout=3s fall=2;
     }
 " . $::Backends
 --- config
@@ -218,7 +218,7 @@ Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
         keepalive 4;
         server 127.0.0.1:\$TEST_NGINX_B2;
         server 127.0.0.1:\$TEST_NGINX_B1;
-        guard_check http uri=/health interval=100ms fall=1;
+        guard_check http uri=/health interval=100ms timeout=3s fall=2;
     }
 " . $::Backends
 --- config
@@ -242,7 +242,7 @@ Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
         
         server 127.0.0.1:\$TEST_NGINX_B2;
         server 127.0.0.1:\$TEST_NGINX_B1;
-        guard_check http uri=/health interval=100ms fall=1;
+        guard_check http uri=/health interval=100ms timeout=3s fall=2;
     }
 " . $::Backends
 --- config
@@ -266,7 +266,7 @@ Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
         least_conn;
         server 127.0.0.1:\$TEST_NGINX_B2;
         server 127.0.0.1:\$TEST_NGINX_B1;
-        guard_check http uri=/health interval=100ms fall=1;
+        guard_check http uri=/health interval=100ms timeout=3s fall=2;
     }
 " . $::Backends
 --- config
@@ -290,7 +290,7 @@ Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
         hash \$arg_k;
         server 127.0.0.1:\$TEST_NGINX_B2;
         server 127.0.0.1:\$TEST_NGINX_B1;
-        guard_check http uri=/health interval=100ms fall=1;
+        guard_check http uri=/health interval=100ms timeout=3s fall=2;
     }
 " . $::Backends
 --- config
@@ -314,7 +314,7 @@ Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
         hash \$arg_k consistent;
         server 127.0.0.1:\$TEST_NGINX_B2;
         server 127.0.0.1:\$TEST_NGINX_B1;
-        guard_check http uri=/health interval=100ms fall=1;
+        guard_check http uri=/health interval=100ms timeout=3s fall=2;
     }
 " . $::Backends
 --- config
@@ -338,7 +338,7 @@ Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
         ip_hash;
         server 127.0.0.1:\$TEST_NGINX_B2;
         server 127.0.0.1:\$TEST_NGINX_B1;
-        guard_check http uri=/health interval=100ms fall=1;
+        guard_check http uri=/health interval=100ms timeout=3s fall=2;
     }
 " . $::Backends
 --- config
@@ -362,7 +362,7 @@ Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
         random;
         server 127.0.0.1:\$TEST_NGINX_B2;
         server 127.0.0.1:\$TEST_NGINX_B1;
-        guard_check http uri=/health interval=100ms fall=1;
+        guard_check http uri=/health interval=100ms timeout=3s fall=2;
     }
 " . $::Backends
 --- config
@@ -386,7 +386,7 @@ Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
         random two least_conn;
         server 127.0.0.1:\$TEST_NGINX_B2;
         server 127.0.0.1:\$TEST_NGINX_B1;
-        guard_check http uri=/health interval=100ms fall=1;
+        guard_check http uri=/health interval=100ms timeout=3s fall=2;
     }
 " . $::Backends
 --- config
@@ -410,7 +410,7 @@ Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
         keepalive 4;
         server 127.0.0.1:\$TEST_NGINX_B2;
         server 127.0.0.1:\$TEST_NGINX_B1;
-        guard_check http uri=/health interval=100ms fall=1;
+        guard_check http uri=/health interval=100ms timeout=3s fall=2;
     }
 " . $::Backends
 --- config
@@ -435,7 +435,7 @@ Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
         keepalive 4;
         server 127.0.0.1:\$TEST_NGINX_B2;
         server 127.0.0.1:\$TEST_NGINX_B1;
-        guard_check http uri=/health interval=100ms fall=1;
+        guard_check http uri=/health interval=100ms timeout=3s fall=2;
     }
 " . $::Backends
 --- config
@@ -457,7 +457,7 @@ Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
 "    upstream app {
         server 127.0.0.1:\$TEST_NGINX_B2;
         server 127.0.0.1:\$TEST_NGINX_B1 backup;
-        guard_check http uri=/health interval=100ms fall=1;
+        guard_check http uri=/health interval=100ms timeout=3s fall=2;
     }
 " . $::Backends
 --- config
@@ -480,7 +480,7 @@ Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
         zone app 64k;
         server 127.0.0.1:\$TEST_NGINX_B2;
         server 127.0.0.1:\$TEST_NGINX_B1 backup;
-        guard_check http uri=/health interval=100ms fall=1;
+        guard_check http uri=/health interval=100ms timeout=3s fall=2;
     }
 " . $::Backends
 --- config
@@ -503,7 +503,7 @@ Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
         server 127.0.0.1:\$TEST_NGINX_B5;
         server 127.0.0.1:\$TEST_NGINX_B2 backup;
         server 127.0.0.1:\$TEST_NGINX_B1 backup;
-        guard_check http uri=/health interval=100ms fall=1;
+        guard_check http uri=/health interval=100ms timeout=3s fall=2;
     }
 " . $::Backends
 --- config

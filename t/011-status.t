@@ -285,11 +285,13 @@ join '', map { my ($n, $d) = @$_; "    upstream $n { $d server 127.0.0.1:\$TEST_
 my $doc = Guard::check_json('/guard', 'balancers');
 my %b = map { $_->{name} => $_->{balancer} } @{ $doc->{upstreams} || [] };
 Test::More::is_deeply(\%b, {
-    rr => 'round robin', lc => 'least_conn', h => 'hash', ch => 'hash consistent',
-    ih => 'ip_hash or random', rnd => 'ip_hash or random',
+    rr => 'round robin', lc => 'least_conn', h => 'hash, ip_hash or random',
+    ch => 'hash consistent', ih => 'hash, ip_hash or random',
+    rnd => 'hash, ip_hash or random',
     rrka => 'round robin or least_conn, with keepalive',
     lcka => 'round robin or least_conn, with keepalive',
-    hka => 'hash', rrzone => 'round robin' }, 'balancer names');
+    hka => 'hash, ip_hash or random, with keepalive',
+    rrzone => 'round robin' }, 'balancer names');
 --- request
 GET /guard?upstream=lc
 --- response_body_like: "balancer":"least_conn"
