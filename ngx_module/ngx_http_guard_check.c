@@ -26,6 +26,9 @@
 #define NGX_HTTP_GUARD_PHASE_RECV     4
 #define NGX_HTTP_GUARD_PHASE_PARKED   5
 
+/* a timeout timer this late means the process itself did not run */
+#define NGX_HTTP_GUARD_STALL          100
+
 
 struct ngx_http_guard_check_s {
     ngx_http_guard_peer_t         *gp;
@@ -50,6 +53,7 @@ struct ngx_http_guard_check_s {
     ngx_uint_t                     phase;
     ngx_uint_t                     requests;    /* on this connection */
     unsigned                       busy:1;
+    unsigned                       extended:1;  /* a stall was granted */
 };
 
 
@@ -280,6 +284,7 @@ ngx_http_guard_check_start(ngx_http_guard_check_t *chk)
     gscf = chk->gp->up->conf;
 
     chk->busy = 1;
+    chk->extended = 0;
     chk->started = ngx_current_msec;
     ngx_memzero(&chk->agent, sizeof(ngx_http_guard_agent_t));
 
@@ -804,9 +809,28 @@ ngx_http_guard_check_response(ngx_http_guard_check_t *chk)
 static void
 ngx_http_guard_check_timeout_handler(ngx_event_t *ev)
 {
+    ngx_msec_int_t           late;
     ngx_http_guard_check_t  *chk;
 
     chk = ev->data;
+
+    /*
+     * The timer ran late: this process did not run (a long request in
+     * the event loop, a stop, a busy host).  That time is not the
+     * server's: grant it once, up to the timeout, and go on waiting.
+     */
+
+    late = (ngx_msec_int_t) (ngx_current_msec - ev->timer.key);
+
+    if (!chk->extended && late >= NGX_HTTP_GUARD_STALL
+        && chk->phase != NGX_HTTP_GUARD_PHASE_IDLE)
+    {
+        chk->extended = 1;
+
+        ngx_add_timer(ev, ngx_min((ngx_msec_t) late,
+                                  chk->gp->up->conf->timeout));
+        return;
+    }
 
     /*
      * A busy event loop may run this timer late, together with the

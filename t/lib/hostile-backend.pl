@@ -41,6 +41,7 @@
 #   ajp         answers an AJP13 CPING with CPONG
 #   ajp-bad     answers an AJP13 CPING with something else
 #   fastcgi:NNN answers a FastCGI request with "Status: NNN" in STDOUT
+#   slow:MS     waits MS milliseconds, then answers as ok
 # HEAD requests get no body in ok and status:NNN.
 #
 # Core Perl only. Exit status: 0 when the server runs, 2 on a usage error,
@@ -79,6 +80,9 @@ my ($mode, $handler) = ($o{mode});
 if ($mode =~ /^status:(\d{3})$/) {
     my $code = $1;
     $handler = sub { m_status($_[0], $code) };
+} elsif ($mode =~ /^slow:(\d+)$/) {
+    my $ms = $1;
+    $handler = sub { select(undef, undef, undef, $ms / 1000); m_status($_[0], 200) };
 } elsif ($mode =~ /^fastcgi:(\d{3})$/) {
     my $code = $1;
     $handler = sub { m_fastcgi($_[0], $code) };
@@ -152,7 +156,7 @@ sub usage {
     print STDERR "usage: $0 --port N --mode MODE [--lifetime SECONDS] [--pidfile F]"
         . " [--log F] [--host ADDR] [--max N] [--foreground]\n"
         . "modes: silent drip bigheaders endless garbage reset tlsgarbage noaccept"
-        . " ok status:NNN close mysql mysql-error ajp ajp-bad fastcgi:NNN\n";
+        . " ok status:NNN close mysql mysql-error ajp ajp-bad fastcgi:NNN slow:MS\n";
     exit 2;
 }
 

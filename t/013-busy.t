@@ -1,0 +1,46 @@
+# A busy checking worker must not mark healthy servers down: a worker whose
+# event loop stalls (here: SIGSTOP for 2 s, longer than the check timeout)
+# finds the answers that arrived meanwhile and counts them, instead of
+# failing the checks in flight with "timeout".
+use lib 't/lib';
+use Guard;
+use Test::Nginx::Socket 'no_plan';
+
+master_on();
+workers(1);
+no_shuffle();
+no_root_location();
+run_tests();
+
+__DATA__
+
+=== TEST 1: a stalled worker does not fail the checks in flight
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check http interval=100ms timeout=1s fall=1;
+    }
+--- config
+    location = /guard { guard_status; }
+--- init
+# each check takes 300 ms: one is nearly always in flight
+Guard::start_hostile('slow:300', $ENV{TEST_NGINX_B1}, lifetime => 60);
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
+my $before = Guard::server_state(Guard::guard_status(), 'app',
+                                 "127.0.0.1:$ENV{TEST_NGINX_B1}");
+for my $round (1 .. 4) {
+    my $pid = Guard::guard_status()->{leader_pid};
+    kill 'STOP', $pid;
+    select(undef, undef, undef, 1.5);
+    kill 'CONT', $pid;
+    select(undef, undef, undef, 0.4 + 0.1 * $round);
+}
+my $s = Guard::server_state(Guard::guard_status(), 'app', "127.0.0.1:$ENV{TEST_NGINX_B1}");
+Test::More::is($s->{fails} - $before->{fails}, 0,
+               "no check failed across 4 stalls of 1.5 s ("
+               . ($s->{checks} - $before->{checks}) . " checks)");
+--- request
+GET /guard
+--- response_body_like: "health":"up"
+--- no_error_log
+is down: timeout
