@@ -101,6 +101,7 @@ GET /guard
 --- config
     location = /guard { guard_status; }
 --- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
 Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
 Guard::wait_health('app', $ENV{TEST_NGINX_B3}, 'down');
 --- request
@@ -132,7 +133,7 @@ qr/"last_reason":"",[^}]*"health":"up".*"last_reason":"header Content-Type misma
     location = /guard { guard_status; }
 --- init
 Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
-Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up', 'health', 5);
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up', 'health', 10);
 --- request
 GET /guard
 --- response_body_like eval
@@ -238,7 +239,7 @@ Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
     location = /guard { guard_status; }
 --- init
 Guard::wait_health('wrong', $ENV{TEST_NGINX_B1}, 'down');
-Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up', 'health', 3);
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up', 'health', 10);
 --- request
 GET /guard
 --- response_body_like eval
@@ -327,7 +328,7 @@ GET /guard
 ">>> big.txt\n" . ("x" x 20000) . "\nstatus up\n"
 --- init
 Guard::wait_health('small', $ENV{TEST_NGINX_B1}, 'down');
-Guard::wait_health('large', $ENV{TEST_NGINX_B1}, 'up', 'health', 3);
+Guard::wait_health('large', $ENV{TEST_NGINX_B1}, 'up', 'health', 10);
 --- request
 GET /guard
 --- response_body_like eval

@@ -189,7 +189,7 @@ qr/"name":"nocert".*"health":"down".*"name":"withcert".*"health":"up"/
     location = /guard { guard_status; }
 --- init
 Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
-Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down', 'health', 3);
+Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down', 'health', 10);
 --- request
 GET /guard
 --- response_body_like eval
@@ -218,6 +218,7 @@ qr/"health":"up".*"last_reason":"tls handshake failed",[^}]*"health":"down"/
 --- config
     location = /guard { guard_status; }
 --- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
 Guard::wait_health('app', $ENV{TEST_NGINX_B5}, 'down');
 Guard::wait_health('other_port', $ENV{TEST_NGINX_B5}, 'up');
 --- request

@@ -464,6 +464,7 @@ Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
     location / { proxy_pass http://app; }
     location = /guard { guard_status; }
 --- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
 Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
 --- request eval
 ["GET /", "GET /", "GET /guard"]
@@ -487,6 +488,7 @@ Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
     location / { proxy_pass http://app; }
     location = /guard { guard_status; }
 --- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
 Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
 --- request eval
 ["GET /", "GET /", "GET /guard"]
