@@ -304,7 +304,6 @@ char *ngx_http_guard_match_block(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_http_guard_match_t *ngx_http_guard_match_find(
     ngx_http_guard_main_conf_t *gmcf, ngx_str_t *name);
-ngx_int_t ngx_http_guard_match_has_body_rule(ngx_http_guard_match_t *m);
 ngx_int_t ngx_http_guard_match_run(ngx_http_guard_match_t *m,
     ngx_http_guard_resp_t *resp, u_char *buf, u_char *reason, size_t len);
 

@@ -21,6 +21,13 @@
 #define NGX_HTTP_GUARD_HDR_NOMATCH   3
 
 
+#if (NGX_PCRE)
+typedef ngx_regex_t  ngx_http_guard_regex_t;
+#else
+typedef void         ngx_http_guard_regex_t;
+#endif
+
+
 typedef struct {
     ngx_uint_t                 lo;
     ngx_uint_t                 hi;
@@ -31,10 +38,7 @@ typedef struct {
 typedef struct {
     ngx_str_t                  name;
     ngx_uint_t                 op;
-    ngx_str_t                  source;
-#if (NGX_PCRE)
-    ngx_regex_t               *re;
-#endif
+    ngx_http_guard_regex_t    *re;
 } ngx_http_guard_header_rule_t;
 
 
@@ -43,10 +47,7 @@ struct ngx_http_guard_match_s {
     ngx_array_t               *status;      /* ngx_http_guard_status_range_t */
     ngx_array_t               *headers;     /* ngx_http_guard_header_rule_t */
     ngx_uint_t                 body;        /* 0, MATCH or NOMATCH */
-    ngx_str_t                  body_source;
-#if (NGX_PCRE)
-    ngx_regex_t               *body_re;
-#endif
+    ngx_http_guard_regex_t    *body_re;
 };
 
 
@@ -60,10 +61,8 @@ static char *ngx_http_guard_match_body(ngx_conf_t *cf,
     ngx_http_guard_match_t *m);
 static ngx_int_t ngx_http_guard_match_op(ngx_str_t *op, ngx_uint_t *negate,
     ngx_uint_t *caseless);
-#if (NGX_PCRE)
-static ngx_regex_t *ngx_http_guard_match_regex(ngx_conf_t *cf,
-    ngx_str_t *pattern, ngx_uint_t caseless);
-#endif
+static char *ngx_http_guard_match_regex(ngx_conf_t *cf, ngx_str_t *pattern,
+    ngx_uint_t caseless, ngx_http_guard_regex_t **re);
 
 
 char *
@@ -312,20 +311,8 @@ ngx_http_guard_match_header(ngx_conf_t *cf, ngx_http_guard_match_t *m)
     }
 
     h->op = negate ? NGX_HTTP_GUARD_HDR_NOMATCH : NGX_HTTP_GUARD_HDR_MATCH;
-    h->source = value[3];
 
-#if (NGX_PCRE)
-    h->re = ngx_http_guard_match_regex(cf, &value[3], caseless);
-    if (h->re == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
-#else
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "guard_match regex needs nginx built with PCRE");
-    return NGX_CONF_ERROR;
-#endif
+    return ngx_http_guard_match_regex(cf, &value[3], caseless, &h->re);
 }
 
 
@@ -353,29 +340,18 @@ ngx_http_guard_match_body(ngx_conf_t *cf, ngx_http_guard_match_t *m)
     }
 
     m->body = negate ? NGX_HTTP_GUARD_HDR_NOMATCH : NGX_HTTP_GUARD_HDR_MATCH;
-    m->body_source = value[2];
 
-#if (NGX_PCRE)
-    m->body_re = ngx_http_guard_match_regex(cf, &value[2], caseless);
-    if (m->body_re == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
-#else
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "guard_match regex needs nginx built with PCRE");
-    return NGX_CONF_ERROR;
-#endif
+    return ngx_http_guard_match_regex(cf, &value[2], caseless, &m->body_re);
 }
 
 
-#if (NGX_PCRE)
+/* compiles a rule's regex into *re, or says why it cannot */
 
-static ngx_regex_t *
+static char *
 ngx_http_guard_match_regex(ngx_conf_t *cf, ngx_str_t *pattern,
-    ngx_uint_t caseless)
+    ngx_uint_t caseless, ngx_http_guard_regex_t **re)
 {
+#if (NGX_PCRE)
     u_char               errstr[NGX_MAX_CONF_ERRSTR];
     ngx_regex_compile_t  rc;
 
@@ -390,13 +366,18 @@ ngx_http_guard_match_regex(ngx_conf_t *cf, ngx_str_t *pattern,
     if (ngx_regex_compile(&rc) != NGX_OK) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid regex in guard_match: %V", &rc.err);
-        return NULL;
+        return NGX_CONF_ERROR;
     }
 
-    return rc.regex;
-}
+    *re = rc.regex;
 
+    return NGX_CONF_OK;
+#else
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "guard_match regex needs nginx built with PCRE");
+    return NGX_CONF_ERROR;
 #endif
+}
 
 
 ngx_http_guard_match_t *
@@ -416,13 +397,6 @@ ngx_http_guard_match_find(ngx_http_guard_main_conf_t *gmcf, ngx_str_t *name)
     }
 
     return NULL;
-}
-
-
-ngx_int_t
-ngx_http_guard_match_has_body_rule(ngx_http_guard_match_t *m)
-{
-    return m != NULL && m->body != 0;
 }
 
 
