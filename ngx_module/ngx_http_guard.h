@@ -61,6 +61,17 @@
 #define NGX_HTTP_GUARD_DOWN_ADMIN     0x00020000
 #define NGX_HTTP_GUARD_DOWN_STANDBY   0x00040000
 
+/*
+ * nginx's "drain" (1.29.6+, with sticky): no new requests, but those
+ * bound by a sticky session still go; kept apart from config "down".
+ */
+#ifdef NGX_HTTP_UPSTREAM_DRAINING
+#define ngx_http_guard_cfg_drain(gp)                                         \
+    ((gp)->cfg_down == NGX_HTTP_UPSTREAM_DRAINING)
+#else
+#define ngx_http_guard_cfg_drain(gp)  0
+#endif
+
 #define NGX_HTTP_GUARD_REASON_LEN     64
 
 /* check outcomes */

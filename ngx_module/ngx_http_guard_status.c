@@ -19,10 +19,32 @@
 #define NGX_HTTP_GUARD_REFRESH  5
 
 
+/*
+ * The first fields of other modules' private srv confs, read (never
+ * written) to name the balancer.  The hash module's gained "config" with
+ * re-resolvable servers (1.27.3); sticky (1.29.6) starts with the
+ * init_upstream it wraps.
+ */
+
 typedef struct {
-    ngx_http_complex_value_t   key;         /* the hash module's srv conf */
-    void                      *points;      /* starts like this, 1.7-1.31 */
+    ngx_http_complex_value_t   key;
+#if (nginx_version >= 1027003 && NGX_HTTP_UPSTREAM_ZONE)
+    ngx_uint_t                 config;
+#endif
+    void                      *points;
 } ngx_http_guard_hash_conf_t;
+
+
+typedef struct {
+    ngx_http_upstream_init_pt  original_init_upstream;
+} ngx_http_guard_sticky_conf_t;
+
+
+#if (nginx_version >= 1031000)
+#define NGX_HTTP_GUARD_LEAST  "least_conn or least_time"
+#else
+#define NGX_HTTP_GUARD_LEAST  "least_conn"
+#endif
 
 
 static ngx_int_t ngx_http_guard_status_handler(ngx_http_request_t *r);
@@ -596,7 +618,8 @@ ngx_http_guard_snap_upstream(ngx_http_request_t *r,
         ss->health = ngx_http_guard_health_names[s->health % 3];
         ss->admin = ngx_http_guard_admin_names[s->admin % 4];
         ss->role = ngx_http_guard_role_names[gp->role % 3];
-        ss->config = gp->cfg_down ? "down" : "up";
+        ss->config = ngx_http_guard_cfg_drain(gp) ? "drain"
+                     : gp->cfg_down ? "down" : "up";
         ss->downtime = s->down_total
                        + ((s->down_since && now > s->down_since)
                           ? now - s->down_since : 0);
@@ -605,7 +628,9 @@ ngx_http_guard_snap_upstream(ngx_http_request_t *r,
             su->healthy++;
         }
 
-        if (s->admin == NGX_HTTP_GUARD_DRAINING) {
+        if (s->admin == NGX_HTTP_GUARD_DRAINING
+            || ngx_http_guard_cfg_drain(gp))
+        {
             su->draining++;
         }
 
@@ -677,42 +702,75 @@ ngx_http_guard_snap_upstream(ngx_http_request_t *r,
 /*
  * nginx does not say which balancer an upstream uses.  What it leaves
  * visible, and initialised for every upstream: round robin by its (absent)
- * init function, hash consistent by the hash module's points, keepalive by
- * its max_cached (the first field in every version, zeroed); among the
- * others only least_conn allows "backup".  The hash module's key is not
- * initialised for upstreams without "hash": never read it.
+ * init function, hash consistent by the hash module's points, sticky by
+ * the init function it wraps; among the others only least_conn (and
+ * least_time, 1.31) allow "backup".  Before 1.29.7 the keepalive module
+ * replaced init_upstream too, hiding the balancer under it; it is seen by
+ * its max_cached (the first field in those versions).  Since 1.29.7
+ * keepalive is on by default and wraps only peer.init, so it hides
+ * nothing and is not named.  The hash module's key is not initialised for
+ * upstreams without "hash": never read it.
  */
 
 static const char *
 ngx_http_guard_balancer(ngx_http_upstream_srv_conf_t *us)
 {
-    ngx_uint_t                  *max_cached, keepalive;
-    ngx_http_guard_hash_conf_t  *hcf;
+    ngx_uint_t                     b, sticky;
+    ngx_http_upstream_init_pt      init;
+    ngx_http_guard_hash_conf_t    *hcf;
+#if (nginx_version < 1029007)
+    ngx_uint_t                    *max_cached;
+#endif
+#if (nginx_version >= 1029006)
+    ngx_http_guard_sticky_conf_t  *scf;
+#endif
+
+    static const char  *names[][2] = {
+        { "round robin", "round robin, sticky" },
+        { NGX_HTTP_GUARD_LEAST, NGX_HTTP_GUARD_LEAST ", sticky" },
+        { "hash consistent", "hash consistent, sticky" },
+        { "hash, ip_hash or random", "hash, ip_hash or random, sticky" },
+        { "round robin or least_conn, with keepalive", NULL },
+        { "hash, ip_hash or random, with keepalive", NULL }
+    };
+
+    init = us->peer.init_upstream;
+    sticky = 0;
+
+#if (nginx_version >= 1029006)
+    scf = ngx_http_guard_module_srv_conf(us,
+                                         "ngx_http_upstream_sticky_module");
+
+    if (scf && scf->original_init_upstream
+        && init && init != ngx_http_upstream_init_round_robin)
+    {
+        init = scf->original_init_upstream;
+        sticky = 1;
+    }
+#endif
 
     hcf = ngx_http_guard_module_srv_conf(us, "ngx_http_upstream_hash_module");
 
     if (hcf && hcf->points) {
-        return "hash consistent";
-    }
+        b = 2;
 
-    /* nginx leaves init_upstream empty for its default, round robin */
-    if (us->peer.init_upstream == NULL
-        || us->peer.init_upstream == ngx_http_upstream_init_round_robin)
-    {
-        return "round robin";
-    }
+    } else if (init == NULL || init == ngx_http_upstream_init_round_robin) {
+        b = 0;                 /* nginx leaves it empty for round robin */
 
-    max_cached = ngx_http_guard_module_srv_conf(us,
+    } else {
+        b = (us->flags & NGX_HTTP_UPSTREAM_BACKUP) ? 1 : 3;
+
+#if (nginx_version < 1029007)
+        max_cached = ngx_http_guard_module_srv_conf(us,
                                        "ngx_http_upstream_keepalive_module");
-    keepalive = (max_cached && *max_cached);
 
-    if (us->flags & NGX_HTTP_UPSTREAM_BACKUP) {
-        return keepalive ? "round robin or least_conn, with keepalive"
-                         : "least_conn";
+        if (max_cached && *max_cached) {
+            return names[b == 1 ? 4 : 5][0];
+        }
+#endif
     }
 
-    return keepalive ? "hash, ip_hash or random, with keepalive"
-                     : "hash, ip_hash or random";
+    return names[b][sticky];
 }
 
 
@@ -747,6 +805,10 @@ ngx_http_guard_state_name(ngx_http_guard_peer_t *gp,
 {
     if (s->admin == NGX_HTTP_GUARD_MAINTENANCE) {
         return "maintenance";
+    }
+
+    if (ngx_http_guard_cfg_drain(gp)) {
+        return "draining";
     }
 
     if (gp->cfg_down) {

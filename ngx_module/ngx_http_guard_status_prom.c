@@ -142,7 +142,7 @@ static ngx_http_guard_prom_family_t  ngx_http_guard_prom_servers[] = {
       ngx_http_guard_srv_config_down },
 
     { "server_draining", "gauge",
-      "1 while the server is being drained.",
+      "1 while the server is being drained (also nginx's drain).",
       ngx_http_guard_srv_draining },
 
     { "server_weight", "gauge",
@@ -455,11 +455,12 @@ ngx_http_guard_prom_server(ngx_http_guard_out_t *out,
         break;
 
     case ngx_http_guard_srv_config_down:
-        v = (ss->gp->cfg_down != 0);
+        v = (ss->gp->cfg_down != 0 && !ngx_http_guard_cfg_drain(ss->gp));
         break;
 
     case ngx_http_guard_srv_draining:
-        v = (s->admin == NGX_HTTP_GUARD_DRAINING);
+        v = (s->admin == NGX_HTTP_GUARD_DRAINING
+             || ngx_http_guard_cfg_drain(ss->gp));
         break;
 
     case ngx_http_guard_srv_weight:

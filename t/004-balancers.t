@@ -543,3 +543,129 @@ Guard::wait_for(sub { my $s = Guard::guard_status(); $s && Guard::server_state($
 ["^b2\n\$", "^b2\n\$", qr/"config":"down","health":"up","admin":"active","state":"config-down","in_rotation":false/]
 --- no_error_log
 [error]
+
+
+
+=== TEST 23: sticky (nginx 1.29.6+) follows its cookie to a healthy server
+The control for TEST 24: the cookie does pin requests here.
+--- skip_nginx: 8: < 1.29.6
+--- http_config eval
+"    upstream app {
+        server 127.0.0.1:\$TEST_NGINX_B2 route=b2;
+        server 127.0.0.1:\$TEST_NGINX_B1 route=b1;
+        server 127.0.0.1:\$TEST_NGINX_B3 route=b3;
+        sticky cookie srv;
+        guard_check http uri=/health interval=100ms timeout=3s fall=2;
+    }
+    server {
+        listen 127.0.0.1:\$TEST_NGINX_B3;
+        location /health { return 200; }
+        location / { return 200 \"b3\\n\"; }
+    }
+" . $::Backends
+--- config
+    location / { proxy_pass http://app; }
+    location = /guard { guard_status; }
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
+Guard::wait_health('app', $ENV{TEST_NGINX_B3}, 'up');
+--- more_headers
+Cookie: srv=b3
+--- request eval
+["GET /?k=1", "GET /?k=2", "GET /?k=3", "GET /?k=4", "GET /?k=5", "GET /?k=6"]
+--- response_body eval
+["b3\n", "b3\n", "b3\n", "b3\n", "b3\n", "b3\n"]
+--- no_error_log
+[error]
+
+
+
+=== TEST 24: sticky (nginx 1.29.6+) does not follow its cookie to an unhealthy server
+--- skip_nginx: 8: < 1.29.6
+--- http_config eval
+"    upstream app {
+        server 127.0.0.1:\$TEST_NGINX_B2 route=b2;
+        server 127.0.0.1:\$TEST_NGINX_B1 route=b1;
+        sticky cookie srv;
+        guard_check http uri=/health interval=100ms timeout=3s fall=2;
+    }
+" . $::Backends
+--- config
+    location / { proxy_pass http://app; }
+    location = /guard { guard_status; }
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
+--- more_headers
+Cookie: srv=b2
+--- request eval
+["GET /?k=1", "GET /?k=2", "GET /?k=3", "GET /?k=4", "GET /?k=5", "GET /?k=6"]
+--- response_body eval
+["b1\n", "b1\n", "b1\n", "b1\n", "b1\n", "b1\n"]
+--- no_error_log
+[error]
+
+
+
+=== TEST 25: nginx's own drain (1.29.6+) keeps its meaning: a sticky-bound request goes
+A drained server takes no new request (TEST 26), but one whose cookie names
+it still goes there while it is healthy; the report says config "drain".
+--- skip_nginx: 7: < 1.29.6
+--- http_config eval
+"    upstream app {
+        server 127.0.0.1:\$TEST_NGINX_B1 route=b1 drain;
+        server 127.0.0.1:\$TEST_NGINX_B3 route=b3;
+        sticky cookie srv;
+        guard_check http uri=/health interval=100ms timeout=3s fall=2;
+    }
+    server {
+        listen 127.0.0.1:\$TEST_NGINX_B3;
+        location /health { return 200; }
+        location / { return 200 \"b3\\n\"; }
+    }
+" . $::Backends
+--- config
+    location / { proxy_pass http://app; }
+    location = /guard { guard_status; }
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
+Guard::wait_health('app', $ENV{TEST_NGINX_B3}, 'up');
+--- more_headers
+Cookie: srv=b1
+--- request eval
+["GET /?k=1", "GET /?k=2", "GET /guard?upstream=app"]
+--- response_body_like eval
+["^b1\n\$", "^b1\n\$",
+ qr/"draining":1,.*"server":"127.0.0.1:$ENV{TEST_NGINX_B1}",[^}]*"config":"drain","health":"up","admin":"active","state":"draining","in_rotation":false/]
+--- no_error_log
+[error]
+
+
+
+=== TEST 26: nginx's own drain (1.29.6+) keeps its meaning: no new request
+--- skip_nginx: 8: < 1.29.6
+--- http_config eval
+"    upstream app {
+        server 127.0.0.1:\$TEST_NGINX_B1 route=b1 drain;
+        server 127.0.0.1:\$TEST_NGINX_B3 route=b3;
+        sticky cookie srv;
+        guard_check http uri=/health interval=100ms timeout=3s fall=2;
+    }
+    server {
+        listen 127.0.0.1:\$TEST_NGINX_B3;
+        location /health { return 200; }
+        location / { return 200 \"b3\\n\"; }
+    }
+" . $::Backends
+--- config
+    location / { proxy_pass http://app; }
+    location = /guard { guard_status; }
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
+Guard::wait_health('app', $ENV{TEST_NGINX_B3}, 'up');
+--- request eval
+["GET /?k=1", "GET /?k=2", "GET /?k=3", "GET /?k=4", "GET /?k=5", "GET /?k=6"]
+--- response_body eval
+["b3\n", "b3\n", "b3\n", "b3\n", "b3\n", "b3\n"]
+--- no_error_log
+[error]

@@ -223,7 +223,7 @@ Guard::wait_health('b_broken', $ENV{TEST_NGINX_B2}, 'down');
 === TEST 6: 10,000 servers in every format
 --- http_config eval
 "    upstream big {\n"
-. join('', map { sprintf("        server 127.%d.%d.%d:1;\n", 1 + int($_ / 62500), int($_ / 250) % 250, 1 + $_ % 250) } 0 .. 9999)
+. CORE::join('', map { sprintf("        server 127.%d.%d.%d:1;\n", 1 + int($_ / 62500), int($_ / 250) % 250, 1 + $_ % 250) } 0 .. 9999)
 . "        guard_check tcp interval=1h timeout=1s;\n    }\n"
 --- config
     location = /guard { guard_status; }
@@ -275,23 +275,39 @@ GET /guard?format=prometheus
 
 === TEST 8: the balancer each upstream uses, as far as nginx lets us see
 --- http_config eval
-join '', map { my ($n, $d) = @$_; "    upstream $n { $d server 127.0.0.1:\$TEST_NGINX_B1; guard_check tcp interval=1s; }\n" }
-    ['rr', ''], ['lc', 'least_conn;'], ['h', 'hash $arg_k;'], ['ch', 'hash $arg_k consistent;'],
-    ['ih', 'ip_hash;'], ['rnd', 'random two;'], ['rrka', 'keepalive 4;'], ['lcka', 'least_conn; keepalive 4;'],
-    ['hka', 'hash $arg_k; keepalive 4;'], ['rrzone', 'zone rrzone 64k;']
+my @u = (['rr', ''], ['lc', 'least_conn;'], ['h', 'hash $arg_k;'],
+    ['ch', 'hash $arg_k consistent;'], ['ih', 'ip_hash;'],
+    ['rnd', 'random two;'], ['rrka', 'keepalive 4;'],
+    ['lcka', 'least_conn; keepalive 4;'], ['hka', 'hash $arg_k; keepalive 4;'],
+    ['rrzone', 'zone rrzone 64k;']);
+# sticky came with 1.29.6
+push @u, ['st', 'sticky cookie srv;'], ['lcst', 'least_conn; sticky cookie srv;']
+    if Guard::nginx_version() >= 1029006;
+CORE::join '', map { my ($n, $d) = @$_; "    upstream $n { $d server 127.0.0.1:\$TEST_NGINX_B1; guard_check tcp interval=1s; }\n" } @u
 --- config
     location = /guard { guard_status; }
 --- init
 my $doc = Guard::check_json('/guard', 'balancers');
 my %b = map { $_->{name} => $_->{balancer} } @{ $doc->{upstreams} || [] };
-Test::More::is_deeply(\%b, {
-    rr => 'round robin', lc => 'least_conn', h => 'hash, ip_hash or random',
+my $v = Guard::nginx_version();
+my $lc = $v >= 1031000 ? 'least_conn or least_time' : 'least_conn';
+my %want = (
+    rr => 'round robin', lc => $lc, h => 'hash, ip_hash or random',
     ch => 'hash consistent', ih => 'hash, ip_hash or random',
-    rnd => 'hash, ip_hash or random',
-    rrka => 'round robin or least_conn, with keepalive',
-    lcka => 'round robin or least_conn, with keepalive',
-    hka => 'hash, ip_hash or random, with keepalive',
-    rrzone => 'round robin' }, 'balancer names');
+    rnd => 'hash, ip_hash or random', rrzone => 'round robin');
+if ($v >= 1029007) {
+    # keepalive is on by default and no longer hides the balancer
+    %want = (%want, rrka => 'round robin', lcka => $lc,
+             hka => 'hash, ip_hash or random');
+} else {
+    %want = (%want, rrka => 'round robin or least_conn, with keepalive',
+             lcka => 'round robin or least_conn, with keepalive',
+             hka => 'hash, ip_hash or random, with keepalive');
+}
+%want = (%want, st => 'round robin, sticky', lcst => "$lc, sticky")
+    if $v >= 1029006;
+Test::More::ok($v > 0, "nginx version known ($v)");
+Test::More::is_deeply(\%b, \%want, 'balancer names');
 --- request
 GET /guard?upstream=lc
 --- response_body_like: "balancer":"least_conn"

@@ -46,6 +46,18 @@ $ENV{TEST_NGINX_CERTS} = $CERTS;
 my $LOADER = $$;
 my %started;    # port => 1, hostile backends this process started
 
+# nginx_version() -> the tested nginx's version as nginx_version counts it
+# (1.22.1 -> 1022001), from "nginx -v" of TEST_NGINX_BINARY; 0 if unknown.
+my $NGINX_VERSION;
+sub nginx_version {
+    return $NGINX_VERSION if defined $NGINX_VERSION;
+    my $bin = $ENV{TEST_NGINX_BINARY} || 'nginx';
+    my $out = `$bin -v 2>&1` // '';
+    $NGINX_VERSION = $out =~ m{nginx/(\d+)\.(\d+)\.(\d+)}
+        ? $1 * 1000000 + $2 * 1000 + $3 : 0;
+    return $NGINX_VERSION;
+}
+
 sub _server_port { $ENV{TEST_NGINX_SERVER_PORT} || $ENV{TEST_NGINX_PORT} || 1984 }
 
 # ------------------------------------------------------------------ certificates
