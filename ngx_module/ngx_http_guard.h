@@ -23,6 +23,8 @@
 
 #define NGX_HTTP_GUARD_VERSION        "0.1.0"
 #define NGX_HTTP_GUARD_SHM_NAME       "upstream_guard"
+#define NGX_HTTP_GUARD_SHM_MAGIC      0x72617567   /* "guar" in memory */
+#define NGX_HTTP_GUARD_SHM_LAYOUT     1   /* bump when a shared struct changes */
 
 /* check types */
 #define NGX_HTTP_GUARD_TCP            1
@@ -141,7 +143,6 @@ struct ngx_http_guard_sh_upstream_s {
     ngx_str_t                        name;
     ngx_atomic_t                     gen;       /* bumped on each change */
     ngx_uint_t                       seen_gen;
-    ngx_uint_t                       pool_status;
     ngx_uint_t                       in_rotation;   /* by the floor rule */
     ngx_uint_t                       below_floor;   /* alert logged */
     uint64_t                         last_change;
@@ -149,6 +150,12 @@ struct ngx_http_guard_sh_upstream_s {
 
 
 typedef struct {
+    /* what wrote this zone: checked before a reload reuses it */
+    uint32_t                         magic;
+    uint32_t                         layout;
+    uint32_t                         server_size;
+    uint32_t                         root_size;
+
     ngx_rbtree_t                     servers;
     ngx_rbtree_node_t                sentinel;
     ngx_http_guard_sh_upstream_t    *upstreams;

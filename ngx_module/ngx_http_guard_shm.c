@@ -24,6 +24,8 @@
 
 static ngx_int_t ngx_http_guard_shm_init(ngx_shm_zone_t *shm_zone,
     void *data);
+static ngx_uint_t ngx_http_guard_shm_ours(ngx_shm_zone_t *zone,
+    ngx_slab_pool_t *shpool);
 static void ngx_http_guard_shm_copy(ngx_slab_pool_t *shpool,
     ngx_http_guard_sh_t *sh, ngx_slab_pool_t *oshpool,
     ngx_http_guard_sh_t *osh);
@@ -99,13 +101,17 @@ ngx_http_guard_shm_init(ngx_shm_zone_t *shm_zone, void *data)
 
     shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
 
-    if (data) {
+    if (data || shm_zone->shm.exists) {
         /* reload with an unchanged size: the running zone is reused */
-        shm_zone->data = shpool->data;
-        return NGX_OK;
-    }
 
-    if (shm_zone->shm.exists) {
+        if (!ngx_http_guard_shm_ours(shm_zone, shpool)) {
+            ngx_log_error(NGX_LOG_EMERG, ngx_cycle->log, 0,
+                          "upstream guard: zone \"%V\" was written by "
+                          "another layout of the module; restart nginx "
+                          "instead of reloading it", &shm_zone->shm.name);
+            return NGX_ERROR;
+        }
+
         shm_zone->data = shpool->data;
         return NGX_OK;
     }
@@ -114,6 +120,11 @@ ngx_http_guard_shm_init(ngx_shm_zone_t *shm_zone, void *data)
     if (sh == NULL) {
         return NGX_ERROR;
     }
+
+    sh->magic = NGX_HTTP_GUARD_SHM_MAGIC;
+    sh->layout = NGX_HTTP_GUARD_SHM_LAYOUT;
+    sh->server_size = sizeof(ngx_http_guard_sh_server_t);
+    sh->root_size = sizeof(ngx_http_guard_sh_t);
 
     ngx_rbtree_init(&sh->servers, &sh->sentinel, ngx_str_rbtree_insert_value);
     sh->started = ngx_time();
@@ -165,7 +176,7 @@ ngx_http_guard_shm_init(ngx_shm_zone_t *shm_zone, void *data)
 
         oshpool = (ngx_slab_pool_t *) oz[i].shm.addr;
 
-        if (oshpool->data == NULL) {
+        if (!ngx_http_guard_shm_ours(&oz[i], oshpool)) {
             break;
         }
 
@@ -180,6 +191,36 @@ ngx_http_guard_shm_init(ngx_shm_zone_t *shm_zone, void *data)
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * A zone this build of the module can read: its root lies in the zone and
+ * carries our magic, layout and struct sizes.  Only a zone of the same tag
+ * (the same module image) is ever handed to us, so this is a guard, not a
+ * migration: a rebuilt module is loaded by a restart, not by a reload.
+ */
+
+static ngx_uint_t
+ngx_http_guard_shm_ours(ngx_shm_zone_t *zone, ngx_slab_pool_t *shpool)
+{
+    u_char               *p;
+    ngx_http_guard_sh_t  *sh;
+
+    sh = shpool->data;
+    p = (u_char *) sh;
+
+    if (sh == NULL
+        || p < zone->shm.addr
+        || p + sizeof(ngx_http_guard_sh_t) > zone->shm.addr + zone->shm.size)
+    {
+        return 0;
+    }
+
+    return sh->magic == NGX_HTTP_GUARD_SHM_MAGIC
+           && sh->layout == NGX_HTTP_GUARD_SHM_LAYOUT
+           && sh->server_size == sizeof(ngx_http_guard_sh_server_t)
+           && sh->root_size == sizeof(ngx_http_guard_sh_t);
 }
 
 
@@ -211,7 +252,6 @@ ngx_http_guard_shm_copy(ngx_slab_pool_t *shpool, ngx_http_guard_sh_t *sh,
         }
 
         u->seen_gen = ou->seen_gen;
-        u->pool_status = ou->pool_status;
         u->last_change = ou->last_change;
     }
 
