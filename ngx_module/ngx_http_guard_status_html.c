@@ -591,10 +591,10 @@ ngx_http_guard_html_servers(ngx_http_guard_snap_t *snap,
         || ngx_http_guard_out_str(out,
                "<thead><tr>"
                "<th scope=\"col\">Server</th>"
-               "<th scope=\"col\">Address</th>"
                "<th scope=\"col\">State</th>"
                "<th scope=\"col\">In rotation</th>"
                "<th scope=\"col\">Last failure</th>"
+               "<th scope=\"col\">Address</th>"
                "<th scope=\"col\" class=\"num\">Downtime</th>"
                "<th scope=\"col\" class=\"num\">Last check</th>"
                "<th scope=\"col\" class=\"num\">Checks / fails</th>"
@@ -632,7 +632,10 @@ ngx_http_guard_html_server(ngx_http_guard_snap_t *snap,
     s = &ss->s;
     peer = ss->gp->peer;
 
-    /* server, address, state, in rotation */
+    /*
+     * server, state, in rotation and the last failure first: what a person
+     * on a narrow screen needs next to the (sticky) name; then the address
+     */
 
     if (ngx_http_guard_out_str(out, "<tr class=\"state-") != NGX_OK
         || ngx_http_guard_html_cstr(ss->state, out) != NGX_OK
@@ -640,9 +643,6 @@ ngx_http_guard_html_server(ngx_http_guard_snap_t *snap,
         || ngx_http_guard_out_html(out, peer->server.data, peer->server.len)
            != NGX_OK
         || ngx_http_guard_out_str(out, "</th><td>") != NGX_OK
-        || ngx_http_guard_out_html(out, peer->name.data, peer->name.len)
-           != NGX_OK
-        || ngx_http_guard_out_str(out, "</td><td>") != NGX_OK
         || ngx_http_guard_html_badge("state-", ss->state, out) != NGX_OK
         || ngx_http_guard_out_str(out, ss->in_rotation
                                        ? "</td><td>yes</td>"
@@ -660,6 +660,9 @@ ngx_http_guard_html_server(ngx_http_guard_snap_t *snap,
                                         : "<td>&ndash;")
             != NGX_OK
         || ngx_http_guard_out_html(out, s->reason, len) != NGX_OK
+        || ngx_http_guard_out_str(out, "</td><td>") != NGX_OK
+        || ngx_http_guard_out_html(out, peer->name.data, peer->name.len)
+           != NGX_OK
         || ngx_http_guard_out_str(out, "</td><td class=\"num\">") != NGX_OK)
     {
         return NGX_ERROR;
