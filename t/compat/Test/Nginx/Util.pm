@@ -588,7 +588,14 @@ sub kill_process ($$$) {
         kill 'TERM', $pid;
         if (!$wait_for->(2)) {
             warn "$name - WARNING: killing the process $pid with force...\n";
-            kill 'KILL', $pid;
+            # a daemonized master leads its own process group (setsid):
+            # kill its workers too, as Test::Nginx does, or an orphaned
+            # worker keeps the ports and fails every later block
+            if (getpgrp($pid) == $pid) {
+                kill 'KILL', -$pid;
+            } else {
+                kill 'KILL', $pid;
+            }
             $wait_for->(5);
         }
     }
