@@ -29,6 +29,7 @@ typedef struct {
     void                            *data;
     ngx_event_get_peer_pt            get;
     ngx_event_free_peer_pt           free;
+    ngx_event_notify_peer_pt         notify;
 #if (NGX_HTTP_SSL)
     ngx_event_set_peer_session_pt    set_session;
     ngx_event_save_peer_session_pt   save_session;
@@ -42,6 +43,8 @@ static ngx_int_t ngx_http_guard_get_peer(ngx_peer_connection_t *pc,
     void *data);
 static void ngx_http_guard_free_peer(ngx_peer_connection_t *pc, void *data,
     ngx_uint_t state);
+static void ngx_http_guard_notify_peer(ngx_peer_connection_t *pc, void *data,
+    ngx_uint_t type);
 #if (NGX_HTTP_SSL)
 static ngx_int_t ngx_http_guard_set_session(ngx_peer_connection_t *pc,
     void *data);
@@ -102,6 +105,17 @@ ngx_http_guard_init_peer(ngx_http_request_t *r,
     r->upstream->peer.save_session = ngx_http_guard_save_session;
 #endif
 
+    /*
+     * Every callback that nginx calls with peer.data must go through us,
+     * or the inner balancer gets our data: sticky (1.29.6+) and least_time
+     * (1.31.0+) set notify, and keepalive wraps whatever is set.
+     */
+
+    if (r->upstream->peer.notify) {
+        gd->notify = r->upstream->peer.notify;
+        r->upstream->peer.notify = ngx_http_guard_notify_peer;
+    }
+
     return NGX_OK;
 }
 
@@ -147,6 +161,16 @@ ngx_http_guard_free_peer(ngx_peer_connection_t *pc, void *data,
     }
 
     gd->free(pc, gd->data, state);
+}
+
+
+static void
+ngx_http_guard_notify_peer(ngx_peer_connection_t *pc, void *data,
+    ngx_uint_t type)
+{
+    ngx_http_guard_peer_data_t *gd = data;
+
+    gd->notify(pc, gd->data, type);
 }
 
 

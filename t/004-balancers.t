@@ -669,3 +669,143 @@ Guard::wait_health('app', $ENV{TEST_NGINX_B3}, 'up');
 ["b3\n", "b3\n", "b3\n", "b3\n", "b3\n", "b3\n"]
 --- no_error_log
 [error]
+
+
+
+=== TEST 27: sticky learn with header (1.29.6+): every callback reaches sticky
+nginx calls the balancer's notify when the response header arrives; the
+guard's per-request wrapper must hand it on, or sticky gets the guard's data
+and the worker crashes.
+--- skip_nginx: 4: < 1.29.6
+--- http_config eval
+"    upstream app {
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        server 127.0.0.1:\$TEST_NGINX_B3;
+        sticky learn create=\$upstream_cookie_x lookup=\$cookie_x
+               zone=s:1m header;
+        guard_check http uri=/health interval=100ms timeout=3s fall=2;
+    }
+    server {
+        listen 127.0.0.1:\$TEST_NGINX_B3;
+        location /health { return 200; }
+        location / { add_header Set-Cookie x=b3; return 200 \"b3\\n\"; }
+    }
+" . $::Backends
+--- config
+    location / { proxy_pass http://app; }
+    location = /guard { guard_status; }
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
+Guard::wait_health('app', $ENV{TEST_NGINX_B3}, 'up');
+my $s = Guard::shares(10, '/');
+Test::More::is(join(',', map { "$_=$s->{$_}" } sort keys %$s), "b1=5,b3=5",
+               'requests without a cookie go round the healthy servers');
+--- more_headers
+Cookie: x=b3
+--- request
+GET /?k=1
+--- response_body
+b3
+--- no_error_log
+exited on signal
+[alert]
+
+
+
+=== TEST 28: sticky learn without header (1.29.6+)
+--- skip_nginx: 4: < 1.29.6
+--- http_config eval
+"    upstream app {
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        server 127.0.0.1:\$TEST_NGINX_B3;
+        sticky learn create=\$upstream_cookie_x lookup=\$cookie_x zone=s:1m;
+        guard_check http uri=/health interval=100ms timeout=3s fall=2;
+    }
+    server {
+        listen 127.0.0.1:\$TEST_NGINX_B3;
+        location /health { return 200; }
+        location / { add_header Set-Cookie x=b3; return 200 \"b3\\n\"; }
+    }
+" . $::Backends
+--- config
+    location / { proxy_pass http://app; }
+    location = /guard { guard_status; }
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
+Guard::wait_health('app', $ENV{TEST_NGINX_B3}, 'up');
+my $s = Guard::shares(10, '/');
+Test::More::is(join(',', map { "$_=$s->{$_}" } sort keys %$s), "b1=5,b3=5",
+               'requests without a cookie go round the healthy servers');
+--- more_headers
+Cookie: x=b3
+--- request
+GET /?k=1
+--- response_body
+b3
+--- no_error_log
+exited on signal
+[alert]
+
+
+
+=== TEST 29: least_time header inflight (1.31.0+), keepalive on by default
+least_time learns from notify: the fast server takes nearly every request.
+--- skip_nginx: 4: < 1.31.0
+--- http_config eval
+"    upstream app {
+        least_time header inflight;
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        server 127.0.0.1:\$TEST_NGINX_B3;
+        guard_check http uri=/health interval=100ms timeout=3s fall=2;
+    }
+" . $::Backends
+--- config
+    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }
+    location = /guard { guard_status; }
+--- init
+Guard::start_hostile('slow:150', $ENV{TEST_NGINX_B3}, lifetime => 60);
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
+Guard::wait_health('app', $ENV{TEST_NGINX_B3}, 'up');
+my $s = Guard::shares(30, '/');
+my $fast = $s->{"b1\n"} // $s->{b1} // 0;
+Test::More::ok($fast >= 25, "the fast server takes $fast of 30 requests");
+Guard::stop_hostile($ENV{TEST_NGINX_B3});
+--- request
+GET /guard
+--- response_body_like: "name":"app"
+--- no_error_log
+exited on signal
+[alert]
+
+
+
+=== TEST 30: least_time header (1.31.0+) without keepalive still learns
+--- skip_nginx: 4: < 1.31.0
+--- http_config eval
+"    upstream app {
+        least_time header;
+        keepalive 0;
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        server 127.0.0.1:\$TEST_NGINX_B3;
+        guard_check http uri=/health interval=100ms timeout=3s fall=2;
+    }
+" . $::Backends
+--- config
+    location / { proxy_pass http://app; }
+    location = /guard { guard_status; }
+--- init
+Guard::start_hostile('slow:150', $ENV{TEST_NGINX_B3}, lifetime => 60);
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
+Guard::wait_health('app', $ENV{TEST_NGINX_B3}, 'up');
+my $s = Guard::shares(30, '/');
+my $fast = $s->{"b1\n"} // $s->{b1} // 0;
+Test::More::ok($fast >= 25, "the fast server takes $fast of 30 requests");
+Guard::stop_hostile($ENV{TEST_NGINX_B3});
+--- request
+GET /guard
+--- response_body_like: "name":"app"
+--- no_error_log
+exited on signal
+[alert]
