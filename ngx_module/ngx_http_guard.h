@@ -24,7 +24,7 @@
 #define NGX_HTTP_GUARD_VERSION        "0.1.0"
 #define NGX_HTTP_GUARD_SHM_NAME       "upstream_guard"
 #define NGX_HTTP_GUARD_SHM_MAGIC      0x72617567   /* "guar" in memory */
-#define NGX_HTTP_GUARD_SHM_LAYOUT     1   /* bump when a shared struct changes */
+#define NGX_HTTP_GUARD_SHM_LAYOUT     2   /* bump when a shared struct changes */
 
 /* check types */
 #define NGX_HTTP_GUARD_TCP            1
@@ -82,6 +82,11 @@
 #define NGX_HTTP_GUARD_CHECK_SKIP     2     /* a local error: not counted */
 #define NGX_HTTP_GUARD_HEADER_LIMIT   8192
 
+/* weights: the status and the rules count in thousandths of a weight */
+#define NGX_HTTP_GUARD_MILLI          1000
+#define NGX_HTTP_GUARD_WEIGHT_FINE    100   /* nginx units per weight */
+#define NGX_HTTP_GUARD_WEIGHT_LEN     (NGX_INT_T_LEN + sizeof(".000"))
+
 /* pool status */
 #define NGX_HTTP_GUARD_POOL_OK        0
 #define NGX_HTTP_GUARD_POOL_DEGRADED  1
@@ -121,7 +126,7 @@ typedef struct {
     /* live weights and the floor (set by the checking worker) */
     uint64_t                         ramp_start;    /* slow start began */
     ngx_uint_t                       promoted;      /* a standby in use */
-    ngx_uint_t                       agent_weight;  /* 0: none */
+    ngx_uint_t                       agent_weight;  /* 1/1000; 0: none */
     ngx_uint_t                       agent_drain;   /* the agent asks */
     ngx_uint_t                       agent_refused; /* floor said no */
 
@@ -346,6 +351,10 @@ ngx_uint_t ngx_http_guard_pool_panic(ngx_http_guard_upstream_t *up);
 ngx_uint_t ngx_http_guard_eligible(ngx_http_guard_peer_t *gp);
 
 /* pool.c */
+ngx_uint_t ngx_http_guard_weight_scale(ngx_http_guard_srv_conf_t *gscf);
+ngx_uint_t ngx_http_guard_nginx_weight(ngx_http_guard_upstream_t *up,
+    ngx_uint_t mw);
+u_char *ngx_http_guard_weight_print(u_char *p, ngx_uint_t mw);
 ngx_uint_t ngx_http_guard_effective_weight(ngx_http_guard_peer_t *gp,
     ngx_http_guard_sh_server_t *s, uint64_t now, ngx_uint_t *permille);
 ngx_uint_t ngx_http_guard_pool_eval(ngx_http_guard_upstream_t *up,

@@ -411,12 +411,19 @@ ngx_http_guard_apply_list(ngx_http_guard_upstream_t *up,
 
         if (live) {
             /* never 0: total_weight stays the sum over all peers */
-            w = ngx_http_guard_effective_weight(gp, gp->sh, now, NULL);
+            w = ngx_http_guard_nginx_weight(up,
+                    ngx_http_guard_effective_weight(gp, gp->sh, now, NULL));
 
-            peer->weight = w;
-
-            if (peer->effective_weight > (ngx_int_t) w) {
-                peer->effective_weight = w;
+            if ((ngx_uint_t) peer->weight != w) {
+                /*
+                 * Round robin's effective_weight is the weight less what
+                 * passive failures took; it only climbs by 1 a request.
+                 * Keep the same proportion, so that a new scale or a
+                 * ramp step takes effect at once.
+                 */
+                peer->effective_weight = (ngx_int_t)
+                    ((uint64_t) peer->effective_weight * w / peer->weight);
+                peer->weight = w;
             }
         }
 
@@ -425,10 +432,13 @@ ngx_http_guard_apply_list(ngx_http_guard_upstream_t *up,
         down = ngx_http_guard_down_bits(gp, panic);
 
         if (peer->down && down == 0) {
-            /* back in rotation: forget passive failures and old credit */
+            /*
+             * Back in rotation: forget passive failures and old credit (a
+             * slow start, where configured, sets the pace from here).
+             */
             peer->fails = 0;
             peer->current_weight = 0;
-            peer->effective_weight = live ? 1 : peer->weight;
+            peer->effective_weight = peer->weight;
         }
 
         peer->down = down;

@@ -106,6 +106,7 @@ ngx_http_guard_pool_eval(ngx_http_guard_upstream_t *up, uint64_t now)
 }
 
 
+
 static void
 ngx_http_guard_pool_floor(ngx_http_guard_upstream_t *up,
     ngx_uint_t in_rotation)
@@ -199,10 +200,72 @@ ngx_http_guard_pool_ramping(ngx_http_guard_upstream_t *up, uint64_t now)
 
 
 /*
- * Effective weight (STATES.md): the agent-reported weight if any, else the
- * configured one, times the slow-start ramp, never below 1; "s" is the
- * server's state (or a copy of it).  "permille" gets the ramp's progress
- * (1000: done).
+ * How many nginx weight units stand for one configured unit.  Slow start
+ * takes tenths of a weight and an agent may ask for 1%: with weight=1, the
+ * default, neither is representable, so an upstream that uses either has
+ * every weight scaled by one factor.  Ratios, and so the shares, are
+ * unchanged; total_weight stays the sum.  Others keep nginx's own units,
+ * and with them the pace at which round robin restores a peer's effective
+ * weight after a passive failure.
+ */
+
+ngx_uint_t
+ngx_http_guard_weight_scale(ngx_http_guard_srv_conf_t *gscf)
+{
+    if (gscf->live_weights
+        && (gscf->slow_start || gscf->agent_header.len))
+    {
+        return NGX_HTTP_GUARD_WEIGHT_FINE;
+    }
+
+    return 1;
+}
+
+
+/* the weight to give nginx for a weight in thousandths: never 0 */
+
+ngx_uint_t
+ngx_http_guard_nginx_weight(ngx_http_guard_upstream_t *up, ngx_uint_t mw)
+{
+    ngx_uint_t  w;
+
+    w = mw * ngx_http_guard_weight_scale(up->conf) / NGX_HTTP_GUARD_MILLI;
+
+    return (w > 0) ? w : 1;
+}
+
+
+/* a weight in thousandths as a decimal number: "1", "0.25", "2.5" */
+
+u_char *
+ngx_http_guard_weight_print(u_char *p, ngx_uint_t mw)
+{
+    ngx_uint_t  frac;
+
+    p = ngx_sprintf(p, "%ui", mw / NGX_HTTP_GUARD_MILLI);
+    frac = mw % NGX_HTTP_GUARD_MILLI;
+
+    if (frac == 0) {
+        return p;
+    }
+
+    if (frac % 100 == 0) {
+        return ngx_sprintf(p, ".%ui", frac / 100);
+    }
+
+    if (frac % 10 == 0) {
+        return ngx_sprintf(p, ".%02ui", frac / 10);
+    }
+
+    return ngx_sprintf(p, ".%03ui", frac);
+}
+
+
+/*
+ * Effective weight (STATES.md), in thousandths of the user's unit: the
+ * agent-reported weight if any, else the configured one, times the
+ * slow-start ramp, never 0; "s" is the server's state (or a copy of it).
+ * "permille" gets the ramp's progress (1000: done).
  */
 
 ngx_uint_t
@@ -214,7 +277,7 @@ ngx_http_guard_effective_weight(ngx_http_guard_peer_t *gp,
     ngx_http_guard_srv_conf_t   *gscf;
 
     gscf = gp->up->conf;
-    w = gp->cfg_weight;
+    w = gp->cfg_weight * NGX_HTTP_GUARD_MILLI;
 
     if (permille) {
         *permille = 1000;
@@ -257,8 +320,10 @@ ngx_uint_t
 ngx_http_guard_agent_apply(ngx_http_guard_peer_t *gp,
     ngx_http_guard_agent_t *agent)
 {
-    uint64_t                     w;
-    ngx_uint_t                   changed, drain, lo, hi;
+    u_char                      *p;
+    uint64_t                     w, conf, lo, hi;
+    ngx_uint_t                   changed, drain;
+    u_char                       buf[NGX_HTTP_GUARD_WEIGHT_LEN];
     ngx_http_guard_upstream_t   *up;
     ngx_http_guard_srv_conf_t   *gscf;
     ngx_http_guard_sh_server_t  *s;
@@ -274,16 +339,19 @@ ngx_http_guard_agent_apply(ngx_http_guard_peer_t *gp,
 
     /* weight */
 
+    /* in thousandths of a weight, as the effective weight */
+
     w = 0;
+    conf = (uint64_t) gp->cfg_weight * NGX_HTTP_GUARD_MILLI;
 
     if (agent->present && agent->has_value && !(agent->percent
                                                 && agent->value == 0))
     {
-        lo = gp->cfg_weight * gscf->agent_min / 100;
-        hi = gp->cfg_weight * gscf->agent_max / 100;
+        lo = conf * gscf->agent_min / 100;
+        hi = conf * gscf->agent_max / 100;
 
-        w = agent->percent ? (uint64_t) gp->cfg_weight * agent->value / 100
-                           : agent->value;
+        w = agent->percent ? conf * agent->value / 100
+                           : (uint64_t) agent->value * NGX_HTTP_GUARD_MILLI;
 
         w = ngx_max(w, lo);
         w = ngx_min(w, hi);
@@ -291,11 +359,13 @@ ngx_http_guard_agent_apply(ngx_http_guard_peer_t *gp,
     }
 
     if (w != s->agent_weight) {
+        p = ngx_http_guard_weight_print(buf, (ngx_uint_t) (w ? w : conf));
+
         ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
                       "upstream guard: agent:%V sets the weight of server "
-                      "%V of upstream \"%V\" to %uL (configured %ui)",
+                      "%V of upstream \"%V\" to %*s (configured %ui)",
                       &s->server, &s->server, &up->uscf->host,
-                      w ? w : (uint64_t) gp->cfg_weight, gp->cfg_weight);
+                      p - buf, buf, gp->cfg_weight);
 
         s->agent_weight = (ngx_uint_t) w;
         changed = gscf->live_weights;

@@ -625,9 +625,12 @@ static ngx_int_t
 ngx_http_guard_html_server(ngx_http_guard_snap_t *snap,
     ngx_http_guard_snap_server_t *ss, ngx_http_guard_out_t *out)
 {
+    u_char                       *ew, *aw;
     size_t                        len;
     ngx_http_guard_sh_server_t   *s;
     ngx_http_upstream_rr_peer_t  *peer;
+    u_char                        buf[NGX_HTTP_GUARD_WEIGHT_LEN];
+    u_char                        abuf[NGX_HTTP_GUARD_WEIGHT_LEN];
 
     s = &ss->s;
     peer = ss->gp->peer;
@@ -718,9 +721,12 @@ ngx_http_guard_html_server(ngx_http_guard_snap_t *snap,
 
     /* weights: configured / effective, then what shapes the effective one */
 
+    ew = ngx_http_guard_weight_print(buf, ss->effective_weight);
+    aw = ngx_http_guard_weight_print(abuf, s->agent_weight);
+
     if (ngx_http_guard_out_printf(out, NGX_HTTP_GUARD_HTML_MAX,
-                                  "<td class=\"num\">%ui / %ui",
-                                  ss->gp->cfg_weight, ss->effective_weight)
+                                  "<td class=\"num\">%ui / %*s",
+                                  ss->gp->cfg_weight, ew - buf, buf)
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -746,8 +752,8 @@ ngx_http_guard_html_server(ngx_http_guard_snap_t *snap,
 
     if (s->agent_weight
         && ngx_http_guard_out_printf(out, NGX_HTTP_GUARD_HTML_MAX,
-                                     "<br><span class=\"aside\">agent %ui"
-                                     "</span>", s->agent_weight)
+                                     "<br><span class=\"aside\">agent %*s"
+                                     "</span>", aw - abuf, abuf)
            != NGX_OK)
     {
         return NGX_ERROR;

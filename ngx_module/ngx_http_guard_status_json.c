@@ -115,7 +115,10 @@ static ngx_int_t
 ngx_http_guard_json_server(ngx_http_guard_snap_server_t *ss,
     ngx_http_guard_out_t *out)
 {
+    u_char                      *ew, *aw;
     ngx_http_guard_sh_server_t  *s;
+    u_char                       ewb[NGX_HTTP_GUARD_WEIGHT_LEN];
+    u_char                       awb[NGX_HTTP_GUARD_WEIGHT_LEN];
 
     s = &ss->s;
 
@@ -134,18 +137,21 @@ ngx_http_guard_json_server(ngx_http_guard_snap_server_t *ss,
         return NGX_ERROR;
     }
 
+    ew = ngx_http_guard_weight_print(ewb, ss->effective_weight);
+    aw = ngx_http_guard_weight_print(awb, s->agent_weight);
+
     return ngx_http_guard_out_printf(out, 1024,
                ",\"role\":\"%s\",\"config\":\"%s\",\"health\":\"%s\","
                "\"admin\":\"%s\",\"state\":\"%s\",\"in_rotation\":%s,"
-               "\"weight\":%ui,\"effective_weight\":%ui,"
-               "\"agent_weight\":%ui,\"slow_start\":%ui.%03ui,"
+               "\"weight\":%ui,\"effective_weight\":%*s,"
+               "\"agent_weight\":%*s,\"slow_start\":%ui.%03ui,"
                "\"checks\":%ui,\"fails\":%ui,\"rise_count\":%ui,"
                "\"fall_count\":%ui,\"last_check_ms\":%uL,"
                "\"last_latency_ms\":%M,\"last_change_ms\":%uL,"
                "\"downtime_ms\":%uL,\"in_flight\":%uA}",
                ss->role, ss->config, ss->health, ss->admin, ss->state,
                ss->in_rotation ? "true" : "false",
-               ss->gp->cfg_weight, ss->effective_weight, s->agent_weight,
+               ss->gp->cfg_weight, ew - ewb, ewb, aw - awb, awb,
                ss->permille / 1000, ss->permille % 1000,
                s->checks, s->fails, s->rise_count, s->fall_count,
                s->last_check, s->last_latency, s->last_change,

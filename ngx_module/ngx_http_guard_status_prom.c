@@ -468,12 +468,12 @@ ngx_http_guard_prom_server(ngx_http_guard_out_t *out,
         break;
 
     case ngx_http_guard_srv_effective_weight:
-        v = ss->effective_weight;
-        break;
+        ms = ss->effective_weight;
+        goto fraction;
 
     case ngx_http_guard_srv_agent_weight:
-        v = s->agent_weight;
-        break;
+        ms = s->agent_weight;
+        goto fraction;
 
     case ngx_http_guard_srv_checks:
         v = s->checks;
@@ -512,7 +512,7 @@ ngx_http_guard_prom_server(ngx_http_guard_out_t *out,
 
 fraction:
 
-    /* milliseconds (or permille) as a decimal number of seconds */
+    /* milliseconds (or thousandths) as a decimal number of seconds */
 
     return ngx_http_guard_out_printf(out, 64, "} %uL.%03uL\n",
                                      ms / 1000, ms % 1000);

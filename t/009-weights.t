@@ -267,3 +267,95 @@ GET /guard
 --- response_body_like: "slow_start_ms":3000,
 --- no_error_log
 [error]
+
+
+
+=== TEST 8: slow start with default weights: round robin ramps from a tenth
+--- http_config eval
+"    upstream app {
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        guard_check http uri=/health interval=100ms fall=1 rise=1;
+        guard_slow_start 4s;
+    }
+" . $::Backends
+--- config
+    location / { proxy_pass http://app; }
+    location = /guard { guard_status; }
+--- user_files
+>>> b1-up
+up
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
+Guard::health_file('b1-up', 0);
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'down');
+Guard::health_file('b1-up', 1);
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
+# the first requests after the recovery: at most a few tenths of a weight
+my $s = Guard::shares(40, '/');
+my $b1 = $s->{b1} // 0;
+Test::More::ok($b1 >= 1 && $b1 <= 12,
+               "right after recovery b1 takes $b1 of 40 requests, not half");
+my @seen;
+my $t0 = Time::HiRes::time();
+while (Time::HiRes::time() - $t0 < 10) {
+    my $st = Guard::guard_status() or next;
+    my $srv = Guard::server_state($st, 'app', "127.0.0.1:$ENV{TEST_NGINX_B1}");
+    push @seen, $srv->{effective_weight}
+        unless @seen && $seen[-1] == $srv->{effective_weight};
+    last if $srv->{effective_weight} == 1;
+    Time::HiRes::sleep(0.05);
+}
+my $increasing = !grep { $seen[$_] <= $seen[$_ - 1] } 1 .. $#seen;
+Test::More::ok(@seen >= 4 && $increasing && $seen[0] <= 0.5 && $seen[-1] == 1,
+               "effective weight ramps in fractions of 1: @seen");
+# smooth round robin may still owe one pick from the ramp: within one
+$s = Guard::shares(10, '/');
+$b1 = $s->{b1} // 0;
+Test::More::ok($b1 >= 4 && $b1 <= 6,
+               "after the ramp the shares are even: b1 has $b1 of 10");
+--- request
+GET /guard
+--- response_body_like: "weight":1,"effective_weight":1,
+--- no_error_log
+[error]
+
+
+
+=== TEST 9: slow start with default weights: least_conn ramps too
+--- http_config eval
+"    upstream app {
+        least_conn;
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        guard_check http uri=/health interval=100ms fall=1 rise=1;
+        guard_slow_start 4s;
+    }
+" . $::Backends
+--- config
+    location / { proxy_pass http://app; }
+    location = /guard { guard_status; }
+--- user_files
+>>> b1-up
+up
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
+Guard::health_file('b1-up', 0);
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'down');
+Guard::health_file('b1-up', 1);
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
+my $s = Guard::shares(40, '/');
+my $b1 = $s->{b1} // 0;
+Test::More::ok($b1 >= 1 && $b1 <= 12,
+               "right after recovery b1 takes $b1 of 40 requests, not half");
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 1, 'effective_weight');
+# smooth round robin may still owe one pick from the ramp: within one
+$s = Guard::shares(10, '/');
+$b1 = $s->{b1} // 0;
+Test::More::ok($b1 >= 4 && $b1 <= 6,
+               "after the ramp the shares are even: b1 has $b1 of 10");
+--- request
+GET /guard
+--- response_body_like: "weight":1,"effective_weight":1,
+--- no_error_log
+[error]
