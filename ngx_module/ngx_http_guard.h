@@ -129,6 +129,7 @@ typedef struct {
     ngx_uint_t                       agent_weight;  /* 1/1000; 0: none */
     ngx_uint_t                       agent_drain;   /* the agent asks */
     ngx_uint_t                       agent_refused; /* floor said no */
+    ngx_uint_t                       agent_suspended; /* floor broke */
 
     /* room for the admin API (ROADMAP.md) */
     ngx_uint_t                       admin;

@@ -23,6 +23,8 @@
 static void ngx_http_guard_pool_floor(ngx_http_guard_upstream_t *up,
     ngx_uint_t in_rotation);
 static ngx_uint_t ngx_http_guard_pool_capacity(ngx_http_guard_upstream_t *up);
+static ngx_uint_t ngx_http_guard_pool_agent_drains(
+    ngx_http_guard_upstream_t *up, ngx_uint_t *primaries, ngx_uint_t promoted);
 
 
 /*
@@ -97,6 +99,10 @@ ngx_http_guard_pool_eval(ngx_http_guard_upstream_t *up, uint64_t now)
         }
     }
 
+    /* the floor wins over drains the agents asked for */
+
+    changed |= ngx_http_guard_pool_agent_drains(up, &primaries, promoted);
+
     /* nginx's backups serve only when no primary can */
 
     ngx_http_guard_pool_floor(up, (primaries + promoted)
@@ -105,6 +111,79 @@ ngx_http_guard_pool_eval(ngx_http_guard_upstream_t *up, uint64_t now)
     return changed;
 }
 
+
+/*
+ * A drain granted to an agent while the floor held is suspended when the
+ * floor breaks (standbys first fill what they can): a healthy server in
+ * rotation beats an agent's wish.  It takes effect again once the pool
+ * holds its floor without that server, so the two never flap.  Counts a
+ * resumed primary in "primaries".  Returns 1 when routing changed.
+ */
+
+static ngx_uint_t
+ngx_http_guard_pool_agent_drains(ngx_http_guard_upstream_t *up,
+    ngx_uint_t *primaries, ngx_uint_t promoted)
+{
+    ngx_uint_t                   i, changed, suspend, level;
+    ngx_http_guard_peer_t       *gp;
+    ngx_http_guard_sh_server_t  *s;
+
+    changed = 0;
+
+    for (i = 0; i < up->npeers; i++) {
+        gp = &up->peers[i];
+        s = gp->sh;
+
+        if (s == NULL || !s->agent_drain || !s->admin_by_agent
+            || gp->role != NGX_HTTP_GUARD_PRIMARY || !gp->check_owner)
+        {
+            continue;
+        }
+
+        if (!s->agent_suspended) {
+            if (*primaries + promoted >= up->floor) {
+                continue;
+            }
+
+            /* would it serve, but for the drain? */
+            s->admin = NGX_HTTP_GUARD_ACTIVE;
+
+            if (!ngx_http_guard_eligible(gp)) {
+                s->admin = NGX_HTTP_GUARD_DRAINING;
+                continue;
+            }
+
+            s->agent_suspended = 1;
+            (*primaries)++;
+            suspend = 1;
+
+        } else {
+            if (!ngx_http_guard_eligible(gp)
+                || *primaries - 1 < up->floor)
+            {
+                continue;
+            }
+
+            s->admin = NGX_HTTP_GUARD_DRAINING;
+            s->agent_suspended = 0;
+            (*primaries)--;
+            suspend = 0;
+        }
+
+        changed = 1;
+        level = suspend ? NGX_LOG_WARN : NGX_LOG_NOTICE;
+
+        ngx_log_error(level, ngx_cycle->log, 0,
+                      "upstream guard: agent:%V drain of server %V of "
+                      "upstream \"%V\" %s (%ui primaries in rotation, "
+                      "floor %ui)", &s->server, &s->server, &up->uscf->host,
+                      suspend ? "suspended, the floor wins"
+                              : "resumed, the floor holds without it",
+                      *primaries + promoted, up->floor);
+    }
+
+    return changed;
+}
 
 
 static void
@@ -422,6 +501,7 @@ ngx_http_guard_agent_apply(ngx_http_guard_peer_t *gp,
 
         s->agent_drain = 0;
         s->agent_refused = 0;
+        s->agent_suspended = 0;
 
         if (s->admin_by_agent) {
             s->admin = NGX_HTTP_GUARD_ACTIVE;

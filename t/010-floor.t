@@ -390,3 +390,68 @@ GET /guard
 qr/upstream guard: agent:127\.0\.0\.1:\d+ sets the weight of server 127\.0\.0\.1:\d+ of upstream "app" to 0\.25 \(configured 1\)/
 --- no_error_log
 [error]
+
+
+
+=== TEST 10: the floor wins over an agent drain granted before it broke
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        server 127.0.0.1:$TEST_NGINX_B2;
+        server 127.0.0.1:$TEST_NGINX_B3;
+        guard_check http uri=/health interval=100ms fall=1 rise=1;
+        guard_agent X-Agent;
+        guard_floor 2;
+    }
+    server {
+        listen 127.0.0.1:$TEST_NGINX_B1;
+        location /health { add_header X-Agent drain; return 200; }
+        location / { return 200 "b1\n"; }
+    }
+    server {
+        listen 127.0.0.1:$TEST_NGINX_B2;
+        location /health { root html; try_files /b2-up =503; }
+        location / { return 200 "b2\n"; }
+    }
+    server {
+        listen 127.0.0.1:$TEST_NGINX_B3;
+        location /health { root html; try_files /b3-up =503; }
+        location / { return 200 "b3\n"; }
+    }
+--- config
+    location / { proxy_pass http://app; }
+    location = /guard { guard_status; }
+--- user_files
+>>> b2-up
+up
+>>> b3-up
+up
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'draining', 'admin');
+my $who = Guard::who(10, '/');
+Test::More::is($who, 'b2=5,b3=5', "the drain is granted while 3 serve: $who");
+Guard::health_file('b2-up', 0);
+Guard::health_file('b3-up', 0);
+Guard::wait_health('app', $ENV{TEST_NGINX_B3}, 'down');
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'active', 'admin');
+$who = Guard::who(6, '/');
+Test::More::is($who, 'b1=6', "below the floor the drained server serves: $who");
+my $st = Guard::guard_status();
+my $up = Guard::upstream_state($st, 'app');
+Test::More::is($up->{status}, 'critical', 'critical, not panic');
+Guard::health_file('b2-up', 1);
+Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'up');
+$st = Guard::guard_status();
+Test::More::is(Guard::server_state($st, 'app', "127.0.0.1:$ENV{TEST_NGINX_B1}")->{admin},
+               'active', 'with 2 in rotation the drain stays suspended');
+Guard::health_file('b3-up', 1);
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'draining', 'admin');
+$who = Guard::who(10, '/');
+Test::More::is($who, 'b2=5,b3=5', "the floor holds without it: drained again: $who");
+--- request
+GET /guard
+--- response_body_like: "status":"degraded"
+--- grep_error_log eval
+qr/agent:127\.0\.0\.1:\d+ drain of server 127\.0\.0\.1:\d+ of upstream "app" (suspended, the floor wins|resumed, the floor holds without it)/
+--- grep_error_log_out eval
+qr/\A[^\n]+suspended, the floor wins\n[^\n]+resumed, the floor holds without it\n\z/
