@@ -525,6 +525,15 @@ sub check_error_log () {
         warn "WARNING: $name - ", fmt_str($_), "\n"
             for grep { /\[$level\]/ } @$lines;
     }
+    # stricter than Test::Nginx, which only warns about the [alert]: a
+    # worker that crashed fails the block, whatever the block checked
+    # (signal 9 is what the suite's own kill -9 tests send)
+    unless (value_contains(scalar $block->error_log, 'exited on signal')) {
+        for my $line (grep { /exited on signal (?!9\b)\d+/ } @$lines) {
+            chomp $line;
+            fail("$name - a process crashed: $line");
+        }
+    }
     for my $line (grep { /\bAssertion .*?failed\b/ } @$lines) {
         Test::More->builder->no_ending(1);
         chomp $line;
