@@ -387,15 +387,35 @@ sub server_state {
 
 # wait_health($upstream, $port, $health [, $field, $timeout]) -> true once
 # /guard reports server 127.0.0.1:$port of $upstream with $field (default
-# "health") equal to $health; false after $timeout seconds (default 10).
+# "health") equal to $health; for the counters (checks, fails, rise_count,
+# fall_count), which a poll may step over, at least $health.  After $timeout
+# seconds (default 10) it fails the test, saying what it saw last, and
+# returns false.
+my %COUNTERS = map { $_ => 1 } qw(checks fails rise_count fall_count);
 sub wait_health {
     my ($up, $port, $want, $field, $timeout) = @_;
     $field //= 'health';
-    return wait_for(sub {
-        my $s = guard_status() or return 0;
-        my $srv = server_state($s, $up, "127.0.0.1:$port") or return 0;
-        return defined $srv->{$field} && $srv->{$field} eq $want;
-    }, $timeout // 10);
+    $timeout //= 10;
+    my $seen = 'nothing yet';
+    my $ok = wait_for(sub {
+        my $s = guard_status() or do { $seen = "no status: $ERROR"; return 0 };
+        my $srv = server_state($s, $up, "127.0.0.1:$port")
+            or do { $seen = "no server 127.0.0.1:$port in $up"; return 0 };
+        my $v = $srv->{$field};
+        $seen = "$field " . ($v // 'absent');
+        return 0 unless defined $v;
+        return $v =~ /^\d+\z/ && $want =~ /^\d+\z/ && $v >= $want
+            if $COUNTERS{$field};
+        return $v eq $want;
+    }, $timeout);
+    return $ok if $ok;
+    require Test::More;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    Test::More::ok(0, "wait_health: $up 127.0.0.1:$port $field "
+                      . ($COUNTERS{$field} ? '>= ' : '') . "$want within "
+                      . "${timeout}s");
+    Test::More::diag("wait_health: saw $seen");
+    return 0;
 }
 
 # health_file($name, $on): creates (on) or removes (off) the file $name in
