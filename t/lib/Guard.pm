@@ -323,9 +323,11 @@ sub _fail { $ERROR = $_[0]; return wantarray ? (undef, $_[0], undef) : undef }
 
 # guard_status($path, $port) -> the status JSON of the test server, decoded
 # (hash ref), or undef (reason in $Guard::ERROR). $path default '/guard'.
+# Asks for JSON with Accept, so a location whose default is html works too.
 sub guard_status {
     my ($path, $port) = @_;
-    my ($status, $body) = http_get($path // '/guard', $port);
+    my ($status, $body) = http_get($path // '/guard', $port,
+                                   headers => { Accept => 'application/json' });
     return undef unless defined $status;
     if ($status != 200) { $ERROR = "status $status from " . ($path // '/guard'); return undef }
     my $json = eval { JSON::PP->new->decode($body) };
