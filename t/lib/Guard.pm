@@ -26,7 +26,7 @@ use Time::HiRes qw(time sleep);
 our @EXPORT = qw(make_certs start_hostile stop_hostile hostile_log hostile_log_count
                  http_get guard_status wait_for kill_leader server_state upstream_state
                  wait_health health_file old_workers schema_errors
-                 shares who);
+                 prom_errors shares who);
 
 our $ERROR;    # why the last http_get / guard_status / kill_leader failed
 
@@ -517,6 +517,59 @@ sub schema_errors {
         if defined $sch->{minimum} && $v < $sch->{minimum};
     push @err, "$path: $v above maximum"
         if defined $sch->{maximum} && $v > $sch->{maximum};
+    return @err;
+}
+
+# prom_errors($body) -> list of messages: checks a Prometheus text
+# exposition (format 0.0.4) without promtool: the body is well-formed UTF-8;
+# every line is a "# HELP", "# TYPE" or a sample line with a valid name,
+# labels whose values use only the \\, \" and \n escapes, and a number; each
+# family is typed once, before its samples; no series (name and label set)
+# appears twice.
+sub prom_errors {
+    my ($body) = @_;
+    my @err;
+    require Encode;
+    my $copy = $body // '';
+    return ('no body') unless length $copy;
+    return ('not well-formed UTF-8')
+        unless eval { Encode::decode('UTF-8', $copy, Encode::FB_CROAK()); 1 };
+    return ('no newline at the end') unless $body =~ /\n\z/;
+    my $name_re = qr/[a-zA-Z_:][a-zA-Z0-9_:]*/;
+    my $value_re = qr/"(?:[^"\\\n]|\\[\\"n])*"/;
+    my $num_re = qr/[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[-+]?Inf|NaN/;
+    my (%typed, %seen);
+    my $n = 0;
+    for my $line (split /\n/, $body) {
+        $n++;
+        if ($line =~ /^# TYPE ($name_re) (\S+)$/) {
+            push @err, "line $n: family $1 typed twice" if $typed{$1}++;
+            next;
+        }
+        next if $line =~ /^# HELP $name_re /;
+        if ($line =~ /^#/) {
+            push @err, "line $n: comment that is not HELP or TYPE: $line";
+            next;
+        }
+        my ($name, $labels, $value) =
+            $line =~ /^($name_re)(?:\{(.*)\})? ($num_re)(?: -?\d+)?$/
+            or do { push @err, "line $n: not a sample: $line"; next };
+        my @pairs;
+        my $rest = $labels // '';
+        while (length $rest) {
+            $rest =~ s/^($name_re)=($value_re)(,|\z)//
+                or do { push @err, "line $n: bad labels: $labels"; last };
+            push @pairs, "$1=$2";
+        }
+        my $family = $name;
+        $family =~ s/_(?:bucket|sum|count)\z// unless $typed{$family};
+        push @err, "line $n: $name has no # TYPE before it"
+            unless $typed{$family};
+        my $series = join ',', $name, sort @pairs;
+        push @err, "line $n: series appears twice: $name\{"
+                   . join(',', sort @pairs) . '}'
+            if $seen{$series}++;
+    }
     return @err;
 }
 
