@@ -178,7 +178,7 @@ qr/^# TYPE nginx_upstream_guard_upstream_in_rotation gauge\n
     ^nginx_upstream_guard_upstream_floor\{upstream="app"\}\ 2\n.*
     ^nginx_upstream_guard_upstream_status\{upstream="app",status="critical"\}\ 1\n.*
     ^nginx_upstream_guard_server_healthy\{upstream="app",server="127\.0\.0\.1:\d+",
-      address="127\.0\.0\.1:\d+",role="primary"\}\ 0\n.*
+      address="127\.0\.0\.1:\d+",role="primary",id="1"\}\ 0\n.*
     ^\#\ TYPE\ nginx_upstream_guard_server_checks_total\ counter\n/msx
 --- no_error_log
 [error]
@@ -365,5 +365,35 @@ for my $name (@want) {
 --- request
 GET /guard?upstream=smile%F0%9F%98%80
 --- response_body_like: "name":"smile\xf0\x9f\x98\x80"
+--- no_error_log
+[error]
+
+
+
+=== TEST 10: two server lines with one address make no duplicate series
+--- http_config eval
+"    upstream dup {
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        server 127.0.0.1:\$TEST_NGINX_B1 weight=2;
+        server 127.0.0.1:\$TEST_NGINX_B1 backup;
+        server 127.0.0.1:\$TEST_NGINX_B1 backup;
+        guard_check tcp interval=100ms;
+    }
+" . $::Backends
+--- config
+    location = /guard { guard_status; }
+--- init
+Guard::wait_health('dup', $ENV{TEST_NGINX_B1}, 'up');
+my ($st, $body) = Guard::http_get('/guard?format=prometheus');
+Test::More::is($st, 200, 'Prometheus text served');
+Test::More::is_deeply([Guard::prom_errors($body)], [],
+                      'valid, and no series twice');
+my @ids = ($body // '') =~ /^nginx_upstream_guard_server_in_rotation\{[^}]*,id="(\d+)"\} \d+$/mg;
+Test::More::is("@ids", "0 1 2 3 4", 'each server has its own id');
+--- request
+GET /guard?format=prometheus&state=up
+--- response_body_like eval
+qr/^nginx_upstream_guard_server_weight\{upstream="dup",server="127\.0\.0\.1:\d+",address="127\.0\.0\.1:\d+",role="primary",id="2"\} 2$/m
 --- no_error_log
 [error]
