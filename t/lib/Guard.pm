@@ -523,9 +523,9 @@ sub schema_errors {
 # prom_errors($body) -> list of messages: checks a Prometheus text
 # exposition (format 0.0.4) without promtool: the body is well-formed UTF-8;
 # every line is a "# HELP", "# TYPE" or a sample line with a valid name,
-# labels whose values use only the \\, \" and \n escapes, and a number; each
-# family is typed once, before its samples; no series (name and label set)
-# appears twice.
+# labels (each once) whose values use only the \\, \" and \n escapes, and
+# a number; each family is typed once, before its samples; no series (name
+# and label set) appears twice.
 sub prom_errors {
     my ($body) = @_;
     my @err;
@@ -536,6 +536,7 @@ sub prom_errors {
         unless eval { Encode::decode('UTF-8', $copy, Encode::FB_CROAK()); 1 };
     return ('no newline at the end') unless $body =~ /\n\z/;
     my $name_re = qr/[a-zA-Z_:][a-zA-Z0-9_:]*/;
+    my $label_re = qr/[a-zA-Z_][a-zA-Z0-9_]*/;
     my $value_re = qr/"(?:[^"\\\n]|\\[\\"n])*"/;
     my $num_re = qr/[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[-+]?Inf|NaN/;
     my (%typed, %seen);
@@ -554,11 +555,12 @@ sub prom_errors {
         my ($name, $labels, $value) =
             $line =~ /^($name_re)(?:\{(.*)\})? ($num_re)(?: -?\d+)?$/
             or do { push @err, "line $n: not a sample: $line"; next };
-        my @pairs;
+        my (@pairs, %label);
         my $rest = $labels // '';
         while (length $rest) {
-            $rest =~ s/^($name_re)=($value_re)(,|\z)//
+            $rest =~ s/^($label_re)=($value_re)(,|\z)//
                 or do { push @err, "line $n: bad labels: $labels"; last };
+            push @err, "line $n: label $1 twice" if $label{$1}++;
             push @pairs, "$1=$2";
         }
         my $family = $name;
