@@ -13,6 +13,10 @@
 
 
 #define NGX_HTTP_GUARD_OUT_CHUNK  16384
+#define NGX_HTTP_GUARD_FFFD       "\xef\xbf\xbd"    /* U+FFFD in UTF-8 */
+
+
+static ngx_int_t ngx_http_guard_utf8(u_char *p, u_char *end);
 
 
 void
@@ -102,8 +106,8 @@ ngx_http_guard_out_printf(ngx_http_guard_out_t *out, size_t max,
 ngx_int_t
 ngx_http_guard_out_json(ngx_http_guard_out_t *out, u_char *s, size_t len)
 {
-    u_char    *p, *end, *start;
-    uint32_t   cp;
+    u_char     *p, *end;
+    ngx_int_t   n;
 
     p = ngx_http_guard_out_reserve(out, len * 6 + 2);
     if (p == NULL) {
@@ -149,16 +153,16 @@ ngx_http_guard_out_json(ngx_http_guard_out_t *out, u_char *s, size_t len)
             continue;
         }
 
-        start = s;
-        cp = ngx_utf8_decode(&s, end - s);
+        n = ngx_http_guard_utf8(s, end);
 
-        if (cp > 0x10ffff) {
+        if (n < 0) {
             p = ngx_cpymem(p, "\\ufffd", 6);
-            s = start + 1;
+            s -= n;
             continue;
         }
 
-        p = ngx_cpymem(p, start, s - start);
+        p = ngx_cpymem(p, s, n);
+        s += n;
     }
 
     *p++ = '"';
@@ -171,14 +175,35 @@ ngx_http_guard_out_json(ngx_http_guard_out_t *out, u_char *s, size_t len)
 ngx_int_t
 ngx_http_guard_out_prom(ngx_http_guard_out_t *out, u_char *s, size_t len)
 {
-    u_char  *p, *end;
+    u_char     *p, *end;
+    ngx_int_t   n;
 
-    p = ngx_http_guard_out_reserve(out, len * 2);
+    /* at most 3 bytes for 1: an invalid byte becomes U+FFFD in UTF-8 */
+
+    p = ngx_http_guard_out_reserve(out, len * 3);
     if (p == NULL) {
         return NGX_ERROR;
     }
 
-    for (end = s + len; s < end; s++) {
+    end = s + len;
+
+    while (s < end) {
+
+        if (*s >= 0x80) {
+            n = ngx_http_guard_utf8(s, end);
+
+            if (n < 0) {
+                p = ngx_cpymem(p, NGX_HTTP_GUARD_FFFD, 3);
+                s -= n;
+
+            } else {
+                p = ngx_cpymem(p, s, n);
+                s += n;
+            }
+
+            continue;
+        }
+
         switch (*s) {
 
         case '\\':
@@ -194,6 +219,8 @@ ngx_http_guard_out_prom(ngx_http_guard_out_t *out, u_char *s, size_t len)
         default:
             *p++ = *s;
         }
+
+        s++;
     }
 
     out->b->last = p;
@@ -205,14 +232,33 @@ ngx_http_guard_out_prom(ngx_http_guard_out_t *out, u_char *s, size_t len)
 ngx_int_t
 ngx_http_guard_out_html(ngx_http_guard_out_t *out, u_char *s, size_t len)
 {
-    u_char  *p, *end;
+    u_char     *p, *end;
+    ngx_int_t   n;
 
     p = ngx_http_guard_out_reserve(out, len * 6);
     if (p == NULL) {
         return NGX_ERROR;
     }
 
-    for (end = s + len; s < end; s++) {
+    end = s + len;
+
+    while (s < end) {
+
+        if (*s >= 0x80) {
+            n = ngx_http_guard_utf8(s, end);
+
+            if (n < 0) {
+                p = ngx_cpymem(p, NGX_HTTP_GUARD_FFFD, 3);
+                s -= n;
+
+            } else {
+                p = ngx_cpymem(p, s, n);
+                s += n;
+            }
+
+            continue;
+        }
+
         switch (*s) {
 
         case '&':
@@ -238,6 +284,8 @@ ngx_http_guard_out_html(ngx_http_guard_out_t *out, u_char *s, size_t len)
         default:
             *p++ = (*s < 0x20 || *s == 0x7f) ? '?' : *s;
         }
+
+        s++;
     }
 
     out->b->last = p;
@@ -298,4 +346,69 @@ ngx_http_guard_out_size(ngx_http_guard_out_t *out)
     }
 
     return size;
+}
+
+
+/*
+ * The well-formed UTF-8 sequence at "p" (RFC 3629; table 3-7 of The Unicode
+ * Standard): its length, or, when there is none, minus the length of the
+ * maximal subpart to replace with one U+FFFD (Unicode's "substitution of
+ * maximal subparts", as browsers do): no overlong forms, no surrogates,
+ * nothing above U+10FFFF.  nginx's ngx_utf8_decode() is laxer: it takes
+ * any byte from 0x80 up as a continuation byte.
+ */
+
+static ngx_int_t
+ngx_http_guard_utf8(u_char *p, u_char *end)
+{
+    u_char  c, lo, hi;
+    size_t  n, i;
+
+    c = p[0];
+
+    if (c < 0x80) {
+        return 1;
+    }
+
+    lo = 0x80;
+    hi = 0xbf;
+
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 2;
+
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+
+        if (c == 0xe0) {
+            lo = 0xa0;               /* overlong */
+
+        } else if (c == 0xed) {
+            hi = 0x9f;               /* surrogates */
+        }
+
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+
+        if (c == 0xf0) {
+            lo = 0x90;               /* overlong */
+
+        } else if (c == 0xf4) {
+            hi = 0x8f;               /* above U+10FFFF */
+        }
+
+    } else {
+        return -1;
+    }
+
+    for (i = 1; i < n; i++) {
+
+        if (p + i == end
+            || p[i] < (i == 1 ? lo : 0x80)
+            || p[i] > (i == 1 ? hi : 0xbf))
+        {
+            return -(ngx_int_t) i;
+        }
+    }
+
+    return (ngx_int_t) n;
 }

@@ -38,7 +38,13 @@ ngx_int_t ngx_http_guard_out_bytes(ngx_http_guard_out_t *out, u_char *s,
 ngx_int_t ngx_http_guard_out_printf(ngx_http_guard_out_t *out, size_t max,
     const char *fmt, ...);
 
-/* a quoted JSON string; bytes that are not UTF-8 become U+FFFD */
+/*
+ * The JSON, Prometheus and HTML escapers replace each byte that is not
+ * part of well-formed UTF-8 with U+FFFD, so that a name with invalid
+ * bytes can never break the document.
+ */
+
+/* a quoted JSON string */
 ngx_int_t ngx_http_guard_out_json(ngx_http_guard_out_t *out, u_char *s,
     size_t len);
 
@@ -46,7 +52,7 @@ ngx_int_t ngx_http_guard_out_json(ngx_http_guard_out_t *out, u_char *s,
 ngx_int_t ngx_http_guard_out_prom(ngx_http_guard_out_t *out, u_char *s,
     size_t len);
 
-/* HTML text or attribute value: & < > " ' escaped */
+/* HTML text or attribute value: & < > " ' escaped, controls as '?' */
 ngx_int_t ngx_http_guard_out_html(ngx_http_guard_out_t *out, u_char *s,
     size_t len);
 

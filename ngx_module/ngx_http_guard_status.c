@@ -565,8 +565,9 @@ ngx_http_guard_snap_upstream(ngx_http_request_t *r,
     ngx_http_guard_upstream_t *up, ngx_slab_pool_t *shpool,
     ngx_http_guard_snap_upstream_t *su, ngx_str_t *state, uint64_t now)
 {
-    ngx_uint_t                     i, n, backups, primaries, prim_in, in;
-    ngx_http_guard_peer_t         *gp;
+    ngx_uint_t                     i, n, backups, primaries, prim_in, in,
+                                   any_in;
+    ngx_http_guard_peer_t         *gp, copy;
     ngx_http_guard_sh_server_t    *s;
     ngx_http_guard_snap_server_t  *ss, *all;
 
@@ -575,6 +576,12 @@ ngx_http_guard_snap_upstream(ngx_http_request_t *r,
     if (all == NULL) {
         return NGX_ERROR;
     }
+
+    /*
+     * Everything below reads this copy only, never the zone: a check
+     * result landing meanwhile must not make a row (or the upstream's
+     * totals) half old, half new.
+     */
 
     ngx_shmtx_lock(&shpool->mutex);
 
@@ -597,12 +604,11 @@ ngx_http_guard_snap_upstream(ngx_http_request_t *r,
     su->balancer = ngx_http_guard_balancer(up->uscf);
     su->floor = up->floor;
     su->total = up->npeers;
-    su->fail_open_active = up->conf->fail_open
-                           && ngx_http_guard_pool_panic(up);
 
     backups = 0;
     primaries = 0;
     prim_in = 0;
+    any_in = 0;
     n = 0;
 
     for (i = 0; i < up->npeers; i++) {
@@ -610,10 +616,19 @@ ngx_http_guard_snap_upstream(ngx_http_request_t *r,
         ss = &all[i];
         s = &ss->s;
 
+        /*
+         * The request path's own predicate, applied to the copy: the peer
+         * as it is, but with its shared state replaced by the snapshot.
+         */
+
+        copy = *gp;
+        copy.sh = gp->sh ? s : NULL;
+
         ss->gp = gp;
         ss->effective_weight = ngx_http_guard_effective_weight(gp, s, now,
                                                               &ss->permille);
-        ss->in_rotation = ngx_http_guard_in_rotation(gp, 0);
+        ss->in_rotation = ngx_http_guard_in_rotation(&copy, 0);
+        any_in |= ss->in_rotation;
         ss->state = ngx_http_guard_state_name(gp, s, ss->permille);
         ss->health = ngx_http_guard_health_names[s->health % 3];
         ss->admin = ngx_http_guard_admin_names[s->admin % 4];
@@ -674,6 +689,9 @@ ngx_http_guard_snap_upstream(ngx_http_request_t *r,
 
     su->servers = all;
     su->nservers = n;
+
+    /* ngx_http_guard_pool_panic(), on the copy */
+    su->fail_open_active = up->conf->fail_open && !any_in;
 
     /* nginx's backups serve only when no primary can */
     if (su->in_rotation == 0) {

@@ -131,7 +131,9 @@ ngx_http_guard_json_server(ngx_http_guard_snap_server_t *ss,
                                    ss->gp->peer->name.len)
            != NGX_OK
         || ngx_http_guard_out_str(out, ",\"last_reason\":") != NGX_OK
-        || ngx_http_guard_out_json(out, s->reason, ngx_strlen(s->reason))
+        || ngx_http_guard_out_json(out, s->reason,
+                                   ngx_strnlen(s->reason,
+                                               NGX_HTTP_GUARD_REASON_LEN))
            != NGX_OK)
     {
         return NGX_ERROR;

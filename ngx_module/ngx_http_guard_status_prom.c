@@ -5,7 +5,10 @@
  * The pool report in the Prometheus text exposition format 0.0.4: one
  * family at a time (# HELP, # TYPE, then every sample), one common prefix,
  * labels escaped per the format.  Counters live in shared memory and are
- * kept across reloads.  One alert rule covers every service:
+ * kept across reloads.  A server's series carry its position in the
+ * upstream ("id", as in the JSON report): two "server" lines with the same
+ * address would otherwise make the same series twice.  One alert rule
+ * covers every service:
  * nginx_upstream_guard_upstream_in_rotation
  *     < nginx_upstream_guard_upstream_floor
  */
@@ -421,7 +424,10 @@ ngx_http_guard_prom_server(ngx_http_guard_out_t *out,
            != NGX_OK
         || ngx_http_guard_prom_label(out, "address", &ss->gp->peer->name, 0)
            != NGX_OK
-        || ngx_http_guard_prom_label(out, "role", &role, 0) != NGX_OK)
+        || ngx_http_guard_prom_label(out, "role", &role, 0) != NGX_OK
+        || ngx_http_guard_out_printf(out, 32, ",id=\"%ui\"",
+                                     (ngx_uint_t) (ss->gp - su->up->peers))
+           != NGX_OK)
     {
         return NGX_ERROR;
     }

@@ -227,7 +227,17 @@ Guard::wait_for(sub { my $s = Guard::guard_status(); $s && $s->{generation} >= 5
 --- config
     location = /guard { guard_status; }
 --- init
-Guard::wait_for(sub { my $s = Guard::guard_status(); $s && $s->{generation} >= 6 }, 10);
+# the reload is done when the report shows the new upstream; its
+# generation is what TEST 7's reload must step past
+my $s = Guard::wait_for(sub {
+    my $s = Guard::guard_status();
+    $s && Guard::upstream_state($s, 'slow') && $s;
+}, 10);
+Test::More::ok($s, 'the reload to upstream "slow" took effect')
+    or Test::More::diag("status: " . ($Guard::ERROR // 'no upstream "slow"'));
+$main::Generation6 = $s ? $s->{generation} : undef;
+Test::More::like($main::Generation6 // 'none', qr/^[1-9]\d*\z/,
+                 'a generation is reported');
 --- request
 GET /guard
 --- response_body_like: "name":"slow"
@@ -245,7 +255,16 @@ GET /guard
 --- config
     location = /guard { guard_status; }
 --- init
-Guard::wait_for(sub { my $s = Guard::guard_status(); $s && $s->{generation} >= 7 }, 10);
+# one reload since TEST 6: exactly one generation more
+die "TEST 6 read no generation\n" unless defined $main::Generation6;
+my $want = $main::Generation6 + 1;
+my $seen = 'none';
+my $reloaded = Guard::wait_for(sub {
+    my $s = Guard::guard_status() or return 0;
+    $seen = $s->{generation} // 'none';
+    return $seen eq $want;
+}, 10);
+Test::More::ok($reloaded, "generation $want after the reload (saw $seen)");
 my $t0 = Time::HiRes::time();
 my $gone = Guard::wait_for(sub { Guard::old_workers() == 0 && Time::HiRes::time() }, 15);
 Test::More::ok($gone && $gone - $t0 < 5,

@@ -178,7 +178,7 @@ qr/^# TYPE nginx_upstream_guard_upstream_in_rotation gauge\n
     ^nginx_upstream_guard_upstream_floor\{upstream="app"\}\ 2\n.*
     ^nginx_upstream_guard_upstream_status\{upstream="app",status="critical"\}\ 1\n.*
     ^nginx_upstream_guard_server_healthy\{upstream="app",server="127\.0\.0\.1:\d+",
-      address="127\.0\.0\.1:\d+",role="primary"\}\ 0\n.*
+      address="127\.0\.0\.1:\d+",role="primary",id="1"\}\ 0\n.*
     ^\#\ TYPE\ nginx_upstream_guard_server_checks_total\ counter\n/msx
 --- no_error_log
 [error]
@@ -310,4 +310,90 @@ Test::More::ok($v > 0, "nginx version known ($v)");
 Test::More::is_deeply(\%b, \%want, 'balancer names');
 --- request
 GET /guard?upstream=lc
---- response_body_like: "balancer":"least_conn"
+--- response_body_like eval
+# 1.31 added least_time, which nginx does not tell apart from least_conn
+my $lc = Guard::nginx_version() >= 1031000 ? 'least_conn or least_time'
+                                           : 'least_conn';
+qr/"balancer":"\Q$lc\E"/
+
+
+
+=== TEST 9: bytes that are not UTF-8 become U+FFFD in every format
+--- http_config eval
+# well-formed UTF-8 only: nginx's own decoder lets \xc3\xc3, surrogates
+# and more through; each maximal invalid subpart becomes one U+FFFD
+my @names = ("bad\xc3\xc3seq", "sur\xed\xa0\x80rogate", "cut\xe2\x82",
+             "over\xc0\xaflong", "big\xf4\x90\x80\x80", "mid\xe2\x82x",
+             "smile\xf0\x9f\x98\x80");
+CORE::join('', map { "    upstream \"$_\" { server 127.0.0.1:\$TEST_NGINX_B1; guard_check tcp interval=1s; }\n" } @names)
+. $::Backends
+--- config
+    location = /guard { guard_status; }
+--- init
+use Encode ();
+my @want = ("bad\x{fffd}\x{fffd}seq", "sur\x{fffd}\x{fffd}\x{fffd}rogate",
+            "cut\x{fffd}", "over\x{fffd}\x{fffd}long",
+            "big\x{fffd}\x{fffd}\x{fffd}\x{fffd}", "mid\x{fffd}x",
+            "smile\x{1f600}");
+# strict UTF-8: no surrogates, nothing above U+10FFFF, no overlong forms
+my $text = sub {
+    my ($path) = @_;
+    my ($st, $body) = Guard::http_get($path);
+    my $t = eval { Encode::decode('UTF-8', my $b = $body // '',
+                                  Encode::FB_CROAK()) };
+    Test::More::ok(defined $t && $st == 200, "$path: well-formed UTF-8")
+        or Test::More::diag("status " . ($st // 'none') . ": "
+                            . ($@ || $Guard::ERROR));
+    return ($t, $body);
+};
+my ($json) = $text->('/guard');
+my $doc = eval { JSON::PP->new->decode($json // '') };
+Test::More::ok($doc, 'JSON parses') or Test::More::diag($@);
+Test::More::is_deeply([map { $_->{name} } @{ $doc->{upstreams} || [] }],
+                      \@want, 'JSON names');
+my ($prom, $raw) = $text->('/guard?format=prometheus');
+Test::More::is_deeply([Guard::prom_errors($raw)], [],
+                      'Prometheus text is valid');
+Test::More::is_deeply(
+    [($prom // '') =~ /^nginx_upstream_guard_upstream_servers\{upstream="([^"]*)"\} 1$/mg],
+    \@want, 'Prometheus upstream labels');
+my ($html) = $text->('/guard?format=html');
+for my $name (@want) {
+    Test::More::ok(defined $html && index($html, $name) >= 0,
+                   'HTML shows ' . Encode::encode('UTF-8', $name));
+}
+--- request
+GET /guard?upstream=smile%F0%9F%98%80
+--- response_body_like: "name":"smile\xf0\x9f\x98\x80"
+--- no_error_log
+[error]
+
+
+
+=== TEST 10: two server lines with one address make no duplicate series
+--- http_config eval
+"    upstream dup {
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        server 127.0.0.1:\$TEST_NGINX_B1 weight=2;
+        server 127.0.0.1:\$TEST_NGINX_B1 backup;
+        server 127.0.0.1:\$TEST_NGINX_B1 backup;
+        guard_check tcp interval=100ms;
+    }
+" . $::Backends
+--- config
+    location = /guard { guard_status; }
+--- init
+Guard::wait_health('dup', $ENV{TEST_NGINX_B1}, 'up');
+my ($st, $body) = Guard::http_get('/guard?format=prometheus');
+Test::More::is($st, 200, 'Prometheus text served');
+Test::More::is_deeply([Guard::prom_errors($body)], [],
+                      'valid, and no series twice');
+my @ids = ($body // '') =~ /^nginx_upstream_guard_server_in_rotation\{[^}]*,id="(\d+)"\} \d+$/mg;
+Test::More::is("@ids", "0 1 2 3 4", 'each server has its own id');
+--- request
+GET /guard?format=prometheus&state=up
+--- response_body_like eval
+qr/^nginx_upstream_guard_server_weight\{upstream="dup",server="127\.0\.0\.1:\d+",address="127\.0\.0\.1:\d+",role="primary",id="2"\} 2$/m
+--- no_error_log
+[error]

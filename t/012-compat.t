@@ -73,6 +73,7 @@ Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
 " . $::Backends
 --- config
     location = /status { check_status json; }
+    location = /guard { guard_status; }
 --- init
 Guard::wait_health('app', $ENV{TEST_NGINX_B1}, '1', 'checks');
 Guard::wait_for(sub { my ($st, $b) = Guard::http_get('/status?status=up'); ($b // '') =~ /"total": 1,/ }, 10);

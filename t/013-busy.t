@@ -26,19 +26,33 @@ __DATA__
 # each check takes 300 ms: one is nearly always in flight
 Guard::start_hostile('slow:300', $ENV{TEST_NGINX_B1}, lifetime => 60);
 Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
-my $before = Guard::server_state(Guard::guard_status(), 'app',
-                                 "127.0.0.1:$ENV{TEST_NGINX_B1}");
+my $addr = "127.0.0.1:$ENV{TEST_NGINX_B1}";
+# the server's row, or death saying why: an undef would count as 0 below
+my $row = sub {
+    my $st = Guard::guard_status()
+        or die "no status: $Guard::ERROR\n";
+    my $s = Guard::server_state($st, 'app', $addr)
+        or die "no server $addr in the status\n";
+    defined $s->{$_} && $s->{$_} =~ /^\d+\z/
+        or die "server $addr without a number for $_\n" for qw(checks fails);
+    return ($s, $st->{leader_pid});
+};
+my ($before) = $row->();
 for my $round (1 .. 4) {
-    my $pid = Guard::guard_status()->{leader_pid};
+    my (undef, $pid) = $row->();
+    # kill 0 or -1 would stop this test's own process group
+    die "no leader pid in the status\n" unless $pid && $pid > 1;
     kill 'STOP', $pid;
     select(undef, undef, undef, 1.5);
     kill 'CONT', $pid;
     select(undef, undef, undef, 0.4 + 0.1 * $round);
 }
-my $s = Guard::server_state(Guard::guard_status(), 'app', "127.0.0.1:$ENV{TEST_NGINX_B1}");
+my ($s) = $row->();
 Test::More::is($s->{fails} - $before->{fails}, 0,
                "no check failed across 4 stalls of 1.5 s ("
                . ($s->{checks} - $before->{checks}) . " checks)");
+Test::More::cmp_ok($s->{checks} - $before->{checks}, '>', 0,
+                   'checks ran across the stalls');
 --- request
 GET /guard
 --- response_body_like: "health":"up"

@@ -26,7 +26,7 @@ use Time::HiRes qw(time sleep);
 our @EXPORT = qw(make_certs start_hostile stop_hostile hostile_log hostile_log_count
                  http_get guard_status wait_for kill_leader server_state upstream_state
                  wait_health health_file old_workers schema_errors
-                 shares who);
+                 prom_errors shares who);
 
 our $ERROR;    # why the last http_get / guard_status / kill_leader failed
 
@@ -323,9 +323,11 @@ sub _fail { $ERROR = $_[0]; return wantarray ? (undef, $_[0], undef) : undef }
 
 # guard_status($path, $port) -> the status JSON of the test server, decoded
 # (hash ref), or undef (reason in $Guard::ERROR). $path default '/guard'.
+# Asks for JSON with Accept, so a location whose default is html works too.
 sub guard_status {
     my ($path, $port) = @_;
-    my ($status, $body) = http_get($path // '/guard', $port);
+    my ($status, $body) = http_get($path // '/guard', $port,
+                                   headers => { Accept => 'application/json' });
     return undef unless defined $status;
     if ($status != 200) { $ERROR = "status $status from " . ($path // '/guard'); return undef }
     my $json = eval { JSON::PP->new->decode($body) };
@@ -387,15 +389,35 @@ sub server_state {
 
 # wait_health($upstream, $port, $health [, $field, $timeout]) -> true once
 # /guard reports server 127.0.0.1:$port of $upstream with $field (default
-# "health") equal to $health; false after $timeout seconds (default 10).
+# "health") equal to $health; for the counters (checks, fails, rise_count,
+# fall_count), which a poll may step over, at least $health.  After $timeout
+# seconds (default 10) it fails the test, saying what it saw last, and
+# returns false.
+my %COUNTERS = map { $_ => 1 } qw(checks fails rise_count fall_count);
 sub wait_health {
     my ($up, $port, $want, $field, $timeout) = @_;
     $field //= 'health';
-    return wait_for(sub {
-        my $s = guard_status() or return 0;
-        my $srv = server_state($s, $up, "127.0.0.1:$port") or return 0;
-        return defined $srv->{$field} && $srv->{$field} eq $want;
-    }, $timeout // 10);
+    $timeout //= 10;
+    my $seen = 'nothing yet';
+    my $ok = wait_for(sub {
+        my $s = guard_status() or do { $seen = "no status: $ERROR"; return 0 };
+        my $srv = server_state($s, $up, "127.0.0.1:$port")
+            or do { $seen = "no server 127.0.0.1:$port in $up"; return 0 };
+        my $v = $srv->{$field};
+        $seen = "$field " . ($v // 'absent');
+        return 0 unless defined $v;
+        return $v =~ /^\d+\z/ && $want =~ /^\d+\z/ && $v >= $want
+            if $COUNTERS{$field};
+        return $v eq $want;
+    }, $timeout);
+    return $ok if $ok;
+    require Test::More;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    Test::More::ok(0, "wait_health: $up 127.0.0.1:$port $field "
+                      . ($COUNTERS{$field} ? '>= ' : '') . "$want within "
+                      . "${timeout}s");
+    Test::More::diag("wait_health: saw $seen");
+    return 0;
 }
 
 # health_file($name, $on): creates (on) or removes (off) the file $name in
@@ -495,6 +517,61 @@ sub schema_errors {
         if defined $sch->{minimum} && $v < $sch->{minimum};
     push @err, "$path: $v above maximum"
         if defined $sch->{maximum} && $v > $sch->{maximum};
+    return @err;
+}
+
+# prom_errors($body) -> list of messages: checks a Prometheus text
+# exposition (format 0.0.4) without promtool: the body is well-formed UTF-8;
+# every line is a "# HELP", "# TYPE" or a sample line with a valid name,
+# labels (each once) whose values use only the \\, \" and \n escapes, and
+# a number; each family is typed once, before its samples; no series (name
+# and label set) appears twice.
+sub prom_errors {
+    my ($body) = @_;
+    my @err;
+    require Encode;
+    my $copy = $body // '';
+    return ('no body') unless length $copy;
+    return ('not well-formed UTF-8')
+        unless eval { Encode::decode('UTF-8', $copy, Encode::FB_CROAK()); 1 };
+    return ('no newline at the end') unless $body =~ /\n\z/;
+    my $name_re = qr/[a-zA-Z_:][a-zA-Z0-9_:]*/;
+    my $label_re = qr/[a-zA-Z_][a-zA-Z0-9_]*/;
+    my $value_re = qr/"(?:[^"\\\n]|\\[\\"n])*"/;
+    my $num_re = qr/[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[-+]?Inf|NaN/;
+    my (%typed, %seen);
+    my $n = 0;
+    for my $line (split /\n/, $body) {
+        $n++;
+        if ($line =~ /^# TYPE ($name_re) (\S+)$/) {
+            push @err, "line $n: family $1 typed twice" if $typed{$1}++;
+            next;
+        }
+        next if $line =~ /^# HELP $name_re /;
+        if ($line =~ /^#/) {
+            push @err, "line $n: comment that is not HELP or TYPE: $line";
+            next;
+        }
+        my ($name, $labels, $value) =
+            $line =~ /^($name_re)(?:\{(.*)\})? ($num_re)(?: -?\d+)?$/
+            or do { push @err, "line $n: not a sample: $line"; next };
+        my (@pairs, %label);
+        my $rest = $labels // '';
+        while (length $rest) {
+            $rest =~ s/^($label_re)=($value_re)(,|\z)//
+                or do { push @err, "line $n: bad labels: $labels"; last };
+            push @err, "line $n: label $1 twice" if $label{$1}++;
+            push @pairs, "$1=$2";
+        }
+        my $family = $name;
+        $family =~ s/_(?:bucket|sum|count)\z// unless $typed{$family};
+        push @err, "line $n: $name has no # TYPE before it"
+            unless $typed{$family};
+        my $series = join ',', $name, sort @pairs;
+        push @err, "line $n: series appears twice: $name\{"
+                   . join(',', sort @pairs) . '}'
+            if $seen{$series}++;
+    }
     return @err;
 }
 
