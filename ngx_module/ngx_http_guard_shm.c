@@ -26,21 +26,20 @@ static ngx_int_t ngx_http_guard_shm_init(ngx_shm_zone_t *shm_zone,
     void *data);
 static ngx_uint_t ngx_http_guard_shm_ours(ngx_shm_zone_t *zone,
     ngx_slab_pool_t *shpool);
-static void ngx_http_guard_shm_copy(ngx_slab_pool_t *shpool,
-    ngx_http_guard_sh_t *sh, ngx_slab_pool_t *oshpool,
-    ngx_http_guard_sh_t *osh);
+static ngx_shm_zone_t *ngx_http_guard_shm_running(ngx_shm_zone_t *zone);
 static ngx_http_guard_sh_upstream_t *ngx_http_guard_shm_upstream(
-    ngx_slab_pool_t *shpool, ngx_http_guard_sh_t *sh, ngx_str_t *name);
+    ngx_slab_pool_t *shpool, ngx_http_guard_sh_t *sh, ngx_str_t *name,
+    ngx_http_guard_sh_t *osh);
 static ngx_http_guard_sh_server_t *ngx_http_guard_shm_server(
     ngx_slab_pool_t *shpool, ngx_http_guard_sh_t *sh, ngx_str_t *key,
-    size_t prefix, ngx_str_t *server);
+    size_t prefix, ngx_str_t *server, ngx_http_guard_sh_t *osh);
 static void ngx_http_guard_shm_reset(ngx_http_guard_sh_server_t *s,
     ngx_uint_t initial);
 static ngx_uint_t ngx_http_guard_shm_standby(ngx_http_guard_srv_conf_t *gscf,
     ngx_str_t *server);
 static ngx_int_t ngx_http_guard_shm_map(ngx_cycle_t *cycle,
     ngx_slab_pool_t *shpool, ngx_http_guard_sh_t *sh,
-    ngx_http_guard_upstream_t *up);
+    ngx_http_guard_sh_t *osh, ngx_http_guard_upstream_t *up);
 
 
 uint64_t
@@ -93,10 +92,7 @@ static ngx_int_t
 ngx_http_guard_shm_init(ngx_shm_zone_t *shm_zone, void *data)
 {
     size_t                len;
-    ngx_uint_t            i;
-    ngx_list_part_t      *part;
-    ngx_shm_zone_t       *oz;
-    ngx_slab_pool_t      *shpool, *oshpool;
+    ngx_slab_pool_t      *shpool;
     ngx_http_guard_sh_t  *sh;
 
     shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
@@ -145,50 +141,10 @@ ngx_http_guard_shm_init(ngx_shm_zone_t *shm_zone, void *data)
     shpool->log_nomem = 0;
 
     /*
-     * A reload that changed the size: ngx_cycle is still the running
-     * cycle here, and its zone is mapped until init_module has run.
+     * A reload that changed the size: the state of the running zone is
+     * copied in init_module (ngx_http_guard_shm_reconcile), once this
+     * cycle can no longer fail; nothing here touches the running zone.
      */
-
-    part = (ngx_list_part_t *) &ngx_cycle->shared_memory.part;
-    oz = part->elts;
-
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-            part = part->next;
-            oz = part->elts;
-            i = 0;
-        }
-
-        if (oz[i].tag != shm_zone->tag
-            || oz[i].shm.name.len != shm_zone->shm.name.len
-            || ngx_strncmp(oz[i].shm.name.data, shm_zone->shm.name.data,
-                           shm_zone->shm.name.len)
-               != 0
-            || oz[i].shm.addr == NULL
-            || oz[i].shm.addr == shm_zone->shm.addr)
-        {
-            continue;
-        }
-
-        oshpool = (ngx_slab_pool_t *) oz[i].shm.addr;
-
-        if (!ngx_http_guard_shm_ours(&oz[i], oshpool)) {
-            break;
-        }
-
-        ngx_shmtx_lock(&oshpool->mutex);
-        ngx_http_guard_shm_copy(shpool, sh, oshpool, oshpool->data);
-        ngx_shmtx_unlock(&oshpool->mutex);
-
-        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
-                      "upstream guard: zone resized from %uz to %uz, "
-                      "state kept", oz[i].shm.size, shm_zone->shm.size);
-        break;
-    }
 
     return NGX_OK;
 }
@@ -224,73 +180,61 @@ ngx_http_guard_shm_ours(ngx_shm_zone_t *zone, ngx_slab_pool_t *shpool)
 }
 
 
-/* called with the old zone locked; nobody uses the new zone yet */
+/*
+ * The running cycle's zone of our name if it is not the new cycle's one
+ * (a reload that changed the size), or NULL.  ngx_cycle is still the
+ * running cycle during ngx_init_cycle(), and its zones stay mapped until
+ * every init_module has run.
+ */
 
-static void
-ngx_http_guard_shm_copy(ngx_slab_pool_t *shpool, ngx_http_guard_sh_t *sh,
-    ngx_slab_pool_t *oshpool, ngx_http_guard_sh_t *osh)
+static ngx_shm_zone_t *
+ngx_http_guard_shm_running(ngx_shm_zone_t *zone)
 {
-    size_t                         prefix;
-    ngx_str_t                      key, server;
-    ngx_rbtree_node_t             *node, *root, *sentinel;
-    ngx_http_guard_sh_server_t    *os, *s;
-    ngx_http_guard_sh_upstream_t  *ou, *u;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_shm_zone_t   *oz;
 
-    sh->generation = osh->generation;
-    sh->started = osh->started;
-    sh->leader_changes = osh->leader_changes;
-    sh->audit_seq = osh->audit_seq;
-    ngx_memcpy(sh->audit_head, osh->audit_head, sizeof(sh->audit_head));
+    part = (ngx_list_part_t *) &ngx_cycle->shared_memory.part;
+    oz = part->elts;
 
-    /* old workers stop checking: their generation no longer matches */
-    osh->generation++;
+    for (i = 0; /* void */ ; i++) {
 
-    for (ou = osh->upstreams; ou; ou = ou->next) {
-        u = ngx_http_guard_shm_upstream(shpool, sh, &ou->name);
-        if (u == NULL) {
-            return;
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return NULL;
+            }
+            part = part->next;
+            oz = part->elts;
+            i = 0;
         }
 
-        u->seen_gen = ou->seen_gen;
-        u->last_change = ou->last_change;
-    }
-
-    sentinel = osh->servers.sentinel;
-    root = osh->servers.root;
-
-    if (root == sentinel) {
-        return;
-    }
-
-    for (node = ngx_rbtree_min(root, sentinel);
-         node;
-         node = ngx_rbtree_next(&osh->servers, node))
-    {
-        os = (ngx_http_guard_sh_server_t *) node;
-
-        key = os->node.str;
-        prefix = key.len - os->server.len - os->addr.len - 2;
-        server = os->server;
-
-        s = ngx_http_guard_shm_server(shpool, sh, &key, prefix, &server);
-        if (s == NULL) {
-            return;
+        if (oz[i].tag != zone->tag
+            || oz[i].shm.name.len != zone->shm.name.len
+            || ngx_strncmp(oz[i].shm.name.data, zone->shm.name.data,
+                           zone->shm.name.len)
+               != 0
+            || oz[i].shm.addr == NULL
+            || oz[i].shm.addr == zone->shm.addr)
+        {
+            continue;
         }
 
-        ngx_memcpy(&s->seen_gen, &os->seen_gen,
-                   sizeof(ngx_http_guard_sh_server_t)
-                   - offsetof(ngx_http_guard_sh_server_t, seen_gen));
+        if (!ngx_http_guard_shm_ours(&oz[i],
+                                     (ngx_slab_pool_t *) oz[i].shm.addr))
+        {
+            return NULL;
+        }
 
-        s->inflight = 0;
+        return &oz[i];
     }
 }
 
 
 static ngx_http_guard_sh_upstream_t *
 ngx_http_guard_shm_upstream(ngx_slab_pool_t *shpool, ngx_http_guard_sh_t *sh,
-    ngx_str_t *name)
+    ngx_str_t *name, ngx_http_guard_sh_t *osh)
 {
-    ngx_http_guard_sh_upstream_t  *u, **last;
+    ngx_http_guard_sh_upstream_t  *u, *ou, **last;
 
     last = &sh->upstreams;
 
@@ -317,6 +261,18 @@ ngx_http_guard_shm_upstream(ngx_slab_pool_t *shpool, ngx_http_guard_sh_t *sh,
 
     *last = u;
 
+    /* a resized zone: take over the record of the running zone */
+
+    for (ou = osh ? osh->upstreams : NULL; ou; ou = ou->next) {
+        if (ou->name.len == name->len
+            && ngx_strncmp(ou->name.data, name->data, name->len) == 0)
+        {
+            u->seen_gen = ou->seen_gen;
+            u->last_change = ou->last_change;
+            break;
+        }
+    }
+
     return u;
 }
 
@@ -329,11 +285,12 @@ ngx_http_guard_shm_upstream(ngx_slab_pool_t *shpool, ngx_http_guard_sh_t *sh,
 
 static ngx_http_guard_sh_server_t *
 ngx_http_guard_shm_server(ngx_slab_pool_t *shpool, ngx_http_guard_sh_t *sh,
-    ngx_str_t *key, size_t prefix, ngx_str_t *server)
+    ngx_str_t *key, size_t prefix, ngx_str_t *server,
+    ngx_http_guard_sh_t *osh)
 {
     uint32_t                     hash;
     ngx_str_node_t              *sn;
-    ngx_http_guard_sh_server_t  *s;
+    ngx_http_guard_sh_server_t  *s, *os;
 
     hash = ngx_crc32_short(key->data, key->len);
 
@@ -359,6 +316,20 @@ ngx_http_guard_shm_server(ngx_slab_pool_t *shpool, ngx_http_guard_sh_t *sh,
 
     s->node.node.key = hash;
     ngx_rbtree_insert(&sh->servers, &s->node.node);
+
+    if (osh == NULL) {
+        return s;
+    }
+
+    os = (ngx_http_guard_sh_server_t *) ngx_str_rbtree_lookup(&osh->servers,
+                                                              key, hash);
+    if (os) {
+        ngx_memcpy(&s->seen_gen, &os->seen_gen,
+                   sizeof(ngx_http_guard_sh_server_t)
+                   - offsetof(ngx_http_guard_sh_server_t, seen_gen));
+
+        s->inflight = 0;
+    }
 
     return s;
 }
@@ -416,35 +387,75 @@ ngx_http_guard_shm_root(ngx_http_guard_main_conf_t *gmcf,
 
 
 /*
- * init_module: peer lists (upstream zones included) are final.  Bumps the
- * config generation, maps every peer onto its slot (creating slots for new
- * servers) and applies the state to nginx's peers before workers fork.
+ * init_module: peer lists (upstream zones included) are final, and the new
+ * cycle can no longer fail (ngx_init_cycle() exits if an init_module
+ * fails), so this is the first place that may write the running zone.
+ * Bumps the config generation, maps every peer onto its slot (creating
+ * slots for new servers, and taking their state from the running zone if
+ * the size changed) and applies the state to nginx's peers before workers
+ * fork.
  */
 
 ngx_int_t
 ngx_http_guard_shm_reconcile(ngx_cycle_t *cycle,
     ngx_http_guard_main_conf_t *gmcf)
 {
+    ngx_int_t                   rc;
     ngx_uint_t                  i, gen;
-    ngx_slab_pool_t            *shpool;
-    ngx_http_guard_sh_t        *sh;
+    ngx_shm_zone_t             *oz;
+    ngx_slab_pool_t            *shpool, *oshpool;
+    ngx_http_guard_sh_t        *sh, *osh;
     ngx_http_guard_upstream_t  *up;
 
     sh = ngx_http_guard_shm_root(gmcf, &shpool);
     up = gmcf->upstreams.elts;
+
+    oz = ngx_http_guard_shm_running(gmcf->shm_zone);
+    oshpool = oz ? (ngx_slab_pool_t *) oz->shm.addr : NULL;
+    osh = NULL;
+
+    if (oshpool) {
+        /* old workers keep running checks until the switch below */
+        ngx_shmtx_lock(&oshpool->mutex);
+
+        osh = oshpool->data;
+
+        sh->generation = osh->generation;
+        sh->started = osh->started;
+        sh->leader_changes = osh->leader_changes;
+        sh->audit_seq = osh->audit_seq;
+        ngx_memcpy(sh->audit_head, osh->audit_head, sizeof(sh->audit_head));
+    }
+
+    rc = NGX_OK;
 
     ngx_shmtx_lock(&shpool->mutex);
 
     gen = ++sh->generation;
 
     for (i = 0; i < gmcf->upstreams.nelts; i++) {
-        if (ngx_http_guard_shm_map(cycle, shpool, sh, &up[i]) != NGX_OK) {
-            ngx_shmtx_unlock(&shpool->mutex);
-            return NGX_ERROR;
+        if (ngx_http_guard_shm_map(cycle, shpool, sh, osh, &up[i]) != NGX_OK) {
+            rc = NGX_ERROR;
+            break;
         }
     }
 
     ngx_shmtx_unlock(&shpool->mutex);
+
+    if (oshpool) {
+        /* old workers stop checking: their generation no longer matches */
+        osh->generation++;
+
+        ngx_shmtx_unlock(&oshpool->mutex);
+
+        ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                      "upstream guard: zone resized from %uz to %uz, "
+                      "state kept", oz->shm.size, gmcf->shm_zone->shm.size);
+    }
+
+    if (rc != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     ngx_http_guard_generation = gen;
 
@@ -460,7 +471,8 @@ ngx_http_guard_shm_reconcile(ngx_cycle_t *cycle,
 
 static ngx_int_t
 ngx_http_guard_shm_map(ngx_cycle_t *cycle, ngx_slab_pool_t *shpool,
-    ngx_http_guard_sh_t *sh, ngx_http_guard_upstream_t *up)
+    ngx_http_guard_sh_t *sh, ngx_http_guard_sh_t *osh,
+    ngx_http_guard_upstream_t *up)
 {
     u_char                        *p;
     size_t                         prefix;
@@ -476,7 +488,7 @@ ngx_http_guard_shm_map(ngx_cycle_t *cycle, ngx_slab_pool_t *shpool,
     gen = sh->generation;
     name = &up->uscf->host;
 
-    up->sh = ngx_http_guard_shm_upstream(shpool, sh, name);
+    up->sh = ngx_http_guard_shm_upstream(shpool, sh, name, osh);
     if (up->sh == NULL) {
         ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
                       "upstream guard: zone \"%s\" is full, upstream "
@@ -541,7 +553,7 @@ ngx_http_guard_shm_map(ngx_cycle_t *cycle, ngx_slab_pool_t *shpool,
             ngx_memcpy(p, peer->name.data, peer->name.len);
 
             s = ngx_http_guard_shm_server(shpool, sh, &key, prefix,
-                                          &peer->server);
+                                          &peer->server, osh);
             if (s == NULL) {
                 /* never fail a reload: the server stays unguarded */
                 ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
