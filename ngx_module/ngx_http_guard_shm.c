@@ -18,10 +18,30 @@
 
 
 #define NGX_HTTP_GUARD_SHM_MIN        (256 * 1024)
-#define NGX_HTTP_GUARD_SHM_BASE       (128 * 1024)
-#define NGX_HTTP_GUARD_SHM_PER_SERVER 1024
+
+/*
+ * Configurations whose servers a default zone holds at once: the running
+ * one, the new one of a reload, and one whose old workers still finish
+ * requests.  An explicit guard_shm_size must hold two.
+ */
+#define NGX_HTTP_GUARD_SHM_GENS       3
+#define NGX_HTTP_GUARD_SHM_MIN_GENS   2
 
 
+/* what a set of allocations costs in slab pages */
+typedef struct {
+    ngx_uint_t                       chunks[16];    /* by chunk size shift */
+    ngx_uint_t                       pages;         /* whole-page blocks */
+} ngx_http_guard_shm_need_t;
+
+
+static void ngx_http_guard_shm_need(ngx_http_guard_main_conf_t *gmcf,
+    ngx_uint_t *fixed, ngx_uint_t *per_conf);
+static void ngx_http_guard_shm_need_add(ngx_http_guard_shm_need_t *need,
+    size_t size);
+static ngx_uint_t ngx_http_guard_shm_need_pages(
+    ngx_http_guard_shm_need_t *need);
+static size_t ngx_http_guard_shm_zone_size(ngx_uint_t pages);
 static ngx_int_t ngx_http_guard_shm_init(ngx_shm_zone_t *shm_zone,
     void *data);
 static ngx_uint_t ngx_http_guard_shm_ours(ngx_shm_zone_t *zone,
@@ -37,9 +57,13 @@ static void ngx_http_guard_shm_reset(ngx_http_guard_sh_server_t *s,
     ngx_uint_t initial);
 static ngx_uint_t ngx_http_guard_shm_standby(ngx_http_guard_srv_conf_t *gscf,
     ngx_str_t *server);
+static ngx_uint_t ngx_http_guard_shm_oldest(ngx_http_guard_sh_t *sh,
+    ngx_uint_t running);
+static void ngx_http_guard_shm_reclaim(ngx_cycle_t *cycle,
+    ngx_slab_pool_t *shpool, ngx_http_guard_sh_t *sh, ngx_uint_t oldest);
 static ngx_int_t ngx_http_guard_shm_map(ngx_cycle_t *cycle,
     ngx_slab_pool_t *shpool, ngx_http_guard_sh_t *sh,
-    ngx_http_guard_sh_t *osh, ngx_http_guard_upstream_t *up);
+    ngx_http_guard_upstream_t *up, ngx_http_guard_sh_t *osh);
 
 
 uint64_t
@@ -53,15 +77,24 @@ ngx_http_guard_now_ms(void)
 }
 
 
+/*
+ * The zone is sized from the configuration: the slab pages that the
+ * servers' slots and the upstreams' records take, for as many
+ * configurations as a reload may keep alive at once.
+ */
+
 ngx_int_t
 ngx_http_guard_shm_add(ngx_conf_t *cf, ngx_http_guard_main_conf_t *gmcf)
 {
     size_t      size, need;
     ngx_str_t   name;
+    ngx_uint_t  fixed, per_conf;
+
+    ngx_http_guard_shm_need(gmcf, &fixed, &per_conf);
 
     if (gmcf->shm_size == NGX_CONF_UNSET_SIZE) {
-        need = NGX_HTTP_GUARD_SHM_BASE
-               + gmcf->nservers * NGX_HTTP_GUARD_SHM_PER_SERVER;
+        need = ngx_http_guard_shm_zone_size(fixed + NGX_HTTP_GUARD_SHM_GENS
+                                                    * per_conf);
 
         need = ngx_max(need, gmcf->check_shm_size);
 
@@ -70,7 +103,22 @@ ngx_http_guard_shm_add(ngx_conf_t *cf, ngx_http_guard_main_conf_t *gmcf)
         }
 
     } else {
-        size = gmcf->shm_size;      /* at least 8 pages, see module.c */
+        size = gmcf->shm_size;
+
+        need = ngx_http_guard_shm_zone_size(fixed + NGX_HTTP_GUARD_SHM_MIN_GENS
+                                                    * per_conf);
+
+        if (size < need) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "guard_shm_size %uz is too small: %ui guarded "
+                          "servers need at least %uz (room for two "
+                          "configurations during a reload); raise it, or "
+                          "remove it to size the zone automatically, "
+                          "in %s:%ui",
+                          size, gmcf->nservers, need,
+                          gmcf->shm_size_file, gmcf->shm_size_line);
+            return NGX_ERROR;
+        }
     }
 
     ngx_str_set(&name, NGX_HTTP_GUARD_SHM_NAME);
@@ -85,6 +133,121 @@ ngx_http_guard_shm_add(ngx_conf_t *cf, ngx_http_guard_main_conf_t *gmcf)
     gmcf->shm_zone->data = gmcf;
 
     return NGX_OK;
+}
+
+
+/*
+ * Slab pages for the zone's root (fixed) and for one configuration's
+ * upstream records and server slots (per_conf), keyed as in
+ * ngx_http_guard_shm_map(): round robin names a peer by the server's
+ * name and the address's name (ngx_http_upstream_init_round_robin()).
+ */
+
+static void
+ngx_http_guard_shm_need(ngx_http_guard_main_conf_t *gmcf, ngx_uint_t *fixed,
+    ngx_uint_t *per_conf)
+{
+    size_t                          key;
+    ngx_uint_t                      i, j, k;
+    ngx_http_guard_upstream_t      *up;
+    ngx_http_guard_shm_need_t       need;
+    ngx_http_upstream_server_t     *server;
+    ngx_http_upstream_srv_conf_t   *uscf;
+
+    ngx_memzero(&need, sizeof(ngx_http_guard_shm_need_t));
+
+    ngx_http_guard_shm_need_add(&need, sizeof(ngx_http_guard_sh_t));
+    ngx_http_guard_shm_need_add(&need,
+                                sizeof(" in upstream guard zone \"\"")
+                                + sizeof(NGX_HTTP_GUARD_SHM_NAME) - 1);
+
+    *fixed = ngx_http_guard_shm_need_pages(&need);
+
+    ngx_memzero(&need, sizeof(ngx_http_guard_shm_need_t));
+
+    up = gmcf->upstreams.elts;
+
+    for (i = 0; i < gmcf->upstreams.nelts; i++) {
+        uscf = up[i].uscf;
+
+        ngx_http_guard_shm_need_add(&need,
+                                    sizeof(ngx_http_guard_sh_upstream_t)
+                                    + uscf->host.len);
+
+        server = uscf->servers->elts;
+
+        for (j = 0; j < uscf->servers->nelts; j++) {
+            for (k = 0; k < server[j].naddrs; k++) {
+                key = uscf->host.len + server[j].name.len
+                      + server[j].addrs[k].name.len + 2;
+
+                ngx_http_guard_shm_need_add(&need,
+                                        sizeof(ngx_http_guard_sh_server_t)
+                                        + key);
+            }
+        }
+    }
+
+    *per_conf = ngx_http_guard_shm_need_pages(&need);
+}
+
+
+/* as ngx_slab_alloc() rounds: chunks of 8 bytes to half a page, or pages */
+
+static void
+ngx_http_guard_shm_need_add(ngx_http_guard_shm_need_t *need, size_t size)
+{
+    ngx_uint_t  shift;
+
+    if (size > ngx_pagesize / 2) {
+        need->pages += (size + ngx_pagesize - 1) / ngx_pagesize;
+        return;
+    }
+
+    for (shift = 3; ((size_t) 1 << shift) < size; shift++) {
+        /* void */
+    }
+
+    need->chunks[shift]++;
+}
+
+
+static ngx_uint_t
+ngx_http_guard_shm_need_pages(ngx_http_guard_shm_need_t *need)
+{
+    ngx_uint_t  shift, per_page, pages;
+
+    pages = need->pages;
+
+    for (shift = 3; shift < 16; shift++) {
+
+        if (need->chunks[shift] == 0) {
+            continue;
+        }
+
+        per_page = ngx_pagesize >> shift;
+
+        if (((size_t) 1 << shift) < ngx_pagesize / (8 * sizeof(uintptr_t))) {
+            /* small chunks keep their bitmap in the page: count half */
+            per_page /= 2;
+        }
+
+        pages += (need->chunks[shift] + per_page - 1) / per_page;
+    }
+
+    return pages;
+}
+
+
+/* a zone that ngx_slab_init() gives at least this many usable pages */
+
+static size_t
+ngx_http_guard_shm_zone_size(ngx_uint_t pages)
+{
+    return sizeof(ngx_slab_pool_t)
+           + 16 * (sizeof(ngx_slab_page_t) + sizeof(ngx_slab_stat_t))
+           + pages * (ngx_pagesize + sizeof(ngx_slab_page_t))
+           + ngx_pagesize;
 }
 
 
@@ -431,10 +594,20 @@ ngx_http_guard_shm_reconcile(ngx_cycle_t *cycle,
 
     ngx_shmtx_lock(&shpool->mutex);
 
+    ngx_http_guard_shm_reclaim(cycle, shpool, sh,
+                               ngx_http_guard_shm_oldest(sh, sh->generation));
+
     gen = ++sh->generation;
 
+    /* the records first: an upstream without one is not even reported */
+
     for (i = 0; i < gmcf->upstreams.nelts; i++) {
-        if (ngx_http_guard_shm_map(cycle, shpool, sh, osh, &up[i]) != NGX_OK) {
+        up[i].sh = ngx_http_guard_shm_upstream(shpool, sh, &up[i].uscf->host,
+                                               osh);
+    }
+
+    for (i = 0; i < gmcf->upstreams.nelts; i++) {
+        if (ngx_http_guard_shm_map(cycle, shpool, sh, &up[i], osh) != NGX_OK) {
             rc = NGX_ERROR;
             break;
         }
@@ -469,15 +642,108 @@ ngx_http_guard_shm_reconcile(ngx_cycle_t *cycle,
 }
 
 
+/*
+ * The oldest config generation that a live process may still use, by the
+ * master's process table: a process not seen at an earlier reload was
+ * started by the running cycle.  Called in the master, under the mutex.
+ */
+
+static ngx_uint_t
+ngx_http_guard_shm_oldest(ngx_http_guard_sh_t *sh, ngx_uint_t running)
+{
+    ngx_int_t   i;
+    ngx_uint_t  oldest;
+
+    if (ngx_process == NGX_PROCESS_SINGLE) {
+        /* requests of the running cycle may still finish in this process */
+        return running;
+    }
+
+    oldest = running;
+
+    for (i = 0; i < ngx_last_process; i++) {
+
+        if (ngx_processes[i].pid == NGX_INVALID_PID
+            || ngx_processes[i].exited)
+        {
+            continue;
+        }
+
+        if (sh->proc_pid[i] != ngx_processes[i].pid) {
+            sh->proc_pid[i] = ngx_processes[i].pid;
+            sh->proc_gen[i] = running;
+        }
+
+        oldest = ngx_min(oldest, sh->proc_gen[i]);
+    }
+
+    return oldest;
+}
+
+
+/*
+ * Frees the records and slots that no live generation maps: those last
+ * mapped before the oldest one (a slot of generation g is mapped by
+ * generations up to g only).  Slots of removed servers would otherwise
+ * fill the zone after enough reloads.
+ */
+
+static void
+ngx_http_guard_shm_reclaim(ngx_cycle_t *cycle, ngx_slab_pool_t *shpool,
+    ngx_http_guard_sh_t *sh, ngx_uint_t oldest)
+{
+    ngx_uint_t                     n;
+    ngx_rbtree_node_t             *node, *next;
+    ngx_http_guard_sh_server_t    *s;
+    ngx_http_guard_sh_upstream_t  *u, **last;
+
+    n = 0;
+    last = &sh->upstreams;
+
+    for (u = sh->upstreams; u; u = *last) {
+
+        if (u->seen_gen < oldest) {
+            *last = u->next;
+            ngx_slab_free_locked(shpool, u);
+            continue;
+        }
+
+        last = &u->next;
+    }
+
+    if (sh->servers.root == sh->servers.sentinel) {
+        return;
+    }
+
+    for (node = ngx_rbtree_min(sh->servers.root, sh->servers.sentinel);
+         node;
+         node = next)
+    {
+        next = ngx_rbtree_next(&sh->servers, node);
+        s = (ngx_http_guard_sh_server_t *) node;
+
+        if (s->seen_gen < oldest) {
+            ngx_rbtree_delete(&sh->servers, node);
+            ngx_slab_free_locked(shpool, s);
+            n++;
+        }
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, cycle->log, 0,
+                   "upstream guard: freed %ui slots older than generation "
+                   "%ui", n, oldest);
+}
+
+
 static ngx_int_t
 ngx_http_guard_shm_map(ngx_cycle_t *cycle, ngx_slab_pool_t *shpool,
-    ngx_http_guard_sh_t *sh, ngx_http_guard_sh_t *osh,
-    ngx_http_guard_upstream_t *up)
+    ngx_http_guard_sh_t *sh, ngx_http_guard_upstream_t *up,
+    ngx_http_guard_sh_t *osh)
 {
     u_char                        *p;
     size_t                         prefix;
-    ngx_str_t                      key, *name;
-    ngx_uint_t                     n, gen;
+    ngx_str_t                      key, *name, *first;
+    ngx_uint_t                     n, gen, local, untracked;
     ngx_http_guard_peer_t         *gp;
     ngx_http_guard_srv_conf_t     *gscf;
     ngx_http_guard_sh_server_t    *s;
@@ -487,17 +753,27 @@ ngx_http_guard_shm_map(ngx_cycle_t *cycle, ngx_slab_pool_t *shpool,
     gscf = up->conf;
     gen = sh->generation;
     name = &up->uscf->host;
+    local = 0;
+    untracked = 0;
+    first = NULL;
 
-    up->sh = ngx_http_guard_shm_upstream(shpool, sh, name, osh);
     if (up->sh == NULL) {
-        ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
-                      "upstream guard: zone \"%s\" is full, upstream "
-                      "\"%V\" is not checked; raise guard_shm_size",
-                      NGX_HTTP_GUARD_SHM_NAME, name);
-        return NGX_OK;
-    }
+        /*
+         * No room even for the upstream's record: a record of this process
+         * keeps the upstream in the report, every server "untracked".
+         */
+        up->sh = ngx_pcalloc(cycle->pool,
+                             sizeof(ngx_http_guard_sh_upstream_t));
+        if (up->sh == NULL) {
+            return NGX_ERROR;
+        }
 
-    if (up->sh->seen_gen + 1 != gen) {
+        up->sh->name = *name;
+        up->sh->last_change = ngx_http_guard_now_ms();
+
+        local = 1;
+
+    } else if (up->sh->seen_gen + 1 != gen) {
         up->sh->last_change = ngx_http_guard_now_ms();
     }
 
@@ -552,15 +828,23 @@ ngx_http_guard_shm_map(ngx_cycle_t *cycle, ngx_slab_pool_t *shpool,
             *p++ = '\n';
             ngx_memcpy(p, peer->name.data, peer->name.len);
 
-            s = ngx_http_guard_shm_server(shpool, sh, &key, prefix,
-                                          &peer->server, osh);
+            if (local) {
+                s = NULL;
+
+            } else {
+                s = ngx_http_guard_shm_server(shpool, sh, &key, prefix,
+                                              &peer->server, osh);
+            }
+
             if (s == NULL) {
-                /* never fail a reload: the server stays unguarded */
-                ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
-                              "upstream guard: zone \"%s\" is full, server "
-                              "\"%V\" of upstream \"%V\" is not checked; "
-                              "raise guard_shm_size",
-                              NGX_HTTP_GUARD_SHM_NAME, &peer->name, name);
+                /*
+                 * Too late to fail the reload: the server is not checked
+                 * and the report shows it as "untracked".
+                 */
+                if (untracked++ == 0) {
+                    first = &peer->name;
+                }
+
                 continue;
             }
 
@@ -582,6 +866,17 @@ ngx_http_guard_shm_map(ngx_cycle_t *cycle, ngx_slab_pool_t *shpool,
             gp->sh = s;
             gp->check_owner = 1;
         }
+    }
+
+    if (untracked) {
+        ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
+                      "upstream guard: zone \"%s\" is full, %ui of %ui "
+                      "servers of upstream \"%V\" are not checked and "
+                      "reported as untracked, the first \"%V\"; old workers "
+                      "still use the slots of earlier configurations, or "
+                      "guard_shm_size is too small",
+                      NGX_HTTP_GUARD_SHM_NAME, untracked, up->npeers, name,
+                      first);
     }
 
     if (ngx_http_guard_index_peers(cycle->pool, up) != NGX_OK) {
