@@ -10,7 +10,7 @@ use Test::Nginx::Socket 'no_plan';
 use_hup();
 
 # a backend that accepts and never answers: checks stay in flight
-start_hostile('silent', $ENV{TEST_NGINX_B4}, lifetime => 120);
+start_hostile('silent', $ENV{TEST_NGINX_B4}, lifetime => 120, log => 1);
 master_on();
 workers(2);
 no_shuffle();
@@ -228,7 +228,16 @@ Guard::wait_for(sub { my $s = Guard::guard_status(); $s && $s->{generation} >= 5
 --- config
     location = /guard { guard_status; }
 --- init
-Guard::wait_for(sub { my $s = Guard::guard_status(); $s && $s->{generation} >= 6 }, 10);
+# the new configuration is live, and its checks reach the silent backend
+my $s;
+Guard::wait_for(sub {
+    $s = Guard::guard_status() or return 0;
+    return Guard::upstream_state($s, 'slow');
+}, 10) or die "upstream slow never reported: "
+              . ($Guard::ERROR // JSON::PP->new->encode($s)) . "\n";
+Test::More::ok(Guard::wait_for(sub {
+                   Guard::hostile_log_count($ENV{TEST_NGINX_B4}) > 0 }, 10),
+               "a check is in flight to the silent backend");
 --- request
 GET /guard
 --- response_body_like: "name":"slow"
@@ -246,7 +255,13 @@ GET /guard
 --- config
     location = /guard { guard_status; }
 --- init
-Guard::wait_for(sub { my $s = Guard::guard_status(); $s && $s->{generation} >= 7 }, 10);
+my $s;
+Guard::wait_for(sub {
+    $s = Guard::guard_status() or return 0;
+    my $up = Guard::upstream_state($s, 'slow') or return 0;
+    return $up->{check} eq 'tcp';
+}, 10) or die "the tcp check never reported: "
+              . ($Guard::ERROR // JSON::PP->new->encode($s)) . "\n";
 my $t0 = Time::HiRes::time();
 my $gone = Guard::wait_for(sub { Guard::old_workers() == 0 && Time::HiRes::time() }, 15);
 Test::More::ok($gone && $gone - $t0 < 5,
