@@ -46,7 +46,10 @@ static ngx_int_t ngx_http_guard_shm_init(ngx_shm_zone_t *shm_zone,
     void *data);
 static ngx_uint_t ngx_http_guard_shm_ours(ngx_shm_zone_t *zone,
     ngx_slab_pool_t *shpool);
-static ngx_shm_zone_t *ngx_http_guard_shm_running(ngx_shm_zone_t *zone);
+static ngx_shm_zone_t *ngx_http_guard_shm_running(ngx_str_t *name,
+    void *tag, u_char *addr);
+static ngx_int_t ngx_http_guard_shm_keep(ngx_conf_t *cf,
+    ngx_http_guard_main_conf_t *gmcf, size_t *size);
 static ngx_http_guard_sh_upstream_t *ngx_http_guard_shm_upstream(
     ngx_slab_pool_t *shpool, ngx_http_guard_sh_t *sh, ngx_str_t *name,
     ngx_http_guard_sh_t *osh);
@@ -100,6 +103,10 @@ ngx_http_guard_shm_add(ngx_conf_t *cf, ngx_http_guard_main_conf_t *gmcf)
 
         for (size = NGX_HTTP_GUARD_SHM_MIN; size < need; size *= 2) {
             /* void */
+        }
+
+        if (ngx_http_guard_shm_keep(cf, gmcf, &size) != NGX_OK) {
+            return NGX_ERROR;
         }
 
     } else {
@@ -251,6 +258,118 @@ ngx_http_guard_shm_zone_size(ngx_uint_t pages)
 }
 
 
+/*
+ * A default-sized zone at a reload: the running zone is kept if it is
+ * big enough and has free pages for the servers and upstreams it does not
+ * hold yet (reusing it keeps the slots of old workers, which may still
+ * run); otherwise a zone of another size is taken, into which init_module
+ * copies only the configured servers, so it never runs out.  The running
+ * zone is only read: only the master allocates in it.
+ */
+
+static ngx_int_t
+ngx_http_guard_shm_keep(ngx_conf_t *cf, ngx_http_guard_main_conf_t *gmcf,
+    size_t *size)
+{
+    u_char                         *p;
+    size_t                          osize;
+    ngx_str_t                       name, key;
+    ngx_uint_t                      i, j, k, room;
+    ngx_shm_zone_t                 *oz;
+    ngx_slab_pool_t                *oshpool;
+    ngx_http_guard_sh_t            *osh;
+    ngx_http_guard_upstream_t      *up;
+    ngx_http_guard_shm_need_t       need;
+    ngx_http_upstream_server_t     *server;
+    ngx_http_guard_sh_upstream_t   *ou;
+    ngx_http_upstream_srv_conf_t   *uscf;
+
+    ngx_str_set(&name, NGX_HTTP_GUARD_SHM_NAME);
+
+    oz = ngx_http_guard_shm_running(&name, &ngx_http_upstream_guard_module,
+                                    NULL);
+    if (oz == NULL || oz->shm.size < *size) {
+        return NGX_OK;
+    }
+
+    osize = oz->shm.size;
+    oshpool = (ngx_slab_pool_t *) oz->shm.addr;
+
+    ngx_memzero(&need, sizeof(ngx_http_guard_shm_need_t));
+
+    up = gmcf->upstreams.elts;
+
+    ngx_shmtx_lock(&oshpool->mutex);
+
+    osh = oshpool->data;
+
+    for (i = 0; i < gmcf->upstreams.nelts; i++) {
+        uscf = up[i].uscf;
+
+        for (ou = osh->upstreams; ou; ou = ou->next) {
+            if (ou->name.len == uscf->host.len
+                && ngx_strncmp(ou->name.data, uscf->host.data,
+                               uscf->host.len)
+                   == 0)
+            {
+                break;
+            }
+        }
+
+        if (ou == NULL) {
+            ngx_http_guard_shm_need_add(&need,
+                                        sizeof(ngx_http_guard_sh_upstream_t)
+                                        + uscf->host.len);
+        }
+
+        server = uscf->servers->elts;
+
+        for (j = 0; j < uscf->servers->nelts; j++) {
+            for (k = 0; k < server[j].naddrs; k++) {
+                key.len = uscf->host.len + server[j].name.len
+                          + server[j].addrs[k].name.len + 2;
+
+                key.data = ngx_pnalloc(cf->temp_pool, key.len);
+                if (key.data == NULL) {
+                    ngx_shmtx_unlock(&oshpool->mutex);
+                    return NGX_ERROR;
+                }
+
+                p = ngx_cpymem(key.data, uscf->host.data, uscf->host.len);
+                *p++ = '\n';
+                p = ngx_cpymem(p, server[j].name.data, server[j].name.len);
+                *p++ = '\n';
+                ngx_memcpy(p, server[j].addrs[k].name.data,
+                           server[j].addrs[k].name.len);
+
+                if (ngx_str_rbtree_lookup(&osh->servers, &key,
+                                          ngx_crc32_short(key.data, key.len))
+                    == NULL)
+                {
+                    ngx_http_guard_shm_need_add(&need,
+                                        sizeof(ngx_http_guard_sh_server_t)
+                                        + key.len);
+                }
+            }
+        }
+    }
+
+    room = (ngx_http_guard_shm_need_pages(&need) <= oshpool->pfree);
+
+    ngx_shmtx_unlock(&oshpool->mutex);
+
+    if (room) {
+        *size = osize;
+
+    } else if (osize == *size) {
+        /* any other size gives a fresh zone */
+        *size *= 2;
+    }
+
+    return NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_http_guard_shm_init(ngx_shm_zone_t *shm_zone, void *data)
 {
@@ -344,14 +463,14 @@ ngx_http_guard_shm_ours(ngx_shm_zone_t *zone, ngx_slab_pool_t *shpool)
 
 
 /*
- * The running cycle's zone of our name if it is not the new cycle's one
- * (a reload that changed the size), or NULL.  ngx_cycle is still the
- * running cycle during ngx_init_cycle(), and its zones stay mapped until
- * every init_module has run.
+ * The running cycle's zone of our name if it is not the one at addr (the
+ * new cycle's, when a reload keeps the size), or NULL.  ngx_cycle is
+ * still the running cycle during ngx_init_cycle(), and its zones stay
+ * mapped until every init_module has run.
  */
 
 static ngx_shm_zone_t *
-ngx_http_guard_shm_running(ngx_shm_zone_t *zone)
+ngx_http_guard_shm_running(ngx_str_t *name, void *tag, u_char *addr)
 {
     ngx_uint_t        i;
     ngx_list_part_t  *part;
@@ -371,13 +490,11 @@ ngx_http_guard_shm_running(ngx_shm_zone_t *zone)
             i = 0;
         }
 
-        if (oz[i].tag != zone->tag
-            || oz[i].shm.name.len != zone->shm.name.len
-            || ngx_strncmp(oz[i].shm.name.data, zone->shm.name.data,
-                           zone->shm.name.len)
-               != 0
+        if (oz[i].tag != tag
+            || oz[i].shm.name.len != name->len
+            || ngx_strncmp(oz[i].shm.name.data, name->data, name->len) != 0
             || oz[i].shm.addr == NULL
-            || oz[i].shm.addr == zone->shm.addr)
+            || oz[i].shm.addr == addr)
         {
             continue;
         }
@@ -573,7 +690,9 @@ ngx_http_guard_shm_reconcile(ngx_cycle_t *cycle,
     sh = ngx_http_guard_shm_root(gmcf, &shpool);
     up = gmcf->upstreams.elts;
 
-    oz = ngx_http_guard_shm_running(gmcf->shm_zone);
+    oz = ngx_http_guard_shm_running(&gmcf->shm_zone->shm.name,
+                                    gmcf->shm_zone->tag,
+                                    gmcf->shm_zone->shm.addr);
     oshpool = oz ? (ngx_slab_pool_t *) oz->shm.addr : NULL;
     osh = NULL;
 

@@ -221,3 +221,55 @@ GET /guard
 qr/^(?!.*untracked).*"address":"127\.0\.23\.150:/s
 --- error_log eval
 qr/upstream guard: zone "upstream_guard" is full, \d+ of 150 servers of upstream "app" are not checked and reported as untracked, the first "127\.0\.22\.\d+:\d+"/
+
+
+
+=== TEST 5: a default zone that old workers fill is replaced, never full
+Each reload leaves a worker behind with a held request; when the running
+zone has no free pages for the new servers, the reload takes a zone of
+twice the size and copies the state of the configured servers into it.
+--- http_config eval
+"    upstream app {
+" . main::servers(30, 150) . "
+        guard_check tcp interval=1s;
+    }
+    upstream hang {
+        server 127.0.0.1:$ENV{TEST_NGINX_B4};
+    }"
+--- config
+    location = /guard { guard_status; }
+    location = /hang {
+        proxy_pass http://hang;
+        proxy_read_timeout 60s;
+    }
+--- init
+Guard::start_hostile('silent', $ENV{TEST_NGINX_B4}, lifetime => 120,
+                     log => 1);
+main::all_checked(30, 150, "start");
+my $size = Guard::guard_status()->{zone_size};
+my @held;
+for my $round (1 .. 7) {
+    my $hang = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                     PeerPort => $ENV{TEST_NGINX_SERVER_PORT})
+        or die "cannot connect: $!\n";
+    print $hang "GET /hang HTTP/1.0\r\nHost: localhost\r\n\r\n";
+    push @held, $hang;
+    Guard::wait_for(sub {
+        Guard::hostile_log_count($ENV{TEST_NGINX_B4}) >= $round }, 10)
+        or die "held request $round never reached the backend\n";
+    my ($net, $p) = (30 + $round, $ENV{TEST_NGINX_B1});
+    main::reload_with(sub { s/127\.0\.\d+\.(\d+):$p;/127.0.$net.$1:$p;/g });
+    main::all_checked($net, 150, "reload $round") or last;
+}
+my $s = Guard::guard_status();
+Test::More::cmp_ok($s->{zone_size}, '>', $size, "the zone grew from $size");
+close $_ for @held;
+Guard::stop_hostile($ENV{TEST_NGINX_B4});
+--- request
+GET /guard
+--- response_body_like eval
+qr/^(?!.*untracked).*"address":"127\.0\.37\.150:/s
+--- error_log eval
+qr/upstream guard: zone resized from \d+ to \d+, state kept/
+--- no_error_log
+is full
