@@ -154,12 +154,12 @@ static void
 ngx_http_guard_shm_need(ngx_http_guard_main_conf_t *gmcf, ngx_uint_t *fixed,
     ngx_uint_t *per_conf)
 {
-    size_t                          key;
-    ngx_uint_t                      i, j, k;
-    ngx_http_guard_upstream_t      *up;
-    ngx_http_guard_shm_need_t       need;
-    ngx_http_upstream_server_t     *server;
-    ngx_http_upstream_srv_conf_t   *uscf;
+    size_t                         key;
+    ngx_uint_t                     i, j, k;
+    ngx_http_guard_upstream_t     *up;
+    ngx_http_guard_shm_need_t      need;
+    ngx_http_upstream_server_t    *server;
+    ngx_http_upstream_srv_conf_t  *uscf;
 
     ngx_memzero(&need, sizeof(ngx_http_guard_shm_need_t));
 
@@ -271,18 +271,18 @@ static ngx_int_t
 ngx_http_guard_shm_keep(ngx_conf_t *cf, ngx_http_guard_main_conf_t *gmcf,
     size_t *size)
 {
-    u_char                         *p;
-    size_t                          osize;
-    ngx_str_t                       name, key;
-    ngx_uint_t                      i, j, k, room;
-    ngx_shm_zone_t                 *oz;
-    ngx_slab_pool_t                *oshpool;
-    ngx_http_guard_sh_t            *osh;
-    ngx_http_guard_upstream_t      *up;
-    ngx_http_guard_shm_need_t       need;
-    ngx_http_upstream_server_t     *server;
-    ngx_http_guard_sh_upstream_t   *ou;
-    ngx_http_upstream_srv_conf_t   *uscf;
+    u_char                        *p;
+    size_t                         osize;
+    ngx_str_t                      name, key;
+    ngx_uint_t                     i, j, k, room;
+    ngx_shm_zone_t                *oz;
+    ngx_slab_pool_t               *oshpool;
+    ngx_http_guard_sh_t           *osh;
+    ngx_http_guard_upstream_t     *up;
+    ngx_http_guard_shm_need_t      need;
+    ngx_http_upstream_server_t    *server;
+    ngx_http_guard_sh_upstream_t  *ou;
+    ngx_http_upstream_srv_conf_t  *uscf;
 
     ngx_str_set(&name, NGX_HTTP_GUARD_SHM_NAME);
 
