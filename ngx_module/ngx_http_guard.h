@@ -24,7 +24,7 @@
 #define NGX_HTTP_GUARD_VERSION        "0.1.0"
 #define NGX_HTTP_GUARD_SHM_NAME       "upstream_guard"
 #define NGX_HTTP_GUARD_SHM_MAGIC      0x72617567   /* "guar" in memory */
-#define NGX_HTTP_GUARD_SHM_LAYOUT     2   /* bump when a shared struct changes */
+#define NGX_HTTP_GUARD_SHM_LAYOUT     2   /* bump on a shared struct change */
 
 /* check types */
 #define NGX_HTTP_GUARD_TCP            1
@@ -178,6 +178,14 @@ typedef struct {
     /* room for the tamper-evident audit chain (ROADMAP.md) */
     uint64_t                         audit_seq;
     u_char                           audit_head[32];
+
+    /*
+     * The master's record of the config generation each of its processes
+     * (ngx_processes[]) runs: slots that no live generation maps are
+     * freed at a reload.  Written by the master only.
+     */
+    ngx_pid_t                        proc_pid[NGX_MAX_PROCESSES];
+    ngx_uint_t                       proc_gen[NGX_MAX_PROCESSES];
 } ngx_http_guard_sh_t;
 
 
@@ -187,6 +195,8 @@ typedef struct {
 typedef struct {
     ngx_shm_zone_t                  *shm_zone;
     size_t                           shm_size;      /* NGX_CONF_UNSET_SIZE */
+    u_char                          *shm_size_file; /* where it was set */
+    ngx_uint_t                       shm_size_line;
     ngx_array_t                      matches;       /* match_t * */
     ngx_array_t                      upstreams;     /* guard_upstream_t */
     ngx_uint_t                       nservers;      /* for sizing the zone */

@@ -455,6 +455,17 @@ ngx_http_guard_shm_size_check(ngx_conf_t *cf, void *post, void *data)
 {
     size_t  *sp = data;
 
+    ngx_http_guard_main_conf_t  *gmcf;
+
+    /* for the check against the servers, made once they are all known */
+
+    gmcf = (ngx_http_guard_main_conf_t *)
+               ((u_char *) sp - offsetof(ngx_http_guard_main_conf_t,
+                                         shm_size));
+
+    gmcf->shm_size_file = cf->conf_file->file.name.data;
+    gmcf->shm_size_line = cf->conf_file->line;
+
     if (*sp < 8 * ngx_pagesize) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "guard_shm_size %uz is too small, at least %uz",

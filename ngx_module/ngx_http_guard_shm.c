@@ -18,29 +18,55 @@
 
 
 #define NGX_HTTP_GUARD_SHM_MIN        (256 * 1024)
-#define NGX_HTTP_GUARD_SHM_BASE       (128 * 1024)
-#define NGX_HTTP_GUARD_SHM_PER_SERVER 1024
+
+/*
+ * Configurations whose servers a default zone holds at once: the running
+ * one, the new one of a reload, and one whose old workers still finish
+ * requests.  An explicit guard_shm_size must hold two.
+ */
+#define NGX_HTTP_GUARD_SHM_GENS       3
+#define NGX_HTTP_GUARD_SHM_MIN_GENS   2
 
 
+/* what a set of allocations costs in slab pages */
+typedef struct {
+    ngx_uint_t                       chunks[16];    /* by chunk size shift */
+    ngx_uint_t                       pages;         /* whole-page blocks */
+} ngx_http_guard_shm_need_t;
+
+
+static void ngx_http_guard_shm_need(ngx_http_guard_main_conf_t *gmcf,
+    ngx_uint_t *fixed, ngx_uint_t *per_conf);
+static void ngx_http_guard_shm_need_add(ngx_http_guard_shm_need_t *need,
+    size_t size);
+static ngx_uint_t ngx_http_guard_shm_need_pages(
+    ngx_http_guard_shm_need_t *need);
+static size_t ngx_http_guard_shm_zone_size(ngx_uint_t pages);
 static ngx_int_t ngx_http_guard_shm_init(ngx_shm_zone_t *shm_zone,
     void *data);
 static ngx_uint_t ngx_http_guard_shm_ours(ngx_shm_zone_t *zone,
     ngx_slab_pool_t *shpool);
-static void ngx_http_guard_shm_copy(ngx_slab_pool_t *shpool,
-    ngx_http_guard_sh_t *sh, ngx_slab_pool_t *oshpool,
-    ngx_http_guard_sh_t *osh);
+static ngx_shm_zone_t *ngx_http_guard_shm_running(ngx_str_t *name,
+    void *tag, u_char *addr);
+static ngx_int_t ngx_http_guard_shm_keep(ngx_conf_t *cf,
+    ngx_http_guard_main_conf_t *gmcf, size_t *size);
 static ngx_http_guard_sh_upstream_t *ngx_http_guard_shm_upstream(
-    ngx_slab_pool_t *shpool, ngx_http_guard_sh_t *sh, ngx_str_t *name);
+    ngx_slab_pool_t *shpool, ngx_http_guard_sh_t *sh, ngx_str_t *name,
+    ngx_http_guard_sh_t *osh);
 static ngx_http_guard_sh_server_t *ngx_http_guard_shm_server(
     ngx_slab_pool_t *shpool, ngx_http_guard_sh_t *sh, ngx_str_t *key,
-    size_t prefix, ngx_str_t *server);
+    size_t prefix, ngx_str_t *server, ngx_http_guard_sh_t *osh);
 static void ngx_http_guard_shm_reset(ngx_http_guard_sh_server_t *s,
     ngx_uint_t initial);
 static ngx_uint_t ngx_http_guard_shm_standby(ngx_http_guard_srv_conf_t *gscf,
     ngx_str_t *server);
+static ngx_uint_t ngx_http_guard_shm_oldest(ngx_http_guard_sh_t *sh,
+    ngx_uint_t running);
+static void ngx_http_guard_shm_reclaim(ngx_cycle_t *cycle,
+    ngx_slab_pool_t *shpool, ngx_http_guard_sh_t *sh, ngx_uint_t oldest);
 static ngx_int_t ngx_http_guard_shm_map(ngx_cycle_t *cycle,
     ngx_slab_pool_t *shpool, ngx_http_guard_sh_t *sh,
-    ngx_http_guard_upstream_t *up);
+    ngx_http_guard_upstream_t *up, ngx_http_guard_sh_t *osh);
 
 
 uint64_t
@@ -54,15 +80,24 @@ ngx_http_guard_now_ms(void)
 }
 
 
+/*
+ * The zone is sized from the configuration: the slab pages that the
+ * servers' slots and the upstreams' records take, for as many
+ * configurations as a reload may keep alive at once.
+ */
+
 ngx_int_t
 ngx_http_guard_shm_add(ngx_conf_t *cf, ngx_http_guard_main_conf_t *gmcf)
 {
     size_t      size, need;
     ngx_str_t   name;
+    ngx_uint_t  fixed, per_conf;
+
+    ngx_http_guard_shm_need(gmcf, &fixed, &per_conf);
 
     if (gmcf->shm_size == NGX_CONF_UNSET_SIZE) {
-        need = NGX_HTTP_GUARD_SHM_BASE
-               + gmcf->nservers * NGX_HTTP_GUARD_SHM_PER_SERVER;
+        need = ngx_http_guard_shm_zone_size(fixed + NGX_HTTP_GUARD_SHM_GENS
+                                                    * per_conf);
 
         need = ngx_max(need, gmcf->check_shm_size);
 
@@ -70,8 +105,27 @@ ngx_http_guard_shm_add(ngx_conf_t *cf, ngx_http_guard_main_conf_t *gmcf)
             /* void */
         }
 
+        if (ngx_http_guard_shm_keep(cf, gmcf, &size) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
     } else {
-        size = gmcf->shm_size;      /* at least 8 pages, see module.c */
+        size = gmcf->shm_size;
+
+        need = ngx_http_guard_shm_zone_size(fixed + NGX_HTTP_GUARD_SHM_MIN_GENS
+                                                    * per_conf);
+
+        if (size < need) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "guard_shm_size %uz is too small: %ui guarded "
+                          "servers need at least %uz (room for two "
+                          "configurations during a reload); raise it, or "
+                          "remove it to size the zone automatically, "
+                          "in %s:%ui",
+                          size, gmcf->nservers, need,
+                          gmcf->shm_size_file, gmcf->shm_size_line);
+            return NGX_ERROR;
+        }
     }
 
     ngx_str_set(&name, NGX_HTTP_GUARD_SHM_NAME);
@@ -89,14 +143,238 @@ ngx_http_guard_shm_add(ngx_conf_t *cf, ngx_http_guard_main_conf_t *gmcf)
 }
 
 
+/*
+ * Slab pages for the zone's root (fixed) and for one configuration's
+ * upstream records and server slots (per_conf), keyed as in
+ * ngx_http_guard_shm_map(): round robin names a peer by the server's
+ * name and the address's name (ngx_http_upstream_init_round_robin()).
+ */
+
+static void
+ngx_http_guard_shm_need(ngx_http_guard_main_conf_t *gmcf, ngx_uint_t *fixed,
+    ngx_uint_t *per_conf)
+{
+    size_t                         key;
+    ngx_uint_t                     i, j, k;
+    ngx_http_guard_upstream_t     *up;
+    ngx_http_guard_shm_need_t      need;
+    ngx_http_upstream_server_t    *server;
+    ngx_http_upstream_srv_conf_t  *uscf;
+
+    ngx_memzero(&need, sizeof(ngx_http_guard_shm_need_t));
+
+    ngx_http_guard_shm_need_add(&need, sizeof(ngx_http_guard_sh_t));
+    ngx_http_guard_shm_need_add(&need,
+                                sizeof(" in upstream guard zone \"\"")
+                                + sizeof(NGX_HTTP_GUARD_SHM_NAME) - 1);
+
+    *fixed = ngx_http_guard_shm_need_pages(&need);
+
+    ngx_memzero(&need, sizeof(ngx_http_guard_shm_need_t));
+
+    up = gmcf->upstreams.elts;
+
+    for (i = 0; i < gmcf->upstreams.nelts; i++) {
+        uscf = up[i].uscf;
+
+        ngx_http_guard_shm_need_add(&need,
+                                    sizeof(ngx_http_guard_sh_upstream_t)
+                                    + uscf->host.len);
+
+        server = uscf->servers->elts;
+
+        for (j = 0; j < uscf->servers->nelts; j++) {
+            for (k = 0; k < server[j].naddrs; k++) {
+                key = uscf->host.len + server[j].name.len
+                      + server[j].addrs[k].name.len + 2;
+
+                ngx_http_guard_shm_need_add(&need,
+                                        sizeof(ngx_http_guard_sh_server_t)
+                                        + key);
+            }
+        }
+    }
+
+    *per_conf = ngx_http_guard_shm_need_pages(&need);
+}
+
+
+/* as ngx_slab_alloc() rounds: chunks of 8 bytes to half a page, or pages */
+
+static void
+ngx_http_guard_shm_need_add(ngx_http_guard_shm_need_t *need, size_t size)
+{
+    ngx_uint_t  shift;
+
+    if (size > ngx_pagesize / 2) {
+        need->pages += (size + ngx_pagesize - 1) / ngx_pagesize;
+        return;
+    }
+
+    for (shift = 3; ((size_t) 1 << shift) < size; shift++) {
+        /* void */
+    }
+
+    need->chunks[shift]++;
+}
+
+
+static ngx_uint_t
+ngx_http_guard_shm_need_pages(ngx_http_guard_shm_need_t *need)
+{
+    ngx_uint_t  shift, per_page, pages;
+
+    pages = need->pages;
+
+    for (shift = 3; shift < 16; shift++) {
+
+        if (need->chunks[shift] == 0) {
+            continue;
+        }
+
+        per_page = ngx_pagesize >> shift;
+
+        if (((size_t) 1 << shift) < ngx_pagesize / (8 * sizeof(uintptr_t))) {
+            /* small chunks keep their bitmap in the page: count half */
+            per_page /= 2;
+        }
+
+        pages += (need->chunks[shift] + per_page - 1) / per_page;
+    }
+
+    return pages;
+}
+
+
+/* a zone that ngx_slab_init() gives at least this many usable pages */
+
+static size_t
+ngx_http_guard_shm_zone_size(ngx_uint_t pages)
+{
+    return sizeof(ngx_slab_pool_t)
+           + 16 * (sizeof(ngx_slab_page_t) + sizeof(ngx_slab_stat_t))
+           + pages * (ngx_pagesize + sizeof(ngx_slab_page_t))
+           + ngx_pagesize;
+}
+
+
+/*
+ * A default-sized zone at a reload: the running zone is kept if it is
+ * big enough and has free pages for the servers and upstreams it does not
+ * hold yet (reusing it keeps the slots of old workers, which may still
+ * run); otherwise a zone of another size is taken, into which init_module
+ * copies only the configured servers, so it never runs out.  The running
+ * zone is only read: only the master allocates in it.
+ */
+
+static ngx_int_t
+ngx_http_guard_shm_keep(ngx_conf_t *cf, ngx_http_guard_main_conf_t *gmcf,
+    size_t *size)
+{
+    u_char                        *p;
+    size_t                         osize;
+    ngx_str_t                      name, key;
+    ngx_uint_t                     i, j, k, room;
+    ngx_shm_zone_t                *oz;
+    ngx_slab_pool_t               *oshpool;
+    ngx_http_guard_sh_t           *osh;
+    ngx_http_guard_upstream_t     *up;
+    ngx_http_guard_shm_need_t      need;
+    ngx_http_upstream_server_t    *server;
+    ngx_http_guard_sh_upstream_t  *ou;
+    ngx_http_upstream_srv_conf_t  *uscf;
+
+    ngx_str_set(&name, NGX_HTTP_GUARD_SHM_NAME);
+
+    oz = ngx_http_guard_shm_running(&name, &ngx_http_upstream_guard_module,
+                                    NULL);
+    if (oz == NULL || oz->shm.size < *size) {
+        return NGX_OK;
+    }
+
+    osize = oz->shm.size;
+    oshpool = (ngx_slab_pool_t *) oz->shm.addr;
+
+    ngx_memzero(&need, sizeof(ngx_http_guard_shm_need_t));
+
+    up = gmcf->upstreams.elts;
+
+    ngx_shmtx_lock(&oshpool->mutex);
+
+    osh = oshpool->data;
+
+    for (i = 0; i < gmcf->upstreams.nelts; i++) {
+        uscf = up[i].uscf;
+
+        for (ou = osh->upstreams; ou; ou = ou->next) {
+            if (ou->name.len == uscf->host.len
+                && ngx_strncmp(ou->name.data, uscf->host.data,
+                               uscf->host.len)
+                   == 0)
+            {
+                break;
+            }
+        }
+
+        if (ou == NULL) {
+            ngx_http_guard_shm_need_add(&need,
+                                        sizeof(ngx_http_guard_sh_upstream_t)
+                                        + uscf->host.len);
+        }
+
+        server = uscf->servers->elts;
+
+        for (j = 0; j < uscf->servers->nelts; j++) {
+            for (k = 0; k < server[j].naddrs; k++) {
+                key.len = uscf->host.len + server[j].name.len
+                          + server[j].addrs[k].name.len + 2;
+
+                key.data = ngx_pnalloc(cf->temp_pool, key.len);
+                if (key.data == NULL) {
+                    ngx_shmtx_unlock(&oshpool->mutex);
+                    return NGX_ERROR;
+                }
+
+                p = ngx_cpymem(key.data, uscf->host.data, uscf->host.len);
+                *p++ = '\n';
+                p = ngx_cpymem(p, server[j].name.data, server[j].name.len);
+                *p++ = '\n';
+                ngx_memcpy(p, server[j].addrs[k].name.data,
+                           server[j].addrs[k].name.len);
+
+                if (ngx_str_rbtree_lookup(&osh->servers, &key,
+                                          ngx_crc32_short(key.data, key.len))
+                    == NULL)
+                {
+                    ngx_http_guard_shm_need_add(&need,
+                                        sizeof(ngx_http_guard_sh_server_t)
+                                        + key.len);
+                }
+            }
+        }
+    }
+
+    room = (ngx_http_guard_shm_need_pages(&need) <= oshpool->pfree);
+
+    ngx_shmtx_unlock(&oshpool->mutex);
+
+    if (room) {
+        *size = osize;
+
+    } else if (osize == *size) {
+        /* any other size gives a fresh zone */
+        *size *= 2;
+    }
+
+    return NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_http_guard_shm_init(ngx_shm_zone_t *shm_zone, void *data)
 {
     size_t                len;
-    ngx_uint_t            i;
-    ngx_list_part_t      *part;
-    ngx_shm_zone_t       *oz;
-    ngx_slab_pool_t      *shpool, *oshpool;
+    ngx_slab_pool_t      *shpool;
     ngx_http_guard_sh_t  *sh;
 
     shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
@@ -145,50 +423,10 @@ ngx_http_guard_shm_init(ngx_shm_zone_t *shm_zone, void *data)
     shpool->log_nomem = 0;
 
     /*
-     * A reload that changed the size: ngx_cycle is still the running
-     * cycle here, and its zone is mapped until init_module has run.
+     * A reload that changed the size: the state of the running zone is
+     * copied in init_module (ngx_http_guard_shm_reconcile), once this
+     * cycle can no longer fail; nothing here touches the running zone.
      */
-
-    part = (ngx_list_part_t *) &ngx_cycle->shared_memory.part;
-    oz = part->elts;
-
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-            part = part->next;
-            oz = part->elts;
-            i = 0;
-        }
-
-        if (oz[i].tag != shm_zone->tag
-            || oz[i].shm.name.len != shm_zone->shm.name.len
-            || ngx_strncmp(oz[i].shm.name.data, shm_zone->shm.name.data,
-                           shm_zone->shm.name.len)
-               != 0
-            || oz[i].shm.addr == NULL
-            || oz[i].shm.addr == shm_zone->shm.addr)
-        {
-            continue;
-        }
-
-        oshpool = (ngx_slab_pool_t *) oz[i].shm.addr;
-
-        if (!ngx_http_guard_shm_ours(&oz[i], oshpool)) {
-            break;
-        }
-
-        ngx_shmtx_lock(&oshpool->mutex);
-        ngx_http_guard_shm_copy(shpool, sh, oshpool, oshpool->data);
-        ngx_shmtx_unlock(&oshpool->mutex);
-
-        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
-                      "upstream guard: zone resized from %uz to %uz, "
-                      "state kept", oz[i].shm.size, shm_zone->shm.size);
-        break;
-    }
 
     return NGX_OK;
 }
@@ -224,73 +462,59 @@ ngx_http_guard_shm_ours(ngx_shm_zone_t *zone, ngx_slab_pool_t *shpool)
 }
 
 
-/* called with the old zone locked; nobody uses the new zone yet */
+/*
+ * The running cycle's zone of our name if it is not the one at addr (the
+ * new cycle's, when a reload keeps the size), or NULL.  ngx_cycle is
+ * still the running cycle during ngx_init_cycle(), and its zones stay
+ * mapped until every init_module has run.
+ */
 
-static void
-ngx_http_guard_shm_copy(ngx_slab_pool_t *shpool, ngx_http_guard_sh_t *sh,
-    ngx_slab_pool_t *oshpool, ngx_http_guard_sh_t *osh)
+static ngx_shm_zone_t *
+ngx_http_guard_shm_running(ngx_str_t *name, void *tag, u_char *addr)
 {
-    size_t                         prefix;
-    ngx_str_t                      key, server;
-    ngx_rbtree_node_t             *node, *root, *sentinel;
-    ngx_http_guard_sh_server_t    *os, *s;
-    ngx_http_guard_sh_upstream_t  *ou, *u;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_shm_zone_t   *oz;
 
-    sh->generation = osh->generation;
-    sh->started = osh->started;
-    sh->leader_changes = osh->leader_changes;
-    sh->audit_seq = osh->audit_seq;
-    ngx_memcpy(sh->audit_head, osh->audit_head, sizeof(sh->audit_head));
+    part = (ngx_list_part_t *) &ngx_cycle->shared_memory.part;
+    oz = part->elts;
 
-    /* old workers stop checking: their generation no longer matches */
-    osh->generation++;
+    for (i = 0; /* void */ ; i++) {
 
-    for (ou = osh->upstreams; ou; ou = ou->next) {
-        u = ngx_http_guard_shm_upstream(shpool, sh, &ou->name);
-        if (u == NULL) {
-            return;
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return NULL;
+            }
+            part = part->next;
+            oz = part->elts;
+            i = 0;
         }
 
-        u->seen_gen = ou->seen_gen;
-        u->last_change = ou->last_change;
-    }
-
-    sentinel = osh->servers.sentinel;
-    root = osh->servers.root;
-
-    if (root == sentinel) {
-        return;
-    }
-
-    for (node = ngx_rbtree_min(root, sentinel);
-         node;
-         node = ngx_rbtree_next(&osh->servers, node))
-    {
-        os = (ngx_http_guard_sh_server_t *) node;
-
-        key = os->node.str;
-        prefix = key.len - os->server.len - os->addr.len - 2;
-        server = os->server;
-
-        s = ngx_http_guard_shm_server(shpool, sh, &key, prefix, &server);
-        if (s == NULL) {
-            return;
+        if (oz[i].tag != tag
+            || oz[i].shm.name.len != name->len
+            || ngx_strncmp(oz[i].shm.name.data, name->data, name->len) != 0
+            || oz[i].shm.addr == NULL
+            || oz[i].shm.addr == addr)
+        {
+            continue;
         }
 
-        ngx_memcpy(&s->seen_gen, &os->seen_gen,
-                   sizeof(ngx_http_guard_sh_server_t)
-                   - offsetof(ngx_http_guard_sh_server_t, seen_gen));
+        if (!ngx_http_guard_shm_ours(&oz[i],
+                                     (ngx_slab_pool_t *) oz[i].shm.addr))
+        {
+            return NULL;
+        }
 
-        s->inflight = 0;
+        return &oz[i];
     }
 }
 
 
 static ngx_http_guard_sh_upstream_t *
 ngx_http_guard_shm_upstream(ngx_slab_pool_t *shpool, ngx_http_guard_sh_t *sh,
-    ngx_str_t *name)
+    ngx_str_t *name, ngx_http_guard_sh_t *osh)
 {
-    ngx_http_guard_sh_upstream_t  *u, **last;
+    ngx_http_guard_sh_upstream_t  *u, *ou, **last;
 
     last = &sh->upstreams;
 
@@ -317,6 +541,18 @@ ngx_http_guard_shm_upstream(ngx_slab_pool_t *shpool, ngx_http_guard_sh_t *sh,
 
     *last = u;
 
+    /* a resized zone: take over the record of the running zone */
+
+    for (ou = osh ? osh->upstreams : NULL; ou; ou = ou->next) {
+        if (ou->name.len == name->len
+            && ngx_strncmp(ou->name.data, name->data, name->len) == 0)
+        {
+            u->seen_gen = ou->seen_gen;
+            u->last_change = ou->last_change;
+            break;
+        }
+    }
+
     return u;
 }
 
@@ -329,11 +565,12 @@ ngx_http_guard_shm_upstream(ngx_slab_pool_t *shpool, ngx_http_guard_sh_t *sh,
 
 static ngx_http_guard_sh_server_t *
 ngx_http_guard_shm_server(ngx_slab_pool_t *shpool, ngx_http_guard_sh_t *sh,
-    ngx_str_t *key, size_t prefix, ngx_str_t *server)
+    ngx_str_t *key, size_t prefix, ngx_str_t *server,
+    ngx_http_guard_sh_t *osh)
 {
     uint32_t                     hash;
     ngx_str_node_t              *sn;
-    ngx_http_guard_sh_server_t  *s;
+    ngx_http_guard_sh_server_t  *s, *os;
 
     hash = ngx_crc32_short(key->data, key->len);
 
@@ -359,6 +596,20 @@ ngx_http_guard_shm_server(ngx_slab_pool_t *shpool, ngx_http_guard_sh_t *sh,
 
     s->node.node.key = hash;
     ngx_rbtree_insert(&sh->servers, &s->node.node);
+
+    if (osh == NULL) {
+        return s;
+    }
+
+    os = (ngx_http_guard_sh_server_t *) ngx_str_rbtree_lookup(&osh->servers,
+                                                              key, hash);
+    if (os) {
+        ngx_memcpy(&s->seen_gen, &os->seen_gen,
+                   sizeof(ngx_http_guard_sh_server_t)
+                   - offsetof(ngx_http_guard_sh_server_t, seen_gen));
+
+        s->inflight = 0;
+    }
 
     return s;
 }
@@ -416,35 +667,87 @@ ngx_http_guard_shm_root(ngx_http_guard_main_conf_t *gmcf,
 
 
 /*
- * init_module: peer lists (upstream zones included) are final.  Bumps the
- * config generation, maps every peer onto its slot (creating slots for new
- * servers) and applies the state to nginx's peers before workers fork.
+ * init_module: peer lists (upstream zones included) are final, and the new
+ * cycle can no longer fail (ngx_init_cycle() exits if an init_module
+ * fails), so this is the first place that may write the running zone.
+ * Bumps the config generation, maps every peer onto its slot (creating
+ * slots for new servers, and taking their state from the running zone if
+ * the size changed) and applies the state to nginx's peers before workers
+ * fork.
  */
 
 ngx_int_t
 ngx_http_guard_shm_reconcile(ngx_cycle_t *cycle,
     ngx_http_guard_main_conf_t *gmcf)
 {
+    ngx_int_t                   rc;
     ngx_uint_t                  i, gen;
-    ngx_slab_pool_t            *shpool;
-    ngx_http_guard_sh_t        *sh;
+    ngx_shm_zone_t             *oz;
+    ngx_slab_pool_t            *shpool, *oshpool;
+    ngx_http_guard_sh_t        *sh, *osh;
     ngx_http_guard_upstream_t  *up;
 
     sh = ngx_http_guard_shm_root(gmcf, &shpool);
     up = gmcf->upstreams.elts;
 
+    oz = ngx_http_guard_shm_running(&gmcf->shm_zone->shm.name,
+                                    gmcf->shm_zone->tag,
+                                    gmcf->shm_zone->shm.addr);
+    oshpool = oz ? (ngx_slab_pool_t *) oz->shm.addr : NULL;
+    osh = NULL;
+
+    if (oshpool) {
+        /* old workers keep running checks until the switch below */
+        ngx_shmtx_lock(&oshpool->mutex);
+
+        osh = oshpool->data;
+
+        sh->generation = osh->generation;
+        sh->started = osh->started;
+        sh->leader_changes = osh->leader_changes;
+        sh->audit_seq = osh->audit_seq;
+        ngx_memcpy(sh->audit_head, osh->audit_head, sizeof(sh->audit_head));
+    }
+
+    rc = NGX_OK;
+
     ngx_shmtx_lock(&shpool->mutex);
+
+    ngx_http_guard_shm_reclaim(cycle, shpool, sh,
+                               ngx_http_guard_shm_oldest(sh, sh->generation));
 
     gen = ++sh->generation;
 
+    /* the records first: an upstream without one is not even reported */
+
     for (i = 0; i < gmcf->upstreams.nelts; i++) {
-        if (ngx_http_guard_shm_map(cycle, shpool, sh, &up[i]) != NGX_OK) {
-            ngx_shmtx_unlock(&shpool->mutex);
-            return NGX_ERROR;
+        up[i].sh = ngx_http_guard_shm_upstream(shpool, sh, &up[i].uscf->host,
+                                               osh);
+    }
+
+    for (i = 0; i < gmcf->upstreams.nelts; i++) {
+        if (ngx_http_guard_shm_map(cycle, shpool, sh, &up[i], osh) != NGX_OK) {
+            rc = NGX_ERROR;
+            break;
         }
     }
 
     ngx_shmtx_unlock(&shpool->mutex);
+
+    if (oshpool) {
+        /* old workers stop checking: their generation no longer matches */
+        osh->generation++;
+
+        ngx_shmtx_unlock(&oshpool->mutex);
+
+        ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                      "upstream guard: zone resized from %uz to %uz, "
+                      "state kept", oz->shm.size, gmcf->shm_zone->shm.size);
+    }
+
+    if (rc != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     ngx_http_guard_generation = gen;
 
@@ -458,14 +761,108 @@ ngx_http_guard_shm_reconcile(ngx_cycle_t *cycle,
 }
 
 
+/*
+ * The oldest config generation that a live process may still use, by the
+ * master's process table: a process not seen at an earlier reload was
+ * started by the running cycle.  Called in the master, under the mutex.
+ */
+
+static ngx_uint_t
+ngx_http_guard_shm_oldest(ngx_http_guard_sh_t *sh, ngx_uint_t running)
+{
+    ngx_int_t   i;
+    ngx_uint_t  oldest;
+
+    if (ngx_process == NGX_PROCESS_SINGLE) {
+        /* requests of the running cycle may still finish in this process */
+        return running;
+    }
+
+    oldest = running;
+
+    for (i = 0; i < ngx_last_process; i++) {
+
+        if (ngx_processes[i].pid == NGX_INVALID_PID
+            || ngx_processes[i].exited)
+        {
+            continue;
+        }
+
+        if (sh->proc_pid[i] != ngx_processes[i].pid) {
+            sh->proc_pid[i] = ngx_processes[i].pid;
+            sh->proc_gen[i] = running;
+        }
+
+        oldest = ngx_min(oldest, sh->proc_gen[i]);
+    }
+
+    return oldest;
+}
+
+
+/*
+ * Frees the records and slots that no live generation maps: those last
+ * mapped before the oldest one (a slot of generation g is mapped by
+ * generations up to g only).  Slots of removed servers would otherwise
+ * fill the zone after enough reloads.
+ */
+
+static void
+ngx_http_guard_shm_reclaim(ngx_cycle_t *cycle, ngx_slab_pool_t *shpool,
+    ngx_http_guard_sh_t *sh, ngx_uint_t oldest)
+{
+    ngx_uint_t                     n;
+    ngx_rbtree_node_t             *node, *next;
+    ngx_http_guard_sh_server_t    *s;
+    ngx_http_guard_sh_upstream_t  *u, **last;
+
+    n = 0;
+    last = &sh->upstreams;
+
+    for (u = sh->upstreams; u; u = *last) {
+
+        if (u->seen_gen < oldest) {
+            *last = u->next;
+            ngx_slab_free_locked(shpool, u);
+            continue;
+        }
+
+        last = &u->next;
+    }
+
+    if (sh->servers.root == sh->servers.sentinel) {
+        return;
+    }
+
+    for (node = ngx_rbtree_min(sh->servers.root, sh->servers.sentinel);
+         node;
+         node = next)
+    {
+        next = ngx_rbtree_next(&sh->servers, node);
+        s = (ngx_http_guard_sh_server_t *) node;
+
+        if (s->seen_gen < oldest) {
+            ngx_rbtree_delete(&sh->servers, node);
+            ngx_slab_free_locked(shpool, s);
+            n++;
+        }
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, cycle->log, 0,
+                   "upstream guard: freed %ui slots older than generation "
+                   "%ui", n, oldest);
+}
+
+
 static ngx_int_t
 ngx_http_guard_shm_map(ngx_cycle_t *cycle, ngx_slab_pool_t *shpool,
-    ngx_http_guard_sh_t *sh, ngx_http_guard_upstream_t *up)
+    ngx_http_guard_sh_t *sh, ngx_http_guard_upstream_t *up,
+    ngx_http_guard_sh_t *osh)
 {
     u_char                        *p;
     size_t                         prefix;
-    ngx_str_t                      key, *name;
-    ngx_uint_t                     n, gen;
+    ngx_str_t                      key, *name, *first;
+    ngx_uint_t                     n, gen, local, untracked;
     ngx_http_guard_peer_t         *gp;
     ngx_http_guard_srv_conf_t     *gscf;
     ngx_http_guard_sh_server_t    *s;
@@ -475,17 +872,27 @@ ngx_http_guard_shm_map(ngx_cycle_t *cycle, ngx_slab_pool_t *shpool,
     gscf = up->conf;
     gen = sh->generation;
     name = &up->uscf->host;
+    local = 0;
+    untracked = 0;
+    first = NULL;
 
-    up->sh = ngx_http_guard_shm_upstream(shpool, sh, name);
     if (up->sh == NULL) {
-        ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
-                      "upstream guard: zone \"%s\" is full, upstream "
-                      "\"%V\" is not checked; raise guard_shm_size",
-                      NGX_HTTP_GUARD_SHM_NAME, name);
-        return NGX_OK;
-    }
+        /*
+         * No room even for the upstream's record: a record of this process
+         * keeps the upstream in the report, every server "untracked".
+         */
+        up->sh = ngx_pcalloc(cycle->pool,
+                             sizeof(ngx_http_guard_sh_upstream_t));
+        if (up->sh == NULL) {
+            return NGX_ERROR;
+        }
 
-    if (up->sh->seen_gen + 1 != gen) {
+        up->sh->name = *name;
+        up->sh->last_change = ngx_http_guard_now_ms();
+
+        local = 1;
+
+    } else if (up->sh->seen_gen + 1 != gen) {
         up->sh->last_change = ngx_http_guard_now_ms();
     }
 
@@ -540,15 +947,23 @@ ngx_http_guard_shm_map(ngx_cycle_t *cycle, ngx_slab_pool_t *shpool,
             *p++ = '\n';
             ngx_memcpy(p, peer->name.data, peer->name.len);
 
-            s = ngx_http_guard_shm_server(shpool, sh, &key, prefix,
-                                          &peer->server);
+            if (local) {
+                s = NULL;
+
+            } else {
+                s = ngx_http_guard_shm_server(shpool, sh, &key, prefix,
+                                              &peer->server, osh);
+            }
+
             if (s == NULL) {
-                /* never fail a reload: the server stays unguarded */
-                ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
-                              "upstream guard: zone \"%s\" is full, server "
-                              "\"%V\" of upstream \"%V\" is not checked; "
-                              "raise guard_shm_size",
-                              NGX_HTTP_GUARD_SHM_NAME, &peer->name, name);
+                /*
+                 * Too late to fail the reload: the server is not checked
+                 * and the report shows it as "untracked".
+                 */
+                if (untracked++ == 0) {
+                    first = &peer->name;
+                }
+
                 continue;
             }
 
@@ -570,6 +985,17 @@ ngx_http_guard_shm_map(ngx_cycle_t *cycle, ngx_slab_pool_t *shpool,
             gp->sh = s;
             gp->check_owner = 1;
         }
+    }
+
+    if (untracked) {
+        ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
+                      "upstream guard: zone \"%s\" is full, %ui of %ui "
+                      "servers of upstream \"%V\" are not checked and "
+                      "reported as untracked, the first \"%V\"; old workers "
+                      "still use the slots of earlier configurations, or "
+                      "guard_shm_size is too small",
+                      NGX_HTTP_GUARD_SHM_NAME, untracked, up->npeers, name,
+                      first);
     }
 
     if (ngx_http_guard_index_peers(cycle->pool, up) != NGX_OK) {

@@ -89,7 +89,7 @@ static const char  *ngx_http_guard_pool_names[] = {
 /* what ?state= accepts: summary states, and "active" for the admin one */
 static const char  *ngx_http_guard_states[] = {
     "maintenance", "config-down", "drained", "draining", "down",
-    "checking", "slow-start", "up", "standby", "active", NULL
+    "checking", "slow-start", "up", "standby", "active", "untracked", NULL
 };
 
 
@@ -638,6 +638,12 @@ ngx_http_guard_snap_upstream(ngx_http_request_t *r,
         ss->downtime = s->down_total
                        + ((s->down_since && now > s->down_since)
                           ? now - s->down_since : 0);
+
+        if (gp->sh == NULL) {
+            /* the zone had no room for its slot: never checked */
+            ss->state = "untracked";
+            ss->health = "untracked";
+        }
 
         if (s->health == NGX_HTTP_GUARD_UP) {
             su->healthy++;

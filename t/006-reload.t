@@ -1,5 +1,6 @@
 # nginx -s reload keeps check state, keyed by upstream + server + address,
-# also when the guard zone changes size; removed servers are forgotten.
+# also when the guard zone changes size; removed servers are forgotten; a
+# reload that fails leaves the running zone and its checks alone.
 # The blocks run in order against one nginx reloaded with HUP.
 use lib 't/lib';
 use Guard;
@@ -9,7 +10,7 @@ use Test::Nginx::Socket 'no_plan';
 use_hup();
 
 # a backend that accepts and never answers: checks stay in flight
-start_hostile('silent', $ENV{TEST_NGINX_B4}, lifetime => 120);
+start_hostile('silent', $ENV{TEST_NGINX_B4}, lifetime => 120, log => 1);
 master_on();
 workers(2);
 no_shuffle();
@@ -238,6 +239,10 @@ Test::More::ok($s, 'the reload to upstream "slow" took effect')
 $main::Generation6 = $s ? $s->{generation} : undef;
 Test::More::like($main::Generation6 // 'none', qr/^[1-9]\d*\z/,
                  'a generation is reported');
+# its checks reach the silent backend
+Test::More::ok(Guard::wait_for(sub {
+                   Guard::hostile_log_count($ENV{TEST_NGINX_B4}) > 0 }, 10),
+               "a check is in flight to the silent backend");
 --- request
 GET /guard
 --- response_body_like: "name":"slow"
@@ -265,6 +270,13 @@ my $reloaded = Guard::wait_for(sub {
     return $seen eq $want;
 }, 10);
 Test::More::ok($reloaded, "generation $want after the reload (saw $seen)");
+my $s;
+Guard::wait_for(sub {
+    $s = Guard::guard_status() or return 0;
+    my $up = Guard::upstream_state($s, 'slow') or return 0;
+    return $up->{check} eq 'tcp';
+}, 10) or die "the tcp check never reported: "
+              . ($Guard::ERROR // JSON::PP->new->encode($s)) . "\n";
 my $t0 = Time::HiRes::time();
 my $gone = Guard::wait_for(sub { Guard::old_workers() == 0 && Time::HiRes::time() }, 15);
 Test::More::ok($gone && $gone - $t0 < 5,
@@ -273,5 +285,147 @@ Test::More::ok($gone && $gone - $t0 < 5,
 --- request
 GET /guard
 --- response_body_like: "check":"tcp"
+--- no_error_log
+[error]
+
+
+
+=== TEST 8: a failed reload that resizes the zone leaves the running checks alone
+--- http_config
+    guard_shm_size 2m;
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        server 127.0.0.1:$TEST_NGINX_B2;
+        guard_check http uri=/health interval=100ms fall=1 rise=1;
+    }
+    server {
+        listen 127.0.0.1:$TEST_NGINX_B1;
+        location /health { return 200; }
+        location / { return 200 "b1\n"; }
+    }
+    server {
+        listen 127.0.0.1:$TEST_NGINX_B2;
+        location /health { try_files /b2ok =503; }
+        location / { return 200 "b2\n"; }
+    }
+--- config
+    location / { proxy_pass http://app; proxy_next_upstream off; }
+    location = /guard { guard_status; }
+--- init
+my $b1 = "127.0.0.1:$ENV{TEST_NGINX_B1}";
+Guard::health_file('b2ok', 1);
+Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'up')
+    or die "b2 never came up: " . ($Guard::ERROR // 'no error') . "\n";
+
+# a reload to a new zone size that fails later, at the listen on a busy port
+my $busy = IO::Socket::INET->new(LocalAddr => '127.0.0.1', Listen => 1,
+                                  LocalPort => $ENV{TEST_NGINX_B5},
+                                  ReuseAddr => 1)
+    or die "cannot hold port $ENV{TEST_NGINX_B5}: $!\n";
+my $root = $ENV{TEST_NGINX_SERVROOT} || "$ENV{TEST_NGINX_PWD}/t/servroot";
+my $conf = "$root/conf/nginx.conf";
+open my $fh, '<', $conf or die "$conf: $!\n";
+my $good = do { local $/; <$fh> };
+close $fh;
+my $bad = $good;
+my $listen = "server { listen 127.0.0.1:$ENV{TEST_NGINX_B5}; }";
+$bad =~ s/guard_shm_size 2m;/guard_shm_size 4m; $listen/
+    or die "no guard_shm_size line in $conf\n";
+my $before = Guard::guard_status() or die "no status: $Guard::ERROR\n";
+open $fh, '>', $conf or die "$conf: $!\n";
+print $fh $bad;
+close $fh;
+open my $pf, '<', "$root/logs/nginx.pid" or die "pid file: $!\n";
+my $master = <$pf>;
+chomp $master;
+kill 'HUP', $master;
+my $failed = Guard::wait_for(sub {
+    open my $log, '<', "$root/logs/error.log" or return 0;
+    local $/;
+    my $text = <$log> // '';
+    return $text =~ /still could not bind\(\)/;
+}, 15);
+open $fh, '>', $conf or die "$conf: $!\n";
+print $fh $good;
+close $fh;
+close $busy;
+Test::More::ok($failed, "the reload failed at the busy port");
+
+# the running workers keep checking: counters move, a leader holds the lease
+my $c0 = Guard::server_state($before, 'app', $b1)->{checks};
+my $last;
+my $moving = Guard::wait_for(sub {
+    $last = Guard::guard_status() or return 0;
+    my $s = Guard::server_state($last, 'app', $b1) or return 0;
+    return $last->{leader_pid} && $s->{checks} >= $c0 + 10;
+}, 10);
+Test::More::ok($moving, "checks go on after the failed reload")
+    or Test::More::diag("before: checks $c0; now: "
+        . JSON::PP->new->canonical->encode($last // {}));
+Test::More::is($last && $last->{generation}, $before->{generation},
+               "the failed reload left the generation alone");
+
+# and still act: a backend turned bad goes down
+Guard::health_file('b2ok', 0);
+Test::More::ok(Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down'),
+               "b2 goes down after the failed reload");
+
+my $now = Guard::guard_status() or die "no status: $Guard::ERROR\n";
+$main::b1_checks = Guard::server_state($now, 'app', $b1)->{checks};
+$main::b2_fails = Guard::server_state($now, 'app',
+                                      "127.0.0.1:$ENV{TEST_NGINX_B2}")->{fails};
+$main::generation = $now->{generation};
+--- request
+GET /
+--- response_body
+b1
+--- no_error_log
+[error]
+
+
+
+=== TEST 9: then a good reload to that size keeps the state
+rise=3 and a 30 s interval: only kept state can be up or down.
+--- http_config
+    guard_shm_size 4m;
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        server 127.0.0.1:$TEST_NGINX_B2;
+        guard_check http uri=/health interval=30s fall=1 rise=3;
+    }
+    server {
+        listen 127.0.0.1:$TEST_NGINX_B1;
+        location /health { return 200; }
+        location / { return 200 "b1\n"; }
+    }
+    server {
+        listen 127.0.0.1:$TEST_NGINX_B2;
+        location /health { try_files /b2ok =503; }
+        location / { return 200 "b2\n"; }
+    }
+--- config
+    location / { proxy_pass http://app; proxy_next_upstream off; }
+    location = /guard { guard_status; }
+--- init
+my $s;
+Guard::wait_for(sub {
+    $s = Guard::guard_status() or return 0;
+    return $s->{generation} > $main::generation;
+}, 10) or die "no new generation after $main::generation: "
+              . ($Guard::ERROR // JSON::PP->new->encode($s)) . "\n";
+my $b1 = Guard::server_state($s, 'app', "127.0.0.1:$ENV{TEST_NGINX_B1}");
+my $b2 = Guard::server_state($s, 'app', "127.0.0.1:$ENV{TEST_NGINX_B2}");
+Test::More::is($b1->{health}, 'up', "b1 stays up");
+Test::More::cmp_ok($b1->{checks}, '>=', $main::b1_checks,
+                   "b1 keeps its check count");
+Test::More::is($b2->{health}, 'down', "b2 stays down");
+Test::More::cmp_ok($b2->{fails}, '>=', $main::b2_fails,
+                   "b2 keeps its failure count");
+--- request eval
+["GET /", "GET /"]
+--- response_body eval
+["b1\n", "b1\n"]
+--- error_log eval
+qr/upstream guard: zone resized from 2097152 to 4194304, state kept/
 --- no_error_log
 [error]
