@@ -416,7 +416,7 @@ ngx_http_guard_check_done(ngx_http_guard_peer_t *gp, ngx_uint_t ok,
         if (s->health == NGX_HTTP_GUARD_DOWN) {
             s->down_since = now_ms;
 
-            ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                           "upstream guard: server %V (%V) of upstream "
                           "\"%V\" is down: %s (%ui consecutive failures)",
                           &s->server, &s->addr, &up->uscf->host,

@@ -134,7 +134,7 @@ ngx_http_guard_pool_floor(ngx_http_guard_upstream_t *up,
     up->sh->below_floor = below;
 
     if (below) {
-        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                       "upstream guard: upstream \"%V\" is below its floor: "
                       "%ui in rotation, floor %ui",
                       &up->uscf->host, in_rotation, up->floor);
