@@ -297,6 +297,8 @@ char *ngx_http_guard_standby(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 char *ngx_http_guard_agent(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 ngx_int_t ngx_http_guard_init_upstream_conf(ngx_conf_t *cf,
     ngx_http_guard_main_conf_t *gmcf, ngx_http_upstream_srv_conf_t *uscf);
+ngx_int_t ngx_http_guard_check_unguarded(ngx_conf_t *cf,
+    ngx_http_upstream_srv_conf_t *uscf);
 
 /* compat.c: the nginx_upstream_check_module vocabulary */
 char *ngx_http_guard_compat_check(ngx_conf_t *cf, ngx_command_t *cmd,
