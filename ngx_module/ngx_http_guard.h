@@ -76,6 +76,9 @@
 
 #define NGX_HTTP_GUARD_REASON_LEN     64
 
+/* the shortest check interval, in both vocabularies */
+#define NGX_HTTP_GUARD_MIN_INTERVAL   100
+
 /* check outcomes */
 #define NGX_HTTP_GUARD_CHECK_FAIL     0
 #define NGX_HTTP_GUARD_CHECK_PASS     1

@@ -157,6 +157,16 @@ ngx_http_guard_compat_check(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         } else if (ngx_strncmp(value[i].data, "interval=", 9) == 0) {
             rv = ngx_http_guard_compat_msec(cf, &value[i], 9, &gscf->interval);
 
+            if (rv == NGX_CONF_OK
+                && gscf->interval < NGX_HTTP_GUARD_MIN_INTERVAL)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "\"check\" parameter \"%V\" is below "
+                                   "the minimum interval of %d milliseconds",
+                                   &value[i], NGX_HTTP_GUARD_MIN_INTERVAL);
+                return NGX_CONF_ERROR;
+            }
+
         } else if (ngx_strncmp(value[i].data, "timeout=", 8) == 0) {
             rv = ngx_http_guard_compat_msec(cf, &value[i], 8, &gscf->timeout);
 

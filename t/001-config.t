@@ -824,3 +824,26 @@ GET /guard
 --- no_error_log
 below its floor
 
+
+=== TEST 71: an interval below 100ms is refused
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check http interval=1ms;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*guard_check "interval=1ms" is below the minimum interval of 100ms in \S+nginx\.conf:\d+/
+
+
+=== TEST 72: check interval below 100 milliseconds is refused
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        check interval=1 type=tcp;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"check" parameter "interval=1" is below the minimum interval of 100 milliseconds in \S+nginx\.conf:\d+/
