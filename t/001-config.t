@@ -821,8 +821,10 @@ Guard::wait_for(sub {
 --- request
 GET /guard
 --- response_body_like: "in_rotation":1,"draining":0,"standbys":0,"standbys_promoted":0,"floor":1,"floor_holds":true,.*"status":"degraded",
---- no_error_log
-below its floor
+--- error_log eval
+qr/\[notice\] .*upstream guard: server 127\.0\.0\.1:\d+ \(127\.0\.0\.1:\d+\) of upstream "app" is down: connect refused/
+--- no_error_log eval
+["below its floor", qr/\[error\] .*is down/]
 
 
 === TEST 71: an interval below 100ms is refused
