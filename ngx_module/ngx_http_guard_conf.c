@@ -559,18 +559,21 @@ ngx_http_guard_init_upstream_conf(ngx_conf_t *cf,
         && gscf->type != NGX_HTTP_GUARD_HTTP
         && gscf->type != NGX_HTTP_GUARD_HTTPS)
     {
-        if (gscf->compat) {
+        if (!gscf->compat) {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                          "check_keepalive_requests is for \"check "
-                          "type=http\" (check in %s:%ui)",
-                          gscf->file, gscf->line);
+                          "guard_check keepalive= is for http and https "
+                          "checks in %s:%ui", gscf->file, gscf->line);
             return NGX_ERROR;
         }
 
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "guard_check keepalive= is for http and https checks "
-                      "in %s:%ui", gscf->file, gscf->line);
-        return NGX_ERROR;
+        /*
+         * nginx_upstream_check_module accepts check_keepalive_requests
+         * with every type and keeps a tcp or ssl_hello connection open
+         * between checks; here such a check connects afresh each time
+         * (documented in the migration notes).
+         */
+
+        gscf->keepalive = 0;
     }
 
     if (gscf->match_name.len) {

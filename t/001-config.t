@@ -650,16 +650,19 @@ invalid value "http_6xx", expected http_1xx
 "check_keepalive_requests" directive invalid value
 
 
-=== TEST 58: check_keepalive_requests on tcp
+=== TEST 58: check_keepalive_requests on tcp is accepted, as by the old module
 --- http_config
     upstream app {
         server 127.0.0.1:$TEST_NGINX_B1;
         check type=tcp; check_keepalive_requests 5;
     }
 --- config
---- must_die
---- error_log
-check_keepalive_requests is for "check type=http"
+    location = /guard { guard_status; }
+--- request
+GET /guard
+--- response_body_like: "name":"app","balancer":"round robin","check":"tcp",
+--- no_error_log
+[emerg]
 
 
 === TEST 59: check_shm_size not a size

@@ -215,3 +215,29 @@ for my $q ('', '&status=up', '&status=down') {
 [qr/\A0,"we""ird,name",127\.0\.0\.1:\d+,up,\d+,0,tcp,0\n\z/,
  qr/\A\z/,
  qr/Check upstream server number: 0, generation: 1.*<\/table>/s]
+
+
+
+=== TEST 8: check_keepalive_requests with type=tcp and type=ssl_hello starts
+--- http_config eval
+"    upstream t_tcp {
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        check interval=100 rise=1 fall=1 type=tcp;
+        check_keepalive_requests 100;
+    }
+    upstream t_ssl_hello {
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        check interval=100 rise=1 fall=1 type=ssl_hello;
+        check_keepalive_requests 100;
+    }
+" . $::Backends
+--- config
+    location = /status { check_status csv; }
+    location = /guard { guard_status; }
+--- init
+Guard::wait_health('t_tcp', $ENV{TEST_NGINX_B1}, 'up')
+    or die "t_tcp never came up: " . ($Guard::ERROR // 'no error');
+--- request
+GET /status
+--- response_body_like eval
+qr/\A0,t_tcp,127\.0\.0\.1:\d+,up,\d+,0,tcp,0\n1,t_ssl_hello,127\.0\.0\.1:\d+,(?:up|down),\d+,\d+,ssl_hello,0\n\z/
