@@ -506,11 +506,11 @@ ngx_http_guard_init_upstream_conf(ngx_conf_t *cf,
     gscf = ngx_http_conf_upstream_srv_conf(uscf,
                                            ngx_http_upstream_guard_module);
 
+    timeout_set = (gscf->timeout != NGX_CONF_UNSET_MSEC);
+
     if (gscf->compat && ngx_http_guard_compat_init(cf, gscf) != NGX_OK) {
         return NGX_ERROR;
     }
-
-    timeout_set = (gscf->timeout != NGX_CONF_UNSET_MSEC);
 
     ngx_conf_init_msec_value(gscf->interval, NGX_HTTP_GUARD_DEFAULT_INTERVAL);
     ngx_conf_init_msec_value(gscf->timeout, NGX_HTTP_GUARD_DEFAULT_TIMEOUT);

@@ -852,3 +852,33 @@ qr/\[emerg\] .*guard_check "interval=1ms" is below the minimum interval of 100ms
 --- must_die
 --- error_log eval
 qr/\[emerg\] .*"check" parameter "interval=1" is below the minimum interval of 100 milliseconds in \S+nginx\.conf:\d+/
+
+
+=== TEST 73: check: no warning about the default timeout of 1000 ms
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        check interval=500 type=tcp;
+    }
+--- config
+    location = /guard { guard_status; }
+--- request
+GET /guard
+--- response_body_like: "interval_ms":500,"timeout_ms":1000,
+--- no_error_log
+is longer than its interval
+
+
+=== TEST 74: check: a timeout given longer than the interval: a warning
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        check interval=500 timeout=2000 type=tcp;
+    }
+--- config
+    location = /guard { guard_status; }
+--- request
+GET /guard
+--- response_body_like: "interval_ms":500,"timeout_ms":2000,
+--- error_log eval
+qr/\[warn\] .*check timeout \(2000ms\) is longer than its interval \(500ms\) in \S+nginx\.conf:\d+/
