@@ -265,6 +265,7 @@ struct ngx_http_guard_peer_s {
     ngx_uint_t                       cfg_weight;
     ngx_uint_t                       role;
     ngx_uint_t                       standby;       /* order, 1-based */
+    uint32_t                         agent_invalid; /* its hash, logged */
     unsigned                         check_owner:1;  /* first of its slot */
 };
 
