@@ -533,15 +533,18 @@ sub who {
 our $EXPECTED_ERROR = qr/upstream guard: (?:server \S+ \(\S+\) of upstream ".*" is down: |upstream ".*" is below its floor: )/;
 our $UNEXPECTED_ERROR = qr/\[error\](?!.*$EXPECTED_ERROR)/;
 
+# A block preprocessor: the real Test::Nginx goes on with the block it
+# returns ("$block = $hdl->($block)"), so it always returns the block.
 sub _unexpected_errors_only {
     my ($block) = @_;
     my $v = $block->no_error_log;
-    return unless defined $v;
-    return if ref $v && ref $v ne 'ARRAY';
+    return $block unless defined $v && (!ref $v || ref $v eq 'ARRAY');
     my @pats = ref $v ? @$v : split /\n+/, $v;
-    return unless grep { defined && !ref && $_ eq '[error]' } @pats;
-    $block->set_value(no_error_log => [
-        map { defined && !ref && $_ eq '[error]' ? $UNEXPECTED_ERROR : $_ } @pats ]);
+    if (grep { defined && !ref && $_ eq '[error]' } @pats) {
+        $block->set_value(no_error_log => [
+            map { defined && !ref && $_ eq '[error]' ? $UNEXPECTED_ERROR : $_ } @pats ]);
+    }
+    return $block;
 }
 
 # Test::Nginx::Socket is loaded after this file (see the top): by INIT time
