@@ -76,6 +76,9 @@
 
 #define NGX_HTTP_GUARD_REASON_LEN     64
 
+/* the shortest check interval, in both vocabularies */
+#define NGX_HTTP_GUARD_MIN_INTERVAL   100
+
 /* check outcomes */
 #define NGX_HTTP_GUARD_CHECK_FAIL     0
 #define NGX_HTTP_GUARD_CHECK_PASS     1
@@ -278,6 +281,7 @@ struct ngx_http_guard_peer_s {
     ngx_uint_t                       cfg_weight;
     ngx_uint_t                       role;
     ngx_uint_t                       standby;       /* order, 1-based */
+    uint32_t                         agent_invalid; /* its hash, logged */
     unsigned                         check_owner:1;  /* first of its slot */
 };
 
@@ -313,6 +317,8 @@ char *ngx_http_guard_standby(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 char *ngx_http_guard_agent(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 ngx_int_t ngx_http_guard_init_upstream_conf(ngx_conf_t *cf,
     ngx_http_guard_main_conf_t *gmcf, ngx_http_upstream_srv_conf_t *uscf);
+ngx_int_t ngx_http_guard_check_unguarded(ngx_conf_t *cf,
+    ngx_http_upstream_srv_conf_t *uscf);
 
 /* compat.c: the nginx_upstream_check_module vocabulary */
 char *ngx_http_guard_compat_check(ngx_conf_t *cf, ngx_command_t *cmd,

@@ -13,6 +13,8 @@
 #include "ngx_http_guard_agent.h"
 
 
+static void ngx_http_guard_agent_text(ngx_http_guard_agent_t *a,
+    const unsigned char *p, size_t len);
 static int ngx_http_guard_agent_word(const unsigned char *p, size_t len,
     const char *word);
 
@@ -28,6 +30,8 @@ ngx_http_guard_parse_agent(ngx_http_guard_agent_t *a,
 
     memset(a, 0, sizeof(ngx_http_guard_agent_t));
     a->present = 1;
+
+    ngx_http_guard_agent_text(a, p, len);
 
     if (len == 0) {
         a->valid = 1;
@@ -101,6 +105,34 @@ ngx_http_guard_parse_agent(ngx_http_guard_agent_t *a,
     a->valid = 1;
 
     return 0;
+}
+
+
+/* the value's fingerprint (FNV-1a) and its start, printable */
+
+static void
+ngx_http_guard_agent_text(ngx_http_guard_agent_t *a, const unsigned char *p,
+    size_t len)
+{
+    size_t    i;
+    uint32_t  h;
+
+    h = 2166136261u;
+
+    for (i = 0; i < len; i++) {
+        h = (h ^ p[i]) * 16777619u;
+
+        if (i < NGX_HTTP_GUARD_AGENT_TEXT) {
+            a->text[i] = (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '"'
+                          && p[i] != '\\')
+                         ? p[i] : '?';
+        }
+    }
+
+    a->hash = h ? h : 1;
+    a->text_len = (len < NGX_HTTP_GUARD_AGENT_TEXT)
+                  ? (uint32_t) len : NGX_HTTP_GUARD_AGENT_TEXT;
+    a->cut = (len > NGX_HTTP_GUARD_AGENT_TEXT);
 }
 
 

@@ -15,7 +15,8 @@
  *     ready | up
  *              withdraws a drain request (the same as sending no "drain")
  * The last weight or percentage wins; any other token makes the value
- * invalid.
+ * invalid.  Every value also leaves a fingerprint and its printable start
+ * (for logging an invalid one once, not on every check).
  */
 
 
@@ -27,11 +28,17 @@
 #include <stdint.h>
 
 
-#define NGX_HTTP_GUARD_AGENT_MAX  1000
+#define NGX_HTTP_GUARD_AGENT_MAX   1000
+#define NGX_HTTP_GUARD_AGENT_TEXT  32
 
 
 typedef struct {
     uint32_t                      value;      /* weight or percent */
+    uint32_t                      hash;       /* of the whole value, not 0 */
+    /* its start: bytes outside 0x20-0x7e, '"' and '\\' read as '?' */
+    unsigned char                 text[NGX_HTTP_GUARD_AGENT_TEXT];
+    uint32_t                      text_len;
+    unsigned                      cut:1;      /* text is only the start */
     unsigned                      present:1;  /* the header was there */
     unsigned                      valid:1;
     unsigned                      percent:1;

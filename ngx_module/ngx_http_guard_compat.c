@@ -124,7 +124,6 @@ ngx_http_guard_compat_check(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     gscf->compat |= 1;
     gscf->type = NGX_HTTP_GUARD_TCP;
     gscf->interval = NGX_HTTP_GUARD_COMPAT_INTERVAL;
-    gscf->timeout = NGX_HTTP_GUARD_COMPAT_TIMEOUT;
     gscf->fall = NGX_HTTP_GUARD_COMPAT_FALL;
     gscf->rise = NGX_HTTP_GUARD_COMPAT_RISE;
     gscf->initial = NGX_HTTP_GUARD_DOWN;
@@ -156,6 +155,16 @@ ngx_http_guard_compat_check(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
         } else if (ngx_strncmp(value[i].data, "interval=", 9) == 0) {
             rv = ngx_http_guard_compat_msec(cf, &value[i], 9, &gscf->interval);
+
+            if (rv == NGX_CONF_OK
+                && gscf->interval < NGX_HTTP_GUARD_MIN_INTERVAL)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "\"check\" parameter \"%V\" is below "
+                                   "the minimum interval of %d milliseconds",
+                                   &value[i], NGX_HTTP_GUARD_MIN_INTERVAL);
+                return NGX_CONF_ERROR;
+            }
 
         } else if (ngx_strncmp(value[i].data, "timeout=", 8) == 0) {
             rv = ngx_http_guard_compat_msec(cf, &value[i], 8, &gscf->timeout);
@@ -455,6 +464,8 @@ ngx_http_guard_compat_init(ngx_conf_t *cf, ngx_http_guard_srv_conf_t *gscf)
     if (gscf->alive == 0) {
         gscf->alive = NGX_HTTP_GUARD_ALIVE(200) | NGX_HTTP_GUARD_ALIVE(300);
     }
+
+    ngx_conf_init_msec_value(gscf->timeout, NGX_HTTP_GUARD_COMPAT_TIMEOUT);
 
     if (gscf->fail_open == NGX_CONF_UNSET_UINT) {
         gscf->fail_open = 0;

@@ -20,6 +20,7 @@
 #define NGX_HTTP_GUARD_DEFAULT_RISE       2
 #define NGX_HTTP_GUARD_DEFAULT_BODY_LIMIT 16384
 #define NGX_HTTP_GUARD_MAX_BODY_LIMIT     (1024 * 1024)
+#define NGX_HTTP_GUARD_BARE_SECONDS_MAX   1000     /* "3000": 3000ms meant */
 
 
 typedef struct {
@@ -33,6 +34,8 @@ static char *ngx_http_guard_param_msec(ngx_conf_t *cf, ngx_str_t *value,
 static char *ngx_http_guard_param_uint(ngx_conf_t *cf, ngx_str_t *value,
     size_t skip, ngx_uint_t min, ngx_uint_t max, ngx_uint_t *np);
 static ngx_int_t ngx_http_guard_check_standby(ngx_conf_t *cf,
+    ngx_http_guard_srv_conf_t *gscf, ngx_http_upstream_srv_conf_t *uscf);
+static ngx_int_t ngx_http_guard_check_floor(ngx_conf_t *cf,
     ngx_http_guard_srv_conf_t *gscf, ngx_http_upstream_srv_conf_t *uscf);
 #if (NGX_HTTP_SSL)
 static ngx_int_t ngx_http_guard_init_ssl(ngx_conf_t *cf,
@@ -113,6 +116,16 @@ ngx_http_guard_check(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             rv = ngx_http_guard_param_msec(cf, &value[i], 9, &gscf->interval);
             if (rv == NGX_CONF_OK && gscf->interval == 0) {
                 goto invalid;
+            }
+
+            if (rv == NGX_CONF_OK
+                && gscf->interval < NGX_HTTP_GUARD_MIN_INTERVAL)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "guard_check \"%V\" is below the "
+                                   "minimum interval of %dms", &value[i],
+                                   NGX_HTTP_GUARD_MIN_INTERVAL);
+                return NGX_CONF_ERROR;
             }
 
         } else if (ngx_strncmp(value[i].data, "timeout=", 8) == 0) {
@@ -250,11 +263,29 @@ static char *
 ngx_http_guard_param_msec(ngx_conf_t *cf, ngx_str_t *value, size_t skip,
     ngx_msec_t *msp)
 {
+    ngx_int_t   n;
     ngx_str_t   s;
     ngx_msec_t  ms;
 
     s.data = value->data + skip;
     s.len = value->len - skip;
+
+    /*
+     * A number without a unit is seconds, as in nginx's own directives;
+     * "interval=3000" copied from nginx_upstream_check_module (where it
+     * is milliseconds) would be 50 minutes, so such a number is refused.
+     */
+
+    n = ngx_atoi(s.data, s.len);
+
+    if (n >= NGX_HTTP_GUARD_BARE_SECONDS_MAX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "guard_check parameter \"%V\" has no unit, so "
+                           "it means %i seconds: write \"%Vms\" if "
+                           "milliseconds were meant, or give a unit (\"s\", "
+                           "\"m\")", value, n, &s);
+        return NGX_CONF_ERROR;
+    }
 
     ms = ngx_parse_time(&s, 0);
 
@@ -468,12 +499,14 @@ ngx_int_t
 ngx_http_guard_init_upstream_conf(ngx_conf_t *cf,
     ngx_http_guard_main_conf_t *gmcf, ngx_http_upstream_srv_conf_t *uscf)
 {
-    ngx_uint_t                   i;
+    ngx_uint_t                   i, timeout_set;
     ngx_http_upstream_server_t  *server;
     ngx_http_guard_srv_conf_t   *gscf;
 
     gscf = ngx_http_conf_upstream_srv_conf(uscf,
                                            ngx_http_upstream_guard_module);
+
+    timeout_set = (gscf->timeout != NGX_CONF_UNSET_MSEC);
 
     if (gscf->compat && ngx_http_guard_compat_init(cf, gscf) != NGX_OK) {
         return NGX_ERROR;
@@ -490,6 +523,22 @@ ngx_http_guard_init_upstream_conf(ngx_conf_t *cf,
     ngx_conf_init_uint_value(gscf->keepalive, 0);
     ngx_conf_init_size_value(gscf->body_limit,
                              NGX_HTTP_GUARD_DEFAULT_BODY_LIMIT);
+
+    /*
+     * The next check of a server starts an interval after the previous
+     * one started, or when it ends if later: a timeout longer than the
+     * interval stretches the interval of a server that hangs.  Said only
+     * of a timeout the configuration gives, not of the default one.
+     */
+
+    if (timeout_set && gscf->timeout > gscf->interval) {
+        ngx_log_error(NGX_LOG_WARN, cf->log, 0,
+                      "%s timeout (%Mms) is longer than its interval "
+                      "(%Mms) in %s:%ui: a server that does not answer is "
+                      "checked once per timeout, not once per interval",
+                      gscf->compat ? "check" : "guard_check",
+                      gscf->timeout, gscf->interval, gscf->file, gscf->line);
+    }
 
     if (gscf->method.len == 0) {
         ngx_str_set(&gscf->method, "GET");
@@ -510,18 +559,21 @@ ngx_http_guard_init_upstream_conf(ngx_conf_t *cf,
         && gscf->type != NGX_HTTP_GUARD_HTTP
         && gscf->type != NGX_HTTP_GUARD_HTTPS)
     {
-        if (gscf->compat) {
+        if (!gscf->compat) {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                          "check_keepalive_requests is for \"check "
-                          "type=http\" (check in %s:%ui)",
-                          gscf->file, gscf->line);
+                          "guard_check keepalive= is for http and https "
+                          "checks in %s:%ui", gscf->file, gscf->line);
             return NGX_ERROR;
         }
 
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "guard_check keepalive= is for http and https checks "
-                      "in %s:%ui", gscf->file, gscf->line);
-        return NGX_ERROR;
+        /*
+         * nginx_upstream_check_module accepts check_keepalive_requests
+         * with every type and keeps a tcp or ssl_hello connection open
+         * between checks; here such a check connects afresh each time
+         * (documented in the migration notes).
+         */
+
+        gscf->keepalive = 0;
     }
 
     if (gscf->match_name.len) {
@@ -583,6 +635,10 @@ ngx_http_guard_init_upstream_conf(ngx_conf_t *cf,
     }
 
     if (ngx_http_guard_check_standby(cf, gscf, uscf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_guard_check_floor(cf, gscf, uscf) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -658,6 +714,125 @@ ngx_http_guard_check_standby(ngx_conf_t *cf, ngx_http_guard_srv_conf_t *gscf,
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * The floor counts primaries and standbys (STATES.md).  Its default,
+ * min(2, those), counts only the ones that can serve by configuration:
+ * a server marked "down" in nginx.conf is out for planned work, and must
+ * not make a healthy upstream critical.  A floor above every primary can
+ * never hold: refused.  One above those not marked "down" holds only
+ * once they are back: a warning.
+ */
+
+static ngx_int_t
+ngx_http_guard_check_floor(ngx_conf_t *cf, ngx_http_guard_srv_conf_t *gscf,
+    ngx_http_upstream_srv_conf_t *uscf)
+{
+    ngx_uint_t                   i, primaries, able;
+    ngx_http_upstream_server_t  *server;
+
+    primaries = 0;
+    able = 0;
+
+    server = uscf->servers->elts;
+
+    for (i = 0; i < uscf->servers->nelts; i++) {
+
+        if (server[i].backup) {
+            continue;
+        }
+
+        primaries += server[i].naddrs;
+
+        if (server[i].down == 0) {
+            able += server[i].naddrs;
+        }
+    }
+
+    if (gscf->floor == NGX_CONF_UNSET_UINT) {
+        gscf->floor = ngx_min(2, able);
+        return NGX_OK;
+    }
+
+    if (gscf->floor > primaries) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "guard_floor %ui of upstream \"%V\" in %s:%ui is "
+                      "more than its %ui primary server addresses: the "
+                      "floor could never hold", gscf->floor, &uscf->host,
+                      uscf->file_name, uscf->line, primaries);
+        return NGX_ERROR;
+    }
+
+    if (gscf->floor > able) {
+        ngx_log_error(NGX_LOG_WARN, cf->log, 0,
+                      "guard_floor %ui of upstream \"%V\" in %s:%ui is "
+                      "more than its %ui primary server addresses not "
+                      "marked \"down\": the upstream stays below its floor "
+                      "until they are back", gscf->floor, &uscf->host,
+                      uscf->file_name, uscf->line, able);
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Called from postconfiguration for an upstream with neither guard_check
+ * nor check: the guard_* directives that need one would silently do
+ * nothing (and the upstream be absent from the report).
+ */
+
+ngx_int_t
+ngx_http_guard_check_unguarded(ngx_conf_t *cf,
+    ngx_http_upstream_srv_conf_t *uscf)
+{
+    char                       *name;
+    ngx_http_guard_srv_conf_t  *gscf;
+
+    gscf = ngx_http_conf_upstream_srv_conf(uscf,
+                                           ngx_http_upstream_guard_module);
+
+    if (gscf->floor != NGX_CONF_UNSET_UINT) {
+        name = "guard_floor";
+
+    } else if (gscf->slow_start != NGX_CONF_UNSET_MSEC) {
+        name = "guard_slow_start";
+
+    } else if (gscf->standby) {
+        name = "guard_standby";
+
+    } else if (gscf->agent_header.len) {
+        name = "guard_agent";
+
+    } else if (gscf->headers) {
+        name = "guard_check_header";
+
+    } else if (gscf->fail_open != NGX_CONF_UNSET_UINT) {
+        name = "guard_panic";
+
+#if (NGX_HTTP_SSL)
+    } else if (gscf->ssl_verify != NGX_CONF_UNSET
+               || gscf->ssl_verify_depth != NGX_CONF_UNSET_UINT
+               || gscf->ssl_server_name != NGX_CONF_UNSET
+               || gscf->ssl_name.len || gscf->ssl_trusted_certificate.len
+               || gscf->ssl_certificate.len || gscf->ssl_certificate_key.len
+               || gscf->ssl_protocols || gscf->ssl_ciphers.len)
+    {
+        name = "guard_check_ssl_*";
+#endif
+
+    } else {
+        return NGX_OK;
+    }
+
+    ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                  "%s in upstream \"%V\" in %s:%ui needs \"guard_check\" "
+                  "(or \"check\") in the same upstream", name, &uscf->host,
+                  uscf->file_name, uscf->line);
+
+    return NGX_ERROR;
 }
 
 

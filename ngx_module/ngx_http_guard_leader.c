@@ -342,7 +342,7 @@ ngx_http_guard_check_done(ngx_http_guard_peer_t *gp, ngx_uint_t ok,
 {
     uint64_t                     now_ms;
     ngx_msec_t                   next, delay;
-    ngx_uint_t                   old, changed, routing, first;
+    ngx_uint_t                   old, changed, routing, first, level;
     ngx_slab_pool_t             *shpool;
     ngx_http_guard_sh_t         *sh;
     ngx_http_guard_upstream_t   *up;
@@ -416,7 +416,12 @@ ngx_http_guard_check_done(ngx_http_guard_peer_t *gp, ngx_uint_t ok,
         if (s->health == NGX_HTTP_GUARD_DOWN) {
             s->down_since = now_ms;
 
-            ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+            /* one nginx.conf marks "down" leaves no rotation: a notice */
+
+            level = (gp->cfg_down && !ngx_http_guard_cfg_drain(gp))
+                    ? NGX_LOG_NOTICE : NGX_LOG_ERR;
+
+            ngx_log_error(level, ngx_cycle->log, 0,
                           "upstream guard: server %V (%V) of upstream "
                           "\"%V\" is down: %s (%ui consecutive failures)",
                           &s->server, &s->addr, &up->uscf->host,

@@ -422,6 +422,11 @@ ngx_http_guard_postconfiguration(ngx_conf_t *cf)
         gscf = ngx_http_conf_upstream_srv_conf(uscfp[i],
                                                ngx_http_upstream_guard_module);
         if (gscf->type == 0 && gscf->compat == 0) {
+
+            if (ngx_http_guard_check_unguarded(cf, uscfp[i]) != NGX_OK) {
+                return NGX_ERROR;
+            }
+
             continue;
         }
 

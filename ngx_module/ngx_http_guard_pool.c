@@ -214,7 +214,7 @@ ngx_http_guard_pool_floor(ngx_http_guard_upstream_t *up,
     up->sh->below_floor = below;
 
     if (below) {
-        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                       "upstream guard: upstream \"%V\" is below its floor: "
                       "%ui in rotation, floor %ui",
                       &up->uscf->host, in_rotation, up->floor);
@@ -412,9 +412,30 @@ ngx_http_guard_agent_apply(ngx_http_guard_peer_t *gp,
     s = gp->sh;
     changed = 0;
 
-    if (gscf->agent_header.len == 0 || (agent->present && !agent->valid)) {
+    if (gscf->agent_header.len == 0) {
         return 0;
     }
+
+    /* an invalid value changes nothing: said once, until it changes */
+
+    if (agent->present && !agent->valid) {
+
+        if (gp->agent_invalid != agent->hash) {
+            gp->agent_invalid = agent->hash;
+
+            ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                          "upstream guard: agent:%V sends an invalid value "
+                          "\"%*s%s\" for server %V of upstream \"%V\": "
+                          "ignored, the last valid one still applies",
+                          &s->server, (size_t) agent->text_len, agent->text,
+                          agent->cut ? "..." : "", &s->server,
+                          &up->uscf->host);
+        }
+
+        return 0;
+    }
+
+    gp->agent_invalid = 0;
 
     /* weight */
 

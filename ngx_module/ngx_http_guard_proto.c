@@ -19,7 +19,8 @@
 
 static int ngx_http_guard_fcgi_headers(const unsigned char *h, size_t len,
     int complete, unsigned *status, const char **reason);
-static int ngx_http_guard_fcgi_status_name(const unsigned char *p);
+static int ngx_http_guard_fcgi_name(const unsigned char *p, size_t len,
+    const char *name, size_t n);
 
 
 const unsigned char  ngx_http_guard_ajp_cping[5] = {
@@ -148,13 +149,16 @@ ngx_http_guard_fcgi_status(const unsigned char *p, size_t len,
 
 /*
  * The CGI headers of a FastCGI response: PASS once they end (a blank
- * line, or the end of the request), with "Status: NNN" or 200.
+ * line, or the end of the request), with the "Status: NNN" code; without
+ * one, 302 when there is a "Location" (a redirect, RFC 3875 6.2.3-4, as
+ * nginx's fastcgi module reads it), else 200.
  */
 
 static int
 ngx_http_guard_fcgi_headers(const unsigned char *h, size_t len,
     int complete, unsigned *status, const char **reason)
 {
+    int                   location;
     size_t                i, end;
     unsigned              code;
     const unsigned char  *line, *last;
@@ -181,11 +185,15 @@ ngx_http_guard_fcgi_headers(const unsigned char *h, size_t len,
         return NGX_HTTP_GUARD_PROTO_FAIL;
     }
 
-    *status = 200;
+    location = 0;
 
     for (line = h, last = h + end; line < last; /* void */ ) {
 
-        if (last - line > 7 && ngx_http_guard_fcgi_status_name(line)) {
+        if (ngx_http_guard_fcgi_name(line, last - line, "location", 8)) {
+            location = 1;
+
+        } else if (ngx_http_guard_fcgi_name(line, last - line, "status", 6))
+        {
             line += 7;
 
             while (line < last && (*line == ' ' || *line == '\t')) {
@@ -224,22 +232,29 @@ ngx_http_guard_fcgi_headers(const unsigned char *h, size_t len,
         line++;
     }
 
+    *status = location ? 302 : 200;
+
     return NGX_HTTP_GUARD_PROTO_PASS;
 }
 
 
-/* "Status:" in any case, as CGI header names are */
+/* a header line "name:", name (lowercase, n bytes) in any case */
 
 static int
-ngx_http_guard_fcgi_status_name(const unsigned char *p)
+ngx_http_guard_fcgi_name(const unsigned char *p, size_t len,
+    const char *name, size_t n)
 {
     size_t  i;
 
-    for (i = 0; i < 6; i++) {
-        if ((p[i] | 0x20) != (unsigned char) "status"[i]) {
+    if (len <= n) {
+        return 0;
+    }
+
+    for (i = 0; i < n; i++) {
+        if ((p[i] | 0x20) != (unsigned char) name[i]) {
             return 0;
         }
     }
 
-    return p[6] == ':';
+    return p[n] == ':';
 }

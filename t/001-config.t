@@ -650,16 +650,19 @@ invalid value "http_6xx", expected http_1xx
 "check_keepalive_requests" directive invalid value
 
 
-=== TEST 58: check_keepalive_requests on tcp
+=== TEST 58: check_keepalive_requests on tcp is accepted, as by the old module
 --- http_config
     upstream app {
         server 127.0.0.1:$TEST_NGINX_B1;
         check type=tcp; check_keepalive_requests 5;
     }
 --- config
---- must_die
---- error_log
-check_keepalive_requests is for "check type=http"
+    location = /guard { guard_status; }
+--- request
+GET /guard
+--- response_body_like: "name":"app","balancer":"round robin","check":"tcp",
+--- no_error_log
+[emerg]
 
 
 === TEST 59: check_shm_size not a size
@@ -678,3 +681,204 @@ check_keepalive_requests is for "check type=http"
 --- must_die
 --- error_log
 invalid check format "xml"
+
+
+=== TEST 61: guard_floor above every primary can never hold
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        server 127.0.0.1:$TEST_NGINX_B2;
+        guard_check tcp; guard_floor 5;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*guard_floor 5 of upstream "app" in \S+nginx\.conf:\d+ is more than its 2 primary server addresses: the floor could never hold/
+
+
+=== TEST 62: guard_floor above the servers not marked down: a warning
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        server 127.0.0.1:$TEST_NGINX_B2 down;
+        guard_check tcp interval=30s; guard_floor 2;
+    }
+--- config
+    location = /guard { guard_status; }
+--- request
+GET /guard
+--- response_body_like: "floor":2,
+--- error_log eval
+qr/\[warn\] .*guard_floor 2 of upstream "app" in \S+nginx\.conf:\d+ is more than its 1 primary server addresses not marked "down"/
+
+
+=== TEST 63: guard_floor without guard_check
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_floor 1;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*guard_floor in upstream "app" in \S+nginx\.conf:\d+ needs "guard_check" \(or "check"\) in the same upstream/
+
+
+=== TEST 64: guard_slow_start without guard_check
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_slow_start 10s;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*guard_slow_start in upstream "app" in \S+nginx\.conf:\d+ needs "guard_check"/
+
+
+=== TEST 65: guard_standby without guard_check
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        server 127.0.0.1:$TEST_NGINX_B2;
+        guard_standby 127.0.0.1:$TEST_NGINX_B2;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*guard_standby in upstream "app" in \S+nginx\.conf:\d+ needs "guard_check"/
+
+
+=== TEST 66: guard_agent without guard_check
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_agent X-Weight;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*guard_agent in upstream "app" in \S+nginx\.conf:\d+ needs "guard_check"/
+
+
+=== TEST 67: a bare interval of 1000 or more is refused: it would be seconds
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check http interval=3000;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*guard_check parameter "interval=3000" has no unit, so it means 3000 seconds: write "3000ms" if milliseconds were meant, or give a unit \("s", "m"\) in \S+nginx\.conf:\d+/
+
+
+=== TEST 68: a bare timeout of 1000 or more is refused too
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check http timeout=1000;
+    }
+--- config
+--- must_die
+--- error_log
+guard_check parameter "timeout=1000" has no unit, so it means 1000 seconds
+
+
+=== TEST 69: a timeout longer than the interval: a warning
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check http interval=1s timeout=5s;
+    }
+--- config
+    location = /guard { guard_status; }
+--- request
+GET /guard
+--- response_body_like: "interval_ms":1000,"timeout_ms":5000,
+--- error_log eval
+qr/\[warn\] .*guard_check timeout \(5000ms\) is longer than its interval \(1000ms\) in \S+nginx\.conf:\d+: a server that does not answer is checked once per timeout/
+
+
+=== TEST 70: a server marked down does not count in the default floor
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        server 127.0.0.1:$TEST_NGINX_B2 down;
+        guard_check http interval=100ms rise=1 fall=1;
+    }
+    server {
+        listen 127.0.0.1:$TEST_NGINX_B1;
+        location / { return 200; }
+    }
+--- config
+    location = /guard { guard_status; }
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up')
+    or die "b1 never came up: " . ($Guard::ERROR // 'no error');
+Guard::wait_for(sub {
+    my $s = Guard::server_state(Guard::guard_status(), 'app',
+                                "127.0.0.1:$ENV{TEST_NGINX_B1}");
+    $s && $s->{checks} >= 3;
+}, 10) or die "b1 has fewer than 3 checks: " . ($Guard::ERROR // 'no error');
+--- request
+GET /guard
+--- response_body_like: "in_rotation":1,"draining":0,"standbys":0,"standbys_promoted":0,"floor":1,"floor_holds":true,.*"status":"degraded",
+--- error_log eval
+qr/\[notice\] .*upstream guard: server 127\.0\.0\.1:\d+ \(127\.0\.0\.1:\d+\) of upstream "app" is down: connect refused/
+--- no_error_log eval
+["below its floor", qr/\[error\] .*is down/]
+
+
+=== TEST 71: an interval below 100ms is refused
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check http interval=1ms;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*guard_check "interval=1ms" is below the minimum interval of 100ms in \S+nginx\.conf:\d+/
+
+
+=== TEST 72: check interval below 100 milliseconds is refused
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        check interval=1 type=tcp;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"check" parameter "interval=1" is below the minimum interval of 100 milliseconds in \S+nginx\.conf:\d+/
+
+
+=== TEST 73: check: no warning about the default timeout of 1000 ms
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        check interval=500 type=tcp;
+    }
+--- config
+    location = /guard { guard_status; }
+--- request
+GET /guard
+--- response_body_like: "interval_ms":500,"timeout_ms":1000,
+--- no_error_log
+is longer than its interval
+
+
+=== TEST 74: check: a timeout given longer than the interval: a warning
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        check interval=500 timeout=2000 type=tcp;
+    }
+--- config
+    location = /guard { guard_status; }
+--- request
+GET /guard
+--- response_body_like: "interval_ms":500,"timeout_ms":2000,
+--- error_log eval
+qr/\[warn\] .*check timeout \(2000ms\) is longer than its interval \(500ms\) in \S+nginx\.conf:\d+/

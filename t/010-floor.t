@@ -1,6 +1,6 @@
 # The floor: when primaries in rotation drop below it, standbys are promoted
 # in their configured order and demoted once primaries are back; the
-# episode is logged (warn, then notice).  Agents: weights within bounds,
+# episode is logged (error, then notice).  Agents: weights within bounds,
 # drains that obey the floor.
 use lib 't/lib';
 use Guard;
@@ -168,7 +168,7 @@ GET /guard
 
 
 
-=== TEST 4: below the floor with no standby: one warning per episode, then a notice
+=== TEST 4: below the floor with no standby: one error per episode, then a notice
 --- http_config eval
 "    upstream app {
         server 127.0.0.1:\$TEST_NGINX_B1;
@@ -199,7 +199,9 @@ qr/upstream "app" is (?:below|back at) its floor: \d+ in rotation, floor \d+/
 upstream "app" is below its floor: 2 in rotation, floor 3
 upstream "app" is back at its floor: 3 in rotation, floor 3
 --- error_log eval
-[qr/\[warn\] .*upstream guard: upstream "app" is below its floor/,
+[qr/\[error\] .*upstream guard: server 127\.0\.0\.1:\d+ \(127\.0\.0\.1:\d+\) of upstream "app" is down: status 503 /,
+ qr/\[error\] .*upstream guard: upstream "app" is below its floor/,
+ qr/\[notice\] .*upstream guard: server 127\.0\.0\.1:\d+ \(127\.0\.0\.1:\d+\) of upstream "app" is up /,
  qr/\[notice\] .*upstream guard: upstream "app" is back at its floor/]
 
 

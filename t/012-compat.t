@@ -216,3 +216,93 @@ for my $q ('', '&status=up', '&status=down') {
 [qr/\A0,"we""ird,name",127\.0\.0\.1:\d+,up,\d+,0,tcp,0\n\z/,
  qr/\A\z/,
  qr/Check upstream server number: 0, generation: 1.*<\/table>/s]
+
+
+
+=== TEST 8: check_keepalive_requests with type=tcp and type=ssl_hello starts
+--- http_config eval
+"    upstream t_tcp {
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        check interval=100 rise=1 fall=1 type=tcp;
+        check_keepalive_requests 100;
+    }
+    upstream t_ssl_hello {
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        check interval=100 rise=1 fall=1 type=ssl_hello;
+        check_keepalive_requests 100;
+    }
+" . $::Backends
+--- config
+    location = /status { check_status csv; }
+    location = /guard { guard_status; }
+--- init
+Guard::wait_health('t_tcp', $ENV{TEST_NGINX_B1}, 'up')
+    or die "t_tcp never came up: " . ($Guard::ERROR // 'no error');
+--- request
+GET /status
+--- response_body_like eval
+qr/\A0,t_tcp,127\.0\.0\.1:\d+,up,\d+,0,tcp,0\n1,t_ssl_hello,127\.0\.0\.1:\d+,(?:up|down),\d+,\d+,ssl_hello,0\n\z/
+
+
+
+=== TEST 9: a FastCGI reply with Location and no Status is a 302, as in nginx
+--- http_config eval
+"    upstream redirect_alive {
+        server 127.0.0.1:\$TEST_NGINX_B4;
+        check interval=100 rise=1 fall=1 type=fastcgi default_down=false;
+        check_http_expect_alive http_3xx;
+    }
+    upstream redirect_dead {
+        server 127.0.0.1:\$TEST_NGINX_B4;
+        check interval=100 rise=1 fall=1 type=fastcgi default_down=false;
+        check_http_expect_alive http_2xx;
+    }
+" . $::Backends
+--- config
+    location = /status { check_status csv; }
+    location = /guard { guard_status; }
+--- init
+Guard::start_hostile('fastcgi:location', $ENV{TEST_NGINX_B4});
+my $seen;
+Guard::wait_for(sub {
+    my $st = Guard::guard_status() or return 0;
+    my $a = Guard::server_state($st, 'redirect_alive', "127.0.0.1:$ENV{TEST_NGINX_B4}");
+    my $d = Guard::server_state($st, 'redirect_dead', "127.0.0.1:$ENV{TEST_NGINX_B4}");
+    $seen = join ' ', map { $_ ? "$_->{health}/$_->{rise_count}/$_->{last_reason}" : 'none' } $a, $d;
+    $a && $d && $a->{rise_count} >= 2 && $d->{last_reason} eq 'status 302';
+}, 10) or die "the checks never settled: $seen";
+--- request
+GET /guard
+--- response_body_like eval
+qr/"name":"redirect_alive".*"health":"up".*"fall_count":0,.*"name":"redirect_dead".*"last_reason":"status 302","role":"primary","config":"up","health":"down"/
+
+
+
+=== TEST 10: a FastCGI reply with no Status and no Location is a 200, as in nginx
+--- http_config eval
+"    upstream plain_alive {
+        server 127.0.0.1:\$TEST_NGINX_B5;
+        check interval=100 rise=1 fall=1 type=fastcgi default_down=false;
+    }
+    upstream plain_dead {
+        server 127.0.0.1:\$TEST_NGINX_B5;
+        check interval=100 rise=1 fall=1 type=fastcgi default_down=false;
+        check_http_expect_alive http_3xx;
+    }
+" . $::Backends
+--- config
+    location = /guard { guard_status; }
+--- init
+Guard::start_hostile('fastcgi:none', $ENV{TEST_NGINX_B5});
+my $seen;
+Guard::wait_for(sub {
+    my $st = Guard::guard_status() or return 0;
+    my $a = Guard::server_state($st, 'plain_alive', "127.0.0.1:$ENV{TEST_NGINX_B5}");
+    my $d = Guard::server_state($st, 'plain_dead', "127.0.0.1:$ENV{TEST_NGINX_B5}");
+    $seen = join ' ', map { $_ ? "$_->{health}/$_->{rise_count}/$_->{last_reason}" : 'none' } $a, $d;
+    $a && $d && $a->{rise_count} >= 2 && $d->{last_reason} eq 'status 200';
+}, 10) or die "the checks never settled: $seen";
+--- request
+GET /guard
+--- response_body_like eval
+qr/"name":"plain_alive".*"health":"up".*"fall_count":0,.*"name":"plain_dead".*"last_reason":"status 200","role":"primary","config":"up","health":"down"/

@@ -11,6 +11,14 @@ package Guard;
 #   TEST_NGINX_PWD                   absolute path of the current directory
 #   TEST_NGINX_CERTS                 absolute path of t/certs (see make_certs)
 # and exports the functions below. Core Perl + JSON::PP + the openssl command.
+#
+# Expected errors: the module logs a server going down and an upstream
+# falling below its floor at "error" (the level of Debian's default
+# error_log), so any block that takes a server down has such lines.  A
+# block preprocessor installed here makes the pattern "[error]" of
+# "--- no_error_log" match every error line except those two
+# ($Guard::UNEXPECTED_ERROR); a block that must not see a server go down
+# says so with its own pattern ("is down", "below its floor").
 use strict;
 use warnings;
 use Exporter 'import';
@@ -595,6 +603,32 @@ sub shares {
 sub who {
     my $c = shares(@_);
     return join ',', map { "$_=$c->{$_}" } sort keys %$c;
+}
+
+# ------------------------------------------------------------------ expected errors
+
+our $EXPECTED_ERROR = qr/upstream guard: (?:server \S+ \(\S+\) of upstream ".*" is down: |upstream ".*" is below its floor: )/;
+our $UNEXPECTED_ERROR = qr/\[error\](?!.*$EXPECTED_ERROR)/;
+
+# A block preprocessor: the real Test::Nginx goes on with the block it
+# returns ("$block = $hdl->($block)"), so it always returns the block.
+sub _unexpected_errors_only {
+    my ($block) = @_;
+    my $v = $block->no_error_log;
+    return $block unless defined $v && (!ref $v || ref $v eq 'ARRAY');
+    my @pats = ref $v ? @$v : split /\n+/, $v;
+    if (grep { defined && !ref && $_ eq '[error]' } @pats) {
+        $block->set_value(no_error_log => [
+            map { defined && !ref && $_ eq '[error]' ? $UNEXPECTED_ERROR : $_ } @pats ]);
+    }
+    return $block;
+}
+
+# Test::Nginx::Socket is loaded after this file (see the top): by INIT time
+# it is there, the real one or ours.
+INIT {
+    my $add = Test::Nginx::Util->can('add_block_preprocessor');
+    $add->(\&_unexpected_errors_only) if $add;
 }
 
 1;

@@ -41,6 +41,8 @@
 #   ajp         answers an AJP13 CPING with CPONG
 #   ajp-bad     answers an AJP13 CPING with something else
 #   fastcgi:NNN answers a FastCGI request with "Status: NNN" in STDOUT
+#   fastcgi:location  the same with "Location: /login" and no Status
+#   fastcgi:none      the same with neither Status nor Location
 #   slow:MS     waits MS milliseconds, then answers as ok
 # HEAD requests get no body in ok and status:NNN.
 #
@@ -83,7 +85,7 @@ if ($mode =~ /^status:(\d{3})$/) {
 } elsif ($mode =~ /^slow:(\d+)$/) {
     my $ms = $1;
     $handler = sub { select(undef, undef, undef, $ms / 1000); m_status($_[0], 200) };
-} elsif ($mode =~ /^fastcgi:(\d{3})$/) {
+} elsif ($mode =~ /^fastcgi:(\d{3}|location|none)$/) {
     my $code = $1;
     $handler = sub { m_fastcgi($_[0], $code) };
 } elsif (exists $MODES{$mode}) {
@@ -156,7 +158,7 @@ sub usage {
     print STDERR "usage: $0 --port N --mode MODE [--lifetime SECONDS] [--pidfile F]"
         . " [--log F] [--host ADDR] [--max N] [--foreground]\n"
         . "modes: silent drip bigheaders endless garbage reset tlsgarbage noaccept"
-        . " ok status:NNN close mysql mysql-error ajp ajp-bad fastcgi:NNN slow:MS\n";
+        . " ok status:NNN close mysql mysql-error ajp ajp-bad fastcgi:NNN|location|none slow:MS\n";
     exit 2;
 }
 
@@ -399,7 +401,8 @@ sub m_ajp_bad {
 }
 
 # FastCGI: read the request's records up to the empty STDIN, answer with a
-# STDOUT record carrying "Status: NNN" headers, then END_REQUEST.
+# STDOUT record carrying "Status: NNN" headers ("Location: /login" instead
+# for "location", neither for "none"), then END_REQUEST.
 sub m_fastcgi {
     my ($c, $code) = @_;
     my ($buf, $end) = ('', time + 2);
@@ -408,7 +411,9 @@ sub m_fastcgi {
         my $n = sysread($c, $buf, 16384, length $buf);
         last unless $n;
     }
-    my $out = "Status: $code Whatever\r\nContent-Type: text/plain\r\n\r\nok\n";
+    my $head = $code eq 'none' ? '' : $code eq 'location' ? "Location: /login\r\n"
+             : "Status: $code Whatever\r\n";
+    my $out = "${head}Content-Type: text/plain\r\n\r\nok\n";
     my $rec = sub { my ($type, $data) = @_;
         pack('CCnnCC', 1, $type, 1, length $data, 0, 0) . $data };
     send_all($c, $rec->(6, $out) . $rec->(6, '')

@@ -76,6 +76,7 @@ static void test_limits(void);
 static void test_invalid(void);
 static void test_empty(void);
 static void test_reuse(void);
+static void test_text(void);
 
 
 static unsigned  passed;
@@ -95,6 +96,7 @@ main(void)
     test_invalid();
     test_empty();
     test_reuse();
+    test_text();
 
     printf("%u passed, %u failed\n", passed, failed);
 
@@ -404,4 +406,37 @@ test_reuse(void)
 
     CHECK(agent(&a, S("")) == 0);
     CHECK(a.present && a.valid && !a.has_value && !a.drain);
+}
+
+
+/* the fingerprint and printable start of a value, for the log */
+
+static void
+test_text(void)
+{
+    ngx_http_guard_agent_t  a, b;
+
+    CHECK(agent(&a, S("garbage")) == -1 && a.present && !a.valid);
+    CHECK(a.text_len == 7 && memcmp(a.text, "garbage", 7) == 0 && !a.cut);
+    CHECK(a.hash != 0);
+
+    CHECK(agent(&b, S("garbage")) == -1 && b.hash == a.hash);
+    CHECK(agent(&b, S("-5")) == -1 && b.hash != a.hash);
+    CHECK(b.text_len == 2 && memcmp(b.text, "-5", 2) == 0);
+
+    /* valid values have one too */
+    CHECK(agent(&b, S("50%")) == 0 && b.hash != 0 && b.text_len == 3);
+
+    /* control bytes, quotes, backslashes and non-ASCII print as '?' */
+    CHECK(agent(&a, S("a\"b\\c\x01\x7f\xff\n")) == -1);
+    CHECK(a.text_len == 9 && memcmp(a.text, "a?b?c????", 9) == 0);
+
+    /* a long value: its start, marked cut, and its whole in the hash */
+    CHECK(agent(&a, S("0123456789012345678901234567890123456789x")) == -1);
+    CHECK(a.text_len == NGX_HTTP_GUARD_AGENT_TEXT && a.cut
+          && memcmp(a.text, "01234567890123456789012345678901", 32) == 0);
+    CHECK(agent(&b, S("0123456789012345678901234567890123456789y")) == -1);
+    CHECK(b.hash != a.hash);
+
+    CHECK(agent(&a, S("")) == 0 && a.text_len == 0 && a.hash != 0);
 }

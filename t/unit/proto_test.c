@@ -907,6 +907,27 @@ test_fcgi_status(void)
                       NO_REASON));
     CHECK(headers_are(S("A: b\r\n\rX: c\r\nStatus: 404\r\n\r\n"), PASS,
                       404, NO_REASON));
+
+    /*
+     * No Status: a Location makes it a redirect, 302, as nginx's fastcgi
+     * module reads it (RFC 3875 6.2.3-4); else 200.  A Status, before or
+     * after the Location, wins.
+     */
+    CHECK(headers_are(S("Location: /login\r\n\r\n"), PASS, 302,
+                      NO_REASON));
+    CHECK(headers_are(S("Content-Type: text/html\r\n"
+                        "location: http://a.test/\r\n\r\n"), PASS, 302,
+                      NO_REASON));
+    CHECK(headers_are(S("Location: /x\r\nStatus: 301\r\n\r\n"), PASS,
+                      301, NO_REASON));
+    CHECK(headers_are(S("Location: /x\r\nStatus: 200\r\n\r\n"), PASS,
+                      200, NO_REASON));
+    CHECK(headers_are(S("Content-Type: text/plain\r\n\r\n"), PASS, 200,
+                      NO_REASON));
+    CHECK(headers_are(S("X-Location: /x\r\nLocations: /y\r\n\r\n"), PASS,
+                      200, NO_REASON));
+    CHECK(headers_are(S("Content-Type: text/plain\r\n\r\nLocation: /x\n"),
+                      PASS, 200, NO_REASON));
 }
 
 
