@@ -50,6 +50,7 @@ struct ngx_http_guard_check_s {
     ngx_http_guard_agent_t         agent;
 
     ngx_msec_t                     started;
+    ngx_msec_t                     due;         /* the timeout is due */
     ngx_uint_t                     phase;
     ngx_uint_t                     requests;    /* on this connection */
     unsigned                       busy:1;
@@ -293,6 +294,7 @@ ngx_http_guard_check_start(ngx_http_guard_check_t *chk)
     chk->timeout.log = &chk->log;
     chk->timeout.cancelable = 1;
 
+    chk->due = ngx_current_msec + gscf->timeout;
     ngx_add_timer(&chk->timeout, gscf->timeout);
 
     if (chk->phase == NGX_HTTP_GUARD_PHASE_PARKED && chk->pc.connection) {
@@ -818,17 +820,20 @@ ngx_http_guard_check_timeout_handler(ngx_event_t *ev)
      * The timer ran late: this process did not run (a long request in
      * the event loop, a stop, a busy host).  That time is not the
      * server's: grant it once, up to the timeout, and go on waiting.
+     * The lateness counts from our own record of when the timer was
+     * due: the timer tree's delete has already zeroed ev->timer.key.
      */
 
-    late = (ngx_msec_int_t) (ngx_current_msec - ev->timer.key);
+    late = (ngx_msec_int_t) (ngx_current_msec - chk->due);
 
     if (!chk->extended && late >= NGX_HTTP_GUARD_STALL
         && chk->phase != NGX_HTTP_GUARD_PHASE_IDLE)
     {
         chk->extended = 1;
+        chk->due = ngx_current_msec
+                   + ngx_min((ngx_msec_t) late, chk->gp->up->conf->timeout);
 
-        ngx_add_timer(ev, ngx_min((ngx_msec_t) late,
-                                  chk->gp->up->conf->timeout));
+        ngx_add_timer(ev, chk->due - ngx_current_msec);
         return;
     }
 

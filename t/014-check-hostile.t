@@ -1,0 +1,81 @@
+# Checks against servers that misbehave in time or size: the timeout is
+# the configured one, a regex cannot hog the checking worker, hostile
+# chunk sizes and dripping FastCGI servers are refused within bounds,
+# kept-alive connections closed by the server are not failures, a
+# failure is logged once per change, and hung servers of one upstream do
+# not starve another's checks.
+use lib 't/lib';
+use Guard;
+use Test::Nginx::Socket 'no_plan';
+use Time::HiRes ();
+
+# poll(\&code, $secs, $what) -> the first true result of code; fails the
+# test, saying what the last try saw, when none came within $secs
+sub poll {
+    my ($code, $secs, $what) = @_;
+    my $end = Time::HiRes::time() + $secs;
+    my $saw;
+    while (1) {
+        my ($ok, $seen) = eval { $code->() };
+        $saw = $@ ? "error: $@" : $seen;
+        return $ok if $ok;
+        last if Time::HiRes::time() >= $end;
+        Time::HiRes::sleep(0.1);
+    }
+    Test::More::fail("$what within ${secs}s; last saw: " . ($saw // 'nothing'));
+    return undef;
+}
+
+# server($upstream, $port) -> the server's row of the status report, or dies
+sub server {
+    my ($up, $port) = @_;
+    my $st = Guard::guard_status() or die "no status: $Guard::ERROR\n";
+    my $s = Guard::server_state($st, $up, "127.0.0.1:$port");
+    return $s if $s;
+    die "no server 127.0.0.1:$port in \"$up\"\n";
+}
+
+sub row { my $s = shift; join ' ', map { "$_=" . ($s->{$_} // 'undef') }
+          qw(health checks fails last_reason last_latency_ms) }
+
+no_shuffle();
+check_accum_error_log();
+no_root_location();
+run_tests();
+
+__DATA__
+
+=== TEST 1: the timeout is the configured one, not twice as long
+--- http_config
+    upstream slow {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check http interval=500ms timeout=1s fall=1 rise=1;
+    }
+    upstream silent {
+        server 127.0.0.1:$TEST_NGINX_B2;
+        guard_check http interval=500ms timeout=1s fall=1 rise=1;
+    }
+--- config
+    location = /guard { guard_status; }
+--- init
+Guard::start_hostile('slow:1900', $ENV{TEST_NGINX_B1}, lifetime => 30);
+Guard::start_hostile('silent', $ENV{TEST_NGINX_B2}, lifetime => 30);
+# a server answering in 1.9 s fails a 1 s timeout, every time
+main::poll(sub { my $s = main::server('slow', $ENV{TEST_NGINX_B1});
+                 ($s->{checks} >= 3, main::row($s)) }, 15, 'three checks');
+my $s = main::server('slow', $ENV{TEST_NGINX_B1});
+Test::More::is($s->{fails}, $s->{checks}, 'every check of the slow server '
+               . 'failed: ' . main::row($s));
+Test::More::is($s->{last_reason}, 'timeout (response)', 'reason');
+# a silent server fails after 1 s, not 2 s
+main::poll(sub { my $s = main::server('silent', $ENV{TEST_NGINX_B2});
+                 ($s->{checks} >= 2, main::row($s)) }, 15, 'two checks');
+$s = main::server('silent', $ENV{TEST_NGINX_B2});
+Test::More::ok($s->{last_latency_ms} >= 950 && $s->{last_latency_ms} < 1600,
+               'the silent server failed after about 1 s: ' . main::row($s));
+--- request
+GET /guard
+--- response_body_like: "name":"silent"
+--- no_error_log
+[crit]
+[emerg]
