@@ -73,9 +73,61 @@ main::poll(sub { my $s = main::server('silent', $ENV{TEST_NGINX_B2});
 $s = main::server('silent', $ENV{TEST_NGINX_B2});
 Test::More::ok($s->{last_latency_ms} >= 950 && $s->{last_latency_ms} < 1600,
                'the silent server failed after about 1 s: ' . main::row($s));
+Guard::stop_hostile($ENV{"TEST_NGINX_B$_"}) for 1, 2;
 --- request
 GET /guard
 --- response_body_like: "name":"silent"
+--- no_error_log
+[crit]
+[emerg]
+
+
+
+=== TEST 2: a backtracking regex fails the check with "regex limit", fast
+--- http_config
+    guard_match evil { body ~ "(a+)+$"; }
+    guard_match evilnot { body !~ "(a+)+$"; }
+    upstream evil {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check http uri=/aaa interval=100ms fall=1 rise=1 match=evil;
+    }
+    upstream evilnot {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check http uri=/aaa interval=100ms fall=1 rise=1
+                    match=evilnot;
+    }
+    server {
+        listen 127.0.0.1:$TEST_NGINX_B1;
+        location = /aaa { return 200 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab"; }
+        location = /fast { return 200 "fast\n"; }
+    }
+--- config
+    location = /guard { guard_status; }
+--- init
+for my $up (qw(evil evilnot)) {
+    main::poll(sub { my $s = main::server($up, $ENV{TEST_NGINX_B1});
+                     ($s->{checks} >= 3, main::row($s)) }, 15, "$up checked");
+    my $s = main::server($up, $ENV{TEST_NGINX_B1});
+    Test::More::is($s->{last_reason}, 'regex limit',
+                   "$up: the check fails on the limit: " . main::row($s));
+    Test::More::is($s->{fails}, $s->{checks}, "$up: every check failed");
+    Test::More::cmp_ok($s->{last_latency_ms}, '<', 100,
+                       "$up: the check ended fast: " . main::row($s));
+}
+# the checking worker (the only one) keeps serving clients at once
+my ($max, @slow) = (0);
+for (1 .. 30) {
+    my $t0 = Time::HiRes::time();
+    my $st = Guard::http_get('/fast', $ENV{TEST_NGINX_B1});
+    my $ms = int((Time::HiRes::time() - $t0) * 1000);
+    Test::More::fail("GET /fast: " . ($st // $Guard::ERROR)) unless ($st // 0) == 200;
+    $max = $ms if $ms > $max;
+    Time::HiRes::sleep(0.03);
+}
+Test::More::cmp_ok($max, '<', 100, "client requests stay fast (slowest ${max} ms)");
+--- request
+GET /guard
+--- response_body_like: "name":"evilnot"
 --- no_error_log
 [crit]
 [emerg]
