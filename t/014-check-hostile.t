@@ -131,3 +131,30 @@ GET /guard
 --- no_error_log
 [crit]
 [emerg]
+
+
+
+=== TEST 3: a chunk size that overflows 63 bits fails the check
+--- http_config
+    upstream bomb {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check http interval=100ms http=1.1 fall=1 rise=1
+                    body_limit=16;
+    }
+--- config
+    location = /guard { guard_status; }
+--- init
+Guard::start_hostile('chunkbomb', $ENV{TEST_NGINX_B1}, lifetime => 30);
+main::poll(sub { my $s = main::server('bomb', $ENV{TEST_NGINX_B1});
+                 ($s->{checks} >= 3, main::row($s)) }, 15, 'three checks');
+my $s = main::server('bomb', $ENV{TEST_NGINX_B1});
+Test::More::is($s->{last_reason}, 'chunk size overflow',
+               'the check fails on the size: ' . main::row($s));
+Test::More::is($s->{fails}, $s->{checks}, 'every check failed');
+Guard::stop_hostile($ENV{TEST_NGINX_B1});
+--- request
+GET /guard
+--- response_body_like: "health":"down"
+--- no_error_log
+[crit]
+[emerg]
