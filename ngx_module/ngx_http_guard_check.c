@@ -43,6 +43,7 @@ struct ngx_http_guard_check_s {
     ngx_str_t                      tls_name;    /* SNI and host check */
 
     u_char                        *buf;
+    u_char                        *scratch;     /* FastCGI headers */
     size_t                         size;
     size_t                         len;
     size_t                         sent;
@@ -595,6 +596,16 @@ ngx_http_guard_check_send(ngx_http_guard_check_t *chk)
             ngx_http_guard_check_fail(chk, "out of memory");
             return;
         }
+
+        if (chk->gp->up->conf->type == NGX_HTTP_GUARD_FASTCGI) {
+            /* the STDOUT bytes, re-assembled on every read */
+            chk->scratch = ngx_pnalloc(chk->pool,
+                                       NGX_HTTP_GUARD_HEADER_LIMIT);
+            if (chk->scratch == NULL) {
+                ngx_http_guard_check_fail(chk, "out of memory");
+                return;
+            }
+        }
     }
 
     chk->len = 0;
@@ -693,7 +704,6 @@ static ngx_int_t
 ngx_http_guard_check_raw(ngx_http_guard_check_t *chk, ngx_uint_t eof)
 {
     int                         rc;
-    u_char                     *scratch;
     unsigned                    status;
     const char                 *reason;
     ngx_http_guard_srv_conf_t  *gscf;
@@ -713,13 +723,7 @@ ngx_http_guard_check_raw(ngx_http_guard_check_t *chk, ngx_uint_t eof)
         break;
 
     default: /* NGX_HTTP_GUARD_FASTCGI */
-        scratch = ngx_pnalloc(chk->pool, NGX_HTTP_GUARD_HEADER_LIMIT);
-        if (scratch == NULL) {
-            ngx_http_guard_check_fail(chk, "out of memory");
-            return NGX_DONE;
-        }
-
-        rc = ngx_http_guard_fcgi_status(chk->buf, chk->len, scratch,
+        rc = ngx_http_guard_fcgi_status(chk->buf, chk->len, chk->scratch,
                                         NGX_HTTP_GUARD_HEADER_LIMIT, &status,
                                         &reason);
 
@@ -952,6 +956,7 @@ ngx_http_guard_check_close(ngx_http_guard_check_t *chk)
     }
 
     chk->buf = NULL;
+    chk->scratch = NULL;
     chk->phase = NGX_HTTP_GUARD_PHASE_IDLE;
 }
 

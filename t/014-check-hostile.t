@@ -35,6 +35,24 @@ sub server {
     die "no server 127.0.0.1:$port in \"$up\"\n";
 }
 
+# rss($pid) -> resident kB of $pid; fails the test (and returns undef)
+# when /proc cannot tell
+sub rss {
+    my ($pid) = @_;
+    if (open my $f, '<', "/proc/$pid/status") {
+        while (<$f>) { return $1 if /^VmRSS:\s+(\d+)/ }
+    }
+    Test::More::fail("no VmRSS of process " . ($pid // 'undef') . ": $!");
+    return undef;
+}
+
+# asan() -> true when the tested nginx has AddressSanitizer (freed memory
+# waits in its quarantine: RSS says nothing)
+sub asan {
+    my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
+    return (qx{$nginx -V 2>&1} // '') =~ /-fsanitize=[a-z,]*address/;
+}
+
 sub row { my $s = shift; join ' ', map { "$_=" . ($s->{$_} // 'undef') }
           qw(health checks fails last_reason last_latency_ms) }
 
@@ -155,6 +173,51 @@ Guard::stop_hostile($ENV{TEST_NGINX_B1});
 --- request
 GET /guard
 --- response_body_like: "health":"down"
+--- no_error_log
+[crit]
+[emerg]
+
+
+
+=== TEST 4: FastCGI servers dripping a reply do not grow the checker
+--- http_config
+    upstream drip {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        server 127.0.0.1:$TEST_NGINX_B2;
+        server 127.0.0.1:$TEST_NGINX_B3;
+        server 127.0.0.1:$TEST_NGINX_B4;
+        check interval=100 rise=1 fall=1 timeout=5000 type=fastcgi;
+    }
+--- config
+    location = /guard { guard_status; }
+--- init
+Guard::start_hostile('fastcgi-drip', $ENV{"TEST_NGINX_B$_"}, lifetime => 30)
+    for 1 .. 4;
+my $pid = main::poll(sub { my $st = Guard::guard_status();
+                           ($st && $st->{leader_pid}, $Guard::ERROR) },
+                     10, 'a checking worker');
+# the first checks are dripping now; 3 s more are about 3000 reads each
+Time::HiRes::sleep(0.5);
+my $before = main::rss($pid);
+my $peak = $before;
+for (1 .. 12) {
+    Time::HiRes::sleep(0.25);
+    my $now = main::rss($pid);
+    $peak = $now if defined $now && defined $peak && $now > $peak;
+}
+my $s = main::server('drip', $ENV{TEST_NGINX_B1});
+Test::More::cmp_ok($s->{checks}, '<=', 1,
+                   'the dripping check still runs: ' . main::row($s));
+SKIP: {
+    Test::More::skip('nginx built with AddressSanitizer', 1) if main::asan();
+    Test::More::ok(defined $before && $peak - $before < 4096,
+                   "checker RSS grew by less than 4 MiB ("
+                   . ($before // 'undef') . " kB -> $peak kB)");
+}
+Guard::stop_hostile($ENV{"TEST_NGINX_B$_"}) for 1 .. 4;
+--- request
+GET /guard
+--- response_body_like: "name":"drip"
 --- no_error_log
 [crit]
 [emerg]
