@@ -56,6 +56,8 @@ struct ngx_http_guard_check_s {
     ngx_uint_t                     requests;    /* on this connection */
     unsigned                       busy:1;
     unsigned                       extended:1;  /* a stall was granted */
+    unsigned                       reused:1;    /* a kept-alive connection */
+    unsigned                       got:1;       /* a response byte came */
 };
 
 
@@ -81,6 +83,7 @@ static void ngx_http_guard_check_finish(ngx_http_guard_check_t *chk,
 static void ngx_http_guard_check_close(ngx_http_guard_check_t *chk);
 static void ngx_http_guard_check_fail(ngx_http_guard_check_t *chk,
     const char *fmt, ...);
+static ngx_int_t ngx_http_guard_check_retry(ngx_http_guard_check_t *chk);
 #if (NGX_HTTP_SSL)
 static void ngx_http_guard_check_tls(ngx_http_guard_check_t *chk);
 static void ngx_http_guard_check_tls_handler(ngx_connection_t *c);
@@ -287,6 +290,8 @@ ngx_http_guard_check_start(ngx_http_guard_check_t *chk)
 
     chk->busy = 1;
     chk->extended = 0;
+    chk->reused = 0;
+    chk->got = 0;
     chk->started = ngx_current_msec;
     ngx_memzero(&chk->agent, sizeof(ngx_http_guard_agent_t));
 
@@ -306,6 +311,7 @@ ngx_http_guard_check_start(ngx_http_guard_check_t *chk)
                                         ngx_http_guard_check_write_handler;
         chk->phase = NGX_HTTP_GUARD_PHASE_SEND;
         chk->sent = 0;
+        chk->reused = 1;
         ngx_http_guard_check_send(chk);
         return NGX_OK;
     }
@@ -581,7 +587,9 @@ ngx_http_guard_check_send(ngx_http_guard_check_t *chk)
         }
 
         if (n <= 0) {
-            ngx_http_guard_check_fail(chk, "send failed");
+            if (ngx_http_guard_check_retry(chk) != NGX_OK) {
+                ngx_http_guard_check_fail(chk, "send failed");
+            }
             return;
         }
 
@@ -657,12 +665,18 @@ ngx_http_guard_check_recv(ngx_http_guard_check_t *chk)
         }
 
         if (n == NGX_ERROR) {
-            ngx_http_guard_check_fail(chk, "connection reset");
+            if (ngx_http_guard_check_retry(chk) != NGX_OK) {
+                ngx_http_guard_check_fail(chk, "connection reset");
+            }
             return;
         }
 
         if (n > 0) {
             chk->len += n;
+            chk->got = 1;
+
+        } else if (ngx_http_guard_check_retry(chk) == NGX_OK) {
+            return;
         }
 
         if (chk->gp->up->conf->type != NGX_HTTP_GUARD_HTTP
@@ -873,6 +887,33 @@ ngx_http_guard_check_fail(ngx_http_guard_check_t *chk, const char *fmt, ...)
     *p = '\0';
 
     ngx_http_guard_check_finish(chk, 0, reason, 0);
+}
+
+
+/*
+ * A kept-alive connection that fails before any response byte was most
+ * likely closed by the server while idle (its keepalive timeout racing
+ * our interval): not the server's fault.  Try once more on a new
+ * connection, within the same timeout.
+ */
+
+static ngx_int_t
+ngx_http_guard_check_retry(ngx_http_guard_check_t *chk)
+{
+    if (!chk->reused || chk->got || !chk->busy) {
+        return NGX_DECLINED;
+    }
+
+    chk->reused = 0;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_EVENT, &chk->log, 0,
+                   "upstream guard: kept-alive check connection to %V "
+                   "closed, reconnecting", &chk->addr.name);
+
+    ngx_http_guard_check_close(chk);
+    ngx_http_guard_check_connect(chk);
+
+    return NGX_OK;
 }
 
 

@@ -221,3 +221,40 @@ GET /guard
 --- no_error_log
 [crit]
 [emerg]
+
+
+
+=== TEST 5: a kept-alive connection the server closed is not a failure
+--- http_config
+    upstream ka {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check http interval=100ms http=1.1 keepalive=100 fall=1
+                    rise=1 initial=down;
+    }
+--- config
+    location = /guard { guard_status; }
+--- init
+Guard::start_hostile('kaclose', $ENV{TEST_NGINX_B1}, lifetime => 30, log => 1);
+# the first checks may have found no listener yet
+main::poll(sub { my $s = main::server('ka', $ENV{TEST_NGINX_B1});
+                 ($s->{health} eq 'up', main::row($s)) }, 15, 'up');
+my $s0 = main::server('ka', $ENV{TEST_NGINX_B1});
+my $conns0 = Guard::hostile_log_count($ENV{TEST_NGINX_B1});
+main::poll(sub { my $s = main::server('ka', $ENV{TEST_NGINX_B1});
+                 ($s->{checks} >= $s0->{checks} + 12, main::row($s)) },
+           15, 'twelve more checks');
+my $s = main::server('ka', $ENV{TEST_NGINX_B1});
+Test::More::is($s->{fails} - $s0->{fails}, 0,
+               'no check failed: ' . main::row($s0) . ' -> ' . main::row($s));
+Test::More::is($s->{health}, 'up', 'the server stayed up');
+# every check reused the connection of the one before, which the server
+# closed on the reused request: each needed a new connection
+my $conns = Guard::hostile_log_count($ENV{TEST_NGINX_B1}) - $conns0;
+Test::More::cmp_ok($conns, '>=', 11, "new connections for the checks ($conns)");
+Guard::stop_hostile($ENV{TEST_NGINX_B1});
+--- request
+GET /guard
+--- response_body_like: "name":"ka"
+--- no_error_log
+[crit]
+[emerg]
