@@ -112,9 +112,17 @@ ngx_http_guard_check_create(ngx_pool_t *pool, ngx_http_guard_peer_t *gp,
 
     chk->gp = gp;
 
-    /* failed checks are reported by the transition log, not per attempt */
+    /*
+     * Failed checks are reported by the transition log, once per change,
+     * not per attempt: what nginx's connect and OpenSSL layers log about
+     * a check connection ([crit] for a missing unix socket or a bogus
+     * TLS record, [error] for a refused connect) stays below this log's
+     * level, even with the error log at debug: a level is one number, so
+     * debug output of check connections goes too.  Alerts (no free
+     * connection, socket() failed) still pass.
+     */
     chk->log = *log;
-    chk->log.log_level = NGX_LOG_CRIT;
+    chk->log.log_level = ngx_min(chk->log.log_level, NGX_LOG_ALERT);
 
     chk->addr.sockaddr = ngx_palloc(pool, gp->peer->socklen);
     if (chk->addr.sockaddr == NULL) {

@@ -205,9 +205,6 @@ for (1 .. 12) {
     my $now = main::rss($pid);
     $peak = $now if defined $now && defined $peak && $now > $peak;
 }
-my $s = main::server('drip', $ENV{TEST_NGINX_B1});
-Test::More::cmp_ok($s->{checks}, '<=', 1,
-                   'the dripping check still runs: ' . main::row($s));
 SKIP: {
     Test::More::skip('nginx built with AddressSanitizer', 1) if main::asan();
     Test::More::ok(defined $before && $peak - $before < 4096,
@@ -258,3 +255,50 @@ GET /guard
 --- no_error_log
 [crit]
 [emerg]
+
+
+
+=== TEST 6: a failure is logged once per change, not once per check
+--- http_config
+    upstream tls {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check https interval=100ms timeout=1s fall=1 rise=1;
+    }
+    upstream nosock {
+        server unix:$TEST_NGINX_PWD/t/servroot/logs/no-such.sock;
+        guard_check http interval=100ms timeout=1s fall=1 rise=1;
+    }
+--- config
+    location = /guard { guard_status; }
+--- init
+Guard::start_hostile('tlsbadlen', $ENV{TEST_NGINX_B1}, lifetime => 30);
+main::poll(sub { my $s = main::server('tls', $ENV{TEST_NGINX_B1});
+                 ($s->{checks} >= 10 && $s->{last_reason} ne 'connect refused',
+                  main::row($s)) }, 15, 'ten checks');
+my $st = Guard::guard_status();
+my $u = Guard::upstream_state($st, 'nosock');
+main::poll(sub { my $u = Guard::upstream_state(Guard::guard_status(), 'nosock');
+                 ($u->{servers}[0]{checks} >= 10, main::row($u->{servers}[0])) },
+           15, 'ten checks of the missing socket');
+my $s = main::server('tls', $ENV{TEST_NGINX_B1});
+Test::More::is($s->{last_reason}, 'tls handshake failed', 'tls reason');
+# one "is down" line each: the failure reason once per change
+my $log = "$ENV{TEST_NGINX_PWD}/t/servroot/logs/error.log";
+open my $fh, '<', $log or Test::More::fail("$log: $!");
+my ($tls, $sock) = (0, 0);
+while (<$fh>) {
+    $tls++ if /upstream "tls" is down/;
+    $sock++ if /upstream "nosock" is down/;
+}
+Test::More::is($tls, 1, 'one down line for the tls server');
+Test::More::is($sock, 1, 'one down line for the missing socket');
+Guard::stop_hostile($ENV{TEST_NGINX_B1});
+--- request
+GET /guard
+--- response_body_like: "name":"nosock"
+--- no_error_log
+[crit]
+[emerg]
+[alert]
+connect() to unix
+SSL_do_handshake

@@ -46,6 +46,8 @@
 #               and a few bytes of it, then close
 #   fastcgi-drip  answers a FastCGI request with a STDOUT record of 6000
 #               bytes announced, sent one byte per millisecond
+#   tlsbadlen   answers a ClientHello with a TLS handshake record header
+#               announcing 65535 bytes (over the 16 KiB limit), then close
 #   kaclose     HTTP/1.1 keep-alive: answers the first request of a
 #               connection as ok (Content-Length, no Connection: close),
 #               then reads the next request and closes without a byte
@@ -83,7 +85,7 @@ my %MODES = (
     mysql => \&m_mysql, 'mysql-error' => \&m_mysql_error,
     ajp => \&m_ajp, 'ajp-bad' => \&m_ajp_bad,
     chunkbomb => \&m_chunkbomb, 'fastcgi-drip' => \&m_fastcgi_drip,
-    kaclose => \&m_kaclose,
+    kaclose => \&m_kaclose, tlsbadlen => \&m_tlsbadlen,
 );
 my ($mode, $handler) = ($o{mode});
 if ($mode =~ /^status:(\d{3})$/) {
@@ -166,7 +168,7 @@ sub usage {
         . " [--log F] [--host ADDR] [--max N] [--foreground]\n"
         . "modes: silent drip bigheaders endless garbage reset tlsgarbage noaccept"
         . " ok status:NNN close mysql mysql-error ajp ajp-bad fastcgi:NNN slow:MS"
-        . " chunkbomb fastcgi-drip kaclose\n";
+        . " chunkbomb fastcgi-drip kaclose tlsbadlen\n";
     exit 2;
 }
 
@@ -468,4 +470,13 @@ sub m_kaclose {
         last if $junk =~ /\r?\n\r?\n/;
     }
     close $c;
+}
+
+sub m_tlsbadlen {
+    my ($c) = @_;
+    if (wait_io($c, 5)) {
+        sysread($c, my $hello, 16384);
+    }
+    send_all($c, "\x16\x03\x03\xff\xff" . garbage_bytes(64, 9));
+    close_gracefully($c);
 }
