@@ -277,6 +277,7 @@ struct ngx_http_guard_upstream_s {
     ngx_uint_t                       floor;
     ngx_atomic_uint_t                applied;       /* sh->gen last applied */
     ngx_msec_t                       next_ramp;     /* leader: next step */
+    ngx_uint_t                       active;        /* leader: in flight */
     ngx_http_guard_peer_t          **by_name;       /* keyed by &peer->name */
     ngx_uint_t                       by_name_mask;
 };

@@ -39,7 +39,8 @@ static ngx_uint_t                   ngx_http_guard_started;
 
 /*
  * Checks in flight, bounded to a quarter of worker_connections so that
- * checks never starve client traffic of connections.
+ * checks never starve client traffic of connections; each upstream gets
+ * an equal share of that budget (ngx_http_guard_check_handler).
  */
 static ngx_uint_t                   ngx_http_guard_active;
 
@@ -275,6 +276,8 @@ ngx_http_guard_stop_leading(void)
     up = ngx_http_guard_gmcf->upstreams.elts;
 
     for (i = 0; i < ngx_http_guard_gmcf->upstreams.nelts; i++) {
+        up[i].active = 0;
+
         for (j = 0; j < up[i].npeers; j++) {
             gp = &up[i].peers[j];
 
@@ -295,7 +298,7 @@ ngx_http_guard_schedule(ngx_http_guard_check_t *chk,
     ev = ngx_http_guard_check_timer(chk);
 
     ev->handler = ngx_http_guard_check_handler;
-    ev->data = chk;
+    ev->data = gp;
     ev->log = ngx_cycle->log;
     ev->cancelable = 1;
 
@@ -305,27 +308,45 @@ ngx_http_guard_schedule(ngx_http_guard_check_t *chk,
 }
 
 
+/*
+ * A check may start while the checks in flight stay within the budget
+ * (a quarter of worker_connections) and its upstream's in-flight checks
+ * within an equal share of it: servers that hang until their timeout
+ * hold their own upstream's slots, never another upstream's.
+ */
+
 static void
 ngx_http_guard_check_handler(ngx_event_t *ev)
 {
-    ngx_http_guard_check_t  *chk;
+    ngx_uint_t                  budget, share;
+    ngx_http_guard_peer_t      *gp;
+    ngx_http_guard_check_t     *chk;
+    ngx_http_guard_upstream_t  *up;
 
-    chk = ev->data;
+    gp = ev->data;
+    chk = gp->check;
+    up = gp->up;
 
     if (!ngx_http_guard_leading || ngx_exiting || ngx_quit || ngx_terminate) {
         return;
     }
 
-    if (ngx_http_guard_active >= ngx_max(ngx_cycle->connection_n / 4, 1)) {
+    budget = ngx_max(ngx_cycle->connection_n / 4, 1);
+    share = ngx_max(budget / ngx_max(ngx_http_guard_gmcf->upstreams.nelts, 1),
+                    1);
+
+    if (ngx_http_guard_active >= budget || up->active >= share) {
         /* come back soon: the checks in flight end within their timeout */
         ngx_add_timer(ev, 10 + ngx_http_guard_random(40));
         return;
     }
 
     ngx_http_guard_active++;
+    up->active++;
 
     if (ngx_http_guard_check_start(chk) != NGX_OK) {
         ngx_http_guard_active--;
+        up->active--;
     }
 }
 
@@ -355,6 +376,10 @@ ngx_http_guard_check_done(ngx_http_guard_peer_t *gp, ngx_uint_t ok,
 
     if (ngx_http_guard_active) {
         ngx_http_guard_active--;
+    }
+
+    if (up->active) {
+        up->active--;
     }
 
     if (!ngx_http_guard_leading) {

@@ -56,6 +56,10 @@ sub asan {
 sub row { my $s = shift; join ' ', map { "$_=" . ($s->{$_} // 'undef') }
           qw(health checks fails last_reason last_latency_ms) }
 
+# TEST 1's servers listen before its nginx starts checking them
+Guard::start_hostile('slow:1900', $ENV{TEST_NGINX_B8}, lifetime => 120);
+Guard::start_hostile('silent', $ENV{TEST_NGINX_B9}, lifetime => 120);
+
 no_shuffle();
 check_accum_error_log();
 no_root_location();
@@ -66,32 +70,30 @@ __DATA__
 === TEST 1: the timeout is the configured one, not twice as long
 --- http_config
     upstream slow {
-        server 127.0.0.1:$TEST_NGINX_B1;
+        server 127.0.0.1:$TEST_NGINX_B8;
         guard_check http interval=500ms timeout=1s fall=1 rise=1;
     }
     upstream silent {
-        server 127.0.0.1:$TEST_NGINX_B2;
+        server 127.0.0.1:$TEST_NGINX_B9;
         guard_check http interval=500ms timeout=1s fall=1 rise=1;
     }
 --- config
     location = /guard { guard_status; }
 --- init
-Guard::start_hostile('slow:1900', $ENV{TEST_NGINX_B1}, lifetime => 30);
-Guard::start_hostile('silent', $ENV{TEST_NGINX_B2}, lifetime => 30);
 # a server answering in 1.9 s fails a 1 s timeout, every time
-main::poll(sub { my $s = main::server('slow', $ENV{TEST_NGINX_B1});
+main::poll(sub { my $s = main::server('slow', $ENV{TEST_NGINX_B8});
                  ($s->{checks} >= 3, main::row($s)) }, 15, 'three checks');
-my $s = main::server('slow', $ENV{TEST_NGINX_B1});
+my $s = main::server('slow', $ENV{TEST_NGINX_B8});
 Test::More::is($s->{fails}, $s->{checks}, 'every check of the slow server '
                . 'failed: ' . main::row($s));
 Test::More::is($s->{last_reason}, 'timeout (response)', 'reason');
 # a silent server fails after 1 s, not 2 s
-main::poll(sub { my $s = main::server('silent', $ENV{TEST_NGINX_B2});
+main::poll(sub { my $s = main::server('silent', $ENV{TEST_NGINX_B9});
                  ($s->{checks} >= 2, main::row($s)) }, 15, 'two checks');
-$s = main::server('silent', $ENV{TEST_NGINX_B2});
+$s = main::server('silent', $ENV{TEST_NGINX_B9});
 Test::More::ok($s->{last_latency_ms} >= 950 && $s->{last_latency_ms} < 1600,
                'the silent server failed after about 1 s: ' . main::row($s));
-Guard::stop_hostile($ENV{"TEST_NGINX_B$_"}) for 1, 2;
+Guard::stop_hostile($ENV{"TEST_NGINX_B$_"}) for 8, 9;
 --- request
 GET /guard
 --- response_body_like: "name":"silent"
@@ -302,3 +304,45 @@ GET /guard
 [alert]
 connect() to unix
 SSL_do_handshake
+
+
+
+=== TEST 7: hung servers of one upstream do not starve another's checks
+--- http_config eval
+# 40 servers whose checks all go to a server that never answers; with
+# worker_connections 64, 16 checks may be in flight
+"    upstream hung {\n"
+. join('', map { "        server 127.0.0.1:" . ($ENV{TEST_NGINX_SERVER_PORT} + 100 + $_)
+                 . ";\n" } 1 .. 40)
+. "        guard_check http port=\$TEST_NGINX_B1 interval=100ms timeout=3s;
+    }
+    upstream healthy {
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        guard_check http interval=200ms timeout=1s;
+    }
+    server {
+        listen 127.0.0.1:\$TEST_NGINX_B2;
+        location / { return 200 'ok'; }
+    }
+"
+--- config
+    location = /guard { guard_status; }
+--- init
+Guard::start_hostile('silent', $ENV{TEST_NGINX_B1}, lifetime => 30);
+# let the hung checks fill their slots
+Time::HiRes::sleep(1.5);
+my $s0 = main::server('healthy', $ENV{TEST_NGINX_B2});
+Time::HiRes::sleep(4);
+my $s = main::server('healthy', $ENV{TEST_NGINX_B2});
+my $n = $s->{checks} - $s0->{checks};
+# 20 due in 4 s at 200 ms; starved, it got one or two
+Test::More::cmp_ok($n, '>=', 14, "the healthy upstream was checked on time"
+                   . " ($n checks in 4 s: " . main::row($s) . ")");
+Test::More::is($s->{fails}, 0, 'and never failed');
+Guard::stop_hostile($ENV{TEST_NGINX_B1});
+--- request
+GET /guard
+--- response_body_like: "name":"healthy"
+--- no_error_log
+[crit]
+[emerg]
