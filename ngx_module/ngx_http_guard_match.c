@@ -84,6 +84,7 @@ static char *ngx_http_guard_match_regex(ngx_conf_t *cf,
     ngx_http_guard_match_t *m, ngx_str_t *pattern, ngx_uint_t caseless,
     ngx_http_guard_regex_t **re);
 #if (NGX_PCRE)
+static ngx_uint_t ngx_http_guard_match_nested(ngx_str_t *pattern);
 static ngx_int_t ngx_http_guard_match_limits(ngx_conf_t *cf,
     ngx_http_guard_match_t *m);
 #if (NGX_PCRE2)
@@ -401,6 +402,14 @@ ngx_http_guard_match_regex(ngx_conf_t *cf, ngx_http_guard_match_t *m,
 
     *re = rc.regex;
 
+    if (ngx_http_guard_match_nested(pattern)) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "guard_match regex \"%V\" nests unbounded "
+                           "repeats and may backtrack exponentially; a match "
+                           "that hits the limit fails the check with "
+                           "\"regex limit\"", pattern);
+    }
+
     if (ngx_http_guard_match_limits(cf, m) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
@@ -415,6 +424,115 @@ ngx_http_guard_match_regex(ngx_conf_t *cf, ngx_http_guard_match_t *m,
 
 
 #if (NGX_PCRE)
+
+/*
+ * A heuristic for the classic catastrophic patterns, "(a+)+", "(a*b?)*",
+ * "(?:x|\\w+){2,}": a group that contains an unbounded repeat and is
+ * itself repeated without bound.  Escapes and character classes are
+ * skipped; bounded repeats ("?", "{n,m}") do not count.
+ */
+
+static ngx_uint_t
+ngx_http_guard_match_nested(ngx_str_t *pattern)
+{
+    u_char      *p, *last;
+    ngx_uint_t   depth, inner[32], had, unbounded;
+
+    p = pattern->data;
+    last = p + pattern->len;
+    depth = 0;
+    inner[0] = 0;
+    had = 0;
+
+    while (p < last) {
+
+        unbounded = 0;
+
+        switch (*p) {
+
+        case '\\':
+            p += 2;
+            had = 0;
+            continue;
+
+        case '[':
+            /* a class: "]" right after "[" or "[^" is a member */
+            p++;
+
+            if (p < last && *p == '^') {
+                p++;
+            }
+
+            if (p < last && *p == ']') {
+                p++;
+            }
+
+            while (p < last && *p != ']') {
+                p += (*p == '\\') ? 2 : 1;
+            }
+
+            p++;
+            had = 0;
+            continue;
+
+        case '(':
+            if (depth + 1 == sizeof(inner) / sizeof(inner[0])) {
+                return 0;
+            }
+
+            inner[++depth] = 0;
+            p++;
+            had = 0;
+            continue;
+
+        case ')':
+            had = depth ? inner[depth] : 0;
+
+            if (depth) {
+                depth--;
+                inner[depth] |= had;
+            }
+
+            p++;
+            continue;
+
+        case '*':
+        case '+':
+            unbounded = 1;
+            break;
+
+        case '{':
+            /* "{n,}" */
+            p++;
+
+            while (p < last && *p >= '0' && *p <= '9') {
+                p++;
+            }
+
+            if (last - p >= 2 && p[0] == ',' && p[1] == '}') {
+                unbounded = 1;
+                p++;
+            }
+
+            break;
+        }
+
+        if (unbounded) {
+            if (had) {
+                /* a repeated group with an unbounded repeat inside */
+                return 1;
+            }
+
+            inner[depth] = 1;
+        }
+
+        had = 0;
+        p++;
+    }
+
+    return 0;
+}
+
 
 /* once per guard_match block with a regex: the limits of its matches */
 

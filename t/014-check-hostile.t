@@ -134,6 +134,13 @@ for my $up (qw(evil evilnot)) {
     Test::More::cmp_ok($s->{last_latency_ms}, '<', 100,
                        "$up: the check ended fast: " . main::row($s));
 }
+# nginx -t says which pattern may backtrack without end
+my $root = $ENV{TEST_NGINX_SERVROOT} || "$ENV{TEST_NGINX_PWD}/t/servroot";
+my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
+my $out = qx{$nginx -p $root/ -c $root/conf/nginx.conf -t 2>&1} // '';
+Test::More::like($out, qr/\[warn\].*guard_match regex "\(a\+\)\+\$" nests unbounded repeats/,
+                 'nginx -t warns about the pattern');
+Test::More::like($out, qr/test is successful/, 'nginx -t succeeds') or Test::More::diag($out);
 # the checking worker (the only one) keeps serving clients at once
 my ($max, @slow) = (0);
 for (1 .. 30) {
