@@ -353,3 +353,44 @@ GET /guard
 --- no_error_log
 [crit]
 [emerg]
+
+
+
+=== TEST 8: more upstreams than check slots: they take turns
+--- http_config eval
+# 16 slots (worker_connections 64), 20 upstreams whose checks hang 1 s,
+# and one healthy upstream: it must get its turn at the slots that free
+join('', map { "    upstream hung$_ {
+        server 127.0.0.1:" . ($ENV{TEST_NGINX_SERVER_PORT} + 100 + $_) . ";
+        guard_check http port=\$TEST_NGINX_B1 interval=100ms timeout=1s;
+    }\n" } 1 .. 20)
+. "    upstream healthy {
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        guard_check http interval=200ms timeout=1s;
+    }
+    server {
+        listen 127.0.0.1:\$TEST_NGINX_B2;
+        location / { return 200 'ok'; }
+    }
+"
+--- config
+    location = /guard { guard_status; }
+--- init
+Guard::start_hostile('silent', $ENV{TEST_NGINX_B1}, lifetime => 30);
+Time::HiRes::sleep(2.5);
+my $s0 = main::server('healthy', $ENV{TEST_NGINX_B2});
+Time::HiRes::sleep(6);
+my $s = main::server('healthy', $ENV{TEST_NGINX_B2});
+my $n = $s->{checks} - $s0->{checks};
+# 16 slots free every second, 21 upstreams take turns: a turn every
+# 1.3 s, about 4 in 6 s; without turns the hung checks take the freed
+# slots back at once
+Test::More::cmp_ok($n, '>=', 3, "the healthy upstream got its turns"
+                   . " ($n checks in 6 s: " . main::row($s) . ")");
+Guard::stop_hostile($ENV{TEST_NGINX_B1});
+--- request
+GET /guard
+--- response_body_like: "name":"healthy"
+--- no_error_log
+[crit]
+[emerg]
