@@ -52,6 +52,8 @@ struct ngx_http_guard_check_s {
 
     ngx_msec_t                     started;
     ngx_msec_t                     due;         /* the timeout is due */
+    u_char                         failed[NGX_HTTP_GUARD_REASON_LEN];
+                                                /* "" after a pass */
     ngx_uint_t                     phase;
     ngx_uint_t                     requests;    /* on this connection */
     unsigned                       busy:1;
@@ -954,6 +956,26 @@ ngx_http_guard_check_finish(ngx_http_guard_check_t *chk, ngx_uint_t ok,
 
     } else {
         ngx_http_guard_check_close(chk);
+    }
+
+    /*
+     * The transition line says why a server went down; a server that
+     * keeps failing for another reason is logged once per new reason.
+     */
+
+    if (ok == NGX_HTTP_GUARD_CHECK_PASS) {
+        chk->failed[0] = '\0';
+
+    } else if (ok == 0 && reason) {
+        if (chk->failed[0] && ngx_strcmp(chk->failed, reason) != 0) {
+            ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                          "upstream guard: server %V of upstream \"%V\" "
+                          "fails for another reason: %s (was: %s)",
+                          &chk->gp->peer->server,
+                          &chk->gp->up->uscf->host, reason, chk->failed);
+        }
+
+        ngx_cpystrn(chk->failed, reason, NGX_HTTP_GUARD_REASON_LEN);
     }
 
     ngx_http_guard_check_done(chk->gp, ok, reason, chk->started,

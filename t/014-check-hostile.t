@@ -394,3 +394,50 @@ GET /guard
 --- no_error_log
 [crit]
 [emerg]
+
+
+
+=== TEST 9: a server failing for a new reason is logged once, not per check
+--- http_config
+    guard_match okbody { status 200; body ~ "^ok"; }
+    upstream flip {
+        server 127.0.0.1:$TEST_NGINX_B2;
+        guard_check http uri=/h interval=100ms fall=2 rise=2 match=okbody;
+    }
+    server {
+        listen 127.0.0.1:$TEST_NGINX_B2;
+        location = /h { try_files /flip-h =503; }
+    }
+--- config
+    location = /guard { guard_status; }
+--- init
+Guard::health_file('flip-h', 0);
+main::poll(sub { my $s = main::server('flip', $ENV{TEST_NGINX_B2});
+                 ($s->{health} eq 'down' && $s->{fails} >= 5, main::row($s)) },
+           15, 'down, failing');
+# the file says "up": now a 200 whose body does not match
+Guard::health_file('flip-h', 1);
+main::poll(sub { my $s = main::server('flip', $ENV{TEST_NGINX_B2});
+                 ($s->{last_reason} eq 'body mismatch', main::row($s)) },
+           15, 'the new reason');
+my $s0 = main::server('flip', $ENV{TEST_NGINX_B2});
+main::poll(sub { my $s = main::server('flip', $ENV{TEST_NGINX_B2});
+                 ($s->{fails} >= $s0->{fails} + 5, main::row($s)) },
+           15, 'five more failures');
+my $log = ($ENV{TEST_NGINX_SERVROOT} || "$ENV{TEST_NGINX_PWD}/t/servroot")
+          . "/logs/error.log";
+open my $fh, '<', $log or Test::More::fail("$log: $!");
+my ($down, $other) = (0, 0);
+while (<$fh>) {
+    $down++ if /upstream "flip" is down: status 503/;
+    $other++ if /server 127\.0\.0\.1:\d+ of upstream "flip" fails for another reason: body mismatch \(was: status 503\)/;
+}
+Test::More::is($down, 1, 'one line for the transition');
+Test::More::is($other, 1, 'one line for the new reason');
+Guard::health_file('flip-h', 0);
+--- request
+GET /guard
+--- response_body_like: "name":"flip"
+--- no_error_log
+[crit]
+[emerg]
