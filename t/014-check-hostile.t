@@ -284,15 +284,14 @@ Guard::start_hostile('tlsbadlen', $ENV{TEST_NGINX_B1}, lifetime => 30);
 main::poll(sub { my $s = main::server('tls', $ENV{TEST_NGINX_B1});
                  ($s->{checks} >= 10 && $s->{last_reason} ne 'connect refused',
                   main::row($s)) }, 15, 'ten checks');
-my $st = Guard::guard_status();
-my $u = Guard::upstream_state($st, 'nosock');
 main::poll(sub { my $u = Guard::upstream_state(Guard::guard_status(), 'nosock');
                  ($u->{servers}[0]{checks} >= 10, main::row($u->{servers}[0])) },
            15, 'ten checks of the missing socket');
 my $s = main::server('tls', $ENV{TEST_NGINX_B1});
 Test::More::is($s->{last_reason}, 'tls handshake failed', 'tls reason');
 # one "is down" line each: the failure reason once per change
-my $log = "$ENV{TEST_NGINX_PWD}/t/servroot/logs/error.log";
+my $log = ($ENV{TEST_NGINX_SERVROOT} || "$ENV{TEST_NGINX_PWD}/t/servroot")
+          . "/logs/error.log";
 open my $fh, '<', $log or Test::More::fail("$log: $!");
 my ($tls, $sock) = (0, 0);
 while (<$fh>) {
