@@ -277,6 +277,7 @@ struct ngx_http_guard_peer_s {
     ngx_http_guard_sh_server_t      *sh;
     ngx_http_guard_upstream_t       *up;
     ngx_http_guard_check_t          *check;         /* leader only */
+    ngx_queue_t                      wait;          /* leader: for a slot */
     ngx_uint_t                       cfg_down;
     ngx_uint_t                       cfg_weight;
     ngx_uint_t                       role;
@@ -297,6 +298,9 @@ struct ngx_http_guard_upstream_s {
     ngx_uint_t                       floor;
     ngx_atomic_uint_t                applied;       /* sh->gen last applied */
     ngx_msec_t                       next_ramp;     /* leader: next step */
+    ngx_uint_t                       active;        /* leader: in flight */
+    ngx_queue_t                      waiting;       /* leader: peer_t.wait */
+    ngx_queue_t                      ready;         /* leader: in the turn */
     ngx_http_guard_peer_t          **by_name;       /* keyed by &peer->name */
     ngx_uint_t                       by_name_mask;
 };

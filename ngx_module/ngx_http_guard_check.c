@@ -43,6 +43,7 @@ struct ngx_http_guard_check_s {
     ngx_str_t                      tls_name;    /* SNI and host check */
 
     u_char                        *buf;
+    u_char                        *scratch;     /* FastCGI headers */
     size_t                         size;
     size_t                         len;
     size_t                         sent;
@@ -50,10 +51,15 @@ struct ngx_http_guard_check_s {
     ngx_http_guard_agent_t         agent;
 
     ngx_msec_t                     started;
+    ngx_msec_t                     due;         /* the timeout is due */
+    u_char                         failed[NGX_HTTP_GUARD_REASON_LEN];
+                                                /* "" after a pass */
     ngx_uint_t                     phase;
     ngx_uint_t                     requests;    /* on this connection */
     unsigned                       busy:1;
     unsigned                       extended:1;  /* a stall was granted */
+    unsigned                       reused:1;    /* a kept-alive connection */
+    unsigned                       got:1;       /* a response byte came */
 };
 
 
@@ -79,6 +85,7 @@ static void ngx_http_guard_check_finish(ngx_http_guard_check_t *chk,
 static void ngx_http_guard_check_close(ngx_http_guard_check_t *chk);
 static void ngx_http_guard_check_fail(ngx_http_guard_check_t *chk,
     const char *fmt, ...);
+static ngx_int_t ngx_http_guard_check_retry(ngx_http_guard_check_t *chk);
 #if (NGX_HTTP_SSL)
 static void ngx_http_guard_check_tls(ngx_http_guard_check_t *chk);
 static void ngx_http_guard_check_tls_handler(ngx_connection_t *c);
@@ -107,9 +114,17 @@ ngx_http_guard_check_create(ngx_pool_t *pool, ngx_http_guard_peer_t *gp,
 
     chk->gp = gp;
 
-    /* failed checks are reported by the transition log, not per attempt */
+    /*
+     * Failed checks are reported by the transition log, once per change,
+     * not per attempt: what nginx's connect and OpenSSL layers log about
+     * a check connection ([crit] for a missing unix socket or a bogus
+     * TLS record, [error] for a refused connect) stays below this log's
+     * level, even with the error log at debug: a level is one number, so
+     * debug output of check connections goes too.  Alerts (no free
+     * connection, socket() failed) still pass.
+     */
     chk->log = *log;
-    chk->log.log_level = NGX_LOG_CRIT;
+    chk->log.log_level = ngx_min(chk->log.log_level, NGX_LOG_ALERT);
 
     chk->addr.sockaddr = ngx_palloc(pool, gp->peer->socklen);
     if (chk->addr.sockaddr == NULL) {
@@ -285,6 +300,8 @@ ngx_http_guard_check_start(ngx_http_guard_check_t *chk)
 
     chk->busy = 1;
     chk->extended = 0;
+    chk->reused = 0;
+    chk->got = 0;
     chk->started = ngx_current_msec;
     ngx_memzero(&chk->agent, sizeof(ngx_http_guard_agent_t));
 
@@ -293,6 +310,7 @@ ngx_http_guard_check_start(ngx_http_guard_check_t *chk)
     chk->timeout.log = &chk->log;
     chk->timeout.cancelable = 1;
 
+    chk->due = ngx_current_msec + gscf->timeout;
     ngx_add_timer(&chk->timeout, gscf->timeout);
 
     if (chk->phase == NGX_HTTP_GUARD_PHASE_PARKED && chk->pc.connection) {
@@ -303,6 +321,7 @@ ngx_http_guard_check_start(ngx_http_guard_check_t *chk)
                                         ngx_http_guard_check_write_handler;
         chk->phase = NGX_HTTP_GUARD_PHASE_SEND;
         chk->sent = 0;
+        chk->reused = 1;
         ngx_http_guard_check_send(chk);
         return NGX_OK;
     }
@@ -578,7 +597,9 @@ ngx_http_guard_check_send(ngx_http_guard_check_t *chk)
         }
 
         if (n <= 0) {
-            ngx_http_guard_check_fail(chk, "send failed");
+            if (ngx_http_guard_check_retry(chk) != NGX_OK) {
+                ngx_http_guard_check_fail(chk, "send failed");
+            }
             return;
         }
 
@@ -592,6 +613,16 @@ ngx_http_guard_check_send(ngx_http_guard_check_t *chk)
         if (chk->buf == NULL) {
             ngx_http_guard_check_fail(chk, "out of memory");
             return;
+        }
+
+        if (chk->gp->up->conf->type == NGX_HTTP_GUARD_FASTCGI) {
+            /* the STDOUT bytes, re-assembled on every read */
+            chk->scratch = ngx_pnalloc(chk->pool,
+                                       NGX_HTTP_GUARD_HEADER_LIMIT);
+            if (chk->scratch == NULL) {
+                ngx_http_guard_check_fail(chk, "out of memory");
+                return;
+            }
         }
     }
 
@@ -644,12 +675,18 @@ ngx_http_guard_check_recv(ngx_http_guard_check_t *chk)
         }
 
         if (n == NGX_ERROR) {
-            ngx_http_guard_check_fail(chk, "connection reset");
+            if (ngx_http_guard_check_retry(chk) != NGX_OK) {
+                ngx_http_guard_check_fail(chk, "connection reset");
+            }
             return;
         }
 
         if (n > 0) {
             chk->len += n;
+            chk->got = 1;
+
+        } else if (ngx_http_guard_check_retry(chk) == NGX_OK) {
+            return;
         }
 
         if (chk->gp->up->conf->type != NGX_HTTP_GUARD_HTTP
@@ -691,7 +728,6 @@ static ngx_int_t
 ngx_http_guard_check_raw(ngx_http_guard_check_t *chk, ngx_uint_t eof)
 {
     int                         rc;
-    u_char                     *scratch;
     unsigned                    status;
     const char                 *reason;
     ngx_http_guard_srv_conf_t  *gscf;
@@ -711,13 +747,7 @@ ngx_http_guard_check_raw(ngx_http_guard_check_t *chk, ngx_uint_t eof)
         break;
 
     default: /* NGX_HTTP_GUARD_FASTCGI */
-        scratch = ngx_pnalloc(chk->pool, NGX_HTTP_GUARD_HEADER_LIMIT);
-        if (scratch == NULL) {
-            ngx_http_guard_check_fail(chk, "out of memory");
-            return NGX_DONE;
-        }
-
-        rc = ngx_http_guard_fcgi_status(chk->buf, chk->len, scratch,
+        rc = ngx_http_guard_fcgi_status(chk->buf, chk->len, chk->scratch,
                                         NGX_HTTP_GUARD_HEADER_LIMIT, &status,
                                         &reason);
 
@@ -818,17 +848,20 @@ ngx_http_guard_check_timeout_handler(ngx_event_t *ev)
      * The timer ran late: this process did not run (a long request in
      * the event loop, a stop, a busy host).  That time is not the
      * server's: grant it once, up to the timeout, and go on waiting.
+     * The lateness counts from our own record of when the timer was
+     * due: the timer tree's delete has already zeroed ev->timer.key.
      */
 
-    late = (ngx_msec_int_t) (ngx_current_msec - ev->timer.key);
+    late = (ngx_msec_int_t) (ngx_current_msec - chk->due);
 
     if (!chk->extended && late >= NGX_HTTP_GUARD_STALL
         && chk->phase != NGX_HTTP_GUARD_PHASE_IDLE)
     {
         chk->extended = 1;
+        chk->due = ngx_current_msec
+                   + ngx_min((ngx_msec_t) late, chk->gp->up->conf->timeout);
 
-        ngx_add_timer(ev, ngx_min((ngx_msec_t) late,
-                                  chk->gp->up->conf->timeout));
+        ngx_add_timer(ev, chk->due - ngx_current_msec);
         return;
     }
 
@@ -867,6 +900,33 @@ ngx_http_guard_check_fail(ngx_http_guard_check_t *chk, const char *fmt, ...)
 }
 
 
+/*
+ * A kept-alive connection that fails before any response byte was most
+ * likely closed by the server while idle (its keepalive timeout racing
+ * our interval): not the server's fault.  Try once more on a new
+ * connection, within the same timeout.
+ */
+
+static ngx_int_t
+ngx_http_guard_check_retry(ngx_http_guard_check_t *chk)
+{
+    if (!chk->reused || chk->got || !chk->busy) {
+        return NGX_DECLINED;
+    }
+
+    chk->reused = 0;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_EVENT, &chk->log, 0,
+                   "upstream guard: kept-alive check connection to %V "
+                   "closed, reconnecting", &chk->addr.name);
+
+    ngx_http_guard_check_close(chk);
+    ngx_http_guard_check_connect(chk);
+
+    return NGX_OK;
+}
+
+
 static void
 ngx_http_guard_check_finish(ngx_http_guard_check_t *chk, ngx_uint_t ok,
     u_char *reason, ngx_uint_t keep)
@@ -896,6 +956,26 @@ ngx_http_guard_check_finish(ngx_http_guard_check_t *chk, ngx_uint_t ok,
 
     } else {
         ngx_http_guard_check_close(chk);
+    }
+
+    /*
+     * The transition line says why a server went down; a server that
+     * keeps failing for another reason is logged once per new reason.
+     */
+
+    if (ok == NGX_HTTP_GUARD_CHECK_PASS) {
+        chk->failed[0] = '\0';
+
+    } else if (ok == 0 && reason) {
+        if (chk->failed[0] && ngx_strcmp(chk->failed, reason) != 0) {
+            ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                          "upstream guard: server %V of upstream \"%V\" "
+                          "fails for another reason: %s (was: %s)",
+                          &chk->gp->peer->server,
+                          &chk->gp->up->uscf->host, reason, chk->failed);
+        }
+
+        ngx_cpystrn(chk->failed, reason, NGX_HTTP_GUARD_REASON_LEN);
     }
 
     ngx_http_guard_check_done(chk->gp, ok, reason, chk->started,
@@ -947,6 +1027,7 @@ ngx_http_guard_check_close(ngx_http_guard_check_t *chk)
     }
 
     chk->buf = NULL;
+    chk->scratch = NULL;
     chk->phase = NGX_HTTP_GUARD_PHASE_IDLE;
 }
 

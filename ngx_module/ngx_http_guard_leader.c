@@ -28,6 +28,9 @@ static void ngx_http_guard_stop_leading(void);
 static void ngx_http_guard_schedule(ngx_http_guard_check_t *chk,
     ngx_http_guard_peer_t *gp, ngx_msec_t delay);
 static void ngx_http_guard_check_handler(ngx_event_t *ev);
+static ngx_uint_t ngx_http_guard_slot(ngx_http_guard_upstream_t *up);
+static void ngx_http_guard_dispatch(void);
+static void ngx_http_guard_start(ngx_http_guard_peer_t *gp);
 static void ngx_http_guard_ramp(void);
 static ngx_msec_t ngx_http_guard_random(ngx_msec_t range);
 
@@ -39,9 +42,14 @@ static ngx_uint_t                   ngx_http_guard_started;
 
 /*
  * Checks in flight, bounded to a quarter of worker_connections so that
- * checks never starve client traffic of connections.
+ * checks never starve client traffic of connections; each upstream gets
+ * an equal share of that budget.  A check due while there is no slot
+ * waits in its upstream's queue; upstreams with waiting checks take
+ * turns (round robin) at the slots that free up.
  */
 static ngx_uint_t                   ngx_http_guard_active;
+static ngx_queue_t                  ngx_http_guard_turns;
+static ngx_uint_t                   ngx_http_guard_dispatching;
 
 
 ngx_int_t
@@ -202,6 +210,14 @@ ngx_http_guard_start_leading(ngx_cycle_t *cycle)
     now = ngx_current_msec;
     up = ngx_http_guard_gmcf->upstreams.elts;
 
+    ngx_queue_init(&ngx_http_guard_turns);
+
+    for (i = 0; i < ngx_http_guard_gmcf->upstreams.nelts; i++) {
+        up[i].active = 0;
+        ngx_queue_init(&up[i].waiting);
+        ngx_queue_init(&up[i].ready);
+    }
+
     /* take over the pool decisions too: the floor may have moved */
 
     (void) ngx_http_guard_shm_root(ngx_http_guard_gmcf, &shpool);
@@ -271,10 +287,15 @@ ngx_http_guard_stop_leading(void)
 
     ngx_http_guard_leading = 0;
     ngx_http_guard_active = 0;
+    ngx_queue_init(&ngx_http_guard_turns);
 
     up = ngx_http_guard_gmcf->upstreams.elts;
 
     for (i = 0; i < ngx_http_guard_gmcf->upstreams.nelts; i++) {
+        up[i].active = 0;
+        ngx_queue_init(&up[i].waiting);
+        ngx_queue_init(&up[i].ready);
+
         for (j = 0; j < up[i].npeers; j++) {
             gp = &up[i].peers[j];
 
@@ -295,7 +316,7 @@ ngx_http_guard_schedule(ngx_http_guard_check_t *chk,
     ev = ngx_http_guard_check_timer(chk);
 
     ev->handler = ngx_http_guard_check_handler;
-    ev->data = chk;
+    ev->data = gp;
     ev->log = ngx_cycle->log;
     ev->cancelable = 1;
 
@@ -305,27 +326,123 @@ ngx_http_guard_schedule(ngx_http_guard_check_t *chk,
 }
 
 
+/*
+ * A check may start while the checks in flight stay within the budget
+ * and its upstream's in-flight checks within an equal share of it:
+ * servers that hang until their timeout hold their own upstream's
+ * slots, never another upstream's.  Otherwise it waits for a slot.
+ */
+
 static void
 ngx_http_guard_check_handler(ngx_event_t *ev)
 {
-    ngx_http_guard_check_t  *chk;
+    ngx_http_guard_peer_t      *gp;
+    ngx_http_guard_upstream_t  *up;
 
-    chk = ev->data;
+    gp = ev->data;
+    up = gp->up;
 
     if (!ngx_http_guard_leading || ngx_exiting || ngx_quit || ngx_terminate) {
         return;
     }
 
-    if (ngx_http_guard_active >= ngx_max(ngx_cycle->connection_n / 4, 1)) {
-        /* come back soon: the checks in flight end within their timeout */
-        ngx_add_timer(ev, 10 + ngx_http_guard_random(40));
+    if (ngx_queue_empty(&up->waiting) && ngx_http_guard_slot(up)) {
+        ngx_http_guard_start(gp);
         return;
     }
 
-    ngx_http_guard_active++;
+    ngx_queue_insert_tail(&up->waiting, &gp->wait);
 
-    if (ngx_http_guard_check_start(chk) != NGX_OK) {
+    if (ngx_queue_empty(&up->ready)) {
+        /* not in the turn yet: join it at the end */
+        ngx_queue_insert_tail(&ngx_http_guard_turns, &up->ready);
+    }
+}
+
+
+/* a free slot for a check of this upstream */
+
+static ngx_uint_t
+ngx_http_guard_slot(ngx_http_guard_upstream_t *up)
+{
+    ngx_uint_t  budget, share;
+
+    budget = ngx_max(ngx_cycle->connection_n / 4, 1);
+    share = budget / ngx_max(ngx_http_guard_gmcf->upstreams.nelts, 1);
+
+    return ngx_http_guard_active < budget && up->active < ngx_max(share, 1);
+}
+
+
+/*
+ * Slots freed: upstreams with waiting checks take turns, each starting
+ * its oldest waiting check and going to the end of the turn.  A check
+ * may end at once (connect refused) and call this again: the outer loop
+ * goes on instead.
+ */
+
+static void
+ngx_http_guard_dispatch(void)
+{
+    ngx_uint_t                  n;
+    ngx_queue_t                *q;
+    ngx_http_guard_peer_t      *gp;
+    ngx_http_guard_upstream_t  *up;
+
+    if (ngx_http_guard_dispatching) {
+        return;
+    }
+
+    ngx_http_guard_dispatching = 1;
+
+    /* one full turn without a start ends it */
+
+    n = 0;
+
+    while (ngx_http_guard_leading
+           && !ngx_queue_empty(&ngx_http_guard_turns)
+           && n++ < ngx_http_guard_gmcf->upstreams.nelts)
+    {
+        q = ngx_queue_head(&ngx_http_guard_turns);
+        up = ngx_queue_data(q, ngx_http_guard_upstream_t, ready);
+
+        ngx_queue_remove(&up->ready);
+
+        if (!ngx_http_guard_slot(up)) {
+            ngx_queue_insert_tail(&ngx_http_guard_turns, &up->ready);
+            continue;
+        }
+
+        q = ngx_queue_head(&up->waiting);
+        gp = ngx_queue_data(q, ngx_http_guard_peer_t, wait);
+
+        ngx_queue_remove(&gp->wait);
+
+        if (ngx_queue_empty(&up->waiting)) {
+            ngx_queue_init(&up->ready);
+
+        } else {
+            ngx_queue_insert_tail(&ngx_http_guard_turns, &up->ready);
+        }
+
+        n = 0;
+
+        ngx_http_guard_start(gp);
+    }
+
+    ngx_http_guard_dispatching = 0;
+}
+
+
+static void
+ngx_http_guard_start(ngx_http_guard_peer_t *gp)
+{
+    ngx_http_guard_active++;
+    gp->up->active++;
+
+    if (ngx_http_guard_check_start(gp->check) != NGX_OK) {
         ngx_http_guard_active--;
+        gp->up->active--;
     }
 }
 
@@ -355,6 +472,14 @@ ngx_http_guard_check_done(ngx_http_guard_peer_t *gp, ngx_uint_t ok,
 
     if (ngx_http_guard_active) {
         ngx_http_guard_active--;
+    }
+
+    if (up->active) {
+        up->active--;
+    }
+
+    if (!ngx_queue_empty(&ngx_http_guard_turns)) {
+        ngx_http_guard_dispatch();
     }
 
     if (!ngx_http_guard_leading) {

@@ -4,7 +4,10 @@
  *
  * guard_match blocks: named rules over a check response (status codes and
  * ranges, headers, body) compiled once at config time with nginx's regex
- * wrapper (PCRE2 or PCRE, whichever nginx was built with).
+ * wrapper (PCRE2 or PCRE, whichever nginx was built with).  Every match
+ * runs under match, depth and heap limits: a pattern that backtracks
+ * without end fails the check ("regex limit") instead of holding the
+ * checking worker, and its client connections, for a quarter second.
  */
 
 
@@ -19,6 +22,17 @@
 #define NGX_HTTP_GUARD_HDR_ABSENT    1
 #define NGX_HTTP_GUARD_HDR_MATCH     2
 #define NGX_HTTP_GUARD_HDR_NOMATCH   3
+
+/*
+ * Backtracking bounds of one match.  A sane pattern over a body of
+ * body_limit bytes stays far below them; "(a+)+$" against 40 "a" and a
+ * "b" hits the match limit after about a millisecond.  JIT code (nginx's
+ * "pcre_jit on") honours the match limit; the depth and heap limits
+ * bound the interpreter's backtracking memory.
+ */
+#define NGX_HTTP_GUARD_RE_MATCH_LIMIT  100000
+#define NGX_HTTP_GUARD_RE_DEPTH_LIMIT  10000
+#define NGX_HTTP_GUARD_RE_HEAP_LIMIT   4096       /* KiB */
 
 
 #if (NGX_PCRE)
@@ -48,6 +62,11 @@ struct ngx_http_guard_match_s {
     ngx_array_t               *headers;     /* ngx_http_guard_header_rule_t */
     ngx_uint_t                 body;        /* 0, MATCH or NOMATCH */
     ngx_http_guard_regex_t    *body_re;
+#if (NGX_PCRE2)
+    /* nginx's ngx_regex_exec() takes no match context: ours has limits */
+    pcre2_match_context       *mctx;
+    pcre2_match_data          *mdata;       /* per process scratch */
+#endif
 };
 
 
@@ -61,8 +80,19 @@ static char *ngx_http_guard_match_body(ngx_conf_t *cf,
     ngx_http_guard_match_t *m);
 static ngx_int_t ngx_http_guard_match_op(ngx_str_t *op, ngx_uint_t *negate,
     ngx_uint_t *caseless);
-static char *ngx_http_guard_match_regex(ngx_conf_t *cf, ngx_str_t *pattern,
-    ngx_uint_t caseless, ngx_http_guard_regex_t **re);
+static char *ngx_http_guard_match_regex(ngx_conf_t *cf,
+    ngx_http_guard_match_t *m, ngx_str_t *pattern, ngx_uint_t caseless,
+    ngx_http_guard_regex_t **re);
+#if (NGX_PCRE)
+static ngx_uint_t ngx_http_guard_match_nested(ngx_str_t *pattern);
+static ngx_int_t ngx_http_guard_match_limits(ngx_conf_t *cf,
+    ngx_http_guard_match_t *m);
+#if (NGX_PCRE2)
+static void ngx_http_guard_match_cleanup(void *data);
+#endif
+static ngx_int_t ngx_http_guard_match_exec(ngx_http_guard_match_t *m,
+    ngx_http_guard_regex_t *re, u_char *p, size_t len);
+#endif
 
 
 char *
@@ -312,7 +342,7 @@ ngx_http_guard_match_header(ngx_conf_t *cf, ngx_http_guard_match_t *m)
 
     h->op = negate ? NGX_HTTP_GUARD_HDR_NOMATCH : NGX_HTTP_GUARD_HDR_MATCH;
 
-    return ngx_http_guard_match_regex(cf, &value[3], caseless, &h->re);
+    return ngx_http_guard_match_regex(cf, m, &value[3], caseless, &h->re);
 }
 
 
@@ -341,15 +371,16 @@ ngx_http_guard_match_body(ngx_conf_t *cf, ngx_http_guard_match_t *m)
 
     m->body = negate ? NGX_HTTP_GUARD_HDR_NOMATCH : NGX_HTTP_GUARD_HDR_MATCH;
 
-    return ngx_http_guard_match_regex(cf, &value[2], caseless, &m->body_re);
+    return ngx_http_guard_match_regex(cf, m, &value[2], caseless,
+                                      &m->body_re);
 }
 
 
 /* compiles a rule's regex into *re, or says why it cannot */
 
 static char *
-ngx_http_guard_match_regex(ngx_conf_t *cf, ngx_str_t *pattern,
-    ngx_uint_t caseless, ngx_http_guard_regex_t **re)
+ngx_http_guard_match_regex(ngx_conf_t *cf, ngx_http_guard_match_t *m,
+    ngx_str_t *pattern, ngx_uint_t caseless, ngx_http_guard_regex_t **re)
 {
 #if (NGX_PCRE)
     u_char               errstr[NGX_MAX_CONF_ERRSTR];
@@ -371,6 +402,18 @@ ngx_http_guard_match_regex(ngx_conf_t *cf, ngx_str_t *pattern,
 
     *re = rc.regex;
 
+    if (ngx_http_guard_match_nested(pattern)) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "guard_match regex \"%V\" nests unbounded "
+                           "repeats and may backtrack exponentially; a match "
+                           "that hits the limit fails the check with "
+                           "\"regex limit\"", pattern);
+    }
+
+    if (ngx_http_guard_match_limits(cf, m) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     return NGX_CONF_OK;
 #else
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -378,6 +421,268 @@ ngx_http_guard_match_regex(ngx_conf_t *cf, ngx_str_t *pattern,
     return NGX_CONF_ERROR;
 #endif
 }
+
+
+#if (NGX_PCRE)
+
+/*
+ * A heuristic for the classic catastrophic patterns, "(a+)+", "(a*b?)*",
+ * "(?:x|\\w+){2,}": a group that contains an unbounded repeat and is
+ * itself repeated without bound.  Escapes and character classes are
+ * skipped; bounded repeats ("?", "{n,m}") do not count.
+ */
+
+static ngx_uint_t
+ngx_http_guard_match_nested(ngx_str_t *pattern)
+{
+    u_char      *p, *last;
+    ngx_uint_t   depth, inner[32], had, unbounded;
+
+    p = pattern->data;
+    last = p + pattern->len;
+    depth = 0;
+    inner[0] = 0;
+    had = 0;
+
+    while (p < last) {
+
+        unbounded = 0;
+
+        switch (*p) {
+
+        case '\\':
+            p += 2;
+            had = 0;
+            continue;
+
+        case '[':
+            /* a class: "]" right after "[" or "[^" is a member */
+            p++;
+
+            if (p < last && *p == '^') {
+                p++;
+            }
+
+            if (p < last && *p == ']') {
+                p++;
+            }
+
+            while (p < last && *p != ']') {
+                p += (*p == '\\') ? 2 : 1;
+            }
+
+            p++;
+            had = 0;
+            continue;
+
+        case '(':
+            if (depth + 1 == sizeof(inner) / sizeof(inner[0])) {
+                return 0;
+            }
+
+            inner[++depth] = 0;
+            p++;
+            had = 0;
+            continue;
+
+        case ')':
+            had = depth ? inner[depth] : 0;
+
+            if (depth) {
+                depth--;
+                inner[depth] |= had;
+            }
+
+            p++;
+            continue;
+
+        case '*':
+        case '+':
+            unbounded = 1;
+            break;
+
+        case '{':
+            /* "{n,}" */
+            p++;
+
+            while (p < last && *p >= '0' && *p <= '9') {
+                p++;
+            }
+
+            if (last - p >= 2 && p[0] == ',' && p[1] == '}') {
+                unbounded = 1;
+                p++;
+            }
+
+            break;
+        }
+
+        if (unbounded) {
+            if (had) {
+                /* a repeated group with an unbounded repeat inside */
+                return 1;
+            }
+
+            inner[depth] = 1;
+        }
+
+        had = 0;
+        p++;
+    }
+
+    return 0;
+}
+
+
+/* once per guard_match block with a regex: the limits of its matches */
+
+static ngx_int_t
+ngx_http_guard_match_limits(ngx_conf_t *cf, ngx_http_guard_match_t *m)
+{
+#if (NGX_PCRE2)
+    ngx_pool_cleanup_t  *cln;
+
+    if (m->mctx) {
+        return NGX_OK;
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* malloc()ed by PCRE2 itself, freed with the configuration */
+
+    m->mctx = pcre2_match_context_create(NULL);
+    m->mdata = pcre2_match_data_create(1, NULL);
+
+    cln->handler = ngx_http_guard_match_cleanup;
+    cln->data = m;
+
+    if (m->mctx == NULL || m->mdata == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "guard_match: cannot create a PCRE2 match "
+                           "context");
+        return NGX_ERROR;
+    }
+
+    (void) pcre2_set_match_limit(m->mctx, NGX_HTTP_GUARD_RE_MATCH_LIMIT);
+
+#ifdef PCRE2_ERROR_HEAPLIMIT
+    /* PCRE2 10.30+ */
+    (void) pcre2_set_depth_limit(m->mctx, NGX_HTTP_GUARD_RE_DEPTH_LIMIT);
+    (void) pcre2_set_heap_limit(m->mctx, NGX_HTTP_GUARD_RE_HEAP_LIMIT);
+#else
+    (void) pcre2_set_recursion_limit(m->mctx, NGX_HTTP_GUARD_RE_DEPTH_LIMIT);
+#endif
+
+#endif
+
+    return NGX_OK;
+}
+
+
+#if (NGX_PCRE2)
+
+static void
+ngx_http_guard_match_cleanup(void *data)
+{
+    ngx_http_guard_match_t  *m = data;
+
+    if (m->mdata) {
+        pcre2_match_data_free(m->mdata);
+        m->mdata = NULL;
+    }
+
+    if (m->mctx) {
+        pcre2_match_context_free(m->mctx);
+        m->mctx = NULL;
+    }
+}
+
+#endif
+
+
+/*
+ * NGX_OK: matched; NGX_DECLINED: no match; NGX_ABORT: a limit stopped
+ * the match; NGX_ERROR: any other error.  An error is never "no match":
+ * "body !~" must not pass on it.
+ */
+
+static ngx_int_t
+ngx_http_guard_match_exec(ngx_http_guard_match_t *m,
+    ngx_http_guard_regex_t *re, u_char *p, size_t len)
+{
+    int  rc;
+
+#if (NGX_PCRE2)
+
+    rc = pcre2_match(re, p, len, 0, 0, m->mdata, m->mctx);
+
+    if (rc >= 0) {
+        return NGX_OK;
+    }
+
+    switch (rc) {
+
+    case PCRE2_ERROR_NOMATCH:
+        return NGX_DECLINED;
+
+    case PCRE2_ERROR_MATCHLIMIT:
+    case PCRE2_ERROR_DEPTHLIMIT:
+#ifdef PCRE2_ERROR_HEAPLIMIT
+    case PCRE2_ERROR_HEAPLIMIT:
+#endif
+    case PCRE2_ERROR_JIT_STACKLIMIT:
+        return NGX_ABORT;
+
+    default:
+        return NGX_ERROR;
+    }
+
+#else
+
+    pcre_extra  extra;
+
+    /* a copy of nginx's study data (JIT code too) with our limits */
+
+    if (re->extra) {
+        extra = *re->extra;
+
+    } else {
+        ngx_memzero(&extra, sizeof(pcre_extra));
+    }
+
+    extra.flags |= PCRE_EXTRA_MATCH_LIMIT|PCRE_EXTRA_MATCH_LIMIT_RECURSION;
+    extra.match_limit = NGX_HTTP_GUARD_RE_MATCH_LIMIT;
+    extra.match_limit_recursion = NGX_HTTP_GUARD_RE_DEPTH_LIMIT;
+
+    rc = pcre_exec(re->code, &extra, (const char *) p, len, 0, 0, NULL, 0);
+
+    if (rc >= 0) {
+        return NGX_OK;
+    }
+
+    switch (rc) {
+
+    case PCRE_ERROR_NOMATCH:
+        return NGX_DECLINED;
+
+    case PCRE_ERROR_MATCHLIMIT:
+    case PCRE_ERROR_RECURSIONLIMIT:
+#ifdef PCRE_ERROR_JIT_STACKLIMIT
+    case PCRE_ERROR_JIT_STACKLIMIT:
+#endif
+        return NGX_ABORT;
+
+    default:
+        return NGX_ERROR;
+    }
+
+#endif
+}
+
+#endif
 
 
 ngx_http_guard_match_t *
@@ -410,7 +715,9 @@ ngx_http_guard_match_run(ngx_http_guard_match_t *m,
     ngx_http_guard_resp_t *resp, u_char *buf, u_char *reason, size_t len)
 {
     int                             idx;
-    ngx_str_t                       v;
+#if (NGX_PCRE)
+    ngx_int_t                       rc;
+#endif
     ngx_uint_t                      i, in, out, found, matched;
     ngx_http_guard_status_range_t  *r;
     ngx_http_guard_header_rule_t   *h;
@@ -477,12 +784,17 @@ ngx_http_guard_match_run(ngx_http_guard_match_t *m,
 
 #if (NGX_PCRE)
                 if (h[i].re) {
-                    v.data = buf + resp->headers[idx].value_off;
-                    v.len = resp->headers[idx].value_len;
+                    rc = ngx_http_guard_match_exec(m, h[i].re,
+                                          buf + resp->headers[idx].value_off,
+                                          resp->headers[idx].value_len);
 
-                    if (ngx_regex_exec(h[i].re, &v, NULL, 0) >= 0) {
+                    if (rc == NGX_OK) {
                         matched = 1;
                         break;
+                    }
+
+                    if (rc != NGX_DECLINED) {
+                        goto failed;
                     }
                 }
 #endif
@@ -527,10 +839,14 @@ ngx_http_guard_match_run(ngx_http_guard_match_t *m,
 
 #if (NGX_PCRE)
     if (m->body) {
-        v.data = buf + resp->body_off;
-        v.len = resp->body_len;
+        rc = ngx_http_guard_match_exec(m, m->body_re, buf + resp->body_off,
+                                       resp->body_len);
 
-        matched = (ngx_regex_exec(m->body_re, &v, NULL, 0) >= 0);
+        if (rc != NGX_OK && rc != NGX_DECLINED) {
+            goto failed;
+        }
+
+        matched = (rc == NGX_OK);
 
         if (matched != (m->body == NGX_HTTP_GUARD_HDR_MATCH)) {
             ngx_snprintf(reason, len, "%s%Z",
@@ -541,4 +857,12 @@ ngx_http_guard_match_run(ngx_http_guard_match_t *m,
 #endif
 
     return NGX_OK;
+
+#if (NGX_PCRE)
+failed:
+
+    ngx_snprintf(reason, len, "%s%Z",
+                 rc == NGX_ABORT ? "regex limit" : "regex error");
+    return NGX_DECLINED;
+#endif
 }

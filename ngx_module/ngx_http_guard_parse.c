@@ -926,10 +926,14 @@ ngx_http_guard_parse_chunked(ngx_http_guard_resp_t *st, unsigned char *buf,
 
             d = ngx_http_guard_hex(ch);
 
-            if (st->state == sw_chunk_size_ws || d < 0
-                || st->chunk_size > (UINT64_MAX >> 4))
-            {
+            if (st->state == sw_chunk_size_ws || d < 0) {
                 return ngx_http_guard_error(st, "bad chunk");
+            }
+
+            /* as nginx and Content-Length: a size fits a signed 64 bits */
+
+            if (st->chunk_size > (INT64_MAX >> 4)) {
+                return ngx_http_guard_error(st, "chunk size overflow");
             }
 
             st->chunk_size = (st->chunk_size << 4) | (uint64_t) d;

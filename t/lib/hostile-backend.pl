@@ -44,6 +44,15 @@
 #   fastcgi:location  the same with "Location: /login" and no Status
 #   fastcgi:none      the same with neither Status nor Location
 #   slow:MS     waits MS milliseconds, then answers as ok
+#   chunkbomb   "HTTP/1.1 200 OK", chunked, a chunk size of ffffffffffffffff
+#               and a few bytes of it, then close
+#   fastcgi-drip  answers a FastCGI request with a STDOUT record of 6000
+#               bytes announced, sent one byte per millisecond
+#   tlsbadlen   answers a ClientHello with a TLS handshake record header
+#               announcing 65535 bytes (over the 16 KiB limit), then close
+#   kaclose     HTTP/1.1 keep-alive: answers the first request of a
+#               connection as ok (Content-Length, no Connection: close),
+#               then reads the next request and closes without a byte
 # HEAD requests get no body in ok and status:NNN.
 #
 # Core Perl only. Exit status: 0 when the server runs, 2 on a usage error,
@@ -77,6 +86,8 @@ my %MODES = (
     close => \&close_gracefully,
     mysql => \&m_mysql, 'mysql-error' => \&m_mysql_error,
     ajp => \&m_ajp, 'ajp-bad' => \&m_ajp_bad,
+    chunkbomb => \&m_chunkbomb, 'fastcgi-drip' => \&m_fastcgi_drip,
+    kaclose => \&m_kaclose, tlsbadlen => \&m_tlsbadlen,
 );
 my ($mode, $handler) = ($o{mode});
 if ($mode =~ /^status:(\d{3})$/) {
@@ -158,7 +169,9 @@ sub usage {
     print STDERR "usage: $0 --port N --mode MODE [--lifetime SECONDS] [--pidfile F]"
         . " [--log F] [--host ADDR] [--max N] [--foreground]\n"
         . "modes: silent drip bigheaders endless garbage reset tlsgarbage noaccept"
-        . " ok status:NNN close mysql mysql-error ajp ajp-bad fastcgi:NNN|location|none slow:MS\n";
+        . " ok status:NNN close mysql mysql-error ajp ajp-bad fastcgi:NNN|location|none slow:MS"
+        . " chunkbomb fastcgi-drip kaclose tlsbadlen
+";
     exit 2;
 }
 
@@ -421,3 +434,55 @@ sub m_fastcgi {
     close_gracefully($c);
 }
 
+
+sub m_chunkbomb {
+    my ($c) = @_;
+    read_request($c, 2);
+    send_all($c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+                 . "Connection: close\r\n\r\nffffffffffffffff\r\n"
+                 . '{"status": "up"}');
+    close_gracefully($c);
+}
+
+sub m_fastcgi_drip {
+    my ($c) = @_;
+    my ($buf, $end) = ('', time + 2);
+    while ($buf !~ /\x01\x05\x00\x01\x00\x00\x00\x00/ && (my $t = $end - time) > 0) {
+        last unless wait_io($c, $t);
+        my $n = sysread($c, $buf, 16384, length $buf);
+        last unless $n;
+    }
+    my $out = "Status: 200 OK\r\nX-Drip: " . ('a' x 6000);
+    return unless send_all($c, pack('CCnnCC', 1, 6, 1, 6000, 0, 0));
+    for my $ch (split //, substr($out, 0, 6000)) {
+        return unless send_all($c, $ch);
+        sleep(0.001);
+        return if time_left() <= 0;
+    }
+    close_gracefully($c);
+}
+
+sub m_kaclose {
+    my ($c) = @_;
+    my $req = read_request($c, 2);
+    return unless length $req;
+    send_all($c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                 . "Content-Length: " . length($JSON) . "\r\n\r\n$JSON");
+    # the next request on this connection gets nothing but a FIN
+    while (time_left() > 0) {
+        next unless wait_io($c, 1);
+        my $n = sysread($c, my $junk, 16384);
+        last unless $n;
+        last if $junk =~ /\r?\n\r?\n/;
+    }
+    close $c;
+}
+
+sub m_tlsbadlen {
+    my ($c) = @_;
+    if (wait_io($c, 5)) {
+        sysread($c, my $hello, 16384);
+    }
+    send_all($c, "\x16\x03\x03\xff\xff" . garbage_bytes(64, 9));
+    close_gracefully($c);
+}

@@ -1372,8 +1372,14 @@ test_bad_chunks(void)
         "5 x\r\n",
         "5;a\x01\r\n",
         "5\rX",
+    };
+    static const char *overflow[] = {
+        "8000000000000000\r\n",
+        "FFFFFFFFFFFFFFFF\r\n",
+        "ffffffffffffffff\r\nabcdef",
         "10000000000000000\r\n",
         "FFFFFFFFFFFFFFFFF\r\n",
+        "000000008000000000000000\r\n",
     };
 
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -1396,9 +1402,24 @@ test_bad_chunks(void)
         result_free(&r);
     }
 
+    /* a size over 2^63 - 1 (a signed 64 bits, as nginx's off_t) */
+
+    for (i = 0; i < sizeof(overflow) / sizeof(overflow[0]); i++) {
+        char  buf[256];
+
+        snprintf(buf, sizeof(buf),
+                 "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n%s",
+                 overflow[i]);
+
+        CHECK(parse(&r, buf, strlen(buf), HMAX, BMAX, 0, 1)
+              == NGX_HTTP_GUARD_PARSE_ERROR);
+        CHECK_STR(r.st.error, "chunk size overflow");
+        result_free(&r);
+    }
+
     /* the largest chunk size is accepted, and truncated by the limit */
     CHECK(parse(&r, S("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-                      "FFFFFFFFFFFFFFFF\r\nabcdef"),
+                      "7FFFFFFFFFFFFFFF\r\nabcdef"),
                 HMAX, 4, 0, 0)
           == NGX_HTTP_GUARD_PARSE_DONE);
     CHECK(r.st.body_truncated && body_is(&r, "abcd", 4));
