@@ -290,6 +290,7 @@ struct ngx_http_guard_peer_s {
 struct ngx_http_guard_upstream_s {
     ngx_http_upstream_srv_conf_t    *uscf;
     ngx_http_guard_srv_conf_t       *conf;
+    ngx_http_guard_main_conf_t      *gmcf;          /* its zone */
     ngx_http_guard_sh_upstream_t    *sh;
     ngx_http_guard_peer_t           *peers;
     ngx_uint_t                       npeers;
@@ -370,31 +371,55 @@ ngx_uint_t ngx_http_guard_in_rotation(ngx_http_guard_peer_t *gp,
     ngx_uint_t panic);
 ngx_uint_t ngx_http_guard_pool_panic(ngx_http_guard_upstream_t *up);
 ngx_uint_t ngx_http_guard_eligible(ngx_http_guard_peer_t *gp);
+ngx_uint_t ngx_http_guard_healthy(ngx_http_guard_peer_t *gp,
+    ngx_http_guard_sh_server_t *s);
 
-/* pool.c */
+/* state.c: the one writer of server and pool state */
+
+/* an event: one check result */
+typedef struct {
+    ngx_uint_t                       outcome;       /* _CHECK_PASS, _FAIL */
+    u_char                          *reason;        /* why it failed */
+    ngx_msec_t                       started;       /* ngx_current_msec */
+    ngx_msec_t                       next;          /* next check due */
+    ngx_http_guard_agent_t          *agent;         /* what the agent said */
+} ngx_http_guard_result_t;
+
+/* what an event changed */
+typedef struct {
+    ngx_uint_t                       health_from;
+    ngx_uint_t                       health_to;
+    unsigned                         first:1;       /* the first result */
+    unsigned                         routing:1;     /* re-apply the peers */
+} ngx_http_guard_change_t;
+
+ngx_int_t ngx_http_guard_state_result(ngx_http_guard_peer_t *gp,
+    ngx_http_guard_result_t *res, ngx_http_guard_change_t *ch);
+void ngx_http_guard_state_takeover(ngx_http_guard_main_conf_t *gmcf);
+void ngx_http_guard_state_mapped(ngx_http_guard_upstream_t *up);
+void ngx_http_guard_state_ramp(ngx_http_guard_upstream_t *up);
+ngx_uint_t ngx_http_guard_pool_ramping(ngx_http_guard_upstream_t *up,
+    uint64_t now);
 ngx_uint_t ngx_http_guard_weight_scale(ngx_http_guard_srv_conf_t *gscf);
 ngx_uint_t ngx_http_guard_nginx_weight(ngx_http_guard_upstream_t *up,
     ngx_uint_t mw);
 u_char *ngx_http_guard_weight_print(u_char *p, ngx_uint_t mw);
 ngx_uint_t ngx_http_guard_effective_weight(ngx_http_guard_peer_t *gp,
     ngx_http_guard_sh_server_t *s, uint64_t now, ngx_uint_t *permille);
-ngx_uint_t ngx_http_guard_pool_eval(ngx_http_guard_upstream_t *up,
-    uint64_t now);
-ngx_uint_t ngx_http_guard_pool_ramping(ngx_http_guard_upstream_t *up,
-    uint64_t now);
-ngx_uint_t ngx_http_guard_agent_apply(ngx_http_guard_peer_t *gp,
-    ngx_http_guard_agent_t *agent);
 
 /* leader.c */
 ngx_int_t ngx_http_guard_leader_init_process(ngx_cycle_t *cycle);
 void ngx_http_guard_leader_exit_process(ngx_cycle_t *cycle);
 ngx_uint_t ngx_http_guard_running(void);
-void ngx_http_guard_check_done(ngx_http_guard_peer_t *gp, ngx_uint_t ok,
-    u_char *reason, ngx_msec_t started, ngx_http_guard_agent_t *agent);
 
-/* check.c */
+/* check.c: runs one check, reports its end to its owner (leader.c) */
+typedef void (*ngx_http_guard_check_done_pt)(ngx_http_guard_peer_t *gp,
+    ngx_uint_t ok, u_char *reason, ngx_msec_t started,
+    ngx_http_guard_agent_t *agent);
+
 ngx_http_guard_check_t *ngx_http_guard_check_create(ngx_pool_t *pool,
-    ngx_http_guard_peer_t *gp, ngx_log_t *log);
+    ngx_http_guard_peer_t *gp, ngx_log_t *log,
+    ngx_http_guard_check_done_pt done);
 ngx_int_t ngx_http_guard_check_start(ngx_http_guard_check_t *chk);
 void ngx_http_guard_check_abort(ngx_http_guard_check_t *chk);
 ngx_event_t *ngx_http_guard_check_timer(ngx_http_guard_check_t *chk);

@@ -32,6 +32,7 @@
 
 struct ngx_http_guard_check_s {
     ngx_http_guard_peer_t         *gp;
+    ngx_http_guard_check_done_pt   done;        /* the owner's completion */
     ngx_event_t                    timer;       /* schedule, see leader.c */
     ngx_event_t                    timeout;
     ngx_log_t                      log;
@@ -99,7 +100,7 @@ static const char  *ngx_http_guard_phases[] = {
 
 ngx_http_guard_check_t *
 ngx_http_guard_check_create(ngx_pool_t *pool, ngx_http_guard_peer_t *gp,
-    ngx_log_t *log)
+    ngx_log_t *log, ngx_http_guard_check_done_pt done)
 {
     u_char                     *p;
     ngx_http_guard_check_t     *chk;
@@ -113,6 +114,7 @@ ngx_http_guard_check_create(ngx_pool_t *pool, ngx_http_guard_peer_t *gp,
     }
 
     chk->gp = gp;
+    chk->done = done;
 
     /*
      * Failed checks are reported by the transition log, once per change,
@@ -978,8 +980,7 @@ ngx_http_guard_check_finish(ngx_http_guard_check_t *chk, ngx_uint_t ok,
         ngx_cpystrn(chk->failed, reason, NGX_HTTP_GUARD_REASON_LEN);
     }
 
-    ngx_http_guard_check_done(chk->gp, ok, reason, chk->started,
-                              &chk->agent);
+    chk->done(chk->gp, ok, reason, chk->started, &chk->agent);
 }
 
 

@@ -6,7 +6,8 @@
  * renewed by a cancelable tick in every worker.  Only the lease holder of
  * the current config generation runs checks; when it dies, exits or is
  * replaced by a reload, another worker takes over within a second.
- * Also: recording a check result and the health transitions it causes.
+ * Also: scheduling the checks, and handing each result to the state
+ * owner (ngx_http_guard_state.c), which records it.
  */
 
 
@@ -28,6 +29,9 @@ static void ngx_http_guard_stop_leading(void);
 static void ngx_http_guard_schedule(ngx_http_guard_check_t *chk,
     ngx_http_guard_peer_t *gp, ngx_msec_t delay);
 static void ngx_http_guard_check_handler(ngx_event_t *ev);
+static void ngx_http_guard_check_done(ngx_http_guard_peer_t *gp,
+    ngx_uint_t ok, u_char *reason, ngx_msec_t started,
+    ngx_http_guard_agent_t *agent);
 static ngx_uint_t ngx_http_guard_slot(ngx_http_guard_upstream_t *up);
 static void ngx_http_guard_dispatch(void);
 static void ngx_http_guard_start(ngx_http_guard_peer_t *gp);
@@ -200,7 +204,6 @@ ngx_http_guard_start_leading(ngx_cycle_t *cycle)
 {
     ngx_msec_t                  now, delay, spread;
     ngx_uint_t                  i, j;
-    ngx_slab_pool_t            *shpool;
     ngx_http_guard_peer_t      *gp;
     ngx_http_guard_check_t     *chk;
     ngx_http_guard_upstream_t  *up;
@@ -220,19 +223,7 @@ ngx_http_guard_start_leading(ngx_cycle_t *cycle)
 
     /* take over the pool decisions too: the floor may have moved */
 
-    (void) ngx_http_guard_shm_root(ngx_http_guard_gmcf, &shpool);
-
-    ngx_shmtx_lock(&shpool->mutex);
-
-    for (i = 0; i < ngx_http_guard_gmcf->upstreams.nelts; i++) {
-        if (up[i].sh && ngx_http_guard_pool_eval(&up[i],
-                                                 ngx_http_guard_now_ms()))
-        {
-            ngx_atomic_fetch_add(&up[i].sh->gen, 1);
-        }
-    }
-
-    ngx_shmtx_unlock(&shpool->mutex);
+    ngx_http_guard_state_takeover(ngx_http_guard_gmcf);
 
     for (i = 0; i < ngx_http_guard_gmcf->upstreams.nelts; i++) {
 
@@ -251,7 +242,8 @@ ngx_http_guard_start_leading(ngx_cycle_t *cycle)
 
             if (gp->check == NULL) {
                 gp->check = ngx_http_guard_check_create(cycle->pool, gp,
-                                                        cycle->log);
+                                              cycle->log,
+                                              ngx_http_guard_check_done);
                 if (gp->check == NULL) {
                     continue;
                 }
@@ -319,8 +311,6 @@ ngx_http_guard_schedule(ngx_http_guard_check_t *chk,
     ev->data = gp;
     ev->log = ngx_cycle->log;
     ev->cancelable = 1;
-
-    gp->sh->next_check = ngx_current_msec + delay;
 
     ngx_add_timer(ev, delay ? delay : 1);
 }
@@ -453,22 +443,18 @@ ngx_http_guard_start(ngx_http_guard_peer_t *gp)
  * rise/fall, logs each transition once and re-applies the peers.
  */
 
-void
+static void
 ngx_http_guard_check_done(ngx_http_guard_peer_t *gp, ngx_uint_t ok,
     u_char *reason, ngx_msec_t started, ngx_http_guard_agent_t *agent)
 {
-    uint64_t                     now_ms;
-    ngx_msec_t                   next, delay;
-    ngx_uint_t                   old, changed, routing, first, level;
-    ngx_slab_pool_t             *shpool;
-    ngx_http_guard_sh_t         *sh;
+    ngx_msec_t                   delay;
     ngx_http_guard_upstream_t   *up;
     ngx_http_guard_srv_conf_t   *gscf;
-    ngx_http_guard_sh_server_t  *s;
+    ngx_http_guard_result_t      res;
+    ngx_http_guard_change_t      ch;
 
     up = gp->up;
     gscf = up->conf;
-    s = gp->sh;
 
     if (ngx_http_guard_active) {
         ngx_http_guard_active--;
@@ -486,114 +472,28 @@ ngx_http_guard_check_done(ngx_http_guard_peer_t *gp, ngx_uint_t ok,
         return;
     }
 
-    if (ok == NGX_HTTP_GUARD_CHECK_SKIP) {
-        goto next;
-    }
-
-    sh = ngx_http_guard_shm_root(ngx_http_guard_gmcf, &shpool);
-    now_ms = ngx_http_guard_now_ms();
-
-    ngx_shmtx_lock(&shpool->mutex);
-
-    if (sh->leader_pid != ngx_pid) {
-        ngx_shmtx_unlock(&shpool->mutex);
-        return;
-    }
-
-    old = s->health;
-    first = (old == NGX_HTTP_GUARD_CHECKING);
-
-    if (first) {
-        /* the first result counts from the initial state */
-        old = gscf->initial;
-        s->health = old;
-    }
-
-    s->checks++;
-    s->last_check = now_ms;
-    s->last_latency = ngx_current_msec - started;
-
-    if (ok) {
-        s->fall_count = 0;
-        s->rise_count++;
-
-        if (old == NGX_HTTP_GUARD_DOWN && s->rise_count >= gscf->rise) {
-            s->health = NGX_HTTP_GUARD_UP;
-        }
-
-    } else {
-        s->fails++;
-        s->rise_count = 0;
-        s->fall_count++;
-        ngx_cpystrn(s->reason, reason, NGX_HTTP_GUARD_REASON_LEN);
-
-        if (old == NGX_HTTP_GUARD_UP && s->fall_count >= gscf->fall) {
-            s->health = NGX_HTTP_GUARD_DOWN;
-        }
-    }
-
-    changed = (s->health != old);
-
-    if (changed) {
-        s->last_change = now_ms;
-        up->sh->last_change = now_ms;
-
-        if (s->health == NGX_HTTP_GUARD_DOWN) {
-            s->down_since = now_ms;
-
-            /* one nginx.conf marks "down" leaves no rotation: a notice */
-
-            level = (gp->cfg_down && !ngx_http_guard_cfg_drain(gp))
-                    ? NGX_LOG_NOTICE : NGX_LOG_ERR;
-
-            ngx_log_error(level, ngx_cycle->log, 0,
-                          "upstream guard: server %V (%V) of upstream "
-                          "\"%V\" is down: %s (%ui consecutive failures)",
-                          &s->server, &s->addr, &up->uscf->host,
-                          reason, s->fall_count);
-
-        } else {
-            if (s->down_since) {
-                s->down_total += now_ms - s->down_since;
-                s->down_since = 0;
-            }
-
-            /* back: slow start (a promoted standby starts its own) */
-            s->ramp_start = now_ms;
-
-            ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
-                          "upstream guard: server %V (%V) of upstream "
-                          "\"%V\" is up (%ui consecutive passes)",
-                          &s->server, &s->addr, &up->uscf->host,
-                          s->rise_count);
-        }
-    }
-
-    routing = changed || first;
-
-    if (ok == NGX_HTTP_GUARD_CHECK_PASS && agent) {
-        routing |= ngx_http_guard_agent_apply(gp, agent);
-    }
-
-    if (routing) {
-        (void) ngx_http_guard_pool_eval(up, now_ms);
-        ngx_atomic_fetch_add(&up->sh->gen, 1);
-    }
-
-    ngx_shmtx_unlock(&shpool->mutex);
-
-    if (routing) {
-        /* a zone's peers are shared: every worker sees this at once */
-        ngx_http_guard_apply(up);
-    }
-
-next:
-
     /* the next check counts from this one's start, not its end */
 
-    next = started + gscf->interval + ngx_http_guard_random(gscf->jitter);
-    delay = ((ngx_msec_int_t) (next - ngx_current_msec) > 0)
-            ? next - ngx_current_msec : 0;
+    res.next = started + gscf->interval + ngx_http_guard_random(gscf->jitter);
+
+    if (ok != NGX_HTTP_GUARD_CHECK_SKIP) {
+        res.outcome = ok;
+        res.reason = reason;
+        res.started = started;
+        res.agent = agent;
+
+        if (ngx_http_guard_state_result(gp, &res, &ch) != NGX_OK) {
+            return;
+        }
+
+        if (ch.routing) {
+            /* a zone's peers are shared: every worker sees this at once */
+            ngx_http_guard_apply(up);
+        }
+    }
+
+    delay = ((ngx_msec_int_t) (res.next - ngx_current_msec) > 0)
+            ? res.next - ngx_current_msec : 0;
 
     ngx_http_guard_schedule(gp->check, gp, delay);
 }
@@ -628,7 +528,7 @@ ngx_http_guard_ramp(void)
         step = ngx_max(up[i].conf->slow_start / 10, NGX_HTTP_GUARD_TICK);
         up[i].next_ramp = ngx_current_msec + step;
 
-        ngx_atomic_fetch_add(&up[i].sh->gen, 1);
+        ngx_http_guard_state_ramp(&up[i]);
         ngx_http_guard_apply(&up[i]);
     }
 }

@@ -445,6 +445,7 @@ ngx_http_guard_postconfiguration(ngx_conf_t *cf)
         ngx_memzero(up, sizeof(ngx_http_guard_upstream_t));
         up->uscf = uscfp[i];
         up->conf = gscf;
+        up->gmcf = gmcf;
     }
 
     if (gmcf->upstreams.nelts == 0) {
@@ -504,6 +505,8 @@ ngx_http_guard_cycle_main_conf(ngx_cycle_t *cycle)
 static ngx_int_t
 ngx_http_guard_init_module(ngx_cycle_t *cycle)
 {
+    ngx_uint_t                   i;
+    ngx_http_guard_upstream_t   *up;
     ngx_http_guard_main_conf_t  *gmcf;
 
     /*
@@ -522,6 +525,23 @@ ngx_http_guard_init_module(ngx_cycle_t *cycle)
 
     if (ngx_http_guard_shm_reconcile(cycle, gmcf) != NGX_OK) {
         return NGX_ERROR;
+    }
+
+    /* the new configuration: the pool rules, then nginx's peers */
+
+    up = gmcf->upstreams.elts;
+
+    for (i = 0; i < gmcf->upstreams.nelts; i++) {
+        if (up[i].sh == NULL) {
+            continue;
+        }
+
+        if (ngx_http_guard_index_peers(cycle->pool, &up[i]) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        ngx_http_guard_state_mapped(&up[i]);
+        ngx_http_guard_apply(&up[i]);
     }
 
     if (ngx_process == NGX_PROCESS_SINGLE && ngx_http_guard_running()) {

@@ -252,15 +252,15 @@ ngx_http_guard_peer_by_name(ngx_http_guard_upstream_t *up, ngx_str_t *name)
 }
 
 
-/* the health dimension alone: is the server fit to serve? */
+/*
+ * The health dimension alone: is the server fit to serve?  "s" is its
+ * state in the zone or a copy of it; every report asks this too.
+ */
 
-static ngx_uint_t
-ngx_http_guard_healthy(ngx_http_guard_peer_t *gp)
+ngx_uint_t
+ngx_http_guard_healthy(ngx_http_guard_peer_t *gp,
+    ngx_http_guard_sh_server_t *s)
 {
-    ngx_http_guard_sh_server_t  *s;
-
-    s = gp->sh;
-
     if (s == NULL) {
         return 1;
     }
@@ -305,7 +305,7 @@ ngx_http_guard_down_bits(ngx_http_guard_peer_t *gp, ngx_uint_t panic)
         down |= NGX_HTTP_GUARD_DOWN_ADMIN;
     }
 
-    if (!ngx_http_guard_healthy(gp)) {
+    if (!ngx_http_guard_healthy(gp, s)) {
         down |= NGX_HTTP_GUARD_DOWN_HEALTH;
     }
 

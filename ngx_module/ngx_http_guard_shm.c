@@ -751,12 +751,6 @@ ngx_http_guard_shm_reconcile(ngx_cycle_t *cycle,
 
     ngx_http_guard_generation = gen;
 
-    for (i = 0; i < gmcf->upstreams.nelts; i++) {
-        if (up[i].sh) {
-            ngx_http_guard_apply(&up[i]);
-        }
-    }
-
     return NGX_OK;
 }
 
@@ -998,17 +992,9 @@ ngx_http_guard_shm_map(ngx_cycle_t *cycle, ngx_slab_pool_t *shpool,
                       first);
     }
 
-    if (ngx_http_guard_index_peers(cycle->pool, up) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
     /* the floor (STATES.md): min(2, primaries + standbys) unless set */
     up->floor = (gscf->floor != NGX_CONF_UNSET_UINT)
                 ? gscf->floor : ngx_min(2, up->nprimary);
-
-    (void) ngx_http_guard_pool_eval(up, ngx_http_guard_now_ms());
-
-    ngx_atomic_fetch_add(&up->sh->gen, 1);
 
     gscf->rt = up;
 

@@ -183,11 +183,7 @@ ngx_http_guard_cs_handler(ngx_http_request_t *r)
                 peers[n].index = k;
 
                 if (gp->sh) {
-                    peers[n].down = (gp->sh->health == NGX_HTTP_GUARD_DOWN)
-                                    || (gp->sh->health
-                                        == NGX_HTTP_GUARD_CHECKING
-                                        && up[i].conf->initial
-                                           == NGX_HTTP_GUARD_DOWN);
+                    peers[n].down = !ngx_http_guard_healthy(gp, gp->sh);
                     peers[n].rise = gp->sh->rise_count;
                     peers[n].fall = gp->sh->fall_count;
                 }

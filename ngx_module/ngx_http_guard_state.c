@@ -2,11 +2,17 @@
 /*
  * Copyright (C) nginx-upstream-guard authors
  *
- * Pool rules of one upstream (one business service), run by the checking
- * worker under the zone mutex: the floor and standby promotion, the
- * slow-start ramp, and agent requests (weights, drains) that obey the
- * floor.  Their results live in shared memory, so every worker routes by
- * the same decision.
+ * The one writer of server and pool state in the shared zone.  Each event
+ * (a check result, a new checking worker taking over, a reload's mapping
+ * of servers onto slots, a slow-start step; later an admin command) is
+ * applied by one function here, under the zone mutex, with the rules:
+ * rise and fall, the floor and standby promotion, the slow-start ramp,
+ * agent requests (weights, drains) that obey the floor.  Each says what
+ * it changed, so that a policy step can veto a change and an audit step
+ * record it.  Every other file reads the zone, or a copy taken under the
+ * mutex; shm.c only lays the zone out and maps slots across reloads.
+ * Every worker routes by the decisions recorded here (peer.c applies
+ * them to nginx's peers).
  */
 
 
@@ -20,11 +26,204 @@
 #define NGX_HTTP_GUARD_RAMP_STEPS  10
 
 
+static ngx_uint_t ngx_http_guard_pool_eval(ngx_http_guard_upstream_t *up,
+    uint64_t now);
 static void ngx_http_guard_pool_floor(ngx_http_guard_upstream_t *up,
     ngx_uint_t in_rotation);
+static ngx_uint_t ngx_http_guard_agent_apply(ngx_http_guard_peer_t *gp,
+    ngx_http_guard_agent_t *agent);
 static ngx_uint_t ngx_http_guard_pool_capacity(ngx_http_guard_upstream_t *up);
 static ngx_uint_t ngx_http_guard_pool_agent_drains(
     ngx_http_guard_upstream_t *up, ngx_uint_t *primaries, ngx_uint_t promoted);
+
+
+/*
+ * A check result of a server (not a local error of the checking worker):
+ * counters, rise and fall, the transition logged once, the agent's value
+ * and, when routing may have moved, the pool rules and a new generation
+ * for the upstream.  NGX_DECLINED: this process no longer runs the checks
+ * and records nothing.
+ */
+
+ngx_int_t
+ngx_http_guard_state_result(ngx_http_guard_peer_t *gp,
+    ngx_http_guard_result_t *res, ngx_http_guard_change_t *ch)
+{
+    uint64_t                     now;
+    ngx_uint_t                   level;
+    ngx_slab_pool_t             *shpool;
+    ngx_http_guard_sh_t         *sh;
+    ngx_http_guard_upstream_t   *up;
+    ngx_http_guard_srv_conf_t   *gscf;
+    ngx_http_guard_sh_server_t  *s;
+
+    up = gp->up;
+    gscf = up->conf;
+    s = gp->sh;
+
+    ngx_memzero(ch, sizeof(ngx_http_guard_change_t));
+
+    sh = ngx_http_guard_shm_root(up->gmcf, &shpool);
+    now = ngx_http_guard_now_ms();
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    if (sh->leader_pid != ngx_pid) {
+        ngx_shmtx_unlock(&shpool->mutex);
+        return NGX_DECLINED;
+    }
+
+    ch->health_from = s->health;
+    ch->first = (s->health == NGX_HTTP_GUARD_CHECKING);
+
+    if (ch->first) {
+        /* the first result counts from the initial state */
+        s->health = gscf->initial;
+    }
+
+    s->checks++;
+    s->last_check = now;
+    s->last_latency = ngx_current_msec - res->started;
+    s->next_check = res->next;
+
+    if (res->outcome == NGX_HTTP_GUARD_CHECK_PASS) {
+        s->fall_count = 0;
+        s->rise_count++;
+
+        if (s->health == NGX_HTTP_GUARD_DOWN && s->rise_count >= gscf->rise) {
+            s->health = NGX_HTTP_GUARD_UP;
+        }
+
+    } else {
+        s->fails++;
+        s->rise_count = 0;
+        s->fall_count++;
+        ngx_cpystrn(s->reason, res->reason, NGX_HTTP_GUARD_REASON_LEN);
+
+        if (s->health == NGX_HTTP_GUARD_UP && s->fall_count >= gscf->fall) {
+            s->health = NGX_HTTP_GUARD_DOWN;
+        }
+    }
+
+    ch->health_to = s->health;
+
+    if (ch->first ? s->health != gscf->initial
+                  : ch->health_to != ch->health_from)
+    {
+        s->last_change = now;
+        up->sh->last_change = now;
+
+        if (s->health == NGX_HTTP_GUARD_DOWN) {
+            s->down_since = now;
+
+            /* one nginx.conf marks "down" leaves no rotation: a notice */
+
+            level = (gp->cfg_down && !ngx_http_guard_cfg_drain(gp))
+                    ? NGX_LOG_NOTICE : NGX_LOG_ERR;
+
+            ngx_log_error(level, ngx_cycle->log, 0,
+                          "upstream guard: server %V (%V) of upstream "
+                          "\"%V\" is down: %s (%ui consecutive failures)",
+                          &s->server, &s->addr, &up->uscf->host,
+                          res->reason, s->fall_count);
+
+        } else {
+            if (s->down_since) {
+                s->down_total += now - s->down_since;
+                s->down_since = 0;
+            }
+
+            /* back: slow start (a promoted standby starts its own) */
+            s->ramp_start = now;
+
+            ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                          "upstream guard: server %V (%V) of upstream "
+                          "\"%V\" is up (%ui consecutive passes)",
+                          &s->server, &s->addr, &up->uscf->host,
+                          s->rise_count);
+        }
+
+        ch->routing = 1;
+    }
+
+    if (ch->first) {
+        ch->routing = 1;
+    }
+
+    if (res->outcome == NGX_HTTP_GUARD_CHECK_PASS && res->agent) {
+        ch->routing |= ngx_http_guard_agent_apply(gp, res->agent);
+    }
+
+    if (ch->routing) {
+        (void) ngx_http_guard_pool_eval(up, now);
+        ngx_atomic_fetch_add(&up->sh->gen, 1);
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    return NGX_OK;
+}
+
+
+/*
+ * A worker starts running the checks: the floor may have moved while no
+ * one decided (a leader died, a reload), so every upstream's pool rules
+ * run again.
+ */
+
+void
+ngx_http_guard_state_takeover(ngx_http_guard_main_conf_t *gmcf)
+{
+    uint64_t                    now;
+    ngx_uint_t                  i;
+    ngx_slab_pool_t            *shpool;
+    ngx_http_guard_upstream_t  *up;
+
+    (void) ngx_http_guard_shm_root(gmcf, &shpool);
+
+    now = ngx_http_guard_now_ms();
+    up = gmcf->upstreams.elts;
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    for (i = 0; i < gmcf->upstreams.nelts; i++) {
+        if (up[i].sh && ngx_http_guard_pool_eval(&up[i], now)) {
+            ngx_atomic_fetch_add(&up[i].sh->gen, 1);
+        }
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+}
+
+
+/*
+ * A reload mapped the upstream's servers onto their slots (shm.c): the
+ * pool rules run for the new configuration, and every process re-applies.
+ */
+
+void
+ngx_http_guard_state_mapped(ngx_http_guard_upstream_t *up)
+{
+    ngx_slab_pool_t  *shpool;
+
+    (void) ngx_http_guard_shm_root(up->gmcf, &shpool);
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    (void) ngx_http_guard_pool_eval(up, ngx_http_guard_now_ms());
+    ngx_atomic_fetch_add(&up->sh->gen, 1);
+
+    ngx_shmtx_unlock(&shpool->mutex);
+}
+
+
+/* a slow-start step: every process re-applies the weights */
+
+void
+ngx_http_guard_state_ramp(ngx_http_guard_upstream_t *up)
+{
+    ngx_atomic_fetch_add(&up->sh->gen, 1);
+}
 
 
 /*
@@ -33,7 +232,7 @@ static ngx_uint_t ngx_http_guard_pool_agent_drains(
  * are back.  Logs the floor episode.  Returns 1 when routing changed.
  */
 
-ngx_uint_t
+static ngx_uint_t
 ngx_http_guard_pool_eval(ngx_http_guard_upstream_t *up, uint64_t now)
 {
     ngx_uint_t                   i, k, primaries, promoted, need, want;
@@ -395,7 +594,7 @@ ngx_http_guard_effective_weight(ngx_http_guard_peer_t *gp,
  * routing changed.
  */
 
-ngx_uint_t
+static ngx_uint_t
 ngx_http_guard_agent_apply(ngx_http_guard_peer_t *gp,
     ngx_http_guard_agent_t *agent)
 {
