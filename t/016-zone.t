@@ -50,8 +50,30 @@ sub needed_size {
     return $1;
 }
 
-# rewrites nginx.conf with $edit applied, reloads and waits for the new
-# generation; returns the status then
+# the master's child processes: pid => command line
+sub children {
+    my ($master) = @_;
+    my %p;
+    for my $dir (glob '/proc/[0-9]*') {
+        open my $st, '<', "$dir/stat" or next;
+        my $stat = <$st> // '';
+        my ($ppid) = $stat =~ /\)\s+\S+\s+(\d+)/ or next;
+        next unless $ppid == $master;
+        open my $cf, '<', "$dir/cmdline" or next;
+        local $/;
+        my ($pid) = $dir =~ m{(\d+)$};
+        $p{$pid} = <$cf> // '';
+    }
+    return \%p;
+}
+
+# rewrites nginx.conf with $edit applied, reloads and waits until only
+# workers of the new configuration take requests; returns the status of
+# one of them.  The generation in the zone moves in the master's
+# init_module, before the new workers start; the old workers go on
+# accepting until the master tells them to shut down, about 100 ms
+# later (ngx_master_process_cycle()), and their report shows their own
+# configuration's servers.
 sub reload_with {
     my ($edit) = @_;
     my $conf = servroot() . '/conf/nginx.conf';
@@ -62,13 +84,22 @@ sub reload_with {
     spew($conf, $text);
     my $master = slurp(servroot() . '/logs/nginx.pid');
     chomp $master;
+    my $old = children($master);
     kill 'HUP', $master or die "cannot signal master $master\n";
-    my $s;
+    my ($s, $seen) = (undef, 'no status');
     Guard::wait_for(sub {
-        $s = Guard::guard_status() or return 0;
-        return $s->{generation} > $before->{generation};
+        my $now = children($master);
+        my @accepting = grep { exists $now->{$_}
+                               && $now->{$_} !~ /shutting down/ }
+                        sort keys %$old;
+        $s = Guard::guard_status()
+            or do { $seen = $Guard::ERROR // 'no status'; return 0 };
+        $seen = "generation $s->{generation} from pid $s->{pid}, old "
+                . "workers still accepting: @accepting";
+        return $s->{generation} > $before->{generation}
+               && !@accepting && !exists $old->{$s->{pid}};
     }, 15) or die "no reload after generation $before->{generation}: "
-                  . ($Guard::ERROR // '') . "\n";
+                  . "$seen\n";
     return $s;
 }
 
@@ -201,6 +232,9 @@ main::all_checked(21, 150, "first reload");
 Test::More::ok(Guard::old_workers() >= 1, "the held request keeps a worker");
 my $s = main::reload_with(sub { s/127\.0\.21\.(\d+):/127.0.22.$1:/g });
 my $up = Guard::upstream_state($s, 'app');
+Test::More::is(scalar(grep { $_->{address} =~ /^127\.0\.22\./ }
+                      @{ $up->{servers} }), 150,
+               "the report is of the third set");
 my @untracked = grep { $_->{state} eq 'untracked' } @{ $up->{servers} };
 Test::More::ok(@untracked > 0, "the third set does not fit: "
                                . scalar(@untracked) . " untracked");
@@ -209,6 +243,9 @@ Test::More::ok(!grep({ $_->{health} ne 'untracked' } @untracked),
 my ($code, $body) = Guard::http_get('/metrics');
 Test::More::like($body // '', qr/state="untracked"/,
                  "prometheus shows untracked servers");
+Test::More::like($body // '',
+                 qr/\A(?!.*address="127\.0\.21\.).*address="127\.0\.22\./s,
+                 "prometheus is of the third set");
 close $hang;
 Guard::stop_hostile($ENV{TEST_NGINX_B4});
 Guard::wait_for(sub { Guard::old_workers() == 0 }, 15)
