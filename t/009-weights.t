@@ -8,7 +8,7 @@ use Test::Nginx::Socket 'no_plan';
 our $Backends = <<"_EOC_";
     server {
         listen 127.0.0.1:$ENV{TEST_NGINX_B1};
-        location /health { root html; try_files /b1-up =503; }
+        location /health { root html; if (-f \$document_root/b1-up) { return 200 "up\\n"; } return 503; }
         location / { return 200 "b1\\n"; }
     }
     server {

@@ -9,7 +9,7 @@ use Test::Nginx::Socket 'no_plan';
 our $Backends = <<"_EOC_";
     server {
         listen 127.0.0.1:$ENV{TEST_NGINX_B1};
-        location /health { root html; try_files /b1-up =503; }
+        location /health { root html; if (-f \$document_root/b1-up) { return 200 "up\\n"; } return 503; }
         location / { return 200 "b1\\n"; }
     }
     server {
@@ -412,12 +412,12 @@ qr/upstream guard: agent:127\.0\.0\.1:\d+ sets the weight of server 127\.0\.0\.1
     }
     server {
         listen 127.0.0.1:$TEST_NGINX_B2;
-        location /health { root html; try_files /b2-up =503; }
+        location /health { root html; if (-f $document_root/b2-up) { return 200 "up\n"; } return 503; }
         location / { return 200 "b2\n"; }
     }
     server {
         listen 127.0.0.1:$TEST_NGINX_B3;
-        location /health { root html; try_files /b3-up =503; }
+        location /health { root html; if (-f $document_root/b3-up) { return 200 "up\n"; } return 503; }
         location / { return 200 "b3\n"; }
     }
 --- config
