@@ -35,6 +35,10 @@
 #define NGX_HTTP_GUARD_AJP            6
 #define NGX_HTTP_GUARD_FASTCGI        7
 
+/* where a check type may be named */
+#define NGX_HTTP_GUARD_NATIVE         1     /* guard_check TYPE */
+#define NGX_HTTP_GUARD_COMPAT         2     /* check type=TYPE */
+
 /* status classes of check_http_expect_alive: bit N for Nxx */
 #define NGX_HTTP_GUARD_ALIVE(status)  (1 << ((status) / 100))
 
@@ -101,6 +105,17 @@ typedef struct ngx_http_guard_match_s     ngx_http_guard_match_t;
 typedef struct ngx_http_guard_upstream_s  ngx_http_guard_upstream_t;
 typedef struct ngx_http_guard_peer_s      ngx_http_guard_peer_t;
 typedef struct ngx_http_guard_check_s     ngx_http_guard_check_t;
+
+
+/* what a check of each type does: one row each (ngx_http_guard_check.c) */
+typedef struct {
+    ngx_str_t                        name;
+    ngx_uint_t                       id;            /* NGX_HTTP_GUARD_TCP... */
+    ngx_uint_t                       vocabulary;    /* _NATIVE, _COMPAT */
+    ngx_uint_t                       tls;           /* a handshake first */
+    ngx_uint_t                       http;          /* HTTP request, response */
+    ngx_uint_t                       probe;         /* bytes a parser judges */
+} ngx_http_guard_check_type_t;
 
 
 /* ---------------------------------------------------------------------- */
@@ -208,7 +223,7 @@ typedef struct {
 
 
 typedef struct {
-    ngx_uint_t                       type;          /* 0: not guarded */
+    const ngx_http_guard_check_type_t *type;      /* NULL: not guarded */
     ngx_msec_t                       interval;
     ngx_msec_t                       timeout;
     ngx_msec_t                       jitter;
@@ -342,7 +357,6 @@ char *ngx_http_guard_compat_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_http_guard_compat_init(ngx_conf_t *cf,
     ngx_http_guard_srv_conf_t *gscf);
-const char *ngx_http_guard_type_name(ngx_uint_t type);
 
 /* match.c */
 char *ngx_http_guard_match_block(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -417,6 +431,10 @@ typedef void (*ngx_http_guard_check_done_pt)(ngx_http_guard_peer_t *gp,
     ngx_uint_t ok, u_char *reason, ngx_msec_t started,
     ngx_http_guard_agent_t *agent);
 
+const ngx_http_guard_check_type_t *ngx_http_guard_check_type(ngx_str_t *name,
+    ngx_uint_t vocabulary);
+const char *ngx_http_guard_check_type_name(
+    const ngx_http_guard_check_type_t *type);
 ngx_http_guard_check_t *ngx_http_guard_check_create(ngx_pool_t *pool,
     ngx_http_guard_peer_t *gp, ngx_log_t *log,
     ngx_http_guard_check_done_pt done);

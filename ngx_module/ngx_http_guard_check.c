@@ -93,9 +93,57 @@ static void ngx_http_guard_check_tls_handler(ngx_connection_t *c);
 #endif
 
 
+static ngx_http_guard_check_type_t  ngx_http_guard_check_types[] = {
+    /* name                    id                          vocabulary */
+    /*                                                tls, http, probe */
+    { ngx_string("tcp"), NGX_HTTP_GUARD_TCP,
+      NGX_HTTP_GUARD_NATIVE|NGX_HTTP_GUARD_COMPAT, 0, 0, 0 },
+    { ngx_string("http"), NGX_HTTP_GUARD_HTTP,
+      NGX_HTTP_GUARD_NATIVE|NGX_HTTP_GUARD_COMPAT, 0, 1, 0 },
+    { ngx_string("https"), NGX_HTTP_GUARD_HTTPS,
+      NGX_HTTP_GUARD_NATIVE, 1, 1, 0 },
+    { ngx_string("ssl_hello"), NGX_HTTP_GUARD_SSL_HELLO,
+      NGX_HTTP_GUARD_NATIVE|NGX_HTTP_GUARD_COMPAT, 1, 0, 0 },
+    { ngx_string("mysql"), NGX_HTTP_GUARD_MYSQL,
+      NGX_HTTP_GUARD_COMPAT, 0, 0, 1 },
+    { ngx_string("ajp"), NGX_HTTP_GUARD_AJP,
+      NGX_HTTP_GUARD_COMPAT, 0, 0, 1 },
+    { ngx_string("fastcgi"), NGX_HTTP_GUARD_FASTCGI,
+      NGX_HTTP_GUARD_COMPAT, 0, 0, 1 },
+    { ngx_null_string, 0, 0, 0, 0, 0 }
+};
+
+
 static const char  *ngx_http_guard_phases[] = {
     "idle", "connect", "tls handshake", "send", "response", "idle"
 };
+
+
+/* the check type of that name in that vocabulary, or NULL */
+
+const ngx_http_guard_check_type_t *
+ngx_http_guard_check_type(ngx_str_t *name, ngx_uint_t vocabulary)
+{
+    ngx_http_guard_check_type_t  *t;
+
+    for (t = ngx_http_guard_check_types; t->name.len; t++) {
+        if ((t->vocabulary & vocabulary)
+            && t->name.len == name->len
+            && ngx_strncmp(t->name.data, name->data, name->len) == 0)
+        {
+            return t;
+        }
+    }
+
+    return NULL;
+}
+
+
+const char *
+ngx_http_guard_check_type_name(const ngx_http_guard_check_type_t *type)
+{
+    return type ? (const char *) type->name.data : "none";
+}
 
 
 ngx_http_guard_check_t *
@@ -160,23 +208,16 @@ ngx_http_guard_check_create(ngx_pool_t *pool, ngx_http_guard_peer_t *gp,
         chk->request = gscf->send;
         chk->size = NGX_HTTP_GUARD_HEADER_LIMIT;
 
-    } else if (gscf->type == NGX_HTTP_GUARD_HTTP
-               || gscf->type == NGX_HTTP_GUARD_HTTPS)
-    {
+    } else if (gscf->type->http) {
         if (ngx_http_guard_check_request(pool, chk) != NGX_OK) {
             return NULL;
         }
     }
 
-    if (gscf->type == NGX_HTTP_GUARD_HTTP
-        || gscf->type == NGX_HTTP_GUARD_HTTPS)
-    {
+    if (gscf->type->http) {
         chk->size = NGX_HTTP_GUARD_HEADER_LIMIT + gscf->body_limit;
 
-    } else if (gscf->type == NGX_HTTP_GUARD_MYSQL
-               || gscf->type == NGX_HTTP_GUARD_AJP
-               || gscf->type == NGX_HTTP_GUARD_FASTCGI)
-    {
+    } else if (gscf->type->probe) {
         chk->size = NGX_HTTP_GUARD_HEADER_LIMIT;
     }
 
@@ -444,15 +485,14 @@ ngx_http_guard_check_write_handler(ngx_event_t *wev)
             return;
         }
 
-        if (gscf->type == NGX_HTTP_GUARD_TCP) {
+        if (!gscf->type->tls && !gscf->type->http && !gscf->type->probe) {
+            /* tcp: the connect was the check */
             ngx_http_guard_check_finish(chk, 1, NULL, 0);
             return;
         }
 
 #if (NGX_HTTP_SSL)
-        if (gscf->type == NGX_HTTP_GUARD_HTTPS
-            || gscf->type == NGX_HTTP_GUARD_SSL_HELLO)
-        {
+        if (gscf->type->tls) {
             ngx_http_guard_check_tls(chk);
             return;
         }
@@ -562,7 +602,8 @@ ngx_http_guard_check_tls_handler(ngx_connection_t *c)
         }
     }
 
-    if (gscf->type == NGX_HTTP_GUARD_SSL_HELLO) {
+    if (!gscf->type->http) {
+        /* ssl_hello: the handshake was the check */
         ngx_http_guard_check_finish(chk, 1, NULL, 0);
         return;
     }
@@ -617,7 +658,7 @@ ngx_http_guard_check_send(ngx_http_guard_check_t *chk)
             return;
         }
 
-        if (chk->gp->up->conf->type == NGX_HTTP_GUARD_FASTCGI) {
+        if (chk->gp->up->conf->type->id == NGX_HTTP_GUARD_FASTCGI) {
             /* the STDOUT bytes, re-assembled on every read */
             chk->scratch = ngx_pnalloc(chk->pool,
                                        NGX_HTTP_GUARD_HEADER_LIMIT);
@@ -691,9 +732,7 @@ ngx_http_guard_check_recv(ngx_http_guard_check_t *chk)
             return;
         }
 
-        if (chk->gp->up->conf->type != NGX_HTTP_GUARD_HTTP
-            && chk->gp->up->conf->type != NGX_HTTP_GUARD_HTTPS)
-        {
+        if (!chk->gp->up->conf->type->http) {
             if (ngx_http_guard_check_raw(chk, n == 0) != NGX_AGAIN) {
                 return;
             }
@@ -738,7 +777,7 @@ ngx_http_guard_check_raw(ngx_http_guard_check_t *chk, ngx_uint_t eof)
     reason = "no response";
     status = 0;
 
-    switch (gscf->type) {
+    switch (gscf->type->id) {
 
     case NGX_HTTP_GUARD_MYSQL:
         rc = ngx_http_guard_mysql_greeting(chk->buf, chk->len, &reason);

@@ -23,10 +23,6 @@
 #define NGX_HTTP_GUARD_COMPAT_RISE      2
 
 
-typedef struct {
-    ngx_str_t                  name;
-    ngx_uint_t                 type;
-} ngx_http_guard_compat_type_t;
 
 
 static char *ngx_http_guard_compat_msec(ngx_conf_t *cf, ngx_str_t *value,
@@ -35,17 +31,6 @@ static char *ngx_http_guard_compat_mixed(ngx_conf_t *cf);
 static ngx_int_t ngx_http_guard_compat_fastcgi(ngx_conf_t *cf,
     ngx_http_guard_srv_conf_t *gscf);
 static u_char *ngx_http_guard_fcgi_len(u_char *p, size_t len);
-
-
-static ngx_http_guard_compat_type_t  ngx_http_guard_compat_types[] = {
-    { ngx_string("tcp"), NGX_HTTP_GUARD_TCP },
-    { ngx_string("http"), NGX_HTTP_GUARD_HTTP },
-    { ngx_string("ssl_hello"), NGX_HTTP_GUARD_SSL_HELLO },
-    { ngx_string("mysql"), NGX_HTTP_GUARD_MYSQL },
-    { ngx_string("ajp"), NGX_HTTP_GUARD_AJP },
-    { ngx_string("fastcgi"), NGX_HTTP_GUARD_FASTCGI },
-    { ngx_null_string, 0 }
-};
 
 
 static ngx_conf_bitmask_t  ngx_http_guard_compat_alive[] = {
@@ -77,25 +62,6 @@ ngx_http_guard_compat_mixed(ngx_conf_t *cf)
 }
 
 
-const char *
-ngx_http_guard_type_name(ngx_uint_t type)
-{
-    ngx_uint_t  i;
-
-    if (type == NGX_HTTP_GUARD_HTTPS) {
-        return "https";
-    }
-
-    for (i = 0; ngx_http_guard_compat_types[i].name.len; i++) {
-        if (ngx_http_guard_compat_types[i].type == type) {
-            return (const char *) ngx_http_guard_compat_types[i].name.data;
-        }
-    }
-
-    return "none";
-}
-
-
 /*
  * check interval=ms [fall=n] [rise=n] [timeout=ms] [default_down=bool]
  *       [type=tcp|http|ssl_hello|mysql|ajp|fastcgi] [port=n]
@@ -109,7 +75,7 @@ ngx_http_guard_compat_check(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     char        *rv;
     ngx_int_t    n;
     ngx_str_t   *value, s;
-    ngx_uint_t   i, j;
+    ngx_uint_t   i;
 
     if (gscf->type && !gscf->compat) {
         return ngx_http_guard_compat_mixed(cf);
@@ -122,7 +88,8 @@ ngx_http_guard_compat_check(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     value = cf->args->elts;
 
     gscf->compat |= 1;
-    gscf->type = NGX_HTTP_GUARD_TCP;
+    ngx_str_set(&s, "tcp");
+    gscf->type = ngx_http_guard_check_type(&s, NGX_HTTP_GUARD_COMPAT);
     gscf->interval = NGX_HTTP_GUARD_COMPAT_INTERVAL;
     gscf->fall = NGX_HTTP_GUARD_COMPAT_FALL;
     gscf->rise = NGX_HTTP_GUARD_COMPAT_RISE;
@@ -138,18 +105,9 @@ ngx_http_guard_compat_check(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             s.data = value[i].data + 5;
             s.len = value[i].len - 5;
 
-            for (j = 0; ngx_http_guard_compat_types[j].name.len; j++) {
-                if (ngx_http_guard_compat_types[j].name.len == s.len
-                    && ngx_strncmp(ngx_http_guard_compat_types[j].name.data,
-                                   s.data, s.len)
-                       == 0)
-                {
-                    gscf->type = ngx_http_guard_compat_types[j].type;
-                    break;
-                }
-            }
-
-            if (ngx_http_guard_compat_types[j].name.len == 0) {
+            gscf->type = ngx_http_guard_check_type(&s,
+                                                   NGX_HTTP_GUARD_COMPAT);
+            if (gscf->type == NULL) {
                 goto invalid;
             }
 
@@ -221,7 +179,7 @@ ngx_http_guard_compat_check(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
 #if !(NGX_HTTP_SSL)
-    if (gscf->type == NGX_HTTP_GUARD_SSL_HELLO) {
+    if (gscf->type->tls) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "check type=ssl_hello needs nginx built with the "
                            "http_ssl_module");
@@ -447,14 +405,14 @@ ngx_http_guard_compat_init(ngx_conf_t *cf, ngx_http_guard_srv_conf_t *gscf)
         return NGX_ERROR;
     }
 
-    if (gscf->send.data && gscf->type != NGX_HTTP_GUARD_HTTP) {
+    if (gscf->send.data && !gscf->type->http) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "check_http_send is for \"check type=http\" "
                       "(check in %s:%ui)", gscf->file, gscf->line);
         return NGX_ERROR;
     }
 
-    if (gscf->fastcgi_params && gscf->type != NGX_HTTP_GUARD_FASTCGI) {
+    if (gscf->fastcgi_params && gscf->type->id != NGX_HTTP_GUARD_FASTCGI) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "check_fastcgi_param is for \"check type=fastcgi\" "
                       "(check in %s:%ui)", gscf->file, gscf->line);
@@ -471,7 +429,7 @@ ngx_http_guard_compat_init(ngx_conf_t *cf, ngx_http_guard_srv_conf_t *gscf)
         gscf->fail_open = 0;
     }
 
-    switch (gscf->type) {
+    switch (gscf->type->id) {
 
     case NGX_HTTP_GUARD_HTTP:
         if (gscf->send.data == NULL) {

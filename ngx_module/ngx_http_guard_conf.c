@@ -23,12 +23,6 @@
 #define NGX_HTTP_GUARD_BARE_SECONDS_MAX   1000     /* "3000": 3000ms meant */
 
 
-typedef struct {
-    ngx_str_t                  name;
-    ngx_uint_t                 type;
-} ngx_http_guard_type_t;
-
-
 static char *ngx_http_guard_param_msec(ngx_conf_t *cf, ngx_str_t *value,
     size_t skip, ngx_msec_t *msp);
 static char *ngx_http_guard_param_uint(ngx_conf_t *cf, ngx_str_t *value,
@@ -41,15 +35,6 @@ static ngx_int_t ngx_http_guard_check_floor(ngx_conf_t *cf,
 static ngx_int_t ngx_http_guard_init_ssl(ngx_conf_t *cf,
     ngx_http_guard_srv_conf_t *gscf);
 #endif
-
-
-static ngx_http_guard_type_t  ngx_http_guard_types[] = {
-    { ngx_string("tcp"), NGX_HTTP_GUARD_TCP },
-    { ngx_string("http"), NGX_HTTP_GUARD_HTTP },
-    { ngx_string("https"), NGX_HTTP_GUARD_HTTPS },
-    { ngx_string("ssl_hello"), NGX_HTTP_GUARD_SSL_HELLO },
-    { ngx_null_string, 0 }
-};
 
 
 char *
@@ -76,18 +61,9 @@ ngx_http_guard_check(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    for (i = 0; ngx_http_guard_types[i].name.len; i++) {
-        if (value[1].len == ngx_http_guard_types[i].name.len
-            && ngx_strncmp(value[1].data, ngx_http_guard_types[i].name.data,
-                           value[1].len)
-               == 0)
-        {
-            gscf->type = ngx_http_guard_types[i].type;
-            break;
-        }
-    }
+    gscf->type = ngx_http_guard_check_type(&value[1], NGX_HTTP_GUARD_NATIVE);
 
-    if (gscf->type == 0) {
+    if (gscf->type == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid check type \"%V\", expected tcp, http, "
                            "https or ssl_hello", &value[1]);
@@ -95,9 +71,7 @@ ngx_http_guard_check(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
 #if !(NGX_HTTP_SSL)
-    if (gscf->type == NGX_HTTP_GUARD_HTTPS
-        || gscf->type == NGX_HTTP_GUARD_SSL_HELLO)
-    {
+    if (gscf->type->tls) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "check type \"%V\" needs nginx built with "
                            "the http_ssl_module", &value[1]);
@@ -555,10 +529,7 @@ ngx_http_guard_init_upstream_conf(ngx_conf_t *cf,
         return NGX_ERROR;
     }
 
-    if (gscf->keepalive
-        && gscf->type != NGX_HTTP_GUARD_HTTP
-        && gscf->type != NGX_HTTP_GUARD_HTTPS)
-    {
+    if (gscf->keepalive && !gscf->type->http) {
         if (!gscf->compat) {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                           "guard_check keepalive= is for http and https "
@@ -578,9 +549,7 @@ ngx_http_guard_init_upstream_conf(ngx_conf_t *cf,
 
     if (gscf->match_name.len) {
 
-        if (gscf->type != NGX_HTTP_GUARD_HTTP
-            && gscf->type != NGX_HTTP_GUARD_HTTPS)
-        {
+        if (!gscf->type->http) {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                           "guard_check match= is for http and https checks "
                           "in %s:%ui", gscf->file, gscf->line);
@@ -600,10 +569,7 @@ ngx_http_guard_init_upstream_conf(ngx_conf_t *cf,
     gscf->live_weights = (uscf->flags & NGX_HTTP_UPSTREAM_BACKUP) ? 1 : 0;
     ngx_conf_init_msec_value(gscf->slow_start, 0);
 
-    if (gscf->agent_header.len
-        && gscf->type != NGX_HTTP_GUARD_HTTP
-        && gscf->type != NGX_HTTP_GUARD_HTTPS)
-    {
+    if (gscf->agent_header.len && !gscf->type->http) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "guard_agent needs an http or https check "
                       "(guard_check in %s:%ui)", gscf->file, gscf->line);
@@ -643,9 +609,7 @@ ngx_http_guard_init_upstream_conf(ngx_conf_t *cf,
     }
 
 #if (NGX_HTTP_SSL)
-    if (gscf->type == NGX_HTTP_GUARD_HTTPS
-        || gscf->type == NGX_HTTP_GUARD_SSL_HELLO)
-    {
+    if (gscf->type->tls) {
         if (ngx_http_guard_init_ssl(cf, gscf) != NGX_OK) {
             return NGX_ERROR;
         }

@@ -327,7 +327,7 @@ ngx_http_guard_create_srv_conf(ngx_conf_t *cf)
     /*
      * set by ngx_pcalloc():
      *
-     *     gscf->type = 0;
+     *     gscf->type = NULL;
      *     gscf->port = 0;
      *     gscf->method = { 0, NULL };
      *     gscf->uri = { 0, NULL };
@@ -421,7 +421,7 @@ ngx_http_guard_postconfiguration(ngx_conf_t *cf)
 
         gscf = ngx_http_conf_upstream_srv_conf(uscfp[i],
                                                ngx_http_upstream_guard_module);
-        if (gscf->type == 0 && gscf->compat == 0) {
+        if (gscf->type == NULL && gscf->compat == 0) {
 
             if (ngx_http_guard_check_unguarded(cf, uscfp[i]) != NGX_OK) {
                 return NGX_ERROR;

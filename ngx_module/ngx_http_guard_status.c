@@ -600,7 +600,7 @@ ngx_http_guard_snap_upstream(ngx_http_request_t *r,
 
     su->up = up;
     su->name = &up->uscf->host;
-    su->check = ngx_http_guard_type_name(up->conf->type);
+    su->check = ngx_http_guard_check_type_name(up->conf->type);
     su->balancer = ngx_http_guard_balancer(up->uscf);
     su->floor = up->floor;
     su->total = up->npeers;

@@ -289,7 +289,7 @@ ngx_http_guard_cs_render(ngx_http_guard_out_t *out, ngx_uint_t format,
         conf = peers[i].gp->up->conf;
         name = &peers[i].gp->up->uscf->host;
         addr = &peers[i].gp->peer->name;
-        type = ngx_http_guard_type_name(conf->type);
+        type = ngx_http_guard_check_type_name(conf->type);
         status = peers[i].down ? "down" : "up";
 
         switch (format) {
