@@ -412,6 +412,8 @@ ngx_int_t ngx_http_guard_state_result(ngx_http_guard_peer_t *gp,
 void ngx_http_guard_state_takeover(ngx_http_guard_main_conf_t *gmcf);
 void ngx_http_guard_state_mapped(ngx_http_guard_upstream_t *up);
 void ngx_http_guard_state_ramp(ngx_http_guard_upstream_t *up);
+ngx_uint_t ngx_http_guard_pool_status(ngx_uint_t in_rotation,
+    ngx_uint_t floor, ngx_uint_t primaries, ngx_uint_t primaries_in);
 ngx_uint_t ngx_http_guard_pool_ramping(ngx_http_guard_upstream_t *up,
     uint64_t now);
 ngx_uint_t ngx_http_guard_weight_scale(ngx_http_guard_srv_conf_t *gscf);

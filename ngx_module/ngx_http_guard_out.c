@@ -412,3 +412,4 @@ ngx_http_guard_utf8(u_char *p, u_char *end)
 
     return (ngx_int_t) n;
 }
+

@@ -404,7 +404,8 @@ ngx_http_guard_pool_floor(ngx_http_guard_upstream_t *up,
         }
     }
 
-    below = (in_rotation < up->floor);
+    below = (ngx_http_guard_pool_status(in_rotation, up->floor, 0, 0)
+             >= NGX_HTTP_GUARD_POOL_CRITICAL);
 
     if (below == up->sh->below_floor) {
         return;
@@ -424,6 +425,32 @@ ngx_http_guard_pool_floor(ngx_http_guard_upstream_t *up,
                       "%ui in rotation, floor %ui",
                       &up->uscf->host, in_rotation, up->floor);
     }
+}
+
+
+/*
+ * The pool status (STATES.md) from its counts: panic, nothing in rotation;
+ * critical, fewer than the floor; degraded, a primary out; ok.  The floor
+ * alert and every report ask this one function.
+ */
+
+ngx_uint_t
+ngx_http_guard_pool_status(ngx_uint_t in_rotation, ngx_uint_t floor,
+    ngx_uint_t primaries, ngx_uint_t primaries_in)
+{
+    if (in_rotation == 0) {
+        return NGX_HTTP_GUARD_POOL_PANIC;
+    }
+
+    if (in_rotation < floor) {
+        return NGX_HTTP_GUARD_POOL_CRITICAL;
+    }
+
+    if (primaries_in < primaries) {
+        return NGX_HTTP_GUARD_POOL_DEGRADED;
+    }
+
+    return NGX_HTTP_GUARD_POOL_OK;
 }
 
 

@@ -66,8 +66,6 @@ static const char *ngx_http_guard_state_name(ngx_http_guard_peer_t *gp,
     ngx_http_guard_sh_server_t *s, ngx_uint_t permille);
 static int ngx_libc_cdecl ngx_http_guard_cmp_upstreams(const void *one,
     const void *two);
-static ngx_int_t ngx_http_guard_status_send(ngx_http_request_t *r,
-    ngx_http_guard_out_t *out, ngx_uint_t status, const char *type);
 
 
 static const char  *ngx_http_guard_health_names[] = {
@@ -401,46 +399,6 @@ ngx_http_guard_status_error(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
-static ngx_int_t
-ngx_http_guard_status_send(ngx_http_request_t *r, ngx_http_guard_out_t *out,
-    ngx_uint_t status, const char *type)
-{
-    ngx_int_t         rc;
-    ngx_table_elt_t  *cc;
-
-    r->headers_out.status = status;
-    r->headers_out.content_length_n = ngx_http_guard_out_size(out);
-    r->headers_out.content_type.len = ngx_strlen(type);
-    r->headers_out.content_type.data = (u_char *) type;
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-    r->headers_out.content_type_lowcase = NULL;
-
-    cc = ngx_list_push(&r->headers_out.headers);
-    if (cc == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    cc->hash = 1;
-    ngx_str_set(&cc->key, "Cache-Control");
-    ngx_str_set(&cc->value, "no-store");
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    if (out->b == NULL) {
-        return ngx_http_send_special(r, NGX_HTTP_LAST);
-    }
-
-    out->b->last_buf = (r == r->main) ? 1 : 0;
-    out->b->last_in_chain = 1;
-
-    return ngx_http_output_filter(r, out->first);
-}
-
-
 static ngx_uint_t
 ngx_http_guard_state_valid(ngx_str_t *state)
 {
@@ -704,18 +662,8 @@ ngx_http_guard_snap_upstream(ngx_http_request_t *r,
         su->in_rotation = backups;
     }
 
-    if (su->in_rotation == 0) {
-        su->status_rank = NGX_HTTP_GUARD_POOL_PANIC;
-
-    } else if (su->in_rotation < su->floor) {
-        su->status_rank = NGX_HTTP_GUARD_POOL_CRITICAL;
-
-    } else if (prim_in < primaries) {
-        su->status_rank = NGX_HTTP_GUARD_POOL_DEGRADED;
-
-    } else {
-        su->status_rank = NGX_HTTP_GUARD_POOL_OK;
-    }
+    su->status_rank = ngx_http_guard_pool_status(su->in_rotation, su->floor,
+                                                 primaries, prim_in);
 
     su->status = ngx_http_guard_pool_names[su->status_rank];
 
@@ -864,4 +812,49 @@ ngx_http_guard_state_name(ngx_http_guard_peer_t *gp,
     }
 
     return "up";
+}
+
+
+/*
+ * Sends what was rendered: one response code for every report (the
+ * guard_status formats and check_status), never cached.
+ */
+
+ngx_int_t
+ngx_http_guard_status_send(ngx_http_request_t *r, ngx_http_guard_out_t *out,
+    ngx_uint_t status, const char *type)
+{
+    ngx_int_t         rc;
+    ngx_table_elt_t  *cc;
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = ngx_http_guard_out_size(out);
+    r->headers_out.content_type.len = ngx_strlen(type);
+    r->headers_out.content_type.data = (u_char *) type;
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    cc = ngx_list_push(&r->headers_out.headers);
+    if (cc == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cc->hash = 1;
+    ngx_str_set(&cc->key, "Cache-Control");
+    ngx_str_set(&cc->value, "no-store");
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    if (out->b == NULL) {
+        return ngx_http_send_special(r, NGX_HTTP_LAST);
+    }
+
+    out->b->last_buf = (r == r->main) ? 1 : 0;
+    out->b->last_in_chain = 1;
+
+    return ngx_http_output_filter(r, out->first);
 }

@@ -84,6 +84,8 @@ ngx_int_t ngx_http_guard_status_prom(ngx_http_guard_snap_t *snap,
 ngx_int_t ngx_http_guard_status_html(ngx_http_guard_snap_t *snap,
     ngx_http_guard_out_t *out);
 ngx_int_t ngx_http_guard_status_css(ngx_http_guard_out_t *out);
+ngx_int_t ngx_http_guard_status_send(ngx_http_request_t *r,
+    ngx_http_guard_out_t *out, ngx_uint_t status, const char *type);
 
 
 #endif /* _NGX_HTTP_GUARD_STATUS_H_INCLUDED_ */

@@ -16,6 +16,7 @@
 
 #include "ngx_http_guard.h"
 #include "ngx_http_guard_out.h"
+#include "ngx_http_guard_status.h"
 
 
 #define NGX_HTTP_GUARD_CS_HTML   0
@@ -209,29 +210,8 @@ ngx_http_guard_cs_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_length_n = ngx_http_guard_out_size(&out);
-    r->headers_out.content_type.data =
-                                  (u_char *) ngx_http_guard_cs_types[format];
-    r->headers_out.content_type.len =
-                                  ngx_strlen(ngx_http_guard_cs_types[format]);
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    if (out.b == NULL) {
-        /* nothing matched: an empty body, e.g. an empty CSV */
-        return ngx_http_send_special(r, NGX_HTTP_LAST);
-    }
-
-    out.b->last_buf = (r == r->main) ? 1 : 0;
-    out.b->last_in_chain = 1;
-
-    return ngx_http_output_filter(r, out.first);
+    return ngx_http_guard_status_send(r, &out, NGX_HTTP_OK,
+                                      ngx_http_guard_cs_types[format]);
 }
 
 
