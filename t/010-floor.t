@@ -457,3 +457,39 @@ GET /guard
 qr/agent:127\.0\.0\.1:\d+ drain of server 127\.0\.0\.1:\d+ of upstream "app" (suspended, the floor wins|resumed, the floor holds without it)/
 --- grep_error_log_out eval
 qr/\A[^\n]+suspended, the floor wins\n[^\n]+resumed, the floor holds without it\n\z/
+
+
+
+=== TEST 11: agent percentages with default weights under least_conn
+--- http_config
+    upstream app {
+        least_conn;
+        server 127.0.0.1:$TEST_NGINX_B1;
+        server 127.0.0.1:$TEST_NGINX_B2;
+        guard_check http uri=/health interval=100ms;
+        guard_agent X-Capacity;
+    }
+    server {
+        listen 127.0.0.1:$TEST_NGINX_B1;
+        location /health { add_header X-Capacity 25%; return 200; }
+        location / { return 200 "b1\n"; }
+    }
+    server {
+        listen 127.0.0.1:$TEST_NGINX_B2;
+        location /health { return 200; }
+        location / { return 200 "b2\n"; }
+    }
+--- config
+    location / { proxy_pass http://app; }
+    location = /guard { guard_status; }
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, '0.25', 'effective_weight');
+my $s = Guard::shares(50, '/');
+my $b1 = $s->{b1} // 0;
+Test::More::ok($b1 >= 8 && $b1 <= 12,
+               "25% of weight 1 takes a fifth: b1 has $b1 of 50 requests");
+--- request
+GET /guard
+--- response_body_like: "balancer":"least_conn[^"]*".*"weight":1,"effective_weight":0.25,"agent_weight":0.25,
+--- no_error_log
+[error]
