@@ -121,7 +121,9 @@ ngx_http_guard_check(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
         } else if (ngx_strncmp(value[i].data, "port=", 5) == 0) {
             rv = ngx_http_guard_param_uint(cf, &value[i], 5, 1, 65535, &n);
-            gscf->port = (in_port_t) n;
+            if (rv == NGX_CONF_OK) {
+                gscf->port = (in_port_t) n;
+            }
 
         } else if (ngx_strncmp(value[i].data, "keepalive=", 10) == 0) {
             rv = ngx_http_guard_param_uint(cf, &value[i], 10, 0, 1000000,
