@@ -210,6 +210,23 @@ typedef struct {
 /* ---------------------------------------------------------------------- */
 /* configuration                                                           */
 
+/*
+ * The checking worker's state in this process (ngx_http_guard_leader.c):
+ * the tick, whether it holds the lease, and the checks in flight, bounded
+ * to a quarter of worker_connections so that checks never starve client
+ * traffic of connections; each upstream gets an equal share of that
+ * budget.  A check due while there is no slot waits in its upstream's
+ * queue; upstreams with waiting checks take turns at the slots that free.
+ */
+typedef struct {
+    ngx_event_t                      tick;
+    ngx_uint_t                       leading;
+    ngx_uint_t                       active;        /* checks in flight */
+    ngx_queue_t                      turns;         /* upstream_t.ready */
+    ngx_uint_t                       dispatching;
+} ngx_http_guard_leader_t;
+
+
 typedef struct {
     ngx_shm_zone_t                  *shm_zone;
     size_t                           shm_size;      /* NGX_CONF_UNSET_SIZE */
@@ -219,6 +236,8 @@ typedef struct {
     ngx_array_t                      upstreams;     /* guard_upstream_t */
     ngx_uint_t                       nservers;      /* for sizing the zone */
     size_t                           check_shm_size; /* check vocabulary */
+    ngx_uint_t                       generation;    /* of this config */
+    ngx_http_guard_leader_t          leader;        /* this process' */
 } ngx_http_guard_main_conf_t;
 
 
@@ -326,7 +345,6 @@ struct ngx_http_guard_upstream_s {
 
 extern ngx_module_t  ngx_http_upstream_guard_module;
 
-extern ngx_uint_t    ngx_http_guard_generation;     /* this process' config */
 
 
 /* conf.c */

@@ -33,45 +33,41 @@ static void ngx_http_guard_check_done(ngx_http_guard_peer_t *gp,
     ngx_uint_t ok, u_char *reason, ngx_msec_t started,
     ngx_http_guard_agent_t *agent);
 static ngx_uint_t ngx_http_guard_slot(ngx_http_guard_upstream_t *up);
-static void ngx_http_guard_dispatch(void);
+static void ngx_http_guard_dispatch(ngx_http_guard_main_conf_t *gmcf);
 static void ngx_http_guard_start(ngx_http_guard_peer_t *gp);
 static void ngx_http_guard_ramp(void);
 static ngx_msec_t ngx_http_guard_random(ngx_msec_t range);
 
 
-static ngx_event_t                  ngx_http_guard_tick_ev;
-static ngx_http_guard_main_conf_t  *ngx_http_guard_gmcf;
-static ngx_uint_t                   ngx_http_guard_leading;
-static ngx_uint_t                   ngx_http_guard_started;
-
 /*
- * Checks in flight, bounded to a quarter of worker_connections so that
- * checks never starve client traffic of connections; each upstream gets
- * an equal share of that budget.  A check due while there is no slot
- * waits in its upstream's queue; upstreams with waiting checks take
- * turns (round robin) at the slots that free up.
+ * What this process runs: the main conf of its configuration (the cycle
+ * of a worker, or the latest one of the single process), and whether it
+ * ever ran the tick.  Everything else lives in that configuration's
+ * ngx_http_guard_leader_t, so a new cycle starts from a clean one.
  */
-static ngx_uint_t                   ngx_http_guard_active;
-static ngx_queue_t                  ngx_http_guard_turns;
-static ngx_uint_t                   ngx_http_guard_dispatching;
+static ngx_http_guard_main_conf_t  *ngx_http_guard_gmcf;
+static ngx_uint_t                   ngx_http_guard_started;
 
 
 ngx_int_t
 ngx_http_guard_leader_init_process(ngx_cycle_t *cycle)
 {
+    ngx_http_guard_leader_t  *lc;
+
     ngx_http_guard_gmcf = ngx_http_cycle_get_module_main_conf(cycle,
                                                ngx_http_upstream_guard_module);
-    ngx_http_guard_leading = 0;
+    lc = &ngx_http_guard_gmcf->leader;
+    lc->leading = 0;
     ngx_http_guard_started = 1;
 
-    ngx_memzero(&ngx_http_guard_tick_ev, sizeof(ngx_event_t));
+    ngx_memzero(&lc->tick, sizeof(ngx_event_t));
 
-    ngx_http_guard_tick_ev.handler = ngx_http_guard_tick;
-    ngx_http_guard_tick_ev.log = cycle->log;
-    ngx_http_guard_tick_ev.data = cycle;
-    ngx_http_guard_tick_ev.cancelable = 1;
+    lc->tick.handler = ngx_http_guard_tick;
+    lc->tick.log = cycle->log;
+    lc->tick.data = cycle;
+    lc->tick.cancelable = 1;
 
-    ngx_add_timer(&ngx_http_guard_tick_ev, ngx_http_guard_random(50) + 1);
+    ngx_add_timer(&lc->tick, ngx_http_guard_random(50) + 1);
 
     return NGX_OK;
 }
@@ -89,19 +85,22 @@ ngx_http_guard_running(void)
 void
 ngx_http_guard_leader_exit_process(ngx_cycle_t *cycle)
 {
-    ngx_slab_pool_t      *shpool;
-    ngx_http_guard_sh_t  *sh;
+    ngx_slab_pool_t          *shpool;
+    ngx_http_guard_sh_t      *sh;
+    ngx_http_guard_leader_t  *lc;
 
     if (ngx_http_guard_gmcf == NULL) {
         return;
     }
 
-    if (ngx_http_guard_leading) {
+    lc = &ngx_http_guard_gmcf->leader;
+
+    if (lc->leading) {
         ngx_http_guard_stop_leading();
     }
 
-    if (ngx_http_guard_tick_ev.timer_set) {
-        ngx_del_timer(&ngx_http_guard_tick_ev);
+    if (lc->tick.timer_set) {
+        ngx_del_timer(&lc->tick);
     }
 
     sh = ngx_http_guard_shm_root(ngx_http_guard_gmcf, &shpool);
@@ -122,14 +121,16 @@ ngx_http_guard_leader_exit_process(ngx_cycle_t *cycle)
 static void
 ngx_http_guard_tick(ngx_event_t *ev)
 {
-    ngx_uint_t            lead;
-    ngx_slab_pool_t      *shpool;
-    ngx_http_guard_sh_t  *sh;
+    ngx_uint_t                lead;
+    ngx_slab_pool_t          *shpool;
+    ngx_http_guard_sh_t      *sh;
+    ngx_http_guard_leader_t  *lc;
 
     sh = ngx_http_guard_shm_root(ngx_http_guard_gmcf, &shpool);
+    lc = &ngx_http_guard_gmcf->leader;
 
     if (ngx_exiting || ngx_quit || ngx_terminate) {
-        if (ngx_http_guard_leading) {
+        if (lc->leading) {
             ngx_http_guard_stop_leading();
         }
         return;
@@ -139,20 +140,20 @@ ngx_http_guard_tick(ngx_event_t *ev)
     lead = ngx_http_guard_lead(sh);
     ngx_shmtx_unlock(&shpool->mutex);
 
-    if (lead && !ngx_http_guard_leading) {
+    if (lead && !lc->leading) {
         ngx_log_error(NGX_LOG_NOTICE, ev->log, 0,
                       "upstream guard: worker %P runs the checks "
                       "(config generation %ui)",
-                      ngx_pid, ngx_http_guard_generation);
+                      ngx_pid, ngx_http_guard_gmcf->generation);
         ngx_http_guard_start_leading(ev->data);
 
-    } else if (!lead && ngx_http_guard_leading) {
+    } else if (!lead && lc->leading) {
         ngx_log_error(NGX_LOG_NOTICE, ev->log, 0,
                       "upstream guard: worker %P stops checking", ngx_pid);
         ngx_http_guard_stop_leading();
     }
 
-    if (ngx_http_guard_leading) {
+    if (lc->leading) {
         ngx_http_guard_ramp();
     }
 
@@ -169,7 +170,7 @@ ngx_http_guard_lead(ngx_http_guard_sh_t *sh)
 
     now = ngx_current_msec;
 
-    if (sh->generation != ngx_http_guard_generation) {
+    if (sh->generation != ngx_http_guard_gmcf->generation) {
         /* a reload replaced this worker's config */
         if (sh->leader_pid == ngx_pid) {
             sh->leader_pid = 0;
@@ -206,14 +207,16 @@ ngx_http_guard_start_leading(ngx_cycle_t *cycle)
     ngx_uint_t                  i, j;
     ngx_http_guard_peer_t      *gp;
     ngx_http_guard_check_t     *chk;
+    ngx_http_guard_leader_t    *lc;
     ngx_http_guard_upstream_t  *up;
 
-    ngx_http_guard_leading = 1;
+    lc = &ngx_http_guard_gmcf->leader;
+    lc->leading = 1;
 
     now = ngx_current_msec;
     up = ngx_http_guard_gmcf->upstreams.elts;
 
-    ngx_queue_init(&ngx_http_guard_turns);
+    ngx_queue_init(&lc->turns);
 
     for (i = 0; i < ngx_http_guard_gmcf->upstreams.nelts; i++) {
         up[i].active = 0;
@@ -275,11 +278,13 @@ ngx_http_guard_stop_leading(void)
 {
     ngx_uint_t                  i, j;
     ngx_http_guard_peer_t      *gp;
+    ngx_http_guard_leader_t    *lc;
     ngx_http_guard_upstream_t  *up;
 
-    ngx_http_guard_leading = 0;
-    ngx_http_guard_active = 0;
-    ngx_queue_init(&ngx_http_guard_turns);
+    lc = &ngx_http_guard_gmcf->leader;
+    lc->leading = 0;
+    lc->active = 0;
+    ngx_queue_init(&lc->turns);
 
     up = ngx_http_guard_gmcf->upstreams.elts;
 
@@ -327,12 +332,14 @@ static void
 ngx_http_guard_check_handler(ngx_event_t *ev)
 {
     ngx_http_guard_peer_t      *gp;
+    ngx_http_guard_leader_t    *lc;
     ngx_http_guard_upstream_t  *up;
 
     gp = ev->data;
     up = gp->up;
+    lc = &up->gmcf->leader;
 
-    if (!ngx_http_guard_leading || ngx_exiting || ngx_quit || ngx_terminate) {
+    if (!lc->leading || ngx_exiting || ngx_quit || ngx_terminate) {
         return;
     }
 
@@ -345,7 +352,7 @@ ngx_http_guard_check_handler(ngx_event_t *ev)
 
     if (ngx_queue_empty(&up->ready)) {
         /* not in the turn yet: join it at the end */
-        ngx_queue_insert_tail(&ngx_http_guard_turns, &up->ready);
+        ngx_queue_insert_tail(&lc->turns, &up->ready);
     }
 }
 
@@ -358,9 +365,9 @@ ngx_http_guard_slot(ngx_http_guard_upstream_t *up)
     ngx_uint_t  budget, share;
 
     budget = ngx_max(ngx_cycle->connection_n / 4, 1);
-    share = budget / ngx_max(ngx_http_guard_gmcf->upstreams.nelts, 1);
+    share = budget / ngx_max(up->gmcf->upstreams.nelts, 1);
 
-    return ngx_http_guard_active < budget && up->active < ngx_max(share, 1);
+    return up->gmcf->leader.active < budget && up->active < ngx_max(share, 1);
 }
 
 
@@ -372,34 +379,37 @@ ngx_http_guard_slot(ngx_http_guard_upstream_t *up)
  */
 
 static void
-ngx_http_guard_dispatch(void)
+ngx_http_guard_dispatch(ngx_http_guard_main_conf_t *gmcf)
 {
     ngx_uint_t                  n;
     ngx_queue_t                *q;
     ngx_http_guard_peer_t      *gp;
+    ngx_http_guard_leader_t    *lc;
     ngx_http_guard_upstream_t  *up;
 
-    if (ngx_http_guard_dispatching) {
+    lc = &gmcf->leader;
+
+    if (lc->dispatching) {
         return;
     }
 
-    ngx_http_guard_dispatching = 1;
+    lc->dispatching = 1;
 
     /* one full turn without a start ends it */
 
     n = 0;
 
-    while (ngx_http_guard_leading
-           && !ngx_queue_empty(&ngx_http_guard_turns)
-           && n++ < ngx_http_guard_gmcf->upstreams.nelts)
+    while (lc->leading
+           && !ngx_queue_empty(&lc->turns)
+           && n++ < gmcf->upstreams.nelts)
     {
-        q = ngx_queue_head(&ngx_http_guard_turns);
+        q = ngx_queue_head(&lc->turns);
         up = ngx_queue_data(q, ngx_http_guard_upstream_t, ready);
 
         ngx_queue_remove(&up->ready);
 
         if (!ngx_http_guard_slot(up)) {
-            ngx_queue_insert_tail(&ngx_http_guard_turns, &up->ready);
+            ngx_queue_insert_tail(&lc->turns, &up->ready);
             continue;
         }
 
@@ -412,7 +422,7 @@ ngx_http_guard_dispatch(void)
             ngx_queue_init(&up->ready);
 
         } else {
-            ngx_queue_insert_tail(&ngx_http_guard_turns, &up->ready);
+            ngx_queue_insert_tail(&lc->turns, &up->ready);
         }
 
         n = 0;
@@ -420,18 +430,22 @@ ngx_http_guard_dispatch(void)
         ngx_http_guard_start(gp);
     }
 
-    ngx_http_guard_dispatching = 0;
+    lc->dispatching = 0;
 }
 
 
 static void
 ngx_http_guard_start(ngx_http_guard_peer_t *gp)
 {
-    ngx_http_guard_active++;
+    ngx_http_guard_leader_t  *lc;
+
+    lc = &gp->up->gmcf->leader;
+
+    lc->active++;
     gp->up->active++;
 
     if (ngx_http_guard_check_start(gp->check) != NGX_OK) {
-        ngx_http_guard_active--;
+        lc->active--;
         gp->up->active--;
     }
 }
@@ -448,6 +462,7 @@ ngx_http_guard_check_done(ngx_http_guard_peer_t *gp, ngx_uint_t ok,
     u_char *reason, ngx_msec_t started, ngx_http_guard_agent_t *agent)
 {
     ngx_msec_t                   delay;
+    ngx_http_guard_leader_t     *lc;
     ngx_http_guard_upstream_t   *up;
     ngx_http_guard_srv_conf_t   *gscf;
     ngx_http_guard_result_t      res;
@@ -455,20 +470,21 @@ ngx_http_guard_check_done(ngx_http_guard_peer_t *gp, ngx_uint_t ok,
 
     up = gp->up;
     gscf = up->conf;
+    lc = &up->gmcf->leader;
 
-    if (ngx_http_guard_active) {
-        ngx_http_guard_active--;
+    if (lc->active) {
+        lc->active--;
     }
 
     if (up->active) {
         up->active--;
     }
 
-    if (!ngx_queue_empty(&ngx_http_guard_turns)) {
-        ngx_http_guard_dispatch();
+    if (!ngx_queue_empty(&lc->turns)) {
+        ngx_http_guard_dispatch(up->gmcf);
     }
 
-    if (!ngx_http_guard_leading) {
+    if (!lc->leading) {
         return;
     }
 

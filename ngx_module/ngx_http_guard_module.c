@@ -30,9 +30,6 @@ static char *ngx_http_guard_shm_size_check(ngx_conf_t *cf, void *post,
     void *data);
 
 
-ngx_uint_t  ngx_http_guard_generation;
-
-
 static ngx_conf_post_handler_pt  ngx_http_guard_shm_size_post =
     ngx_http_guard_shm_size_check;
 

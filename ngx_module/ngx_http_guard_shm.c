@@ -749,7 +749,7 @@ ngx_http_guard_shm_reconcile(ngx_cycle_t *cycle,
         return NGX_ERROR;
     }
 
-    ngx_http_guard_generation = gen;
+    gmcf->generation = gen;
 
     return NGX_OK;
 }
