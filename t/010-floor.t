@@ -434,6 +434,7 @@ my $who = Guard::who(10, '/');
 Test::More::is($who, 'b2=5,b3=5', "the drain is granted while 3 serve: $who");
 Guard::health_file('b2-up', 0);
 Guard::health_file('b3-up', 0);
+Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
 Guard::wait_health('app', $ENV{TEST_NGINX_B3}, 'down');
 Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'active', 'admin');
 $who = Guard::who(6, '/');
