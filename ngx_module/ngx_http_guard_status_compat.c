@@ -32,6 +32,7 @@ typedef struct {
     ngx_http_guard_peer_t         *gp;
     ngx_uint_t                     index;
     ngx_uint_t                     down;
+    ngx_uint_t                     untracked;   /* no slot: never checked */
     ngx_uint_t                     rise;
     ngx_uint_t                     fall;
 } ngx_http_guard_cs_peer_t;
@@ -187,9 +188,14 @@ ngx_http_guard_cs_handler(ngx_http_request_t *r)
                     peers[n].down = !ngx_http_guard_healthy(gp, gp->sh);
                     peers[n].rise = gp->sh->rise_count;
                     peers[n].fall = gp->sh->fall_count;
+
+                } else {
+                    /* never reported up: nothing checks it */
+                    peers[n].untracked = 1;
                 }
 
-                if ((filter == NGX_HTTP_GUARD_CS_UP && peers[n].down)
+                if ((filter == NGX_HTTP_GUARD_CS_UP
+                     && (peers[n].down || peers[n].untracked))
                     || (filter == NGX_HTTP_GUARD_CS_DOWN && !peers[n].down))
                 {
                     continue;
@@ -270,14 +276,16 @@ ngx_http_guard_cs_render(ngx_http_guard_out_t *out, ngx_uint_t format,
         name = &peers[i].gp->up->uscf->host;
         addr = &peers[i].gp->peer->name;
         type = ngx_http_guard_check_type_name(conf->type);
-        status = peers[i].down ? "down" : "up";
+        status = peers[i].untracked ? "untracked"
+                 : peers[i].down ? "down" : "up";
 
         switch (format) {
 
         case NGX_HTTP_GUARD_CS_HTML:
             if (ngx_http_guard_out_printf(out, 64,
                     "  <tr%s>\n    <td>%ui</td>\n    <td>",
-                    peers[i].down ? " bgcolor=\"#FF0000\"" : "",
+                    peers[i].down ? " bgcolor=\"#FF0000\""
+                    : peers[i].untracked ? " bgcolor=\"#FFFF00\"" : "",
                     peers[i].index) != NGX_OK
                 || ngx_http_guard_out_html(out, name->data, name->len)
                    != NGX_OK

@@ -213,6 +213,7 @@ reload does not fit.  Once that worker is gone, a reload tracks all again.
 --- config
     location = /guard { guard_status; }
     location = /metrics { guard_status prometheus; }
+    location = /cs { check_status json; }
     location = /hang {
         proxy_pass http://hang;
         proxy_read_timeout 60s;
@@ -246,6 +247,12 @@ Test::More::like($body // '', qr/state="untracked"/,
 Test::More::like($body // '',
                  qr/\A(?!.*address="127\.0\.21\.).*address="127\.0\.22\./s,
                  "prometheus is of the third set");
+($code, $body) = Guard::http_get('/cs');
+Test::More::like($body // '', qr/"status": "untracked"/,
+                 "check_status shows them untracked, not up");
+($code, $body) = Guard::http_get('/cs?status=up');
+Test::More::unlike($body // '', qr/"status": "untracked"/,
+                   "and not among the servers that are up");
 close $hang;
 Guard::stop_hostile($ENV{TEST_NGINX_B4});
 Guard::wait_for(sub { Guard::old_workers() == 0 }, 15)
