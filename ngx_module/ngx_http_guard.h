@@ -397,7 +397,7 @@ uint64_t ngx_http_guard_now_ms(void);
 ngx_int_t ngx_http_guard_init_peer(ngx_http_request_t *r,
     ngx_http_upstream_srv_conf_t *us);
 void ngx_http_guard_apply(ngx_http_guard_upstream_t *up);
-ngx_int_t ngx_http_guard_index_peers(ngx_pool_t *pool,
+ngx_int_t ngx_http_guard_peer_list(ngx_cycle_t *cycle,
     ngx_http_guard_upstream_t *up);
 ngx_uint_t ngx_http_guard_in_rotation(ngx_http_guard_peer_t *gp,
     ngx_uint_t panic);

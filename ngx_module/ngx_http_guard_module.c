@@ -520,25 +520,27 @@ ngx_http_guard_init_module(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
+    /* nginx's peers as they are now, then their slots in the zone */
+
+    up = gmcf->upstreams.elts;
+
+    for (i = 0; i < gmcf->upstreams.nelts; i++) {
+        if (ngx_http_guard_peer_list(cycle, &up[i]) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
     if (ngx_http_guard_shm_reconcile(cycle, gmcf) != NGX_OK) {
         return NGX_ERROR;
     }
 
     /* the new configuration: the pool rules, then nginx's peers */
 
-    up = gmcf->upstreams.elts;
-
     for (i = 0; i < gmcf->upstreams.nelts; i++) {
-        if (up[i].sh == NULL) {
-            continue;
+        if (up[i].sh) {
+            ngx_http_guard_state_mapped(&up[i]);
+            ngx_http_guard_apply(&up[i]);
         }
-
-        if (ngx_http_guard_index_peers(cycle->pool, &up[i]) != NGX_OK) {
-            return NGX_ERROR;
-        }
-
-        ngx_http_guard_state_mapped(&up[i]);
-        ngx_http_guard_apply(&up[i]);
     }
 
     if (ngx_process == NGX_PROCESS_SINGLE && ngx_http_guard_running()) {

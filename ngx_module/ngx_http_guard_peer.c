@@ -51,6 +51,10 @@ static ngx_int_t ngx_http_guard_set_session(ngx_peer_connection_t *pc,
 static void ngx_http_guard_save_session(ngx_peer_connection_t *pc,
     void *data);
 #endif
+static ngx_int_t ngx_http_guard_index_peers(ngx_pool_t *pool,
+    ngx_http_guard_upstream_t *up);
+static ngx_uint_t ngx_http_guard_peer_standby(ngx_http_guard_srv_conf_t *gscf,
+    ngx_str_t *server);
 static ngx_http_guard_peer_t *ngx_http_guard_peer_by_name(
     ngx_http_guard_upstream_t *up, ngx_str_t *name);
 static ngx_uint_t ngx_http_guard_down_bits(ngx_http_guard_peer_t *gp,
@@ -197,11 +201,100 @@ ngx_http_guard_save_session(ngx_peer_connection_t *pc, void *data)
 
 
 /*
+ * This process' view of an upstream, built in init_module from nginx's
+ * final peer lists (an upstream zone's copy included) before shm.c maps
+ * each entry onto its slot: one entry per peer, primaries then backups,
+ * with its role (guard_standby), configured down and weight; the floor;
+ * and the table that finds an entry from pc->name.
+ */
+
+ngx_int_t
+ngx_http_guard_peer_list(ngx_cycle_t *cycle, ngx_http_guard_upstream_t *up)
+{
+    ngx_uint_t                     n;
+    ngx_http_guard_peer_t         *gp;
+    ngx_http_guard_srv_conf_t     *gscf;
+    ngx_http_upstream_rr_peer_t   *peer;
+    ngx_http_upstream_rr_peers_t  *peers, *list;
+
+    gscf = up->conf;
+    peers = up->uscf->peer.data;
+
+    n = peers->number + (peers->next ? peers->next->number : 0);
+
+    up->peers = ngx_pcalloc(cycle->pool, n * sizeof(ngx_http_guard_peer_t));
+    if (up->peers == NULL) {
+        return NGX_ERROR;
+    }
+
+    up->npeers = 0;
+    up->nprimary = peers->number;
+    up->nstandby = 0;
+
+    for (list = peers; list; list = (list == peers) ? peers->next : NULL) {
+
+        for (peer = list->peer; peer; peer = peer->next) {
+
+            gp = &up->peers[up->npeers++];
+
+            gp->peers = list;
+            gp->peer = peer;
+            gp->up = up;
+            gp->cfg_down = peer->down;
+            gp->cfg_weight = peer->weight;
+            gp->role = (list == peers) ? NGX_HTTP_GUARD_PRIMARY
+                                       : NGX_HTTP_GUARD_BACKUP;
+
+            if (gp->role == NGX_HTTP_GUARD_PRIMARY && gscf->standby) {
+                gp->standby = ngx_http_guard_peer_standby(gscf,
+                                                          &peer->server);
+                if (gp->standby) {
+                    gp->role = NGX_HTTP_GUARD_STANDBY;
+                    up->nstandby++;
+                }
+            }
+        }
+    }
+
+    /* the floor (STATES.md): min(2, primaries + standbys) unless set */
+    up->floor = (gscf->floor != NGX_CONF_UNSET_UINT)
+                ? gscf->floor : ngx_min(2, up->nprimary);
+
+    gscf->rt = up;
+
+    return ngx_http_guard_index_peers(cycle->pool, up);
+}
+
+
+/* the 1-based position of a server in guard_standby, or 0 */
+
+static ngx_uint_t
+ngx_http_guard_peer_standby(ngx_http_guard_srv_conf_t *gscf,
+    ngx_str_t *server)
+{
+    ngx_str_t   *name;
+    ngx_uint_t   i;
+
+    name = gscf->standby->elts;
+
+    for (i = 0; i < gscf->standby->nelts; i++) {
+        if (name[i].len == server->len
+            && ngx_strncmp(name[i].data, server->data, server->len) == 0)
+        {
+            return i + 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
  * Every stock balancer points pc->name at the chosen peer's name: a table
  * keyed by that address finds our peer without comparing strings.
  */
 
-ngx_int_t
+static ngx_int_t
 ngx_http_guard_index_peers(ngx_pool_t *pool, ngx_http_guard_upstream_t *up)
 {
     ngx_uint_t              i, size, h;

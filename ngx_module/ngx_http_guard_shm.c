@@ -58,8 +58,6 @@ static ngx_http_guard_sh_server_t *ngx_http_guard_shm_server(
     size_t prefix, ngx_str_t *server, ngx_http_guard_sh_t *osh);
 static void ngx_http_guard_shm_reset(ngx_http_guard_sh_server_t *s,
     ngx_uint_t initial);
-static ngx_uint_t ngx_http_guard_shm_standby(ngx_http_guard_srv_conf_t *gscf,
-    ngx_str_t *server);
 static ngx_uint_t ngx_http_guard_shm_oldest(ngx_http_guard_sh_t *sh,
     ngx_uint_t running);
 static void ngx_http_guard_shm_reclaim(ngx_cycle_t *cycle,
@@ -633,29 +631,6 @@ ngx_http_guard_shm_reset(ngx_http_guard_sh_server_t *s, ngx_uint_t initial)
 }
 
 
-/* the 1-based position of a server in guard_standby, or 0 */
-
-static ngx_uint_t
-ngx_http_guard_shm_standby(ngx_http_guard_srv_conf_t *gscf,
-    ngx_str_t *server)
-{
-    ngx_str_t   *name;
-    ngx_uint_t   i;
-
-    name = gscf->standby->elts;
-
-    for (i = 0; i < gscf->standby->nelts; i++) {
-        if (name[i].len == server->len
-            && ngx_strncmp(name[i].data, server->data, server->len) == 0)
-        {
-            return i + 1;
-        }
-    }
-
-    return 0;
-}
-
-
 ngx_http_guard_sh_t *
 ngx_http_guard_shm_root(ngx_http_guard_main_conf_t *gmcf,
     ngx_slab_pool_t **shpool)
@@ -853,15 +828,14 @@ ngx_http_guard_shm_map(ngx_cycle_t *cycle, ngx_slab_pool_t *shpool,
     ngx_http_guard_sh_t *sh, ngx_http_guard_upstream_t *up,
     ngx_http_guard_sh_t *osh)
 {
-    u_char                        *p;
-    size_t                         prefix;
-    ngx_str_t                      key, *name, *first;
-    ngx_uint_t                     n, gen, local, untracked;
-    ngx_http_guard_peer_t         *gp;
-    ngx_http_guard_srv_conf_t     *gscf;
-    ngx_http_guard_sh_server_t    *s;
-    ngx_http_upstream_rr_peer_t   *peer;
-    ngx_http_upstream_rr_peers_t  *peers, *list;
+    u_char                       *p;
+    size_t                        prefix;
+    ngx_str_t                     key, *name, *first;
+    ngx_uint_t                    i, gen, local, untracked;
+    ngx_http_guard_peer_t        *gp;
+    ngx_http_guard_srv_conf_t    *gscf;
+    ngx_http_guard_sh_server_t   *s;
+    ngx_http_upstream_rr_peer_t  *peer;
 
     gscf = up->conf;
     gen = sh->generation;
@@ -892,93 +866,60 @@ ngx_http_guard_shm_map(ngx_cycle_t *cycle, ngx_slab_pool_t *shpool,
 
     up->sh->seen_gen = gen;
 
-    peers = up->uscf->peer.data;
+    for (i = 0; i < up->npeers; i++) {
+        gp = &up->peers[i];
+        peer = gp->peer;
 
-    n = peers->number + (peers->next ? peers->next->number : 0);
-
-    up->peers = ngx_pcalloc(cycle->pool, n * sizeof(ngx_http_guard_peer_t));
-    if (up->peers == NULL) {
-        return NGX_ERROR;
-    }
-
-    up->npeers = 0;
-    up->nprimary = peers->number;
-    up->nstandby = 0;
-
-    for (list = peers; list; list = (list == peers) ? peers->next : NULL) {
-
-        for (peer = list->peer; peer; peer = peer->next) {
-
-            gp = &up->peers[up->npeers++];
-
-            gp->peers = list;
-            gp->peer = peer;
-            gp->up = up;
-            gp->cfg_down = peer->down;
-            gp->cfg_weight = peer->weight;
-            gp->role = (list == peers) ? NGX_HTTP_GUARD_PRIMARY
-                                       : NGX_HTTP_GUARD_BACKUP;
-
-            if (gp->role == NGX_HTTP_GUARD_PRIMARY && gscf->standby) {
-                gp->standby = ngx_http_guard_shm_standby(gscf, &peer->server);
-
-                if (gp->standby) {
-                    gp->role = NGX_HTTP_GUARD_STANDBY;
-                    up->nstandby++;
-                }
-            }
-
-            key.len = name->len + peer->server.len + peer->name.len + 2;
-            key.data = ngx_pnalloc(cycle->pool, key.len);
-            if (key.data == NULL) {
-                return NGX_ERROR;
-            }
-
-            p = ngx_cpymem(key.data, name->data, name->len);
-            *p++ = '\n';
-            prefix = p - key.data;
-            p = ngx_cpymem(p, peer->server.data, peer->server.len);
-            *p++ = '\n';
-            ngx_memcpy(p, peer->name.data, peer->name.len);
-
-            if (local) {
-                s = NULL;
-
-            } else {
-                s = ngx_http_guard_shm_server(shpool, sh, &key, prefix,
-                                              &peer->server, osh);
-            }
-
-            if (s == NULL) {
-                /*
-                 * Too late to fail the reload: the server is not checked
-                 * and the report shows it as "untracked".
-                 */
-                if (untracked++ == 0) {
-                    first = &peer->name;
-                }
-
-                continue;
-            }
-
-            if (s->seen_gen == gen) {
-                /* the same address twice in one upstream: one state */
-                gp->sh = s;
-                continue;
-            }
-
-            if (s->seen_gen + 1 != gen || s->last_change == 0) {
-                /* new, or removed by an earlier reload: start afresh */
-                ngx_http_guard_shm_reset(s, gscf->initial);
-            }
-
-            s->seen_gen = gen;
-            s->conf_weight = peer->weight;
-            s->next_check = 0;
-
-            gp->sh = s;
-            gp->check_owner = 1;
+        key.len = name->len + peer->server.len + peer->name.len + 2;
+        key.data = ngx_pnalloc(cycle->pool, key.len);
+        if (key.data == NULL) {
+            return NGX_ERROR;
         }
+
+        p = ngx_cpymem(key.data, name->data, name->len);
+        *p++ = '\n';
+        prefix = p - key.data;
+        p = ngx_cpymem(p, peer->server.data, peer->server.len);
+        *p++ = '\n';
+        ngx_memcpy(p, peer->name.data, peer->name.len);
+
+        if (local) {
+            s = NULL;
+
+        } else {
+            s = ngx_http_guard_shm_server(shpool, sh, &key, prefix,
+                                          &peer->server, osh);
+        }
+
+        if (s == NULL) {
+            /*
+             * Too late to fail the reload: the server is not checked
+             * and the report shows it as "untracked".
+             */
+            if (untracked++ == 0) {
+                first = &peer->name;
+            }
+
+            continue;
+        }
+
+        if (s->seen_gen == gen) {
+            /* the same address twice in one upstream: one state */
+            gp->sh = s;
+            continue;
+        }
+
+        if (s->seen_gen + 1 != gen || s->last_change == 0) {
+            /* new, or removed by an earlier reload: start afresh */
+            ngx_http_guard_shm_reset(s, gscf->initial);
+        }
+
+        s->seen_gen = gen;
+        s->conf_weight = peer->weight;
+        s->next_check = 0;
+
+        gp->sh = s;
+        gp->check_owner = 1;
     }
 
     if (untracked) {
@@ -991,12 +932,6 @@ ngx_http_guard_shm_map(ngx_cycle_t *cycle, ngx_slab_pool_t *shpool,
                       NGX_HTTP_GUARD_SHM_NAME, untracked, up->npeers, name,
                       first);
     }
-
-    /* the floor (STATES.md): min(2, primaries + standbys) unless set */
-    up->floor = (gscf->floor != NGX_CONF_UNSET_UINT)
-                ? gscf->floor : ngx_min(2, up->nprimary);
-
-    gscf->rt = up;
 
     return NGX_OK;
 }
