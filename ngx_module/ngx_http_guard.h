@@ -24,7 +24,7 @@
 #define NGX_HTTP_GUARD_VERSION        "0.1.0"
 #define NGX_HTTP_GUARD_SHM_NAME       "upstream_guard"
 #define NGX_HTTP_GUARD_SHM_MAGIC      0x72617567   /* "guar" in memory */
-#define NGX_HTTP_GUARD_SHM_LAYOUT     2   /* bump on a shared struct change */
+#define NGX_HTTP_GUARD_SHM_LAYOUT     3   /* bump on a shared struct change */
 
 /* check types */
 #define NGX_HTTP_GUARD_TCP            1
@@ -79,6 +79,28 @@
 #endif
 
 #define NGX_HTTP_GUARD_REASON_LEN     64
+#define NGX_HTTP_GUARD_PRINCIPAL_LEN  64
+
+/* roles of the admin API, each allowed what the one before it is */
+#define NGX_HTTP_GUARD_ROLE_VIEWER    1
+#define NGX_HTTP_GUARD_ROLE_OPERATOR  2
+#define NGX_HTTP_GUARD_ROLE_ADMIN     3
+
+/* admin operations: one event each (state.c) */
+#define NGX_HTTP_GUARD_OP_DRAIN       1
+#define NGX_HTTP_GUARD_OP_RESUME      2
+#define NGX_HTTP_GUARD_OP_MAINTENANCE 3
+#define NGX_HTTP_GUARD_OP_WEIGHT      4
+#define NGX_HTTP_GUARD_OP_REVERT      5     /* every override of a server */
+#define NGX_HTTP_GUARD_OP_EXPIRE      6     /* an override's time is up */
+
+/* admin-set weights, in the configured unit */
+#define NGX_HTTP_GUARD_WEIGHT_MAX     1000
+
+/* failed authentications per client address */
+#define NGX_HTTP_GUARD_AUTH_SLOTS     64
+#define NGX_HTTP_GUARD_AUTH_FAILS     10
+#define NGX_HTTP_GUARD_AUTH_WINDOW    60    /* seconds */
 
 /* the shortest check interval, in both vocabularies */
 #define NGX_HTTP_GUARD_MIN_INTERVAL   100
@@ -121,6 +143,23 @@ typedef struct {
 /* ---------------------------------------------------------------------- */
 /* shared memory: no process-private pointers, only zone pointers          */
 
+/* who set an override of the admin API, why, and until when */
+typedef struct {
+    uint64_t                         since;         /* ms since the epoch */
+    uint64_t                         until;         /* ms; 0: no expiry */
+    u_char                           by[NGX_HTTP_GUARD_PRINCIPAL_LEN];
+    u_char                           reason[NGX_HTTP_GUARD_REASON_LEN];
+} ngx_http_guard_sh_override_t;
+
+
+/* failed authentications of one client address (a hash of it) */
+typedef struct {
+    uint32_t                         addr;
+    uint32_t                         fails;
+    time_t                           window;        /* its start */
+} ngx_http_guard_sh_auth_t;
+
+
 typedef struct {
     ngx_str_node_t                   node;      /* key: up \n server \n addr */
 
@@ -149,12 +188,17 @@ typedef struct {
     ngx_uint_t                       agent_refused; /* floor said no */
     ngx_uint_t                       agent_suspended; /* floor broke */
 
-    /* room for the admin API (ROADMAP.md) */
+    /* the admin dimension: the admin API, agent drains */
     ngx_uint_t                       admin;
     ngx_uint_t                       admin_by_agent;
-    ngx_int_t                        admin_weight;  /* 0: none */
+    ngx_uint_t                       admin_weight;  /* configured unit; 0 */
     ngx_uint_t                       conf_weight;
     ngx_atomic_t                     inflight;
+    uint64_t                         admin_version; /* each admin change */
+    uint64_t                         drain_started; /* ms since the epoch */
+    uint64_t                         drained_at;    /* ms; 0: not yet */
+    ngx_http_guard_sh_override_t     ov_admin;      /* drain, maintenance */
+    ngx_http_guard_sh_override_t     ov_weight;
 
     u_char                           reason[NGX_HTTP_GUARD_REASON_LEN];
 } ngx_http_guard_sh_server_t;
@@ -197,6 +241,16 @@ typedef struct {
     uint64_t                         audit_seq;
     u_char                           audit_head[32];
 
+    /* the admin API: freeze switch, work for the tick, the state file */
+    ngx_uint_t                       frozen;
+    ngx_http_guard_sh_override_t     freeze;
+    ngx_uint_t                       draining;      /* servers draining */
+    uint64_t                         next_expiry;   /* ms; 0: none */
+    ngx_uint_t                       state_seq;     /* each lasting change */
+    ngx_uint_t                       state_saved;   /* state_seq on disk */
+    ngx_uint_t                       state_loaded;  /* the file was read */
+    ngx_http_guard_sh_auth_t         auth[NGX_HTTP_GUARD_AUTH_SLOTS];
+
     /*
      * The master's record of the config generation each of its processes
      * (ngx_processes[]) runs: slots that no live generation maps are
@@ -238,6 +292,7 @@ typedef struct {
     size_t                           check_shm_size; /* check vocabulary */
     ngx_uint_t                       generation;    /* of this config */
     ngx_http_guard_leader_t          leader;        /* this process' */
+    ngx_str_t                        state_file;    /* guard_state_file */
 } ngx_http_guard_main_conf_t;
 
 
@@ -296,9 +351,39 @@ typedef struct {
 } ngx_http_guard_srv_conf_t;
 
 
+/* a principal of the tokens file (auth.c) */
+typedef struct {
+    ngx_str_t                        name;
+    ngx_uint_t                       role;          /* NGX_HTTP_GUARD_ROLE_* */
+    ngx_array_t                      upstreams;     /* ngx_str_t globs */
+    ngx_uint_t                       hash_len;      /* 0: no token, 32, 64 */
+    u_char                           hash[64];      /* SHA-256 or SHA-512 */
+    ngx_uint_t                       line;          /* in the file */
+} ngx_http_guard_principal_t;
+
+
+typedef struct {
+    ngx_str_t                        file;
+    ngx_array_t                      principals;    /* principal_t */
+} ngx_http_guard_tokens_t;
+
+
+/* why a request is not authenticated or not allowed (auth.c) */
+typedef struct {
+    ngx_uint_t                       status;        /* 401, 403, 429 */
+    const char                      *code;
+    const char                      *message;
+    time_t                           retry_after;   /* 429: seconds */
+} ngx_http_guard_auth_error_t;
+
+
 typedef struct {
     ngx_uint_t                       status;        /* guard_status format */
     ngx_uint_t                       check_status;  /* check_status format */
+    ngx_flag_t                       admin;         /* guard_admin */
+    ngx_http_guard_tokens_t         *tokens;        /* NGX_CONF_UNSET_PTR */
+    ngx_http_complex_value_t        *principal;     /* NGX_CONF_UNSET_PTR */
+    ngx_flag_t                       plain_http;
 } ngx_http_guard_loc_conf_t;
 
 
@@ -441,6 +526,59 @@ u_char *ngx_http_guard_weight_print(u_char *p, ngx_uint_t mw);
 ngx_uint_t ngx_http_guard_effective_weight(ngx_http_guard_peer_t *gp,
     ngx_http_guard_sh_server_t *s, uint64_t now, ngx_uint_t *permille);
 
+/* an event: one admin command (admin.c builds it, state.c applies it) */
+typedef struct {
+    ngx_uint_t                       op;            /* NGX_HTTP_GUARD_OP_* */
+    ngx_uint_t                       weight;        /* _OP_WEIGHT */
+    ngx_msec_t                       expires;       /* 0: never */
+    ngx_str_t                        principal;     /* "alice", "guard" */
+    ngx_str_t                        reason;
+    uint64_t                         if_match;      /* 0: any version */
+    unsigned                         dry_run:1;
+} ngx_http_guard_admin_cmd_t;
+
+/* what it did, or why not: the answer and, later, the audit line */
+typedef struct {
+    ngx_uint_t                       status;        /* HTTP status */
+    const char                      *code;          /* NULL: done */
+    u_char                           message[256];
+    ngx_uint_t                       admin_before;
+    ngx_uint_t                       admin_after;
+    ngx_uint_t                       in_rotation_before;
+    ngx_uint_t                       in_rotation_after;
+    ngx_uint_t                       floor;
+    uint64_t                         version;
+    unsigned                         applied:1;
+    unsigned                         drained:1;
+} ngx_http_guard_admin_res_t;
+
+/* what a state file keeps of a server (statefile.c reads, state.c sets) */
+typedef struct {
+    ngx_uint_t                       health;        /* _UP, _DOWN, _CHECKING */
+    ngx_uint_t                       admin;
+    ngx_uint_t                       admin_weight;
+    ngx_uint_t                       conf_weight;
+    uint64_t                         admin_version;
+    uint64_t                         drain_started;
+    uint64_t                         drained_at;
+    ngx_http_guard_sh_override_t     ov_admin;
+    ngx_http_guard_sh_override_t     ov_weight;
+    u_char                           reason[NGX_HTTP_GUARD_REASON_LEN];
+} ngx_http_guard_saved_t;
+
+ngx_int_t ngx_http_guard_state_admin(ngx_http_guard_peer_t *gp,
+    ngx_http_guard_admin_cmd_t *cmd, ngx_http_guard_admin_res_t *res);
+ngx_int_t ngx_http_guard_state_freeze(ngx_http_guard_main_conf_t *gmcf,
+    ngx_uint_t on, ngx_http_guard_admin_cmd_t *cmd,
+    ngx_http_guard_admin_res_t *res);
+void ngx_http_guard_state_tick(ngx_http_guard_main_conf_t *gmcf);
+void ngx_http_guard_state_drain_poll(ngx_http_guard_peer_t *gp);
+void ngx_http_guard_state_restore(ngx_http_guard_peer_t *gp,
+    ngx_http_guard_saved_t *sv);
+void ngx_http_guard_state_restore_freeze(ngx_http_guard_main_conf_t *gmcf,
+    ngx_http_guard_sh_override_t *freeze);
+void ngx_http_guard_state_changed(ngx_http_guard_sh_t *sh);
+
 /* leader.c */
 ngx_int_t ngx_http_guard_leader_init_process(ngx_cycle_t *cycle);
 void ngx_http_guard_leader_exit_process(ngx_cycle_t *cycle);
@@ -464,6 +602,23 @@ ngx_event_t *ngx_http_guard_check_timer(ngx_http_guard_check_t *chk);
 
 /* status.c */
 char *ngx_http_guard_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+
+/* admin.c: the admin API */
+char *ngx_http_guard_admin(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+
+/* auth.c: principals, least privilege, failed-authentication limits */
+char *ngx_http_guard_admin_tokens(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_guard_auth(ngx_http_request_t *r,
+    ngx_http_guard_loc_conf_t *glcf, ngx_http_guard_principal_t **pp,
+    ngx_http_guard_auth_error_t *err);
+ngx_uint_t ngx_http_guard_auth_may(ngx_http_guard_principal_t *p,
+    ngx_str_t *upstream);
+
+/* statefile.c: admin and health state across restarts */
+ngx_int_t ngx_http_guard_statefile_load(ngx_cycle_t *cycle,
+    ngx_http_guard_main_conf_t *gmcf);
+void ngx_http_guard_statefile_save(ngx_http_guard_main_conf_t *gmcf);
 
 
 #endif /* _NGX_HTTP_GUARD_H_INCLUDED_ */

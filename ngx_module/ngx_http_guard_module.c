@@ -246,6 +246,41 @@ static ngx_command_t  ngx_http_guard_commands[] = {
       0,
       NULL },
 
+    { ngx_string("guard_admin"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_guard_admin,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("guard_admin_tokens"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_guard_admin_tokens,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("guard_admin_principal"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_guard_loc_conf_t, principal),
+      NULL },
+
+    { ngx_string("guard_admin_plain_http"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_guard_loc_conf_t, plain_http),
+      NULL },
+
+    { ngx_string("guard_state_file"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_guard_main_conf_t, state_file),
+      NULL },
+
       ngx_null_command
 };
 
@@ -369,6 +404,10 @@ ngx_http_guard_create_loc_conf(ngx_conf_t *cf)
 
     glcf->status = NGX_CONF_UNSET_UINT;
     glcf->check_status = NGX_CONF_UNSET_UINT;
+    glcf->admin = NGX_CONF_UNSET;
+    glcf->tokens = NGX_CONF_UNSET_PTR;
+    glcf->principal = NGX_CONF_UNSET_PTR;
+    glcf->plain_http = NGX_CONF_UNSET;
 
     return glcf;
 }
@@ -383,6 +422,18 @@ ngx_http_guard_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->status, prev->status,
                               NGX_HTTP_GUARD_FORMAT_JSON);
     ngx_conf_merge_uint_value(conf->check_status, prev->check_status, 0);
+    ngx_conf_merge_ptr_value(conf->tokens, prev->tokens, NULL);
+    ngx_conf_merge_ptr_value(conf->principal, prev->principal, NULL);
+    ngx_conf_merge_value(conf->plain_http, prev->plain_http, 0);
+
+    /* guard_admin is not inherited: it is set where it is served */
+
+    if (conf->admin == 1 && conf->tokens == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "guard_admin needs guard_admin_tokens: the admin "
+                           "API never runs without principals");
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }
