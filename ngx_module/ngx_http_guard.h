@@ -513,7 +513,7 @@ typedef struct {
 ngx_int_t ngx_http_guard_state_result(ngx_http_guard_peer_t *gp,
     ngx_http_guard_result_t *res, ngx_http_guard_change_t *ch);
 void ngx_http_guard_state_takeover(ngx_http_guard_main_conf_t *gmcf);
-void ngx_http_guard_state_mapped(ngx_http_guard_upstream_t *up);
+ngx_uint_t ngx_http_guard_state_mapped(ngx_http_guard_upstream_t *up);
 void ngx_http_guard_state_ramp(ngx_http_guard_upstream_t *up);
 ngx_uint_t ngx_http_guard_pool_status(ngx_uint_t in_rotation,
     ngx_uint_t floor, ngx_uint_t primaries, ngx_uint_t primaries_in);
@@ -602,6 +602,7 @@ ngx_event_t *ngx_http_guard_check_timer(ngx_http_guard_check_t *chk);
 
 /* status.c */
 char *ngx_http_guard_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+const char *ngx_http_guard_balancer(ngx_http_upstream_srv_conf_t *us);
 
 /* admin.c: the admin API */
 char *ngx_http_guard_admin(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
