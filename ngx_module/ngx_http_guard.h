@@ -615,6 +615,9 @@ ngx_int_t ngx_http_guard_auth(ngx_http_request_t *r,
     ngx_http_guard_auth_error_t *err);
 ngx_uint_t ngx_http_guard_auth_may(ngx_http_guard_principal_t *p,
     ngx_str_t *upstream);
+ngx_int_t ngx_http_guard_auth_headers(ngx_http_request_t *r,
+    ngx_http_guard_auth_error_t *err);
+const char *ngx_http_guard_role_name(ngx_uint_t role);
 
 /* statefile.c: admin and health state across restarts */
 ngx_int_t ngx_http_guard_statefile_load(ngx_cycle_t *cycle,

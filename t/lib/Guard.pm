@@ -34,7 +34,7 @@ use Time::HiRes qw(time sleep);
 our @EXPORT = qw(make_certs start_hostile stop_hostile hostile_log hostile_log_count
                  http_get guard_status wait_for kill_leader server_state upstream_state
                  wait_health health_file old_workers schema_errors
-                 prom_errors shares who);
+                 prom_errors shares who write_tokens token_hash);
 
 our $ERROR;    # why the last http_get / guard_status / kill_leader failed
 
@@ -689,6 +689,75 @@ sub token_line {
     return "$name $role $ups sha256:" . Digest::SHA::sha256_hex($token) . "\n";
 }
 
+# ------------------------------------------------------------------ tokens files
+
+# The admin API's principals file, written before nginx reads it.  A block
+# with a "--- tokens" section gets it written to $TEST_NGINX_TOKENS (an
+# absolute path; $TEST_NGINX_TOKENS_REL is the same file relative to the
+# conf directory, which nginx resolves it against) by a block preprocessor,
+# since "--- init" runs only after nginx has started:
+#   --- tokens
+#   alice  operator  app,erp_*  {sha256:test-token-alice}
+#   --- tokens_mode: 0640        (default 0600)
+#   --- tokens_group: daemon     (default: root's group)
+# {sha256:TOKEN} and {sha512:TOKEN} become "sha256:" and the hex digest of
+# TOKEN.  Tokens in tests must be obviously fake ("test-token-alice").
+our $TOKENS_DIR = File::Spec->catdir(File::Spec->tmpdir,
+                                     "upstream-guard-tokens-$<-$$");
+$ENV{TEST_NGINX_TOKENS} = File::Spec->catfile($TOKENS_DIR, 'tokens');
+{
+    my $conf = File::Spec->catdir($ENV{TEST_NGINX_SERVROOT}
+                                  || File::Spec->rel2abs('t/servroot'), 'conf');
+    $ENV{TEST_NGINX_TOKENS_REL} = File::Spec->abs2rel($ENV{TEST_NGINX_TOKENS},
+                                                      $conf);
+}
+
+# token_hash('sha256', 'test-token-alice') -> "sha256:<64 hex>"
+sub token_hash {
+    my ($alg, $token) = @_;
+    require Digest::SHA;
+    my $f = $alg eq 'sha512' ? \&Digest::SHA::sha512_hex : \&Digest::SHA::sha256_hex;
+    return "$alg:" . $f->($token);
+}
+
+# write_tokens($text, mode => 0600, group => 'root', path => $TEST_NGINX_TOKENS)
+# -> the path; dies on failure.
+sub write_tokens {
+    my ($text, %opt) = @_;
+    my $path = $opt{path} // $ENV{TEST_NGINX_TOKENS};
+    (my $dir = $path) =~ s{/[^/]*$}{};
+    unless (-d $dir) {
+        File::Path::make_path($dir, { mode => 0700 });
+    }
+    $text =~ s/\{(sha256|sha512):([^}]*)\}/token_hash($1, $2)/ge;
+    unlink $path;
+    open my $fh, '>', $path or die "cannot write $path: $!";
+    print $fh $text;
+    close $fh or die "cannot write $path: $!";
+    my $gid = 0;
+    if (defined $opt{group}) {
+        $gid = getgrnam($opt{group});
+        die "no group $opt{group}" unless defined $gid;
+    }
+    chown -1, $gid, $path or die "cannot chgrp $path: $!";
+    chmod $opt{mode} // 0600, $path or die "cannot chmod $path: $!";
+    return $path;
+}
+
+sub _tokens_file {
+    my ($block) = @_;
+    my $text = $block->tokens;
+    return $block unless defined $text;
+    my $mode = $block->tokens_mode;
+    write_tokens($text, mode => defined $mode ? oct($mode) : 0600,
+                 group => scalar $block->tokens_group);
+    return $block;
+}
+
+END {
+    File::Path::remove_tree($TOKENS_DIR) if $$ == $LOADER && -d $TOKENS_DIR;
+}
+
 # ------------------------------------------------------------------ expected errors
 
 our $EXPECTED_ERROR = qr/upstream guard: (?:server \S+ \(\S+\) of upstream ".*" is down: |upstream ".*" is below its floor: )/;
@@ -713,6 +782,7 @@ sub _unexpected_errors_only {
 INIT {
     my $add = Test::Nginx::Util->can('add_block_preprocessor');
     $add->(\&_unexpected_errors_only) if $add;
+    $add->(\&_tokens_file) if $add;
 }
 
 1;
