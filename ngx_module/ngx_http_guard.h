@@ -533,7 +533,8 @@ typedef struct {
     ngx_msec_t                       expires;       /* 0: never */
     ngx_str_t                        principal;     /* "alice", "guard" */
     ngx_str_t                        reason;
-    uint64_t                         if_match;      /* 0: any version */
+    uint64_t                         if_match;      /* the version read */
+    unsigned                         if_match_set:1;
     unsigned                         dry_run:1;
 } ngx_http_guard_admin_cmd_t;
 

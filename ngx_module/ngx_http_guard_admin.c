@@ -50,6 +50,7 @@ typedef struct {
     ngx_msec_t                       wait;          /* long poll, 0: none */
     ngx_msec_t                       wait_start;
     ngx_msec_t                       timeout_at;
+    ngx_int_t                        rc;            /* of a refusal sent */
 } ngx_http_guard_admin_ctx_t;
 
 
@@ -96,6 +97,9 @@ static ngx_int_t ngx_http_guard_admin_override_json(ngx_http_guard_out_t *out,
 static ngx_int_t ngx_http_guard_admin_error(ngx_http_request_t *r,
     ngx_http_guard_admin_ctx_t *ctx, ngx_uint_t status, const char *code,
     const char *fmt, ...);
+static ngx_int_t ngx_http_guard_admin_error_send(ngx_http_request_t *r,
+    ngx_http_guard_admin_ctx_t *ctx, ngx_uint_t status, const char *code,
+    u_char *msg, size_t len);
 static ngx_int_t ngx_http_guard_admin_answer(ngx_http_request_t *r,
     ngx_http_guard_admin_ctx_t *ctx, ngx_http_guard_out_t *out,
     ngx_uint_t status);
@@ -204,8 +208,9 @@ ngx_http_guard_admin_handler(ngx_http_request_t *r)
             }
         }
 
-        return ngx_http_guard_admin_error(r, ctx, err.status, err.code, "%s",
-                                          err.message);
+        (void) ngx_http_guard_admin_error(r, ctx, err.status, err.code,
+                                          "%s", err.message);
+        return ctx->rc;
     }
 
     ngx_str_set(&ctx->cmd.principal, "");
@@ -213,19 +218,21 @@ ngx_http_guard_admin_handler(ngx_http_request_t *r)
 
     if (gmcf->shm_zone == NULL) {
         (void) ngx_http_discard_request_body(r);
-        return ngx_http_guard_admin_error(r, ctx, NGX_HTTP_NOT_FOUND,
+        (void) ngx_http_guard_admin_error(r, ctx, NGX_HTTP_NOT_FOUND,
                                           "unknown_upstream",
                                           "no upstream is guarded");
+        return ctx->rc;
     }
 
     rc = ngx_http_guard_admin_route(r, ctx);
 
-    if (rc != NGX_OK) {
-        /* an answer was sent, or NGX_DONE: the body is being read */
-        return rc;
+    if (rc == NGX_OK) {
+        rc = ngx_http_guard_admin_read(r, ctx);
     }
 
-    return ngx_http_guard_admin_read(r, ctx);
+    /* NGX_DECLINED: a refusal was sent; NGX_DONE: a body or a wait */
+
+    return (rc == NGX_DECLINED) ? ctx->rc : rc;
 }
 
 
@@ -653,7 +660,7 @@ ngx_http_guard_admin_body(ngx_http_request_t *r)
         return;             /* waiting for a drain: the request stays */
     }
 
-    ngx_http_finalize_request(r, rc);
+    ngx_http_finalize_request(r, (rc == NGX_DECLINED) ? ctx->rc : rc);
 }
 
 
@@ -897,7 +904,7 @@ ngx_http_guard_admin_if_match(ngx_http_request_t *r,
 
     n = ngx_atoi(p, last - p);
 
-    if (n <= 0) {
+    if (n == NGX_ERROR) {
         return ngx_http_guard_admin_error(r, ctx, NGX_HTTP_BAD_REQUEST,
                                           "bad_value",
                                           "If-Match must be the server's "
@@ -906,6 +913,7 @@ ngx_http_guard_admin_if_match(ngx_http_request_t *r,
     }
 
     ctx->cmd.if_match = (uint64_t) n;
+    ctx->cmd.if_match_set = 1;
 
     return NGX_OK;
 }
@@ -1641,33 +1649,49 @@ ngx_http_guard_admin_whoami(ngx_http_request_t *r,
 }
 
 
-/* {"ok":false,"code":..,"error":..}: every refusal, one shape */
+/*
+ * {"ok":false,"code":..,"error":..}: every refusal, one shape.  Returns
+ * NGX_DECLINED, "answered": what sending it returned is in ctx->rc.
+ */
 
 static ngx_int_t
 ngx_http_guard_admin_error(ngx_http_request_t *r,
     ngx_http_guard_admin_ctx_t *ctx, ngx_uint_t status, const char *code,
     const char *fmt, ...)
 {
-    u_char                *p;
-    va_list                args;
-    ngx_http_guard_out_t   out;
-    u_char                 msg[512];
+    u_char   *p;
+    va_list   args;
+    u_char    msg[512];
 
     va_start(args, fmt);
     p = ngx_vslprintf(msg, msg + sizeof(msg), fmt, args);
     va_end(args);
+
+    ctx->rc = ngx_http_guard_admin_error_send(r, ctx, status, code, msg,
+                                              p - msg);
+
+    return NGX_DECLINED;
+}
+
+
+static ngx_int_t
+ngx_http_guard_admin_error_send(ngx_http_request_t *r,
+    ngx_http_guard_admin_ctx_t *ctx, ngx_uint_t status, const char *code,
+    u_char *msg, size_t len)
+{
+    ngx_http_guard_out_t   out;
 
     ngx_http_guard_out_init(&out, r->pool);
 
     if (ngx_http_guard_out_printf(&out, 128, "{\"ok\":false,\"code\":\"%s\","
                                   "\"error\":", code ? code : "internal")
            != NGX_OK
-        || ngx_http_guard_out_json(&out, msg, p - msg) != NGX_OK)
+        || ngx_http_guard_out_json(&out, msg, len) != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ctx && ctx->up) {
+    if (ctx->up) {
         if (ngx_http_guard_out_str(&out, ",\"upstream\":") != NGX_OK
             || ngx_http_guard_out_json(&out, ctx->up->uscf->host.data,
                                        ctx->up->uscf->host.len)
@@ -1677,7 +1701,7 @@ ngx_http_guard_admin_error(ngx_http_request_t *r,
         }
     }
 
-    if (ctx && ctx->gp) {
+    if (ctx->gp) {
         if (ngx_http_guard_out_str(&out, ",\"server\":") != NGX_OK
             || ngx_http_guard_out_json(&out, ctx->gp->peer->server.data,
                                        ctx->gp->peer->server.len)
@@ -1687,7 +1711,7 @@ ngx_http_guard_admin_error(ngx_http_request_t *r,
         }
     }
 
-    if (ctx && ctx->res.code && ctx->res.floor) {
+    if (ctx->res.code && ctx->res.floor) {
         if (ngx_http_guard_out_printf(&out, 128,
                 ",\"pool\":{\"in_rotation_before\":%ui,"
                 "\"in_rotation_after\":%ui,\"floor\":%ui}",
@@ -1717,6 +1741,9 @@ ngx_http_guard_admin_answer(ngx_http_request_t *r,
     ngx_http_guard_admin_ctx_t *ctx, ngx_http_guard_out_t *out,
     ngx_uint_t status)
 {
+    /* If-Match is ours: nginx's own test of it would answer 412 */
+    r->disable_not_modified = 1;
+
     return ngx_http_guard_status_send(r, out, status, "application/json");
 }
 

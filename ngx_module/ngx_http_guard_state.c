@@ -945,7 +945,7 @@ ngx_http_guard_state_admin(ngx_http_guard_peer_t *gp,
         goto refused;
     }
 
-    if (cmd->if_match && cmd->if_match != s->admin_version) {
+    if (cmd->if_match_set && cmd->if_match != s->admin_version) {
         res->status = NGX_HTTP_PRECONDITION_FAILED;
         res->code = "stale_version";
         ngx_sprintf(res->message, "server %V of upstream \"%V\" is at "

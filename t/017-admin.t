@@ -82,6 +82,17 @@ sub admin_view {
             @{ $u->{servers} };
 }
 
+# true once the server has a request in flight (fails the test otherwise)
+sub busy {
+    my ($addr) = @_;
+    my $ok = Guard::wait_for(sub {
+        my $s = Guard::server_state(Guard::guard_status(), 'slow', $addr);
+        return $s && $s->{in_flight} >= 1;
+    }, 10);
+    Test::More::ok($ok, "a request in flight to $addr");
+    return $ok;
+}
+
 sub Guard::expect {
     my ($name, $want, $method, $path, $token, $body, %opt) = @_;
     my ($st, $j, $head) = Guard::admin($method, $path, $token, $body, %opt);
@@ -357,7 +368,7 @@ Guard::start_hostile('slow:2500', $ENV{TEST_NGINX_B5}, lifetime => 60);
 Guard::wait_health('slow', $ENV{TEST_NGINX_B5}, 'up');
 Guard::wait_health('slow', $ENV{TEST_NGINX_B3}, 'up');
 my @kids = Guard::background_get('/', 6);
-Guard::wait_health('slow', $ENV{TEST_NGINX_B5}, '1', 'in_flight') or die;
+main::busy($b5) or die;
 my $t0 = time;
 my ($j) = Guard::expect('drain with requests in flight', '200 ok', 'POST',
     "/admin/upstreams/slow/servers/$b5/drain", 'test-token-olga', '{}');
@@ -403,8 +414,8 @@ my $b5 = "127.0.0.1:$ENV{TEST_NGINX_B5}";
 Guard::start_hostile('slow:3000', $ENV{TEST_NGINX_B5}, lifetime => 60);
 Guard::wait_health('slow', $ENV{TEST_NGINX_B5}, 'up');
 Guard::wait_health('slow', $ENV{TEST_NGINX_B3}, 'up');
-my @kids = Guard::background_get('/', 3);
-Guard::wait_health('slow', $ENV{TEST_NGINX_B5}, '1', 'in_flight') or die;
+my @kids = Guard::background_get('/', 6);
+main::busy($b5) or die;
 my ($j) = Guard::expect('drain, wait 1s', '200 ok', 'POST',
     "/admin/upstreams/slow/servers/$b5/drain", 'test-token-olga',
     '{"wait":"1s"}');
@@ -413,14 +424,14 @@ Test::More::ok($j->{waited_ms} >= 900, "waited $j->{waited_ms} ms");
 Guard::expect('resume', '200 ok', 'POST',
     "/admin/upstreams/slow/servers/$b5/resume", 'test-token-olga', '{}');
 Guard::wait_children(@kids);
-@kids = Guard::background_get('/', 3);
-Guard::wait_health('slow', $ENV{TEST_NGINX_B5}, '1', 'in_flight') or die;
+@kids = Guard::background_get('/', 6);
+main::busy($b5) or die;
 ($j) = Guard::expect('drain, wait 10s', '200 ok', 'POST',
     "/admin/upstreams/slow/servers/$b5/drain", 'test-token-olga',
     '{"wait":"10s"}', timeout => 15);
 Test::More::ok($j->{drained} && !$j->{timed_out}, 'drained within the wait');
 Test::More::ok($j->{drain_ms} >= 1000, "drain took $j->{drain_ms} ms");
-Test::More::is(Guard::wait_children(@kids), 3, 'every request finished');
+Test::More::is(Guard::wait_children(@kids), 6, 'every request finished');
 --- request
 GET /guard
 --- response_body_like: "admin":"drained"
