@@ -669,7 +669,7 @@ ngx_http_guard_admin_parse_body(ngx_http_request_t *r,
     ngx_http_guard_admin_ctx_t *ctx)
 {
     u_char                             *body, *p;
-    size_t                              len;
+    size_t                              len, k;
     ngx_uint_t                          i;
     ngx_chain_t                        *cl;
     ngx_http_guard_json_t               j;
@@ -741,6 +741,15 @@ ngx_http_guard_admin_parse_body(ngx_http_request_t *r,
                            NGX_HTTP_BAD_REQUEST, "bad_value",
                            "\"reason\" has %uz bytes, at most %d",
                            f->str_len, NGX_HTTP_GUARD_REASON_LEN - 1);
+            }
+
+            for (k = 0; k < f->str_len; k++) {
+                if (f->str[k] < 0x20 || f->str[k] == 0x7f) {
+                    /* it goes into logs and, later, the audit line */
+                    return ngx_http_guard_admin_error(r, ctx,
+                               NGX_HTTP_BAD_REQUEST, "bad_value",
+                               "\"reason\" has a control character");
+                }
             }
 
             ctx->cmd.reason.data = (u_char *) f->str;

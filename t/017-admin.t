@@ -193,6 +193,8 @@ my @cases = (
      '{"dry_run":"yes"}'],
     ['invalid UTF-8', '400 bad_json', 'POST', $d, 'test-token-olga',
      qq({"reason":"\xff\xfe"})],
+    ['a newline in the reason', '400 bad_value', 'POST', $d, 'test-token-olga',
+     '{"reason":"a\\nb"}'],
     ['bad expiry', '400 bad_value', 'POST', $d, 'test-token-olga',
      '{"expires":"soon"}'],
     ['oversize body', '413 body_too_large', 'POST', $d, 'test-token-olga',
