@@ -5,9 +5,76 @@
 # never logged.  The files are written by a block preprocessor of
 # t/lib/Guard.pm from "--- tokens" (see write_tokens there), since nginx
 # reads them before "--- init" could run.  Tokens are obviously fake.
+#
+# Then authentication at run time, through the admin API: the challenge,
+# wrong and right tokens, roles and upstream patterns, a principal named
+# by a variable, the failure limit per client address, and plain HTTP.
+# The client is always on loopback, where a bearer token over plain HTTP
+# is allowed; remote addresses are made with the realip module
+# (X-Real-IP from 127.0.0.1), which is what the module sees as the
+# client, so insecure_transport and per-address limits are tested too.
 use lib 't/lib';
 use Guard;
 use Test::Nginx::Socket 'no_plan';
+
+our $Tokens = <<'_EOT_';
+# name                     role      upstreams      token hash
+alice                      operator  erp_*,billing  {sha256:test-token-alice}
+vera                       viewer    *              {sha512:test-token-vera}
+adam                       admin     *              {sha256:test-token-adam}
+"CN=ops1,O=Example Corp"   operator  app            -
+_EOT_
+
+our $Http = <<"_EOC_";
+    upstream app {
+        server 127.0.0.1:$ENV{TEST_NGINX_B1};
+        server 127.0.0.1:$ENV{TEST_NGINX_B2};
+        guard_check tcp interval=100ms;
+    }
+    upstream erp_billing {
+        server 127.0.0.1:$ENV{TEST_NGINX_B1};
+        server 127.0.0.1:$ENV{TEST_NGINX_B2};
+        guard_check tcp interval=100ms;
+    }
+    server {
+        listen 127.0.0.1:$ENV{TEST_NGINX_B1};
+        listen 127.0.0.1:$ENV{TEST_NGINX_B2};
+        location / { return 200; }
+    }
+    guard_admin_tokens $ENV{TEST_NGINX_TOKENS};
+_EOC_
+
+our $Config = <<'_EOC_';
+    set_real_ip_from 127.0.0.1;
+    real_ip_header X-Real-IP;
+
+    location = /guard { guard_status; }
+    location /admin/ { guard_admin; }
+    location /plain/ {
+        guard_admin;
+        guard_admin_plain_http on;
+    }
+    location /by-name/ {
+        guard_admin;
+        guard_admin_principal $http_x_user;
+    }
+_EOC_
+
+# expect($name, "401 unauthenticated", $method, $path, $token, $body, %opt):
+# one admin API request, its status and code (or "ok") compared; returns
+# the decoded answer and the raw header block
+sub expect {
+    my ($name, $want, $method, $path, $token, $body, %opt) = @_;
+    my ($st, $j, $head) = Guard::admin($method, $path, $token, $body, %opt);
+    my $code = $j ? $j->{code} // 'ok' : 'not JSON: ' . ($Guard::BODY // '');
+    Test::More::is(($st // 'no answer') . " $code", $want, $name)
+        or Test::More::diag($Guard::BODY // $Guard::ERROR);
+    return ($j, $head);
+}
+
+# from($address): the option of expect() that makes the request come from
+# $address (X-Real-IP, which the realip module takes from 127.0.0.1)
+sub from { return (headers => { 'X-Real-IP' => $_[0] }) }
 
 no_shuffle();
 no_root_location();
@@ -438,3 +505,271 @@ qr/\[emerg\] .*guard_admin_tokens "\S+" line 1: a control character in field 1/
 --- must_die
 --- error_log eval
 qr/\[emerg\] .*guard_admin_tokens "\S+": the file is larger than 1 MB \(1100019 bytes\)/
+
+
+
+=== TEST 34: no credentials: 401 with a challenge, not counted as a failure
+--- tokens eval: $::Tokens
+--- http_config eval: $::Http
+--- config eval: $::Config
+--- request
+GET /admin/whoami
+--- error_code: 401
+--- response_headers
+WWW-Authenticate: Bearer realm="upstream-guard"
+--- response_body_like: ^\{"ok":false,"code":"unauthenticated","error":"credentials required"
+--- no_error_log
+authentication from
+[error]
+
+
+=== TEST 35: a wrong token: 401, counted and logged, the token never
+--- tokens eval: $::Tokens
+--- http_config eval: $::Http
+--- config eval: $::Config
+--- request
+GET /admin/whoami
+--- more_headers
+Authorization: Bearer test-token-wrong
+--- error_code: 401
+--- response_headers_like
+WWW-Authenticate: Bearer realm="upstream-guard"
+--- response_body_like: ^\{"ok":false,"code":"unauthenticated","error":"invalid token"
+--- error_log eval
+qr/\[warn\] .*upstream guard: admin API authentication from 127\.0\.0\.1 failed: invalid token \(failure 1 in 60 s\)/
+--- no_error_log eval
+[qr/upstream guard.*test-token/, '[error]']
+
+
+=== TEST 36: right tokens, SHA-256 and SHA-512; the scheme in any case
+--- tokens eval: $::Tokens
+--- http_config eval: $::Http
+--- config eval: $::Config
+--- init
+my ($j) = main::expect('vera (sha512)', '200 ok', 'GET', '/admin/whoami',
+                       'test-token-vera');
+Test::More::is("$j->{principal} $j->{role}", 'vera viewer', 'vera is a viewer');
+($j) = main::expect('"bEaReR" and three blanks', '200 ok', 'GET',
+                    '/admin/whoami', undef, undef,
+                    headers => { Authorization => 'bEaReR   test-token-adam' });
+Test::More::is("$j->{principal} $j->{role}", 'adam admin', 'adam is an admin');
+main::expect('"Bearer" without a token', '401 unauthenticated', 'GET',
+             '/admin/whoami', undef, undef,
+             headers => { Authorization => 'Bearer' });
+main::expect('a token with a blank more', '401 unauthenticated', 'GET',
+             '/admin/whoami', 'test-token-alice x');
+main::expect('a token that is a prefix', '401 unauthenticated', 'GET',
+             '/admin/whoami', 'test-token-alic');
+--- request
+GET /admin/whoami
+--- more_headers
+Authorization: Bearer test-token-alice
+--- response_body
+{"ok":true,"principal":"alice","role":"operator","upstreams":["erp_*","billing"]}
+--- no_error_log eval
+[qr/upstream guard.*test-token/, '[error]']
+
+
+=== TEST 37: a viewer reads but does not write
+--- tokens eval: $::Tokens
+--- http_config eval: $::Http
+--- config eval: $::Config
+--- init
+my $b1 = "127.0.0.1:$ENV{TEST_NGINX_B1}";
+main::expect('vera reads the list', '200 ok', 'GET', '/admin/upstreams',
+             'test-token-vera');
+my ($j) = main::expect('vera drains', '403 forbidden', 'POST',
+                       "/admin/upstreams/app/servers/$b1/drain",
+                       'test-token-vera', '{}');
+Test::More::like($j->{error}, qr/vera is a viewer/, 'the refusal says why');
+main::expect('vera freezes', '403 forbidden', 'PUT', '/admin/freeze',
+             'test-token-vera', '{"reason":"x"}');
+--- request
+GET /guard
+--- response_body_like: "admin":"active".*"admin":"active"
+--- no_error_log
+authentication from
+[error]
+
+
+=== TEST 38: a principal sees and touches only the upstreams it is given
+--- tokens eval: $::Tokens
+--- http_config eval: $::Http
+--- config eval: $::Config
+--- init
+my $b1 = "127.0.0.1:$ENV{TEST_NGINX_B1}";
+main::expect('alice on erp_billing', '200 ok', 'GET',
+             '/admin/upstreams/erp_billing', 'test-token-alice');
+main::expect('alice reads app', '403 forbidden', 'GET',
+             '/admin/upstreams/app', 'test-token-alice');
+main::expect('alice drains in app', '403 forbidden', 'POST',
+             "/admin/upstreams/app/servers/$b1/drain", 'test-token-alice',
+             '{}');
+--- request
+GET /admin/upstreams
+--- more_headers
+Authorization: Bearer test-token-alice
+--- response_body_like: ^(?!.*"name":"app")(?=.*"upstreams":\[\{"name":"erp_billing")
+--- no_error_log
+authentication from
+[error]
+
+
+=== TEST 39: a principal named by a variable wins over a token
+--- tokens eval: $::Tokens
+--- http_config eval: $::Http
+--- config eval: $::Config
+--- init
+my ($j) = main::expect('the name and another principal\'s token', '200 ok',
+                       'GET', '/by-name/whoami', 'test-token-adam', undef,
+                       headers => { 'X-User' => 'CN=ops1,O=Example Corp' });
+Test::More::is($j->{principal}, 'CN=ops1,O=Example Corp', 'the name wins');
+($j) = main::expect('no name: the token', '200 ok', 'GET', '/by-name/whoami',
+                    'test-token-adam');
+Test::More::is($j->{principal}, 'adam', 'an empty name is no name');
+main::expect('no name, no token', '401 unauthenticated', 'GET',
+             '/by-name/whoami', undef);
+main::expect('a principal without a token is no bearer', '401 unauthenticated',
+             'GET', '/admin/whoami', '-');
+--- request
+GET /by-name/whoami
+--- more_headers
+X-User: CN=ops1,O=Example Corp
+--- response_body
+{"ok":true,"principal":"CN=ops1,O=Example Corp","role":"operator","upstreams":["app"]}
+--- no_error_log
+[error]
+
+
+=== TEST 40: a name that is no principal: 403, counted, logged printable
+--- tokens eval: $::Tokens
+--- http_config eval: $::Http
+--- config eval: $::Config
+--- request
+GET /by-name/whoami
+--- more_headers
+X-User: CN=mallory,O=Example Corp
+--- error_code: 403
+--- response_body_like: ^\{"ok":false,"code":"forbidden","error":"not a known principal"
+--- error_log eval
+qr/\[warn\] .*upstream guard: admin API authentication from 127\.0\.0\.1 failed: "CN=mallory,O=Example Corp" is not a known principal \(failure 1 in 60 s\)/
+--- no_error_log
+[error]
+
+
+=== TEST 41: another scheme is no credentials: 401, not counted
+--- tokens eval: $::Tokens
+--- http_config eval: $::Http
+--- config eval: $::Config
+--- request
+GET /admin/whoami
+--- more_headers
+Authorization: Basic YWxpY2U6dGVzdA==
+--- error_code: 401
+--- response_body_like: "code":"unauthenticated","error":"credentials required"
+--- no_error_log
+authentication from
+[error]
+
+
+=== TEST 42: 10 wrong tokens, then 429 with Retry-After, even for the right one
+--- tokens eval: $::Tokens
+--- http_config eval: $::Http
+--- config eval: $::Config
+--- init
+for my $i (1 .. 10) {
+    main::expect("wrong token $i", '401 unauthenticated', 'GET',
+                 '/admin/whoami', "test-token-wrong-$i");
+}
+my (undef, $head) = main::expect('no token now', '429 rate_limited', 'GET',
+                                 '/admin/whoami', undef);
+Test::More::like($head, qr/^Retry-After: (?:5\d|60)\r?$/mi, 'Retry-After');
+main::expect('a principal by name now', '429 rate_limited', 'GET',
+             '/by-name/whoami', undef, undef,
+             headers => { 'X-User' => 'CN=ops1,O=Example Corp' });
+--- request
+GET /admin/whoami
+--- more_headers
+Authorization: Bearer test-token-alice
+--- error_code: 429
+--- response_headers_like
+Retry-After: (?:5\d|60)
+--- response_body_like: ^\{"ok":false,"code":"rate_limited","error":"too many failed authentications from this address; retry later"
+--- error_log eval
+[qr/\[warn\] .*admin API authentication from 127\.0\.0\.1 failed: invalid token \(failure 10 in 60 s\)/,
+ qr/\[warn\] .*upstream guard: admin API: 127\.0\.0\.1 is rate limited for 60 s after 10 failed authentications/]
+--- no_error_log eval
+[qr/failure 11 /, qr/upstream guard.*test-token/, '[error]']
+
+
+=== TEST 43: the limit is per client address; IPv6 clients by their /64
+--- tokens eval: $::Tokens
+--- http_config eval: $::Http
+--- config eval: $::Config
+--- init
+for my $i (1 .. 10) {
+    main::expect("192.0.2.7: wrong token $i", '401 unauthenticated', 'GET',
+                 '/plain/whoami', 'test-token-wrong', undef, main::from('192.0.2.7'));
+    main::expect("2001:db8::1: wrong token $i", '401 unauthenticated', 'GET',
+                 '/plain/whoami', 'test-token-wrong', undef,
+                 main::from('2001:db8::1'));
+}
+main::expect('192.0.2.7 is limited', '429 rate_limited', 'GET',
+             '/plain/whoami', 'test-token-alice', undef, main::from('192.0.2.7'));
+main::expect('192.0.2.8 is not', '200 ok', 'GET', '/plain/whoami',
+             'test-token-alice', undef, main::from('192.0.2.8'));
+main::expect('2001:db8::2, the same /64, is limited', '429 rate_limited',
+             'GET', '/plain/whoami', 'test-token-alice', undef,
+             main::from('2001:db8::2'));
+main::expect('2001:db8:0:1::1 is not', '200 ok', 'GET', '/plain/whoami',
+             'test-token-alice', undef, main::from('2001:db8:0:1::1'));
+--- request
+GET /admin/whoami
+--- more_headers
+Authorization: Bearer test-token-alice
+--- response_body_like: "principal":"alice"
+--- error_log eval
+[qr/upstream guard: admin API: 192\.0\.2\.7 is rate limited for 60 s after 10 failed/,
+ qr/upstream guard: admin API: 2001:db8::1 is rate limited for 60 s after 10 failed/]
+--- no_error_log
+[error]
+
+
+=== TEST 44: plain HTTP: loopback may, a remote address only where allowed
+--- tokens eval: $::Tokens
+--- http_config eval: $::Http
+--- config eval: $::Config
+--- init
+for my $a ('127.0.0.1', '127.1.2.3', '::1', '::ffff:127.0.0.5') {
+    main::expect("$a is local", '200 ok', 'GET', '/admin/whoami',
+                 'test-token-alice', undef, main::from($a));
+}
+for my $i (1 .. 12) {
+    main::expect("192.0.2.9 over plain HTTP ($i)", '403 insecure_transport',
+                 'GET', '/admin/whoami', 'test-token-alice', undef,
+                 main::from('192.0.2.9'));
+}
+main::expect('::ffff:192.0.2.9 too', '403 insecure_transport', 'GET',
+             '/admin/whoami', 'test-token-alice', undef,
+             main::from('::ffff:192.0.2.9'));
+main::expect('2001:db8::9 too', '403 insecure_transport', 'GET',
+             '/admin/whoami', 'test-token-alice', undef, main::from('2001:db8::9'));
+main::expect('with guard_admin_plain_http on: not counted, allowed', '200 ok',
+             'GET', '/plain/whoami', 'test-token-alice', undef,
+             main::from('192.0.2.9'));
+main::expect('a name from a variable needs no token', '200 ok', 'GET',
+             '/by-name/whoami', undef, undef,
+             headers => { 'X-Real-IP' => '192.0.2.9',
+                          'X-User' => 'CN=ops1,O=Example Corp' });
+--- request
+GET /admin/whoami
+--- more_headers
+X-Real-IP: 192.0.2.10
+Authorization: Bearer test-token-alice
+--- error_code: 403
+--- response_body_like: ^\{"ok":false,"code":"insecure_transport","error":"a bearer token over plain HTTP from a remote address is refused; use TLS or guard_admin_plain_http on"
+--- error_log eval
+qr/\[warn\] .*upstream guard: admin API: a bearer token over plain HTTP from 192\.0\.2\.10 is refused/
+--- no_error_log
+authentication from
+[error]
