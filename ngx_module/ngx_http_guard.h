@@ -127,6 +127,7 @@ typedef struct ngx_http_guard_match_s     ngx_http_guard_match_t;
 typedef struct ngx_http_guard_upstream_s  ngx_http_guard_upstream_t;
 typedef struct ngx_http_guard_peer_s      ngx_http_guard_peer_t;
 typedef struct ngx_http_guard_check_s     ngx_http_guard_check_t;
+typedef struct ngx_http_guard_sh_ledger_s ngx_http_guard_sh_ledger_t;
 
 
 /* what a check of each type does: one row each (ngx_http_guard_check.c) */
@@ -249,6 +250,7 @@ typedef struct {
     ngx_uint_t                       state_seq;     /* each lasting change */
     ngx_uint_t                       state_saved;   /* state_seq on disk */
     ngx_uint_t                       state_loaded;  /* the file was read */
+    ngx_http_guard_sh_ledger_t      *ledgers;       /* inflight.c */
     ngx_http_guard_sh_auth_t         auth[NGX_HTTP_GUARD_AUTH_SLOTS];
 
     /*
@@ -289,6 +291,7 @@ typedef struct {
     ngx_array_t                      matches;       /* match_t * */
     ngx_array_t                      upstreams;     /* guard_upstream_t */
     ngx_uint_t                       nservers;      /* for sizing the zone */
+    ngx_uint_t                       npeers;        /* peer_t.index < it */
     size_t                           check_shm_size; /* check vocabulary */
     ngx_uint_t                       generation;    /* of this config */
     ngx_http_guard_leader_t          leader;        /* this process' */
@@ -401,6 +404,7 @@ struct ngx_http_guard_peer_s {
     ngx_uint_t                       cfg_weight;
     ngx_uint_t                       role;
     ngx_uint_t                       standby;       /* order, 1-based */
+    ngx_uint_t                       index;         /* in this config */
     uint32_t                         agent_invalid; /* its hash, logged */
     unsigned                         check_owner:1;  /* first of its slot */
 };
@@ -579,6 +583,16 @@ void ngx_http_guard_state_restore(ngx_http_guard_peer_t *gp,
 void ngx_http_guard_state_restore_freeze(ngx_http_guard_main_conf_t *gmcf,
     ngx_http_guard_sh_override_t *freeze);
 void ngx_http_guard_state_changed(ngx_http_guard_sh_t *sh);
+
+/* inflight.c: requests in flight per server, across workers */
+ngx_int_t ngx_http_guard_inflight_init_process(ngx_cycle_t *cycle,
+    ngx_http_guard_main_conf_t *gmcf);
+void ngx_http_guard_inflight_exit_process(ngx_http_guard_main_conf_t *gmcf);
+void ngx_http_guard_inflight_get(ngx_http_guard_peer_t *gp);
+void ngx_http_guard_inflight_free(ngx_http_guard_peer_t *gp);
+void ngx_http_guard_inflight_reap(ngx_http_guard_main_conf_t *gmcf);
+void ngx_http_guard_inflight_reap_locked(ngx_http_guard_sh_t *sh,
+    ngx_slab_pool_t *shpool);
 
 /* leader.c */
 ngx_int_t ngx_http_guard_leader_init_process(ngx_cycle_t *cycle);

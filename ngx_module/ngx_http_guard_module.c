@@ -574,6 +574,7 @@ ngx_http_guard_init_module(ngx_cycle_t *cycle)
     /* nginx's peers as they are now, then their slots in the zone */
 
     up = gmcf->upstreams.elts;
+    gmcf->npeers = 0;
 
     for (i = 0; i < gmcf->upstreams.nelts; i++) {
         if (ngx_http_guard_peer_list(cycle, &up[i]) != NGX_OK) {
@@ -628,6 +629,14 @@ ngx_http_guard_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
+    /* a single process that dies takes its requests with it: no ledger */
+
+    if (ngx_process == NGX_PROCESS_WORKER
+        && ngx_http_guard_inflight_init_process(cycle, gmcf) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     return ngx_http_guard_leader_init_process(cycle);
 }
 
@@ -643,4 +652,5 @@ ngx_http_guard_exit_process(ngx_cycle_t *cycle)
     }
 
     ngx_http_guard_leader_exit_process(cycle);
+    ngx_http_guard_inflight_exit_process(gmcf);
 }

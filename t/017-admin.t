@@ -471,3 +471,43 @@ GET /
 --- response_body_like: ^b[23]$
 --- no_error_log
 [error]
+
+
+
+=== TEST 8: a worker killed with requests in flight does not hold a drain
+--- http_config eval
+"    upstream slow {
+        server 127.0.0.1:\$TEST_NGINX_B5;
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        server 127.0.0.1:\$TEST_NGINX_B3;
+        guard_check tcp interval=100ms;
+        guard_floor 2;
+    }
+" . $::Backends
+--- config eval
+"    location / { proxy_pass http://slow; proxy_read_timeout 20s; }
+" . $::Config =~ s{location / \{ proxy_pass http://app; \}}{}r
+--- init
+my $b5 = "127.0.0.1:$ENV{TEST_NGINX_B5}";
+Guard::start_hostile('slow:8000', $ENV{TEST_NGINX_B5}, lifetime => 60);
+Guard::wait_health('slow', $ENV{TEST_NGINX_B5}, 'up');
+Guard::wait_health('slow', $ENV{TEST_NGINX_B3}, 'up');
+my @kids = Guard::background_get('/', 6);
+main::busy($b5) or die;
+my ($j) = Guard::expect('drain', '200 ok', 'POST',
+    "/admin/upstreams/slow/servers/$b5/drain", 'test-token-olga', '{}');
+Test::More::is($j->{admin_after}, 'draining', 'draining');
+my $master = Guard::master_pid();
+my @workers = grep { /^\d+$/ } split /\s+/, `pgrep -P $master`;
+kill 'KILL', @workers;
+my $t0 = time;
+Guard::wait_health('slow', $ENV{TEST_NGINX_B5}, 'drained', 'admin', 6);
+Test::More::ok(time - $t0 < 6, 'drained long before the slow backend answers');
+Guard::wait_children(@kids);
+--- request
+GET /guard
+--- response_body_like: "admin":"drained"
+--- error_log eval
+qr/upstream guard: process \d+ is gone with \d+ requests in flight to server 127\.0\.0\.1:\d+: no longer counted/
+--- no_error_log
+[error]
