@@ -296,6 +296,11 @@ typedef struct {
     ngx_uint_t                       generation;    /* of this config */
     ngx_http_guard_leader_t          leader;        /* this process' */
     ngx_str_t                        state_file;    /* guard_state_file */
+
+    /* the audit log (audit.c): guard_audit_log, guard_audit_key */
+    ngx_open_file_t                 *audit_file;    /* NULL: none */
+    void                            *audit_syslog;  /* ngx_syslog_peer_t */
+    ngx_str_t                        audit_key;     /* the HMAC key */
 } ngx_http_guard_main_conf_t;
 
 
@@ -583,6 +588,37 @@ void ngx_http_guard_state_restore(ngx_http_guard_peer_t *gp,
 void ngx_http_guard_state_restore_freeze(ngx_http_guard_main_conf_t *gmcf,
     ngx_http_guard_sh_override_t *freeze);
 void ngx_http_guard_state_changed(ngx_http_guard_sh_t *sh);
+
+/*
+ * One line of the audit log (audit.c writes it, chained by an HMAC): who,
+ * from where, what, on what, the state before and after, the result.
+ * Strings may be empty; const char * ones may be NULL.
+ */
+typedef struct {
+    ngx_str_t                        principal;     /* "alice", "guard"... */
+    ngx_str_t                        client;        /* address, or empty */
+    const char                      *op;            /* "drain", "approve" */
+    ngx_str_t                        upstream;
+    ngx_str_t                        server;
+    const char                      *before;        /* admin state */
+    const char                      *after;
+    const char                      *result;        /* "applied"... */
+    const char                      *code;          /* a refusal's code */
+    ngx_str_t                        reason;
+    ngx_uint_t                       request;       /* pending id, 0 */
+    ngx_str_t                        approver;
+    ngx_str_t                        detail;        /* "weight 3" */
+} ngx_http_guard_audit_rec_t;
+
+/* audit.c: the tamper-evident audit log */
+char *ngx_http_guard_audit_log(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_guard_audit_key(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_guard_audit_locked(ngx_http_guard_main_conf_t *gmcf,
+    ngx_http_guard_sh_t *sh, ngx_http_guard_audit_rec_t *rec);
+ngx_int_t ngx_http_guard_audit(ngx_http_guard_main_conf_t *gmcf,
+    ngx_http_guard_audit_rec_t *rec);
 
 /* inflight.c: requests in flight per server, across workers */
 ngx_int_t ngx_http_guard_inflight_init_process(ngx_cycle_t *cycle,
