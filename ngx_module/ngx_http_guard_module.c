@@ -274,6 +274,13 @@ static ngx_command_t  ngx_http_guard_commands[] = {
       offsetof(ngx_http_guard_loc_conf_t, plain_http),
       NULL },
 
+    { ngx_string("guard_admin_two_person"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_ANY,
+      ngx_http_guard_two_person,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("guard_audit_log"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
       ngx_http_guard_audit_log,
