@@ -262,7 +262,7 @@ ngx_http_guard_admin_route(ngx_http_request_t *r,
     ngx_http_guard_admin_ctx_t *ctx)
 {
     ngx_int_t                   rc;
-    ngx_uint_t                  write, role, i;
+    ngx_uint_t                  write, role;
     const char                 *allow;
     ngx_http_guard_admin_op_t  *op;
     ngx_http_core_loc_conf_t   *clcf;
@@ -434,19 +434,18 @@ not_allowed:
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    for (i = 0; allow[i] && allow[i] != 'P' && allow[i] != 'D'; i++) {
-        /* void */
+    if (!write) {
+        return ngx_http_guard_admin_error(r, ctx, NGX_HTTP_NOT_ALLOWED,
+                                          "method_not_allowed",
+                                          "%V changes nothing: a change is "
+                                          "%s, never GET", &r->method_name,
+                                          allow);
     }
 
     return ngx_http_guard_admin_error(r, ctx, NGX_HTTP_NOT_ALLOWED,
                                       "method_not_allowed",
-                                      "%s is %s here: %s",
-                                      write ? "this method" : "a read",
-                                      write ? "not allowed"
-                                            : "not a change",
-                                      allow[i] ? "changes are POST, PUT or "
-                                                 "DELETE, never GET"
-                                               : "only reads are allowed");
+                                      "%V is not allowed here, only %s",
+                                      &r->method_name, allow);
 }
 
 
