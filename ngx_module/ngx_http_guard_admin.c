@@ -1303,7 +1303,7 @@ static ngx_int_t
 ngx_http_guard_admin_read(ngx_http_request_t *r,
     ngx_http_guard_admin_ctx_t *ctx)
 {
-    ngx_str_t                        upstream, state, wait, timeout;
+    ngx_str_t                        upstream, state, wait, timeout, name;
     ngx_uint_t                       i, n;
     ngx_http_guard_out_t             out;
     ngx_http_guard_snap_t            snap;
@@ -1407,6 +1407,21 @@ ngx_http_guard_admin_read(ngx_http_request_t *r,
     }
 
     snap.nupstreams = n;
+
+    /* and only the requests of those upstreams */
+
+    n = 0;
+
+    for (i = 0; i < snap.nrequests; i++) {
+        name.data = snap.requests[i].upstream;
+        name.len = ngx_strlen(snap.requests[i].upstream);
+
+        if (ngx_http_guard_auth_may(ctx->principal, &name)) {
+            snap.requests[n++] = snap.requests[i];
+        }
+    }
+
+    snap.nrequests = n;
 
     ngx_http_guard_out_init(&out, r->pool);
 

@@ -97,6 +97,15 @@ Test::More::ok($id && $j->{pending} && !$j->{applied}, "pending request $id");
 Test::More::like($j->{why}, qr/below the floor/, "why: $j->{why}");
 Test::More::is($j->{needs}, 'operator', 'needs an operator');
 Test::More::is(main::admin_of(2), 'active', 'nothing applied yet');
+my $st = Guard::guard_status();
+Test::More::is(join(',', map { "$_->{id}:$_->{requester}" } @{ $st->{pending_requests} }),
+               "$id:olga", 'the status report lists the pending request');
+my (undef, $html) = Guard::http_get('/guard?format=html');
+Test::More::like($html, qr{Waiting for a second principal.*<td>$id</td><td>drain 127\.0\.0\.1:\d+ of app</td><td>olga</td><td>below the floor}s,
+                 'and the HTML page');
+my (undef, $prom) = Guard::http_get('/guard?format=prometheus');
+Test::More::like($prom, qr/^nginx_upstream_guard_admin_pending_requests 1$/m,
+                 'and Prometheus');
 Guard::expect('the requester cannot approve', '403 same_principal', 'POST',
     "/admin/pending/$id/approve", 'test-token-olga', '{}');
 Guard::expect('a viewer cannot approve', '403 forbidden', 'POST',
