@@ -618,6 +618,10 @@ ngx_http_guard_init_module(ngx_cycle_t *cycle)
         }
     }
 
+    /* the audit log's line for this start or reload */
+
+    ngx_http_guard_audit_reload(cycle, gmcf);
+
     if (kept) {
         /* config and admin API agree: said once per (re)load */
         ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
