@@ -482,6 +482,10 @@ ngx_http_guard_postconfiguration(ngx_conf_t *cf)
 
     uscfp = umcf->upstreams.elts;
 
+    if (ngx_http_guard_audit_check(cf, gmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     for (i = 0; i < umcf->upstreams.nelts; i++) {
 
         if (uscfp[i]->srv_conf == NULL) {

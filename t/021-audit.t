@@ -109,8 +109,6 @@ qr/\[emerg\] .*guard_audit_key "\/\S+\/missing": the file cannot be opened \(2: 
 
 
 === TEST 4: guard_audit_log without guard_audit_key is refused
---- SKIP
-(needs ngx_http_guard_audit_check() called from postconfiguration)
 --- http_config eval
 $::Http . "guard_audit_log $::Dir/t4.log;"
 --- config eval: $::Config
@@ -120,8 +118,6 @@ qr/\[emerg\] .*guard_audit_log "\/\S+\/t4\.log" needs guard_audit_key/
 
 
 === TEST 5: guard_audit_key without guard_audit_log is refused
---- SKIP
-(needs ngx_http_guard_audit_check() called from postconfiguration)
 --- http_config eval
 $::Http . "guard_audit_key $::Key;"
 --- config eval: $::Config
