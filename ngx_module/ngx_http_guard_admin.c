@@ -400,6 +400,20 @@ ngx_http_guard_admin_route(ngx_http_request_t *r,
         return NGX_OK;
     }
 
+    if (ngx_exiting) {
+        /*
+         * An old worker after a reload: its zone may be the one that a
+         * resize replaced, with an audit chain that no longer grows.
+         */
+        (void) ngx_http_discard_request_body(r);
+        return ngx_http_guard_admin_error(r, ctx,
+                                          NGX_HTTP_SERVICE_UNAVAILABLE,
+                                          "reloading",
+                                          "this worker is shutting down "
+                                          "after a reload: send the change "
+                                          "again");
+    }
+
     /* a change: its body first, within the limit */
 
     if (r->headers_in.content_length_n > NGX_HTTP_GUARD_ADMIN_BODY_MAX) {
