@@ -682,6 +682,7 @@ ngx_http_guard_shm_reconcile(ngx_cycle_t *cycle,
         sh->leader_changes = osh->leader_changes;
         sh->audit_seq = osh->audit_seq;
         ngx_memcpy(sh->audit_head, osh->audit_head, sizeof(sh->audit_head));
+        sh->state_loaded = osh->state_loaded;
     }
 
     rc = NGX_OK;
