@@ -293,6 +293,8 @@ typedef struct {
     ngx_uint_t                       generation;    /* of this config */
     ngx_http_guard_leader_t          leader;        /* this process' */
     ngx_str_t                        state_file;    /* guard_state_file */
+    ngx_err_t                        state_err;     /* last one logged */
+    ngx_file_uniq_t                  state_uniq;    /* the file it wrote */
 } ngx_http_guard_main_conf_t;
 
 
@@ -616,6 +618,8 @@ ngx_uint_t ngx_http_guard_auth_may(ngx_http_guard_principal_t *p,
     ngx_str_t *upstream);
 
 /* statefile.c: admin and health state across restarts */
+char *ngx_http_guard_state_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 ngx_int_t ngx_http_guard_statefile_load(ngx_cycle_t *cycle,
     ngx_http_guard_main_conf_t *gmcf);
 void ngx_http_guard_statefile_save(ngx_http_guard_main_conf_t *gmcf);
