@@ -515,7 +515,7 @@ typedef struct {
 ngx_int_t ngx_http_guard_state_result(ngx_http_guard_peer_t *gp,
     ngx_http_guard_result_t *res, ngx_http_guard_change_t *ch);
 void ngx_http_guard_state_takeover(ngx_http_guard_main_conf_t *gmcf);
-void ngx_http_guard_state_mapped(ngx_http_guard_upstream_t *up);
+ngx_uint_t ngx_http_guard_state_mapped(ngx_http_guard_upstream_t *up);
 void ngx_http_guard_state_ramp(ngx_http_guard_upstream_t *up);
 ngx_uint_t ngx_http_guard_pool_status(ngx_uint_t in_rotation,
     ngx_uint_t floor, ngx_uint_t primaries, ngx_uint_t primaries_in);
@@ -535,7 +535,8 @@ typedef struct {
     ngx_msec_t                       expires;       /* 0: never */
     ngx_str_t                        principal;     /* "alice", "guard" */
     ngx_str_t                        reason;
-    uint64_t                         if_match;      /* 0: any version */
+    uint64_t                         if_match;      /* the version read */
+    unsigned                         if_match_set:1;
     unsigned                         dry_run:1;
 } ngx_http_guard_admin_cmd_t;
 
@@ -604,6 +605,7 @@ ngx_event_t *ngx_http_guard_check_timer(ngx_http_guard_check_t *chk);
 
 /* status.c */
 char *ngx_http_guard_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+const char *ngx_http_guard_balancer(ngx_http_upstream_srv_conf_t *us);
 
 /* admin.c: the admin API */
 char *ngx_http_guard_admin(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
@@ -616,6 +618,9 @@ ngx_int_t ngx_http_guard_auth(ngx_http_request_t *r,
     ngx_http_guard_auth_error_t *err);
 ngx_uint_t ngx_http_guard_auth_may(ngx_http_guard_principal_t *p,
     ngx_str_t *upstream);
+ngx_int_t ngx_http_guard_auth_headers(ngx_http_request_t *r,
+    ngx_http_guard_auth_error_t *err);
+const char *ngx_http_guard_role_name(ngx_uint_t role);
 
 /* statefile.c: admin and health state across restarts */
 char *ngx_http_guard_state_file(ngx_conf_t *cf, ngx_command_t *cmd,

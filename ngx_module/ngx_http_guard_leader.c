@@ -158,6 +158,7 @@ ngx_http_guard_tick(ngx_event_t *ev)
 
     if (lc->leading) {
         ngx_http_guard_ramp();
+        ngx_http_guard_state_tick(ngx_http_guard_gmcf);
         ngx_http_guard_statefile_save(ngx_http_guard_gmcf);
     }
 
@@ -344,6 +345,12 @@ ngx_http_guard_check_handler(ngx_event_t *ev)
     lc = &up->gmcf->leader;
 
     if (!lc->leading || ngx_exiting || ngx_quit || ngx_terminate) {
+        return;
+    }
+
+    if (gp->sh->admin == NGX_HTTP_GUARD_MAINTENANCE) {
+        /* no check traffic to a box being patched: look again later */
+        ngx_http_guard_schedule(gp->check, gp, up->conf->interval);
         return;
     }
 

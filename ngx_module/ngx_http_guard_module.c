@@ -553,7 +553,7 @@ ngx_http_guard_cycle_main_conf(ngx_cycle_t *cycle)
 static ngx_int_t
 ngx_http_guard_init_module(ngx_cycle_t *cycle)
 {
-    ngx_uint_t                   i;
+    ngx_uint_t                   i, kept;
     ngx_http_guard_upstream_t   *up;
     ngx_http_guard_main_conf_t  *gmcf;
 
@@ -593,11 +593,21 @@ ngx_http_guard_init_module(ngx_cycle_t *cycle)
 
     /* the new configuration: the pool rules, then nginx's peers */
 
+    kept = 0;
+
     for (i = 0; i < gmcf->upstreams.nelts; i++) {
         if (up[i].sh) {
-            ngx_http_guard_state_mapped(&up[i]);
+            kept += ngx_http_guard_state_mapped(&up[i]);
             ngx_http_guard_apply(&up[i]);
         }
+    }
+
+    if (kept) {
+        /* config and admin API agree: said once per (re)load */
+        ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                      "upstream guard: %ui admin override%s of the admin "
+                      "API stay%s in force for servers still configured",
+                      kept, kept == 1 ? "" : "s", kept == 1 ? "s" : "");
     }
 
     if (ngx_process == NGX_PROCESS_SINGLE && ngx_http_guard_running()) {

@@ -620,6 +620,11 @@ ngx_http_guard_shm_reset(ngx_http_guard_sh_server_t *s, ngx_uint_t initial)
                 offsetof(ngx_http_guard_sh_server_t, inflight)
                 - offsetof(ngx_http_guard_sh_server_t, health));
 
+    /* and the admin dimension's records, all but the in-flight count */
+    ngx_memzero(&s->admin_version,
+                offsetof(ngx_http_guard_sh_server_t, reason)
+                - offsetof(ngx_http_guard_sh_server_t, admin_version));
+
     s->health = NGX_HTTP_GUARD_CHECKING;
     s->last_change = ngx_http_guard_now_ms();
 
@@ -915,8 +920,8 @@ ngx_http_guard_shm_map(ngx_cycle_t *cycle, ngx_slab_pool_t *shpool,
             ngx_http_guard_shm_reset(s, gscf->initial);
         }
 
+        /* conf_weight: state.c compares it with the new one first */
         s->seen_gen = gen;
-        s->conf_weight = peer->weight;
         s->next_check = 0;
 
         gp->sh = s;

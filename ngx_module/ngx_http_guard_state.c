@@ -35,6 +35,18 @@ static ngx_uint_t ngx_http_guard_agent_apply(ngx_http_guard_peer_t *gp,
 static ngx_uint_t ngx_http_guard_pool_capacity(ngx_http_guard_upstream_t *up);
 static ngx_uint_t ngx_http_guard_pool_agent_drains(
     ngx_http_guard_upstream_t *up, ngx_uint_t *primaries, ngx_uint_t promoted);
+static void ngx_http_guard_state_set_draining(ngx_http_guard_upstream_t *up,
+    ngx_http_guard_sh_server_t *s);
+static ngx_uint_t ngx_http_guard_pool_project(ngx_http_guard_upstream_t *up,
+    ngx_http_guard_peer_t *gp, ngx_uint_t admin, ngx_uint_t health);
+static void ngx_http_guard_state_resume(ngx_http_guard_upstream_t *up,
+    ngx_http_guard_sh_server_t *s, uint64_t now);
+static ngx_uint_t ngx_http_guard_state_drained(ngx_http_guard_peer_t *gp,
+    uint64_t now);
+static void ngx_http_guard_override_set(ngx_http_guard_sh_override_t *ov,
+    ngx_http_guard_admin_cmd_t *cmd, uint64_t now);
+static void ngx_http_guard_expiry(ngx_http_guard_sh_t *sh,
+    ngx_http_guard_sh_override_t *ov);
 
 
 /*
@@ -71,6 +83,13 @@ ngx_http_guard_state_result(ngx_http_guard_peer_t *gp,
     if (sh->leader_pid != ngx_pid) {
         ngx_shmtx_unlock(&shpool->mutex);
         return NGX_DECLINED;
+    }
+
+    if (s->admin == NGX_HTTP_GUARD_MAINTENANCE) {
+        /* a check that was in flight when maintenance began: ignored */
+        s->next_check = res->next;
+        ngx_shmtx_unlock(&shpool->mutex);
+        return NGX_OK;
     }
 
     ch->health_from = s->health;
@@ -144,7 +163,7 @@ ngx_http_guard_state_result(ngx_http_guard_peer_t *gp,
         }
 
         ch->routing = 1;
-        sh->state_seq++;
+        ngx_http_guard_state_changed(sh);
     }
 
     if (ch->first) {
@@ -198,23 +217,61 @@ ngx_http_guard_state_takeover(ngx_http_guard_main_conf_t *gmcf)
 
 
 /*
- * A reload mapped the upstream's servers onto their slots (shm.c): the
- * pool rules run for the new configuration, and every process re-applies.
+ * A reload mapped the upstream's servers onto their slots (shm.c): an
+ * admin weight gives way to a weight changed in nginx.conf, the pool rules
+ * run for the new configuration, and every process re-applies.  Returns
+ * the number of admin overrides that stay in force.
  */
 
-void
+ngx_uint_t
 ngx_http_guard_state_mapped(ngx_http_guard_upstream_t *up)
 {
-    ngx_slab_pool_t  *shpool;
+    ngx_uint_t                   i, kept;
+    ngx_slab_pool_t             *shpool;
+    ngx_http_guard_sh_t         *sh;
+    ngx_http_guard_peer_t       *gp;
+    ngx_http_guard_sh_server_t  *s;
 
-    (void) ngx_http_guard_shm_root(up->gmcf, &shpool);
+    sh = ngx_http_guard_shm_root(up->gmcf, &shpool);
+    kept = 0;
 
     ngx_shmtx_lock(&shpool->mutex);
+
+    for (i = 0; i < up->npeers; i++) {
+        gp = &up->peers[i];
+        s = gp->sh;
+
+        if (s == NULL || !gp->check_owner) {
+            continue;
+        }
+
+        if (s->admin_weight && s->conf_weight
+            && s->conf_weight != gp->cfg_weight)
+        {
+            ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                          "upstream guard: nginx.conf changed the weight of "
+                          "server %V of upstream \"%V\" from %ui to %ui: "
+                          "the weight %ui set by %s is dropped",
+                          &s->server, &up->uscf->host, s->conf_weight,
+                          gp->cfg_weight, s->admin_weight, s->ov_weight.by);
+
+            s->admin_weight = 0;
+            ngx_memzero(&s->ov_weight, sizeof(ngx_http_guard_sh_override_t));
+            s->admin_version++;
+            ngx_http_guard_state_changed(sh);
+        }
+
+        s->conf_weight = gp->cfg_weight;
+
+        kept += (s->ov_admin.since != 0) + (s->ov_weight.since != 0);
+    }
 
     (void) ngx_http_guard_pool_eval(up, ngx_http_guard_now_ms());
     ngx_atomic_fetch_add(&up->sh->gen, 1);
 
     ngx_shmtx_unlock(&shpool->mutex);
+
+    return kept;
 }
 
 
@@ -324,7 +381,7 @@ static ngx_uint_t
 ngx_http_guard_pool_agent_drains(ngx_http_guard_upstream_t *up,
     ngx_uint_t *primaries, ngx_uint_t promoted)
 {
-    ngx_uint_t                   i, changed, suspend, level;
+    ngx_uint_t                   i, changed, suspend, level, admin;
     ngx_http_guard_peer_t       *gp;
     ngx_http_guard_sh_server_t  *s;
 
@@ -346,10 +403,11 @@ ngx_http_guard_pool_agent_drains(ngx_http_guard_upstream_t *up,
             }
 
             /* would it serve, but for the drain? */
+            admin = s->admin;
             s->admin = NGX_HTTP_GUARD_ACTIVE;
 
             if (!ngx_http_guard_eligible(gp)) {
-                s->admin = NGX_HTTP_GUARD_DRAINING;
+                s->admin = admin;
                 continue;
             }
 
@@ -364,7 +422,7 @@ ngx_http_guard_pool_agent_drains(ngx_http_guard_upstream_t *up,
                 continue;
             }
 
-            s->admin = NGX_HTTP_GUARD_DRAINING;
+            ngx_http_guard_state_set_draining(up, s);
             s->agent_suspended = 0;
             (*primaries)--;
             suspend = 0;
@@ -593,7 +651,15 @@ ngx_http_guard_effective_weight(ngx_http_guard_peer_t *gp,
         return w;
     }
 
-    if (s->agent_weight) {
+    if (s->admin_weight) {
+        /* an operator's weight replaces the configured one */
+        w = s->admin_weight * NGX_HTTP_GUARD_MILLI;
+
+        if (s->agent_weight && s->agent_weight < w) {
+            w = s->agent_weight;    /* and an agent may ask for less */
+        }
+
+    } else if (s->agent_weight) {
         w = s->agent_weight;
     }
 
@@ -730,7 +796,7 @@ ngx_http_guard_agent_apply(ngx_http_guard_peer_t *gp,
         s->agent_refused = 0;
 
         if (s->admin == NGX_HTTP_GUARD_ACTIVE) {
-            s->admin = NGX_HTTP_GUARD_DRAINING;
+            ngx_http_guard_state_set_draining(up, s);
             s->admin_by_agent = 1;
         }
 
@@ -754,11 +820,640 @@ ngx_http_guard_agent_apply(ngx_http_guard_peer_t *gp,
         if (s->admin_by_agent) {
             s->admin = NGX_HTTP_GUARD_ACTIVE;
             s->admin_by_agent = 0;
+            s->drain_started = 0;
+            s->drained_at = 0;
             s->ramp_start = ngx_http_guard_now_ms();
         }
     }
 
     return changed;
+}
+
+
+/* ---------------------------------------------------------------------- */
+/* admin events                                                             */
+
+static const char  *ngx_http_guard_op_names[] = {
+    "", "drain", "resume", "maintenance", "weight", "revert", "expire"
+};
+
+static const char  *ngx_http_guard_admin_state[] = {
+    "active", "draining", "drained", "maintenance"
+};
+
+
+/*
+ * One admin command on one server, under the zone mutex: the freeze, the
+ * version the caller read, the floor, then the change, its override record
+ * (who, why, until) and a new generation.  With dry_run, the same answer
+ * without the change.  res says what happened or why not (status and a
+ * stable code), so that a policy step can refuse before and an audit step
+ * record after.  NGX_OK: applied or allowed; NGX_DECLINED: refused.
+ */
+
+ngx_int_t
+ngx_http_guard_state_admin(ngx_http_guard_peer_t *gp,
+    ngx_http_guard_admin_cmd_t *cmd, ngx_http_guard_admin_res_t *res)
+{
+    uint64_t                     now;
+    ngx_uint_t                   admin, health, out;
+    ngx_slab_pool_t             *shpool;
+    ngx_http_guard_sh_t         *sh;
+    ngx_http_guard_upstream_t   *up;
+    ngx_http_guard_sh_server_t  *s;
+
+    up = gp->up;
+    s = gp->sh;
+
+    ngx_memzero(res, sizeof(ngx_http_guard_admin_res_t));
+    res->status = NGX_HTTP_OK;
+    res->floor = up->floor;
+
+    if (s == NULL || !gp->check_owner) {
+        res->status = NGX_HTTP_CONFLICT;
+        res->code = "untracked";
+        ngx_sprintf(res->message, "server %V of upstream \"%V\" has no slot "
+                    "in the zone (untracked): nothing to change%Z",
+                    &gp->peer->server, &up->uscf->host);
+        return NGX_DECLINED;
+    }
+
+    sh = ngx_http_guard_shm_root(up->gmcf, &shpool);
+    now = ngx_http_guard_now_ms();
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    res->admin_before = s->admin;
+    res->admin_after = s->admin;
+    res->version = s->admin_version;
+    res->in_rotation_before = ngx_http_guard_pool_project(up, NULL, 0, 0);
+    res->in_rotation_after = res->in_rotation_before;
+
+    /* what the command leaves: admin state and health */
+
+    admin = s->admin;
+    health = s->health;
+
+    switch (cmd->op) {
+
+    case NGX_HTTP_GUARD_OP_DRAIN:
+        if (s->admin == NGX_HTTP_GUARD_ACTIVE || s->admin_by_agent) {
+            admin = NGX_HTTP_GUARD_DRAINING;
+        }
+        break;
+
+    case NGX_HTTP_GUARD_OP_MAINTENANCE:
+        admin = NGX_HTTP_GUARD_MAINTENANCE;
+        break;
+
+    case NGX_HTTP_GUARD_OP_RESUME:
+    case NGX_HTTP_GUARD_OP_REVERT:
+    case NGX_HTTP_GUARD_OP_EXPIRE:
+        if (cmd->op == NGX_HTTP_GUARD_OP_EXPIRE
+            && !(s->ov_admin.until && now >= s->ov_admin.until))
+        {
+            break;                            /* only the weight is due */
+        }
+
+        if (s->admin == NGX_HTTP_GUARD_MAINTENANCE) {
+            health = NGX_HTTP_GUARD_DOWN;     /* back through its rise */
+        }
+
+        admin = NGX_HTTP_GUARD_ACTIVE;
+        break;
+
+    default: /* NGX_HTTP_GUARD_OP_WEIGHT */
+        break;
+    }
+
+    res->admin_after = admin;
+    res->in_rotation_after = ngx_http_guard_pool_project(up, gp, admin,
+                                                         health);
+
+    /* the rules, in order: each refusal changes nothing */
+
+    if (sh->frozen
+        && cmd->op != NGX_HTTP_GUARD_OP_RESUME
+        && cmd->op != NGX_HTTP_GUARD_OP_EXPIRE)
+    {
+        res->status = NGX_HTTP_CONFLICT;
+        res->code = "frozen";
+        ngx_sprintf(res->message, "changes are frozen by %s: %s; only "
+                    "resume is allowed until the freeze is lifted%Z",
+                    sh->freeze.by,
+                    sh->freeze.reason[0] ? (char *) sh->freeze.reason
+                                         : "no reason given");
+        goto refused;
+    }
+
+    if (cmd->if_match_set && cmd->if_match != s->admin_version) {
+        res->status = NGX_HTTP_PRECONDITION_FAILED;
+        res->code = "stale_version";
+        ngx_sprintf(res->message, "server %V of upstream \"%V\" is at "
+                    "version %uL, not %uL: read it again%Z",
+                    &s->server, &up->uscf->host, s->admin_version,
+                    cmd->if_match);
+        goto refused;
+    }
+
+    if (cmd->op == NGX_HTTP_GUARD_OP_WEIGHT && !up->conf->live_weights) {
+        res->status = NGX_HTTP_CONFLICT;
+        res->code = "not_live_weights";
+        ngx_sprintf(res->message, "upstream \"%V\" uses the %s balancer, "
+                    "whose weights are fixed when nginx starts: weights "
+                    "can be set for round robin and least_conn only%Z",
+                    &up->uscf->host, ngx_http_guard_balancer(up->uscf));
+        goto refused;
+    }
+
+    if (cmd->op == NGX_HTTP_GUARD_OP_WEIGHT
+        && (cmd->weight < 1 || cmd->weight > NGX_HTTP_GUARD_WEIGHT_MAX))
+    {
+        res->status = NGX_HTTP_BAD_REQUEST;
+        res->code = "bad_value";
+        ngx_sprintf(res->message, "weight %ui is out of range, 1 to %d%Z",
+                    cmd->weight, NGX_HTTP_GUARD_WEIGHT_MAX);
+        goto refused;
+    }
+
+    if (cmd->op == NGX_HTTP_GUARD_OP_DRAIN
+        && s->admin == NGX_HTTP_GUARD_MAINTENANCE)
+    {
+        res->status = NGX_HTTP_CONFLICT;
+        res->code = "conflict";
+        ngx_sprintf(res->message, "server %V of upstream \"%V\" is in "
+                    "maintenance, out of rotation already: resume it "
+                    "first%Z", &s->server, &up->uscf->host);
+        goto refused;
+    }
+
+    out = (cmd->op == NGX_HTTP_GUARD_OP_DRAIN
+           || cmd->op == NGX_HTTP_GUARD_OP_MAINTENANCE);
+
+    if (out
+        && res->in_rotation_after < up->floor
+        && res->in_rotation_after < res->in_rotation_before)
+    {
+        res->status = NGX_HTTP_CONFLICT;
+        res->code = "floor";
+        ngx_sprintf(res->message, "%s of server %V would leave upstream "
+                    "\"%V\" with %ui in rotation, below its floor of %ui "
+                    "(%ui now)%Z", ngx_http_guard_op_names[cmd->op],
+                    &s->server, &up->uscf->host, res->in_rotation_after,
+                    up->floor, res->in_rotation_before);
+        goto refused;
+    }
+
+    if (cmd->op == NGX_HTTP_GUARD_OP_RESUME
+        && s->admin == NGX_HTTP_GUARD_ACTIVE
+        && s->ov_admin.since == 0 && !s->admin_by_agent)
+    {
+        ngx_sprintf(res->message, "server %V of upstream \"%V\" is active "
+                    "already: nothing to resume%Z", &s->server,
+                    &up->uscf->host);
+
+        ngx_shmtx_unlock(&shpool->mutex);
+        return NGX_OK;
+    }
+
+    if (cmd->dry_run) {
+        ngx_sprintf(res->message, "allowed: %s of server %V would leave "
+                    "upstream \"%V\" with %ui in rotation (floor %ui)%Z",
+                    ngx_http_guard_op_names[cmd->op], &s->server,
+                    &up->uscf->host, res->in_rotation_after, up->floor);
+
+        ngx_shmtx_unlock(&shpool->mutex);
+        return NGX_OK;
+    }
+
+    /* apply */
+
+    switch (cmd->op) {
+
+    case NGX_HTTP_GUARD_OP_DRAIN:
+        if (s->admin == NGX_HTTP_GUARD_ACTIVE) {
+            ngx_http_guard_state_set_draining(up, s);
+        }
+
+        /* an operator's drain is no longer the agent's to end */
+        s->admin_by_agent = 0;
+        s->agent_suspended = 0;
+        ngx_http_guard_override_set(&s->ov_admin, cmd, now);
+        break;
+
+    case NGX_HTTP_GUARD_OP_MAINTENANCE:
+        s->admin = NGX_HTTP_GUARD_MAINTENANCE;
+        s->admin_by_agent = 0;
+        s->agent_suspended = 0;
+        s->drain_started = 0;
+        s->drained_at = 0;
+        ngx_http_guard_override_set(&s->ov_admin, cmd, now);
+        break;
+
+    case NGX_HTTP_GUARD_OP_WEIGHT:
+        s->admin_weight = cmd->weight;
+        ngx_http_guard_override_set(&s->ov_weight, cmd, now);
+        break;
+
+    case NGX_HTTP_GUARD_OP_EXPIRE:
+        if (s->ov_weight.until && now >= s->ov_weight.until) {
+            s->admin_weight = 0;
+            ngx_memzero(&s->ov_weight, sizeof(ngx_http_guard_sh_override_t));
+        }
+
+        if (!(s->ov_admin.until && now >= s->ov_admin.until)) {
+            break;
+        }
+
+        /* fall through */
+
+    case NGX_HTTP_GUARD_OP_RESUME:
+        ngx_http_guard_state_resume(up, s, now);
+        break;
+
+    default: /* NGX_HTTP_GUARD_OP_REVERT */
+        ngx_http_guard_state_resume(up, s, now);
+        s->admin_weight = 0;
+        ngx_memzero(&s->ov_weight, sizeof(ngx_http_guard_sh_override_t));
+        break;
+    }
+
+    ngx_http_guard_expiry(sh, &s->ov_admin);
+    ngx_http_guard_expiry(sh, &s->ov_weight);
+
+    res->applied = 1;
+    res->admin_after = s->admin;
+    res->version = ++s->admin_version;
+
+    (void) ngx_http_guard_pool_eval(up, now);
+    res->in_rotation_after = up->sh->in_rotation;
+
+    ngx_atomic_fetch_add(&up->sh->gen, 1);
+    ngx_http_guard_state_changed(sh);
+
+    ngx_sprintf(res->message, "%s of server %V of upstream \"%V\" by %V: "
+                "%s, %ui in rotation (floor %ui)%Z",
+                ngx_http_guard_op_names[cmd->op], &s->server,
+                &up->uscf->host, &cmd->principal,
+                ngx_http_guard_admin_state[s->admin % 4],
+                res->in_rotation_after, up->floor);
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                  "upstream guard: %s%s%V%s", res->message,
+                  cmd->reason.len ? " (reason: " : "", &cmd->reason,
+                  cmd->reason.len ? ")" : "");
+
+    return NGX_OK;
+
+refused:
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    return NGX_DECLINED;
+}
+
+
+/* the freeze switch: on refuses every change but resume */
+
+ngx_int_t
+ngx_http_guard_state_freeze(ngx_http_guard_main_conf_t *gmcf, ngx_uint_t on,
+    ngx_http_guard_admin_cmd_t *cmd, ngx_http_guard_admin_res_t *res)
+{
+    ngx_uint_t            level;
+    ngx_slab_pool_t      *shpool;
+    ngx_http_guard_sh_t  *sh;
+
+    ngx_memzero(res, sizeof(ngx_http_guard_admin_res_t));
+    res->status = NGX_HTTP_OK;
+
+    sh = ngx_http_guard_shm_root(gmcf, &shpool);
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    res->admin_before = sh->frozen;
+    res->admin_after = on;
+
+    if (!cmd->dry_run && sh->frozen != on) {
+        sh->frozen = on;
+
+        if (on) {
+            ngx_http_guard_override_set(&sh->freeze, cmd,
+                                        ngx_http_guard_now_ms());
+
+        } else {
+            ngx_memzero(&sh->freeze, sizeof(ngx_http_guard_sh_override_t));
+        }
+
+        res->applied = 1;
+        ngx_http_guard_state_changed(sh);
+    }
+
+    ngx_sprintf(res->message, "changes are %s%Z",
+                on ? "frozen: only resume is allowed" : "allowed");
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    if (res->applied) {
+        level = on ? NGX_LOG_WARN : NGX_LOG_NOTICE;
+
+        ngx_log_error(level, ngx_cycle->log, 0,
+                      "upstream guard: %V %s the admin API%s%V%s",
+                      &cmd->principal, on ? "freezes" : "lifts the freeze of",
+                      cmd->reason.len ? " (reason: " : "", &cmd->reason,
+                      cmd->reason.len ? ")" : "");
+    }
+
+    return NGX_OK;
+}
+
+
+/* a lasting change: the state file is written again */
+
+void
+ngx_http_guard_state_changed(ngx_http_guard_sh_t *sh)
+{
+    sh->state_seq++;
+}
+
+
+/*
+ * The checking worker's tick: drains that have no request left become
+ * "drained", overrides whose time is up are reverted.  Costs nothing
+ * while no server drains and no override is due.
+ */
+
+void
+ngx_http_guard_state_tick(ngx_http_guard_main_conf_t *gmcf)
+{
+    uint64_t                     now;
+    ngx_uint_t                   i, j, draining, n;
+    ngx_slab_pool_t             *shpool;
+    ngx_http_guard_sh_t         *sh;
+    ngx_http_guard_peer_t       *gp, *due[8];
+    ngx_http_guard_upstream_t   *up;
+    ngx_http_guard_sh_server_t  *s;
+    ngx_http_guard_admin_cmd_t   cmd;
+    ngx_http_guard_admin_res_t   res;
+
+    sh = ngx_http_guard_shm_root(gmcf, &shpool);
+    now = ngx_http_guard_now_ms();
+
+    if (sh->draining == 0 && (sh->next_expiry == 0 || now < sh->next_expiry))
+    {
+        return;     /* a hint, read without the lock */
+    }
+
+    up = gmcf->upstreams.elts;
+    draining = 0;
+    n = 0;
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    sh->next_expiry = 0;
+
+    for (i = 0; i < gmcf->upstreams.nelts; i++) {
+        for (j = 0; j < up[i].npeers; j++) {
+            gp = &up[i].peers[j];
+            s = gp->sh;
+
+            if (s == NULL || !gp->check_owner) {
+                continue;
+            }
+
+            if (s->admin == NGX_HTTP_GUARD_DRAINING
+                && !ngx_http_guard_state_drained(gp, now))
+            {
+                draining++;
+            }
+
+            if ((s->ov_admin.until && now >= s->ov_admin.until)
+                || (s->ov_weight.until && now >= s->ov_weight.until))
+            {
+                if (n < 8) {
+                    due[n++] = gp;
+
+                } else {
+                    sh->next_expiry = now;      /* the rest next tick */
+                }
+
+                continue;
+            }
+
+            ngx_http_guard_expiry(sh, &s->ov_admin);
+            ngx_http_guard_expiry(sh, &s->ov_weight);
+        }
+    }
+
+    sh->draining = draining;
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    /* reverted as any admin change, by the principal "guard" */
+
+    ngx_memzero(&cmd, sizeof(ngx_http_guard_admin_cmd_t));
+    cmd.op = NGX_HTTP_GUARD_OP_EXPIRE;
+    ngx_str_set(&cmd.principal, "guard");
+    ngx_str_set(&cmd.reason, "the override expired");
+
+    for (i = 0; i < n; i++) {
+        (void) ngx_http_guard_state_admin(due[i], &cmd, &res);
+
+        if (res.applied) {
+            ngx_http_guard_apply(due[i]->up);
+        }
+    }
+}
+
+
+/* a long poll asks about one server: drained now? */
+
+void
+ngx_http_guard_state_drain_poll(ngx_http_guard_peer_t *gp)
+{
+    ngx_slab_pool_t      *shpool;
+
+    if (gp->sh == NULL || gp->sh->admin != NGX_HTTP_GUARD_DRAINING) {
+        return;
+    }
+
+    (void) ngx_http_guard_shm_root(gp->up->gmcf, &shpool);
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    if (gp->sh->admin == NGX_HTTP_GUARD_DRAINING) {
+        (void) ngx_http_guard_state_drained(gp, ngx_http_guard_now_ms());
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+}
+
+
+/*
+ * Under the mutex: a draining server with no request in flight in any
+ * worker of any live generation is drained.  Not before a tick has passed:
+ * a worker may be between choosing the peer and counting the request.
+ */
+
+static ngx_uint_t
+ngx_http_guard_state_drained(ngx_http_guard_peer_t *gp, uint64_t now)
+{
+    ngx_slab_pool_t             *shpool;
+    ngx_http_guard_sh_server_t  *s;
+
+    s = gp->sh;
+
+    if (s->inflight != 0 || now < s->drain_started + 200) {
+        return 0;
+    }
+
+    s->admin = NGX_HTTP_GUARD_DRAINED;
+    s->drained_at = now;
+
+    ngx_http_guard_state_changed(ngx_http_guard_shm_root(gp->up->gmcf,
+                                                          &shpool));
+
+    ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                  "upstream guard: server %V of upstream \"%V\" is drained: "
+                  "no request in flight %uL ms after the drain began",
+                  &s->server, &gp->up->uscf->host, now - s->drain_started);
+
+    return 1;
+}
+
+
+static void
+ngx_http_guard_state_set_draining(ngx_http_guard_upstream_t *up,
+    ngx_http_guard_sh_server_t *s)
+{
+    ngx_slab_pool_t      *shpool;
+    ngx_http_guard_sh_t  *sh;
+
+    sh = ngx_http_guard_shm_root(up->gmcf, &shpool);
+
+    s->admin = NGX_HTTP_GUARD_DRAINING;
+    s->drain_started = ngx_http_guard_now_ms();
+    s->drained_at = 0;
+    sh->draining++;
+}
+
+
+/*
+ * Back to active: slow start as after a recovery; out of maintenance the
+ * server was not checked, so its health is down until it passes "rise".
+ */
+
+static void
+ngx_http_guard_state_resume(ngx_http_guard_upstream_t *up,
+    ngx_http_guard_sh_server_t *s, uint64_t now)
+{
+    if (s->admin == NGX_HTTP_GUARD_MAINTENANCE) {
+        s->health = NGX_HTTP_GUARD_DOWN;
+        s->rise_count = 0;
+        s->fall_count = 0;
+        s->down_since = 0;
+        ngx_cpystrn(s->reason, (u_char *) "maintenance",
+                    NGX_HTTP_GUARD_REASON_LEN);
+    }
+
+    s->admin = NGX_HTTP_GUARD_ACTIVE;
+    s->admin_by_agent = 0;
+    s->agent_suspended = 0;
+    s->drain_started = 0;
+    s->drained_at = 0;
+    s->ramp_start = now;
+    ngx_memzero(&s->ov_admin, sizeof(ngx_http_guard_sh_override_t));
+}
+
+
+/*
+ * Under the mutex: in rotation after a change of one server's admin state
+ * and health ("gp" NULL: as things are), counted as pool_eval() counts:
+ * primaries, then standbys up to the floor, else nginx's backups.
+ */
+
+static ngx_uint_t
+ngx_http_guard_pool_project(ngx_http_guard_upstream_t *up,
+    ngx_http_guard_peer_t *gp, ngx_uint_t admin, ngx_uint_t health)
+{
+    ngx_uint_t                   i, primaries, standbys, backups, e, need;
+    ngx_uint_t                   old_admin, old_health;
+    ngx_http_guard_sh_server_t  *s;
+
+    old_admin = 0;
+    old_health = 0;
+    s = gp ? gp->sh : NULL;
+
+    if (s) {
+        old_admin = s->admin;
+        old_health = s->health;
+        s->admin = admin;
+        s->health = health;
+    }
+
+    primaries = 0;
+    standbys = 0;
+    backups = 0;
+
+    for (i = 0; i < up->npeers; i++) {
+        e = ngx_http_guard_eligible(&up->peers[i]);
+
+        switch (up->peers[i].role) {
+
+        case NGX_HTTP_GUARD_PRIMARY:
+            primaries += e;
+            break;
+
+        case NGX_HTTP_GUARD_STANDBY:
+            standbys += (e && up->peers[i].check_owner);
+            break;
+
+        default:
+            backups += e;
+        }
+    }
+
+    if (s) {
+        s->admin = old_admin;
+        s->health = old_health;
+    }
+
+    need = (up->floor > primaries) ? up->floor - primaries : 0;
+    primaries += ngx_min(standbys, need);
+
+    return primaries ? primaries : backups;
+}
+
+
+static void
+ngx_http_guard_override_set(ngx_http_guard_sh_override_t *ov,
+    ngx_http_guard_admin_cmd_t *cmd, uint64_t now)
+{
+    size_t  n;
+
+    ov->since = now;
+    ov->until = cmd->expires ? now + cmd->expires : 0;
+
+    n = ngx_min(cmd->principal.len, NGX_HTTP_GUARD_PRINCIPAL_LEN - 1);
+    ngx_memcpy(ov->by, cmd->principal.data, n);
+    ov->by[n] = '\0';
+
+    n = ngx_min(cmd->reason.len, NGX_HTTP_GUARD_REASON_LEN - 1);
+    ngx_memcpy(ov->reason, cmd->reason.data, n);
+    ov->reason[n] = '\0';
+}
+
+
+/* the earliest expiry the tick must look at */
+
+static void
+ngx_http_guard_expiry(ngx_http_guard_sh_t *sh,
+    ngx_http_guard_sh_override_t *ov)
+{
+    if (ov->until && (sh->next_expiry == 0 || ov->until < sh->next_expiry)) {
+        sh->next_expiry = ov->until;
+    }
 }
 
 
@@ -779,11 +1474,9 @@ ngx_http_guard_state_restore(ngx_http_guard_peer_t *gp,
     ngx_http_guard_saved_t *sv)
 {
     uint64_t                     now;
-    ngx_uint_t                   i;
     ngx_slab_pool_t             *shpool;
     ngx_http_guard_sh_t         *sh;
     ngx_http_guard_sh_server_t  *s;
-    ngx_http_guard_sh_override_t  *ov[2];
 
     s = gp->sh;
 
@@ -833,21 +1526,13 @@ ngx_http_guard_state_restore(ngx_http_guard_peer_t *gp,
         sh->draining++;
     }
 
-    /* the earliest expiry the tick looks at; one past is reverted at once */
+    /* an override whose time came while nginx was down: reverted at once */
 
-    ov[0] = &s->ov_admin;
-    ov[1] = &s->ov_weight;
-
-    for (i = 0; i < 2; i++) {
-        if (ov[i]->until
-            && (sh->next_expiry == 0 || ov[i]->until < sh->next_expiry))
-        {
-            sh->next_expiry = ov[i]->until;
-        }
-    }
+    ngx_http_guard_expiry(sh, &s->ov_admin);
+    ngx_http_guard_expiry(sh, &s->ov_weight);
 
     ngx_atomic_fetch_add(&gp->up->sh->gen, 1);
-    sh->state_seq++;
+    ngx_http_guard_state_changed(sh);
 
     ngx_shmtx_unlock(&shpool->mutex);
 }
@@ -868,7 +1553,7 @@ ngx_http_guard_state_restore_freeze(ngx_http_guard_main_conf_t *gmcf,
 
     sh->frozen = 1;
     sh->freeze = *freeze;
-    sh->state_seq++;
+    ngx_http_guard_state_changed(sh);
 
     ngx_shmtx_unlock(&shpool->mutex);
 }

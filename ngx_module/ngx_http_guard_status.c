@@ -52,14 +52,10 @@ static ngx_int_t ngx_http_guard_status_format(ngx_http_request_t *r,
     ngx_http_guard_loc_conf_t *glcf, ngx_uint_t *format);
 static ngx_int_t ngx_http_guard_status_error(ngx_http_request_t *r,
     ngx_uint_t status, const char *fmt, ngx_str_t *arg);
-static ngx_int_t ngx_http_guard_status_snapshot(ngx_http_request_t *r,
-    ngx_http_guard_snap_t *snap, ngx_str_t *upstream, ngx_str_t *state,
-    ngx_uint_t sorted);
 static ngx_int_t ngx_http_guard_snap_upstream(ngx_http_request_t *r,
     ngx_http_guard_upstream_t *up, ngx_slab_pool_t *shpool,
     ngx_http_guard_snap_upstream_t *su, ngx_str_t *state, uint64_t now);
 static ngx_uint_t ngx_http_guard_state_valid(ngx_str_t *state);
-static const char *ngx_http_guard_balancer(ngx_http_upstream_srv_conf_t *us);
 static void *ngx_http_guard_module_srv_conf(ngx_http_upstream_srv_conf_t *us,
     const char *name);
 static const char *ngx_http_guard_state_name(ngx_http_guard_peer_t *gp,
@@ -417,7 +413,7 @@ ngx_http_guard_state_valid(ngx_str_t *state)
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_guard_status_snapshot(ngx_http_request_t *r,
     ngx_http_guard_snap_t *snap, ngx_str_t *upstream, ngx_str_t *state,
     ngx_uint_t sorted)
@@ -444,6 +440,7 @@ ngx_http_guard_status_snapshot(ngx_http_request_t *r,
     snap->leader_pid = sh->leader_pid;
     snap->leader_changes = sh->leader_changes;
     snap->generation = sh->generation;
+    snap->frozen = sh->frozen;
     snap->started = sh->started;
     snap->zone_size = gmcf->shm_zone->shm.size;
     snap->zone_used = snap->zone_size - shpool->pfree * ngx_pagesize;
@@ -684,7 +681,7 @@ ngx_http_guard_snap_upstream(ngx_http_request_t *r,
  * upstreams without "hash": never read it.
  */
 
-static const char *
+const char *
 ngx_http_guard_balancer(ngx_http_upstream_srv_conf_t *us)
 {
     ngx_uint_t                     b, sticky;

@@ -68,6 +68,7 @@ typedef struct {
     ngx_pid_t                        leader_pid;
     ngx_uint_t                       leader_changes;
     ngx_uint_t                       generation;
+    ngx_uint_t                       frozen;     /* the admin API's switch */
     time_t                           started;
     size_t                           zone_size;
     size_t                           zone_used;
@@ -77,7 +78,12 @@ typedef struct {
 } ngx_http_guard_snap_t;
 
 
+ngx_int_t ngx_http_guard_status_snapshot(ngx_http_request_t *r,
+    ngx_http_guard_snap_t *snap, ngx_str_t *upstream, ngx_str_t *state,
+    ngx_uint_t sorted);
 ngx_int_t ngx_http_guard_status_json(ngx_http_guard_snap_t *snap,
+    ngx_http_guard_out_t *out);
+ngx_int_t ngx_http_guard_status_json_server(ngx_http_guard_snap_server_t *ss,
     ngx_http_guard_out_t *out);
 ngx_int_t ngx_http_guard_status_prom(ngx_http_guard_snap_t *snap,
     ngx_http_guard_out_t *out);

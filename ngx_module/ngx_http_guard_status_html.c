@@ -743,7 +743,7 @@ ngx_http_guard_html_server(ngx_http_guard_snap_t *snap,
 
     if (s->admin_weight > 0
         && ngx_http_guard_out_printf(out, NGX_HTTP_GUARD_HTML_MAX,
-                                     "<br><span class=\"aside\">admin %i"
+                                     "<br><span class=\"aside\">admin %ui"
                                      "</span>", s->admin_weight)
            != NGX_OK)
     {
@@ -779,8 +779,52 @@ ngx_http_guard_html_server(ngx_http_guard_snap_t *snap,
     if (ngx_http_guard_out_str(out, "</td><td>") != NGX_OK
         || ngx_http_guard_html_cstr(ss->health, out) != NGX_OK
         || ngx_http_guard_out_str(out, "</td><td>") != NGX_OK
-        || ngx_http_guard_html_cstr(ss->admin, out) != NGX_OK
-        || ngx_http_guard_out_str(out, "</td><td>") != NGX_OK
+        || ngx_http_guard_html_cstr(ss->admin, out) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    /* a drain's progress, and who set the override and why */
+
+    if (s->admin == NGX_HTTP_GUARD_DRAINING
+        && ngx_http_guard_out_printf(out, NGX_HTTP_GUARD_HTML_MAX,
+                                     "<br><span class=\"aside\">%uA in "
+                                     "flight</span>", s->inflight)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (s->admin == NGX_HTTP_GUARD_DRAINED
+        && s->drained_at >= s->drain_started
+        && (ngx_http_guard_out_str(out, "<br><span class=\"aside\">in ")
+               != NGX_OK
+            || ngx_http_guard_html_duration(s->drained_at - s->drain_started,
+                                            out)
+               != NGX_OK
+            || ngx_http_guard_out_str(out, "</span>") != NGX_OK))
+    {
+        return NGX_ERROR;
+    }
+
+    if (s->ov_admin.since
+        && (ngx_http_guard_out_str(out, "<br><span class=\"aside\">by ")
+               != NGX_OK
+            || ngx_http_guard_out_html(out, s->ov_admin.by,
+                   ngx_strnlen(s->ov_admin.by, NGX_HTTP_GUARD_PRINCIPAL_LEN))
+               != NGX_OK
+            || (s->ov_admin.reason[0]
+                && (ngx_http_guard_out_str(out, ": ") != NGX_OK
+                    || ngx_http_guard_out_html(out, s->ov_admin.reason,
+                           ngx_strnlen(s->ov_admin.reason,
+                                       NGX_HTTP_GUARD_REASON_LEN))
+                       != NGX_OK))
+            || ngx_http_guard_out_str(out, "</span>") != NGX_OK))
+    {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_guard_out_str(out, "</td><td>") != NGX_OK
         || ngx_http_guard_html_cstr(ss->config, out) != NGX_OK)
     {
         return NGX_ERROR;

@@ -17,8 +17,10 @@
 
 static ngx_int_t ngx_http_guard_json_upstream(
     ngx_http_guard_snap_upstream_t *su, ngx_http_guard_out_t *out);
-static ngx_int_t ngx_http_guard_json_server(ngx_http_guard_snap_server_t *ss,
+static ngx_int_t ngx_http_guard_json_admin(ngx_http_guard_sh_server_t *s,
     ngx_http_guard_out_t *out);
+static ngx_int_t ngx_http_guard_json_override(
+    ngx_http_guard_sh_override_t *ov, ngx_http_guard_out_t *out);
 
 
 ngx_int_t
@@ -31,12 +33,14 @@ ngx_http_guard_status_json(ngx_http_guard_snap_t *snap,
             "{\"version\":1,\"module\":\"%s\",\"nginx\":\"%s\","
             "\"pid\":%P,\"leader_pid\":%P,\"leader_changes\":%ui,"
             "\"generation\":%ui,\"started\":%T,\"uptime_s\":%T,"
+            "\"frozen\":%s,"
             "\"zone_size\":%uz,\"zone_used\":%uz,\"time_ms\":%uL,"
             "\"upstreams\":[",
             NGX_HTTP_GUARD_VERSION, NGINX_VERSION, ngx_pid,
             snap->leader_pid, snap->leader_changes, snap->generation,
             snap->started,
             (time_t) (snap->now / 1000) - snap->started,
+            snap->frozen ? "true" : "false",
             snap->zone_size, snap->zone_used, snap->now)
         != NGX_OK)
     {
@@ -102,7 +106,7 @@ ngx_http_guard_json_upstream(ngx_http_guard_snap_upstream_t *su,
             return NGX_ERROR;
         }
 
-        if (ngx_http_guard_json_server(&su->servers[i], out) != NGX_OK) {
+        if (ngx_http_guard_status_json_server(&su->servers[i], out) != NGX_OK) {
             return NGX_ERROR;
         }
     }
@@ -111,8 +115,8 @@ ngx_http_guard_json_upstream(ngx_http_guard_snap_upstream_t *su,
 }
 
 
-static ngx_int_t
-ngx_http_guard_json_server(ngx_http_guard_snap_server_t *ss,
+ngx_int_t
+ngx_http_guard_status_json_server(ngx_http_guard_snap_server_t *ss,
     ngx_http_guard_out_t *out)
 {
     u_char                      *ew, *aw;
@@ -150,12 +154,96 @@ ngx_http_guard_json_server(ngx_http_guard_snap_server_t *ss,
                "\"checks\":%ui,\"fails\":%ui,\"rise_count\":%ui,"
                "\"fall_count\":%ui,\"last_check_ms\":%uL,"
                "\"last_latency_ms\":%M,\"last_change_ms\":%uL,"
-               "\"downtime_ms\":%uL,\"in_flight\":%uA}",
+               "\"downtime_ms\":%uL,\"in_flight\":%uA",
                ss->role, ss->config, ss->health, ss->admin, ss->state,
                ss->in_rotation ? "true" : "false",
                ss->gp->cfg_weight, ew - ewb, ewb, aw - awb, awb,
                ss->permille / 1000, ss->permille % 1000,
                s->checks, s->fails, s->rise_count, s->fall_count,
                s->last_check, s->last_latency, s->last_change,
-               ss->downtime, s->inflight);
+               ss->downtime, s->inflight)
+           != NGX_OK
+        ? NGX_ERROR : ngx_http_guard_json_admin(s, out);
+}
+
+
+/*
+ * The rest of a server object, the admin dimension's records: the version a change may be based on
+ * (If-Match), the drain and how long it took, the overrides in force.
+ */
+
+static ngx_int_t
+ngx_http_guard_json_admin(ngx_http_guard_sh_server_t *s,
+    ngx_http_guard_out_t *out)
+{
+    if (ngx_http_guard_out_printf(out, 256,
+            ",\"admin_version\":%uL,\"admin_weight\":", s->admin_version)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if ((s->admin_weight
+         ? ngx_http_guard_out_printf(out, 32, "%ui", s->admin_weight)
+         : ngx_http_guard_out_str(out, "null"))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_guard_out_str(out, ",\"drain_started_ms\":") != NGX_OK
+        || (s->drain_started
+            ? ngx_http_guard_out_printf(out, 32, "%uL", s->drain_started)
+            : ngx_http_guard_out_str(out, "null"))
+           != NGX_OK
+        || ngx_http_guard_out_str(out, ",\"drain_duration_ms\":") != NGX_OK
+        || (s->drained_at && s->drained_at >= s->drain_started
+            ? ngx_http_guard_out_printf(out, 32, "%uL",
+                                        s->drained_at - s->drain_started)
+            : ngx_http_guard_out_str(out, "null"))
+           != NGX_OK
+        || ngx_http_guard_out_str(out, ",\"admin_override\":") != NGX_OK
+        || ngx_http_guard_json_override(&s->ov_admin, out) != NGX_OK
+        || ngx_http_guard_out_str(out, ",\"weight_override\":") != NGX_OK
+        || ngx_http_guard_json_override(&s->ov_weight, out) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_guard_out_str(out, "}");
+}
+
+
+/* {"by":..,"reason":..,"since_ms":..,"until_ms":..} or null */
+
+static ngx_int_t
+ngx_http_guard_json_override(ngx_http_guard_sh_override_t *ov,
+    ngx_http_guard_out_t *out)
+{
+    if (ov->since == 0) {
+        return ngx_http_guard_out_str(out, "null");
+    }
+
+    if (ngx_http_guard_out_str(out, "{\"by\":") != NGX_OK
+        || ngx_http_guard_out_json(out, ov->by,
+                                   ngx_strnlen(ov->by,
+                                               NGX_HTTP_GUARD_PRINCIPAL_LEN))
+           != NGX_OK
+        || ngx_http_guard_out_str(out, ",\"reason\":") != NGX_OK
+        || ngx_http_guard_out_json(out, ov->reason,
+                                   ngx_strnlen(ov->reason,
+                                               NGX_HTTP_GUARD_REASON_LEN))
+           != NGX_OK
+        || ngx_http_guard_out_printf(out, 64, ",\"since_ms\":%uL,"
+                                     "\"until_ms\":", ov->since)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ov->until) {
+        return ngx_http_guard_out_printf(out, 32, "%uL}", ov->until);
+    }
+
+    return ngx_http_guard_out_str(out, "null}");
 }

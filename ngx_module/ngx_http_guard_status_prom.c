@@ -56,6 +56,11 @@ typedef enum {
     ngx_http_guard_srv_last_duration,
     ngx_http_guard_srv_last_change,
     ngx_http_guard_srv_in_flight,
+    ngx_http_guard_srv_drained,
+    ngx_http_guard_srv_maintenance,
+    ngx_http_guard_srv_admin_weight,
+    ngx_http_guard_srv_admin_version,
+    ngx_http_guard_srv_drain_duration,
     ngx_http_guard_srv_state
 } ngx_http_guard_srv_metric_e;
 
@@ -192,6 +197,26 @@ static ngx_http_guard_prom_family_t  ngx_http_guard_prom_servers[] = {
       "Requests in flight to the server, across workers and reloads.",
       ngx_http_guard_srv_in_flight },
 
+    { "server_drained", "gauge",
+      "1 once a drained server has no request in flight.",
+      ngx_http_guard_srv_drained },
+
+    { "server_maintenance", "gauge",
+      "1 while the server is in maintenance (not checked).",
+      ngx_http_guard_srv_maintenance },
+
+    { "server_admin_weight", "gauge",
+      "Weight set through the admin API (0: none).",
+      ngx_http_guard_srv_admin_weight },
+
+    { "server_admin_version", "gauge",
+      "Admin changes of the server so far (If-Match of the admin API).",
+      ngx_http_guard_srv_admin_version },
+
+    { "server_drain_duration_seconds", "gauge",
+      "How long the last drain took to reach drained (0: not yet).",
+      ngx_http_guard_srv_drain_duration },
+
     { "server_state", "gauge",
       "Summary state for people, as a label; the value is always 1.",
       ngx_http_guard_srv_state },
@@ -239,10 +264,14 @@ ngx_http_guard_status_prom(ngx_http_guard_snap_t *snap,
             "# HELP " NGX_HTTP_GUARD_PROM "leader_changes_total Changes of "
             "the checking process.\n"
             "# TYPE " NGX_HTTP_GUARD_PROM "leader_changes_total counter\n"
-            NGX_HTTP_GUARD_PROM "leader_changes_total %ui\n",
+            NGX_HTTP_GUARD_PROM "leader_changes_total %ui\n"
+            "# HELP " NGX_HTTP_GUARD_PROM "admin_frozen 1 while the admin "
+            "API's freeze refuses every change but resume.\n"
+            "# TYPE " NGX_HTTP_GUARD_PROM "admin_frozen gauge\n"
+            NGX_HTTP_GUARD_PROM "admin_frozen %ui\n",
             NGX_HTTP_GUARD_VERSION, NGINX_VERSION, snap->zone_size,
             snap->zone_used, snap->started, snap->generation,
-            snap->leader_pid, snap->leader_changes)
+            snap->leader_pid, snap->leader_changes, snap->frozen)
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -492,6 +521,27 @@ ngx_http_guard_prom_server(ngx_http_guard_out_t *out,
     case ngx_http_guard_srv_in_flight:
         v = s->inflight;
         break;
+
+    case ngx_http_guard_srv_drained:
+        v = (s->admin == NGX_HTTP_GUARD_DRAINED);
+        break;
+
+    case ngx_http_guard_srv_maintenance:
+        v = (s->admin == NGX_HTTP_GUARD_MAINTENANCE);
+        break;
+
+    case ngx_http_guard_srv_admin_weight:
+        v = s->admin_weight;
+        break;
+
+    case ngx_http_guard_srv_admin_version:
+        v = s->admin_version;
+        break;
+
+    case ngx_http_guard_srv_drain_duration:
+        ms = (s->drained_at && s->drained_at >= s->drain_started)
+             ? s->drained_at - s->drain_started : 0;
+        goto fraction;
 
     case ngx_http_guard_srv_slow_start:
         ms = ss->permille;

@@ -34,7 +34,7 @@ use Time::HiRes qw(time sleep);
 our @EXPORT = qw(make_certs start_hostile stop_hostile hostile_log hostile_log_count
                  http_get guard_status wait_for kill_leader server_state upstream_state
                  wait_health health_file old_workers schema_errors
-                 prom_errors shares who);
+                 prom_errors shares who write_tokens token_hash);
 
 our $ERROR;    # why the last http_get / guard_status / kill_leader failed
 
@@ -289,7 +289,8 @@ END {
 # $status in scalar context. GET http://127.0.0.1:$port$path over HTTP/1.0
 # (port default TEST_NGINX_SERVER_PORT || 1984) with IO::Socket::INET.
 # Options: timeout => 5 (seconds, whole exchange), host => 'localhost' (Host
-# header), method => 'GET', headers => { Name => value }. On failure $status is
+# header), method => 'GET', headers => { Name => value }, body => bytes (sent
+# with its Content-Length). On failure $status is
 # undef and $body (and $Guard::ERROR) says why. $headers is the raw header block.
 sub http_get {
     my ($path, $port, %opt) = @_;
@@ -304,7 +305,10 @@ sub http_get {
                       $opt{method} // 'GET', $path, $opt{host} // 'localhost');
     my $h = $opt{headers} || {};
     $req .= "$_: $h->{$_}\r\n" for sort keys %$h;
+    $req .= "Content-Length: " . length($opt{body}) . "\r\n"
+        if defined $opt{body};
     $req .= "\r\n";
+    $req .= $opt{body} if defined $opt{body};
     local $SIG{PIPE} = 'IGNORE';
     defined syswrite($s, $req) or return _fail("write: $!");
     my $buf = '';
@@ -605,6 +609,155 @@ sub who {
     return join ',', map { "$_=$c->{$_}" } sort keys %$c;
 }
 
+# ------------------------------------------------------------------ admin API
+
+# admin($method, $path, $token, $body, %opt) -> ($status, $json, $head): one
+# request to the admin API of the test server with "Authorization: Bearer
+# $token" (none if undef) and $body (a string, sent as is; undef: none).
+# $json is the decoded answer, or undef (the raw body is in $Guard::BODY).
+# Options: headers => {...} added, port, timeout as http_get.
+our $BODY;
+sub admin {
+    my ($method, $path, $token, $body, %opt) = @_;
+    my %h = %{ $opt{headers} || {} };
+    $h{Authorization} = "Bearer $token" if defined $token;
+    $h{'Content-Type'} = 'application/json' if defined $body;
+    my ($st, $raw, $head) = http_get($path, $opt{port}, method => $method,
+                                     headers => \%h, body => $body,
+                                     timeout => $opt{timeout} // 10);
+    $BODY = $raw;
+    my $json = defined $raw ? eval { JSON::PP->new->utf8->decode($raw) } : undef;
+    return ($st, $json, $head);
+}
+
+# master_pid() -> the pid of the test nginx's master (its pid file)
+sub master_pid {
+    my $root = $ENV{TEST_NGINX_SERVROOT} || "$PWD/t/servroot";
+    open my $fh, '<', "$root/logs/nginx.pid" or return undef;
+    my $pid = <$fh> // '';
+    return $pid =~ /^(\d+)/ ? $1 : undef;
+}
+
+# reload() -> true once the status reports a config generation above the
+# one before HUP was sent to the master (fails the test otherwise)
+sub reload {
+    my $before = guard_status() or return 0;
+    my $master = master_pid() or return 0;
+    kill 'HUP', $master;
+    my $ok = wait_for(sub {
+        my $st = guard_status() or return 0;
+        return $st->{generation} > $before->{generation};
+    }, 15);
+    require Test::More;
+    Test::More::ok($ok, "reload: a new generation after HUP");
+    return $ok;
+}
+
+# background_get($path, $n) -> pids of $n children that each GET $path
+# (timeout 20 s) and exit 0 on a 200, 1 otherwise; reap with wait_children
+sub background_get {
+    my ($path, $n) = @_;
+    my @pids;
+    for (1 .. $n) {
+        my $pid = fork;
+        die "fork: $!\n" unless defined $pid;
+        if ($pid == 0) {
+            my $st = http_get($path, undef, timeout => 20);
+            require POSIX;
+            POSIX::_exit(defined $st && $st == 200 ? 0 : 1);
+        }
+        push @pids, $pid;
+    }
+    return @pids;
+}
+
+# wait_children(@pids) -> the number of them that exited 0
+sub wait_children {
+    my $ok = 0;
+    for my $pid (@_) {
+        waitpid $pid, 0;
+        $ok++ if $? == 0;
+    }
+    return $ok;
+}
+
+# token_line($name, $role, $upstreams, $token) -> a tokens file line with
+# the token's SHA-256
+sub token_line {
+    my ($name, $role, $ups, $token) = @_;
+    require Digest::SHA;
+    return "$name $role $ups sha256:" . Digest::SHA::sha256_hex($token) . "\n";
+}
+
+# ------------------------------------------------------------------ tokens files
+
+# The admin API's principals file, written before nginx reads it.  A block
+# with a "--- tokens" section gets it written to $TEST_NGINX_TOKENS (an
+# absolute path; $TEST_NGINX_TOKENS_REL is the same file relative to the
+# conf directory, which nginx resolves it against) by a block preprocessor,
+# since "--- init" runs only after nginx has started:
+#   --- tokens
+#   alice  operator  app,erp_*  {sha256:test-token-alice}
+#   --- tokens_mode: 0640        (default 0600)
+#   --- tokens_group: daemon     (default: root's group)
+# {sha256:TOKEN} and {sha512:TOKEN} become "sha256:" and the hex digest of
+# TOKEN.  Tokens in tests must be obviously fake ("test-token-alice").
+our $TOKENS_DIR = File::Spec->catdir(File::Spec->tmpdir,
+                                     "upstream-guard-tokens-$<-$$");
+$ENV{TEST_NGINX_TOKENS} = File::Spec->catfile($TOKENS_DIR, 'tokens');
+{
+    my $conf = File::Spec->catdir($ENV{TEST_NGINX_SERVROOT}
+                                  || File::Spec->rel2abs('t/servroot'), 'conf');
+    $ENV{TEST_NGINX_TOKENS_REL} = File::Spec->abs2rel($ENV{TEST_NGINX_TOKENS},
+                                                      $conf);
+}
+
+# token_hash('sha256', 'test-token-alice') -> "sha256:<64 hex>"
+sub token_hash {
+    my ($alg, $token) = @_;
+    require Digest::SHA;
+    my $f = $alg eq 'sha512' ? \&Digest::SHA::sha512_hex : \&Digest::SHA::sha256_hex;
+    return "$alg:" . $f->($token);
+}
+
+# write_tokens($text, mode => 0600, group => 'root', path => $TEST_NGINX_TOKENS)
+# -> the path; dies on failure.
+sub write_tokens {
+    my ($text, %opt) = @_;
+    my $path = $opt{path} // $ENV{TEST_NGINX_TOKENS};
+    (my $dir = $path) =~ s{/[^/]*$}{};
+    unless (-d $dir) {
+        File::Path::make_path($dir, { mode => 0700 });
+    }
+    $text =~ s/\{(sha256|sha512):([^}]*)\}/token_hash($1, $2)/ge;
+    unlink $path;
+    open my $fh, '>', $path or die "cannot write $path: $!";
+    print $fh $text;
+    close $fh or die "cannot write $path: $!";
+    my $gid = 0;
+    if (defined $opt{group}) {
+        $gid = getgrnam($opt{group});
+        die "no group $opt{group}" unless defined $gid;
+    }
+    chown -1, $gid, $path or die "cannot chgrp $path: $!";
+    chmod $opt{mode} // 0600, $path or die "cannot chmod $path: $!";
+    return $path;
+}
+
+sub _tokens_file {
+    my ($block) = @_;
+    my $text = $block->tokens;
+    return $block unless defined $text;
+    my $mode = $block->tokens_mode;
+    write_tokens($text, mode => defined $mode ? oct($mode) : 0600,
+                 group => scalar $block->tokens_group);
+    return $block;
+}
+
+END {
+    File::Path::remove_tree($TOKENS_DIR) if $$ == $LOADER && -d $TOKENS_DIR;
+}
+
 # ------------------------------------------------------------------ expected errors
 
 our $EXPECTED_ERROR = qr/upstream guard: (?:server \S+ \(\S+\) of upstream ".*" is down: |upstream ".*" is below its floor: )/;
@@ -629,6 +782,7 @@ sub _unexpected_errors_only {
 INIT {
     my $add = Test::Nginx::Util->can('add_block_preprocessor');
     $add->(\&_unexpected_errors_only) if $add;
+    $add->(\&_tokens_file) if $add;
 }
 
 1;

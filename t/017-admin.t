@@ -1,0 +1,473 @@
+# The admin API: drain until drained (with requests in flight, two
+# workers, a reload mid-drain), resume, maintenance without check traffic,
+# live weights, dry runs, versions, the freeze, expiring overrides, and
+# every refusal answering its code and changing nothing.
+use lib 't/lib';
+use Guard;
+use Test::Nginx::Socket 'no_plan';
+
+# the principals (obviously fake tokens), in a file only root can read
+our $Dir = "/tmp/guard-admin-" . Guard::_server_port();
+mkdir $Dir;
+our $Tokens = "$Dir/tokens";
+{
+    open my $fh, '>', $Tokens or die "$Tokens: $!\n";
+    print $fh "# test principals\n",
+        Guard::token_line('olga', 'operator', 'app,slow,hashed', 'test-token-olga'),
+        Guard::token_line('vera', 'viewer', '*', 'test-token-vera'),
+        Guard::token_line('adam', 'admin', '*', 'test-token-adam'),
+        Guard::token_line('erin', 'operator', 'erp_*', 'test-token-erin');
+    close $fh;
+    chmod 0600, $Tokens;
+}
+
+our $Backends = <<"_EOC_";
+    server {
+        listen 127.0.0.1:$ENV{TEST_NGINX_B1};
+        location /health { return 200; }
+        location / { return 200 "b1\\n"; }
+    }
+    server {
+        listen 127.0.0.1:$ENV{TEST_NGINX_B2};
+        location /health { return 200; }
+        location / { return 200 "b2\\n"; }
+    }
+    server {
+        listen 127.0.0.1:$ENV{TEST_NGINX_B3};
+        location /health { return 200; }
+        location / { return 200 "b3\\n"; }
+    }
+_EOC_
+
+our $App = <<"_EOC_";
+    upstream app {
+        zone app 64k;
+        server 127.0.0.1:$ENV{TEST_NGINX_B1};
+        server 127.0.0.1:$ENV{TEST_NGINX_B2};
+        server 127.0.0.1:$ENV{TEST_NGINX_B3};
+        guard_check http uri=/health interval=100ms fall=1 rise=1;
+        guard_floor 2;
+    }
+    upstream hashed {
+        hash \$arg_k consistent;
+        server 127.0.0.1:$ENV{TEST_NGINX_B1};
+        server 127.0.0.1:$ENV{TEST_NGINX_B2};
+        guard_check http uri=/health interval=100ms;
+        guard_floor 1;
+    }
+    upstream erp_billing {
+        server 127.0.0.1:$ENV{TEST_NGINX_B1};
+        server 127.0.0.1:$ENV{TEST_NGINX_B2};
+        guard_check tcp interval=100ms;
+    }
+_EOC_
+
+our $Config = <<"_EOC_";
+    location / { proxy_pass http://app; }
+    location = /guard { guard_status; }
+    location /admin/ {
+        guard_admin;
+        guard_admin_tokens $Tokens;
+    }
+_EOC_
+
+# the admin state of every server of "app", to compare before and after
+sub admin_view {
+    my $st = Guard::guard_status() or return "no status: $Guard::ERROR";
+    my $u = Guard::upstream_state($st, 'app') or return 'no upstream';
+    return join ' ', "frozen=" . ($st->{frozen} ? 1 : 0),
+        "in_rotation=$u->{in_rotation}",
+        map { join ',', $_->{server}, $_->{admin}, $_->{admin_version},
+                  $_->{admin_weight} // '-', $_->{in_rotation} ? 'in' : 'out' }
+            @{ $u->{servers} };
+}
+
+# true once the server has a request in flight (fails the test otherwise)
+sub busy {
+    my ($addr) = @_;
+    my $ok = Guard::wait_for(sub {
+        my $s = Guard::server_state(Guard::guard_status(), 'slow', $addr);
+        return $s && $s->{in_flight} >= 1;
+    }, 10);
+    Test::More::ok($ok, "a request in flight to $addr");
+    return $ok;
+}
+
+sub Guard::expect {
+    my ($name, $want, $method, $path, $token, $body, %opt) = @_;
+    my ($st, $j, $head) = Guard::admin($method, $path, $token, $body, %opt);
+    my $code = $j ? $j->{code} // 'ok' : 'not JSON: ' . ($Guard::BODY // '');
+    Test::More::is("$st $code", $want, $name)
+        or Test::More::diag($Guard::BODY);
+    return ($j, $head);
+}
+
+master_on();
+workers(2);
+no_shuffle();
+no_root_location();
+check_accum_error_log();
+run_tests();
+
+__DATA__
+
+=== TEST 1: drain, resume, weight: answers, state, shares
+--- http_config eval: $::App . $::Backends
+--- config eval: $::Config
+--- init
+my $b1 = "127.0.0.1:$ENV{TEST_NGINX_B1}";
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
+Guard::wait_health('app', $ENV{TEST_NGINX_B3}, 'up');
+my ($j) = Guard::expect('drain b1', '200 ok', 'POST',
+    "/admin/upstreams/app/servers/$b1/drain", 'test-token-olga',
+    '{"reason":"kernel patch"}');
+Test::More::is($j->{admin_before}, 'active', 'drain: admin before');
+Test::More::like($j->{admin_after}, qr/^drain(ing|ed)$/, 'drain: admin after');
+Test::More::is($j->{pool}{in_rotation_after}, 2, 'drain: 2 left in rotation');
+Test::More::is($j->{version}, 1, 'drain: version 1');
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'drained', 'admin');
+my $s = Guard::server_state(Guard::guard_status(), 'app', $b1);
+Test::More::is($s->{admin_override}{by}, 'olga', 'the override says who');
+Test::More::is($s->{admin_override}{reason}, 'kernel patch', 'and why');
+Test::More::ok(defined $s->{drain_duration_ms}, 'and how long the drain took');
+my $who = Guard::who(30, '/');
+Test::More::unlike($who, qr/b1/, "a drained server gets no request: $who");
+($j) = Guard::expect('resume b1', '200 ok', 'POST',
+    "/admin/upstreams/app/servers/$b1/resume", 'test-token-olga', '');
+Test::More::is($j->{admin_after}, 'active', 'resume: active');
+($j) = Guard::expect('weight 3 for b1', '200 ok', 'POST',
+    "/admin/upstreams/app/servers/$b1/weight", 'test-token-olga',
+    '{"weight":3}');
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, '3', 'admin_weight');
+my $c = Guard::shares(50, '/');
+Test::More::ok(($c->{"b1"} // 0) >= 27 && ($c->{"b1"} // 0) <= 33,
+               'weight 3 of 5: b1 takes about 30 of 50')
+    or Test::More::diag(join ',', %$c);
+Guard::expect('weight on hash consistent', '409 not_live_weights', 'POST',
+    "/admin/upstreams/hashed/servers/$b1/weight", 'test-token-olga',
+    '{"weight":2}');
+--- request
+GET /guard
+--- response_body_like: "admin_weight":3,
+--- error_log eval
+[qr/upstream guard: drain of server 127\.0\.0\.1:\d+ of upstream "app" by olga: draining, 2 in rotation \(floor 2\) \(reason: kernel patch\)/,
+ qr/upstream guard: server 127\.0\.0\.1:\d+ of upstream "app" is drained: no request in flight \d+ ms after the drain began/,
+ qr/upstream guard: resume of server 127\.0\.0\.1:\d+ of upstream "app" by olga: active/]
+--- no_error_log
+[error]
+
+
+
+=== TEST 2: every refusal answers its code and changes nothing
+--- http_config eval: $::App . $::Backends
+--- config eval: $::Config
+--- init
+my $b1 = "127.0.0.1:$ENV{TEST_NGINX_B1}";
+my $b2 = "127.0.0.1:$ENV{TEST_NGINX_B2}";
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
+Guard::wait_health('app', $ENV{TEST_NGINX_B3}, 'up');
+Guard::expect('drain b1 first', '200 ok', 'POST',
+    "/admin/upstreams/app/servers/$b1/drain", 'test-token-olga', '{}');
+my $before = main::admin_view();
+my $d = "/admin/upstreams/app/servers/$b2/drain";
+my @cases = (
+    ['no token', '401 unauthenticated', 'POST', $d, undef, '{}'],
+    ['wrong token', '401 unauthenticated', 'POST', $d, 'test-token-nobody', '{}'],
+    ['viewer writing', '403 forbidden', 'POST', $d, 'test-token-vera', '{}'],
+    ['operator doing maintenance', '403 forbidden', 'POST',
+     "/admin/upstreams/app/servers/$b2/maintenance", 'test-token-olga', '{}'],
+    ['principal outside its upstreams', '403 forbidden', 'POST', $d,
+     'test-token-erin', '{}'],
+    ['GET writing', '405 method_not_allowed', 'GET', $d, 'test-token-olga', undef],
+    ['PUT on a drain', '405 method_not_allowed', 'PUT', $d, 'test-token-olga', '{}'],
+    ['malformed JSON', '400 bad_json', 'POST', $d, 'test-token-olga', '{'],
+    ['truncated JSON', '400 bad_json', 'POST', $d, 'test-token-olga', '{"reason":"x'],
+    ['duplicated key', '400 bad_json', 'POST', $d, 'test-token-olga',
+     '{"reason":"a","reason":"b"}'],
+    ['nested object', '400 bad_json', 'POST', $d, 'test-token-olga',
+     '{"reason":{"a":1}}'],
+    ['not an object', '400 bad_json', 'POST', $d, 'test-token-olga', '["drain"]'],
+    ['unknown field', '400 bad_json', 'POST', $d, 'test-token-olga', '{"force":true}'],
+    ['wrong type', '400 bad_value', 'POST', $d, 'test-token-olga', '{"reason":5}'],
+    ['dry_run as a string', '400 bad_value', 'POST', $d, 'test-token-olga',
+     '{"dry_run":"yes"}'],
+    ['invalid UTF-8', '400 bad_json', 'POST', $d, 'test-token-olga',
+     qq({"reason":"\xff\xfe"})],
+    ['a newline in the reason', '400 bad_value', 'POST', $d, 'test-token-olga',
+     '{"reason":"a\\nb"}'],
+    ['bad expiry', '400 bad_value', 'POST', $d, 'test-token-olga',
+     '{"expires":"soon"}'],
+    ['oversize body', '413 body_too_large', 'POST', $d, 'test-token-olga',
+     '{"reason":"' . ('x' x 5000) . '"}'],
+    ['weight 0', '400 bad_value', 'POST', "/admin/upstreams/app/servers/$b2/weight",
+     'test-token-olga', '{"weight":0}'],
+    ['weight 1.5', '400 bad_value', 'POST', "/admin/upstreams/app/servers/$b2/weight",
+     'test-token-olga', '{"weight":1.5}'],
+    ['unknown upstream', '404 unknown_upstream', 'POST',
+     "/admin/upstreams/nope/servers/$b2/drain", 'test-token-adam', '{}'],
+    ['unknown server', '404 unknown_server', 'POST',
+     '/admin/upstreams/app/servers/127.0.0.1:1/drain', 'test-token-olga', '{}'],
+    ['unknown operation', '404 unknown_path', 'POST',
+     "/admin/upstreams/app/servers/$b2/explode", 'test-token-olga', '{}'],
+    ['floor breach', '409 floor', 'POST', $d, 'test-token-olga', '{}'],
+    ['stale version', '412 stale_version', 'POST',
+     "/admin/upstreams/app/servers/$b1/resume", 'test-token-olga', '{}',
+     headers => { 'If-Match' => '"7"' }],
+);
+for my $c (@cases) {
+    Guard::expect(@$c);
+}
+Test::More::is(main::admin_view(), $before, 'the refusals changed nothing');
+my ($j) = Guard::expect('floor breach says the numbers', '409 floor', 'POST', $d,
+                        'test-token-olga', '{}');
+Test::More::is("$j->{pool}{in_rotation_after}/$j->{pool}{floor}", '1/2',
+               'floor: 1 would be left, floor 2');
+my (undef, $head) = Guard::expect('no token: a challenge', '401 unauthenticated',
+                                  'GET', '/admin/upstreams', undef, undef);
+Test::More::like($head, qr/^WWW-Authenticate: Bearer/mi, 'WWW-Authenticate');
+(undef, $head) = Guard::expect('GET on a change', '405 method_not_allowed', 'GET',
+                               $d, 'test-token-olga', undef);
+Test::More::like($head, qr/^Allow: POST\r?$/mi, 'Allow: POST');
+--- request
+GET /guard
+--- response_body_like: "admin":"draining|drained"
+--- no_error_log
+[error]
+
+
+
+=== TEST 3: dry run, If-Match, freeze, expiry, overrides listed and reverted
+--- http_config eval: $::App . $::Backends
+--- config eval: $::Config
+--- init
+my $b1 = "127.0.0.1:$ENV{TEST_NGINX_B1}";
+my $b2 = "127.0.0.1:$ENV{TEST_NGINX_B2}";
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
+Guard::wait_health('app', $ENV{TEST_NGINX_B3}, 'up');
+my $before = main::admin_view();
+my ($j) = Guard::expect('dry run', '200 ok', 'POST',
+    "/admin/upstreams/app/servers/$b1/drain", 'test-token-olga',
+    '{"dry_run":true}');
+Test::More::ok($j->{dry_run} && !$j->{applied} && $j->{allowed},
+               'dry run: allowed, not applied');
+Test::More::is($j->{pool}{in_rotation_after}, 2, 'dry run: 2 would be left');
+Test::More::is(main::admin_view(), $before, 'a dry run changes nothing');
+my (undef, $head) = Guard::expect('read b1', '200 ok', 'GET',
+    "/admin/upstreams/app/servers/$b1", 'test-token-vera', undef);
+my ($etag) = $head =~ /^ETag: (\S+)/mi;
+Test::More::is($etag, '"0"', 'ETag: the version');
+Guard::expect('If-Match the version', '200 ok', 'POST',
+    "/admin/upstreams/app/servers/$b1/weight", 'test-token-olga',
+    '{"weight":2,"expires":"2s"}', headers => { 'If-Match' => $etag });
+Guard::expect('If-Match an old version', '412 stale_version', 'POST',
+    "/admin/upstreams/app/servers/$b1/weight", 'test-token-olga',
+    '{"weight":4}', headers => { 'If-Match' => $etag });
+Guard::expect('drain b2 for 2s', '200 ok', 'POST',
+    "/admin/upstreams/app/servers/$b2/drain", 'test-token-olga',
+    '{"expires":"2s","reason":"short"}');
+($j) = Guard::expect('overrides', '200 ok', 'GET', '/admin/overrides',
+                     'test-token-vera', undef);
+Test::More::is(scalar @{ $j->{overrides} || [] }, 2, 'two overrides listed');
+Test::More::ok((grep { $_->{by} eq 'olga' && $_->{until_ms} } @{ $j->{overrides} }) == 2,
+               'each with who and until when');
+Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'active', 'admin', 10);
+Guard::wait_for(sub {
+    my $s = Guard::server_state(Guard::guard_status(), 'app', $b1);
+    return $s && !defined $s->{admin_weight};
+}, 10);
+Test::More::is(main::admin_view() =~ s/,\d+,/,V,/gr, $before =~ s/,\d+,/,V,/gr,
+               'expired overrides are reverted');
+Guard::expect('operator cannot freeze', '403 forbidden', 'PUT', '/admin/freeze',
+              'test-token-olga', '{"reason":"incident"}');
+Guard::expect('freeze', '200 ok', 'PUT', '/admin/freeze', 'test-token-adam',
+              '{"reason":"incident 42"}');
+Guard::expect('frozen: no drain', '409 frozen', 'POST',
+    "/admin/upstreams/app/servers/$b1/drain", 'test-token-olga', '{}');
+Guard::expect('frozen: no maintenance', '409 frozen', 'POST',
+    "/admin/upstreams/app/servers/$b1/maintenance", 'test-token-adam', '{}');
+Guard::expect('lift the freeze', '200 ok', 'DELETE', '/admin/freeze',
+              'test-token-adam', undef);
+Guard::expect('drain b1', '200 ok', 'POST',
+    "/admin/upstreams/app/servers/$b1/drain", 'test-token-olga', '{}');
+Guard::expect('operator cannot revert all', '403 forbidden', 'DELETE',
+              '/admin/overrides', 'test-token-olga', undef);
+($j) = Guard::expect('revert all', '200 ok', 'DELETE', '/admin/overrides',
+                     'test-token-adam', undef);
+Test::More::is(scalar @{ $j->{reverted} || [] }, 1, 'one override reverted');
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'active', 'admin');
+--- request
+GET /admin/whoami
+--- more_headers
+Authorization: Bearer test-token-vera
+--- response_body_like: "principal":"vera","role":"viewer"
+--- error_log eval
+[qr/upstream guard: expire of server 127\.0\.0\.1:\d+ of upstream "app" by guard: active/,
+ qr/upstream guard: adam freezes the admin API \(reason: incident 42\)/]
+--- no_error_log
+[error]
+
+
+
+=== TEST 4: maintenance sends no check, resume goes through rise
+--- http_config eval
+"    upstream app {
+        server 127.0.0.1:\$TEST_NGINX_B4;
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        server 127.0.0.1:\$TEST_NGINX_B3;
+        guard_check tcp interval=100ms fall=1 rise=3;
+        guard_floor 2;
+    }
+" . $::Backends
+--- config eval: $::Config
+--- init
+my $b4 = "127.0.0.1:$ENV{TEST_NGINX_B4}";
+Guard::start_hostile('ok', $ENV{TEST_NGINX_B4}, lifetime => 60, log => 1);
+Guard::wait_health('app', $ENV{TEST_NGINX_B4}, 'up');
+Guard::expect('maintenance is for admins', '403 forbidden', 'POST',
+    "/admin/upstreams/app/servers/$b4/maintenance", 'test-token-olga', '{}');
+my ($j) = Guard::expect('maintenance', '200 ok', 'POST',
+    "/admin/upstreams/app/servers/$b4/maintenance", 'test-token-adam',
+    '{"reason":"disk swap"}');
+Test::More::is($j->{admin_after}, 'maintenance', 'in maintenance');
+select undef, undef, undef, 0.5;    # a check in flight may still land
+my $n0 = Guard::hostile_log_count($ENV{TEST_NGINX_B4});
+select undef, undef, undef, 1.5;    # 15 intervals
+my $n1 = Guard::hostile_log_count($ENV{TEST_NGINX_B4});
+Test::More::is($n1 - $n0, 0, "no check traffic in maintenance ($n0, then $n1)");
+Test::More::unlike(Guard::who(20, '/'), qr/status|\{/, 'no request reaches it');
+Guard::expect('resume', '200 ok', 'POST',
+    "/admin/upstreams/app/servers/$b4/resume", 'test-token-olga', '{}');
+my $s = Guard::server_state(Guard::guard_status(), 'app', $b4);
+Test::More::is("$s->{health}/$s->{in_rotation}", 'down/0',
+               'resumed: down until it passes rise');
+Guard::wait_health('app', $ENV{TEST_NGINX_B4}, 'up');
+Test::More::ok(Guard::hostile_log_count($ENV{TEST_NGINX_B4}) >= $n1 + 3,
+               'checked again after resume');
+--- request
+GET /guard
+--- response_body_like: "admin":"active"
+--- no_error_log
+[error]
+
+
+
+=== TEST 5: drained only once the requests in flight end (2 workers, reload)
+--- http_config eval
+"    upstream slow {
+        server 127.0.0.1:\$TEST_NGINX_B5;
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        server 127.0.0.1:\$TEST_NGINX_B3;
+        guard_check tcp interval=100ms;
+        guard_floor 2;
+    }
+" . $::Backends
+--- config eval
+"    location / { proxy_pass http://slow; proxy_read_timeout 20s; }
+" . $::Config =~ s{location / \{ proxy_pass http://app; \}}{}r
+--- init
+my $b5 = "127.0.0.1:$ENV{TEST_NGINX_B5}";
+Guard::start_hostile('slow:2500', $ENV{TEST_NGINX_B5}, lifetime => 60);
+Guard::wait_health('slow', $ENV{TEST_NGINX_B5}, 'up');
+Guard::wait_health('slow', $ENV{TEST_NGINX_B3}, 'up');
+my @kids = Guard::background_get('/', 6);
+main::busy($b5) or die;
+my $t0 = time;
+my ($j) = Guard::expect('drain with requests in flight', '200 ok', 'POST',
+    "/admin/upstreams/slow/servers/$b5/drain", 'test-token-olga', '{}');
+Test::More::is($j->{admin_after}, 'draining', 'draining, not drained');
+Test::More::ok($j->{in_flight} >= 1, "in flight: $j->{in_flight}");
+Guard::reload();
+my $s = Guard::server_state(Guard::guard_status(), 'slow', $b5);
+Test::More::is($s->{admin}, 'draining', 'still draining after the reload');
+($j) = Guard::expect('wait until drained', '200 ok', 'GET',
+    "/admin/upstreams/slow/servers/$b5?wait=drained&timeout=15s",
+    'test-token-vera', undef, timeout => 20);
+Test::More::is($j->{server}{admin}, 'drained', 'drained');
+Test::More::ok(!$j->{timed_out}, 'before the timeout');
+Test::More::ok(time - $t0 >= 1.5, 'not before the slow requests ended');
+Test::More::is(Guard::wait_children(@kids), 6, 'every request in flight finished');
+Test::More::ok($j->{server}{drain_duration_ms} >= 1500,
+               "drain took $j->{server}{drain_duration_ms} ms");
+--- request
+GET /guard
+--- response_body_like: "admin":"drained"
+--- error_log eval
+qr/admin overrides? of the admin API stays? in force/
+--- no_error_log
+[error]
+
+
+
+=== TEST 6: drain with wait: answers at the timeout, then drained later
+--- http_config eval
+"    upstream slow {
+        server 127.0.0.1:\$TEST_NGINX_B5;
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        server 127.0.0.1:\$TEST_NGINX_B3;
+        guard_check tcp interval=100ms;
+        guard_floor 2;
+    }
+" . $::Backends
+--- config eval
+"    location / { proxy_pass http://slow; proxy_read_timeout 20s; }
+" . $::Config =~ s{location / \{ proxy_pass http://app; \}}{}r
+--- init
+my $b5 = "127.0.0.1:$ENV{TEST_NGINX_B5}";
+Guard::start_hostile('slow:3000', $ENV{TEST_NGINX_B5}, lifetime => 60);
+Guard::wait_health('slow', $ENV{TEST_NGINX_B5}, 'up');
+Guard::wait_health('slow', $ENV{TEST_NGINX_B3}, 'up');
+my @kids = Guard::background_get('/', 6);
+main::busy($b5) or die;
+my ($j) = Guard::expect('drain, wait 1s', '200 ok', 'POST',
+    "/admin/upstreams/slow/servers/$b5/drain", 'test-token-olga',
+    '{"wait":"1s"}');
+Test::More::ok($j->{timed_out} && !$j->{drained}, 'timed out, not drained');
+Test::More::ok($j->{waited_ms} >= 900, "waited $j->{waited_ms} ms");
+Guard::expect('resume', '200 ok', 'POST',
+    "/admin/upstreams/slow/servers/$b5/resume", 'test-token-olga', '{}');
+Guard::wait_children(@kids);
+@kids = Guard::background_get('/', 6);
+main::busy($b5) or die;
+($j) = Guard::expect('drain, wait 10s', '200 ok', 'POST',
+    "/admin/upstreams/slow/servers/$b5/drain", 'test-token-olga',
+    '{"wait":"10s"}', timeout => 15);
+Test::More::ok($j->{drained} && !$j->{timed_out}, 'drained within the wait');
+Test::More::ok($j->{drain_ms} >= 1000, "drain took $j->{drain_ms} ms");
+Test::More::is(Guard::wait_children(@kids), 6, 'every request finished');
+--- request
+GET /guard
+--- response_body_like: "admin":"drained"
+--- no_error_log
+[error]
+
+
+
+=== TEST 7: admin state survives kill -9 of every worker
+--- http_config eval: $::App . $::Backends
+--- config eval: $::Config
+--- init
+my $b1 = "127.0.0.1:$ENV{TEST_NGINX_B1}";
+my $b2 = "127.0.0.1:$ENV{TEST_NGINX_B2}";
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
+Guard::wait_health('app', $ENV{TEST_NGINX_B3}, 'up');
+Guard::expect('drain b1', '200 ok', 'POST',
+    "/admin/upstreams/app/servers/$b1/drain", 'test-token-olga', '{}');
+Guard::expect('weight b2', '200 ok', 'POST',
+    "/admin/upstreams/app/servers/$b2/weight", 'test-token-olga', '{"weight":4}');
+my $before = main::admin_view();
+my $master = Guard::master_pid();
+my @workers = grep { /^\d+$/ } split /\s+/, `pgrep -P $master`;
+Test::More::is(scalar @workers, 2, 'two workers');
+kill 'KILL', @workers;
+Guard::wait_for(sub {
+    my @now = grep { /^\d+$/ } split /\s+/, `pgrep -P $master`;
+    return @now == 2 && !grep { my $w = $_; grep { $_ == $w } @workers } @now;
+}, 10);
+Guard::wait_for(sub { Guard::guard_status() }, 10);
+Test::More::is(main::admin_view() =~ s/drain(ing|ed)/D/gr,
+               $before =~ s/drain(ing|ed)/D/gr, 'the same after kill -9');
+--- request
+GET /
+--- response_body_like: ^b[23]$
+--- no_error_log
+[error]
