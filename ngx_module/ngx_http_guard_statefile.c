@@ -1091,8 +1091,11 @@ ngx_http_guard_statefile_save(ngx_http_guard_main_conf_t *gmcf)
 
     sh = ngx_http_guard_shm_root(gmcf, &shpool);
 
-    if (gmcf->state_file.len == 0 || sh->state_seq == sh->state_saved) {
-        return;     /* a hint, read without the lock */
+    if (gmcf->state_file.len == 0
+        || sh->state_seq == sh->state_saved
+        || sh->leader_pid != ngx_pid)
+    {
+        return;     /* hints, read without the lock */
     }
 
     log = ngx_cycle->log;
