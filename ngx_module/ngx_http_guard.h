@@ -94,6 +94,16 @@
 #define NGX_HTTP_GUARD_OP_REVERT      5     /* every override of a server */
 #define NGX_HTTP_GUARD_OP_EXPIRE      6     /* an override's time is up */
 
+/* the two-person rule: requests waiting for a second principal */
+#define NGX_HTTP_GUARD_REQUESTS       32
+#define NGX_HTTP_GUARD_NAME_LEN       128
+#define NGX_HTTP_GUARD_WHY_LEN        160
+
+#define NGX_HTTP_GUARD_REQ_PENDING    1
+#define NGX_HTTP_GUARD_REQ_APPLIED    2
+#define NGX_HTTP_GUARD_REQ_CANCELLED  3
+#define NGX_HTTP_GUARD_REQ_EXPIRED    4
+
 /* admin-set weights, in the configured unit */
 #define NGX_HTTP_GUARD_WEIGHT_MAX     1000
 
@@ -127,6 +137,7 @@ typedef struct ngx_http_guard_match_s     ngx_http_guard_match_t;
 typedef struct ngx_http_guard_upstream_s  ngx_http_guard_upstream_t;
 typedef struct ngx_http_guard_peer_s      ngx_http_guard_peer_t;
 typedef struct ngx_http_guard_check_s     ngx_http_guard_check_t;
+typedef struct ngx_http_guard_sh_ledger_s ngx_http_guard_sh_ledger_t;
 
 
 /* what a check of each type does: one row each (ngx_http_guard_check.c) */
@@ -150,6 +161,31 @@ typedef struct {
     u_char                           by[NGX_HTTP_GUARD_PRINCIPAL_LEN];
     u_char                           reason[NGX_HTTP_GUARD_REASON_LEN];
 } ngx_http_guard_sh_override_t;
+
+
+/*
+ * A high-risk change asked by one principal, waiting for a second one
+ * (the two-person rule); kept after it ends, so that an expired or
+ * cancelled request is answered as such, until its slot is needed.
+ */
+typedef struct {
+    ngx_uint_t                       id;            /* 0: a free slot */
+    ngx_uint_t                       state;         /* _REQ_* */
+    ngx_uint_t                       op;
+    ngx_uint_t                       weight;
+    ngx_msec_t                       expires;       /* of the override */
+    ngx_uint_t                       role;          /* it needs */
+    ngx_uint_t                       in_rotation_after; /* when asked */
+    uint64_t                         created;       /* ms since the epoch */
+    uint64_t                         until;         /* ms: it expires */
+    uint64_t                         closed;        /* ms: it ended */
+    u_char                           upstream[NGX_HTTP_GUARD_NAME_LEN];
+    u_char                           server[NGX_HTTP_GUARD_NAME_LEN];
+    u_char                           requester[NGX_HTTP_GUARD_PRINCIPAL_LEN];
+    u_char                           approver[NGX_HTTP_GUARD_PRINCIPAL_LEN];
+    u_char                           reason[NGX_HTTP_GUARD_REASON_LEN];
+    u_char                           why[NGX_HTTP_GUARD_WHY_LEN];
+} ngx_http_guard_sh_request_t;
 
 
 /* failed authentications of one client address (a hash of it) */
@@ -249,6 +285,9 @@ typedef struct {
     ngx_uint_t                       state_seq;     /* each lasting change */
     ngx_uint_t                       state_saved;   /* state_seq on disk */
     ngx_uint_t                       state_loaded;  /* the file was read */
+    ngx_http_guard_sh_ledger_t      *ledgers;       /* inflight.c */
+    ngx_uint_t                       next_request;  /* its id, from 1 */
+    ngx_http_guard_sh_request_t      requests[NGX_HTTP_GUARD_REQUESTS];
     ngx_http_guard_sh_auth_t         auth[NGX_HTTP_GUARD_AUTH_SLOTS];
 
     /*
@@ -281,6 +320,18 @@ typedef struct {
 } ngx_http_guard_leader_t;
 
 
+/* guard_admin_two_person: what a second principal must approve */
+typedef struct {
+    ngx_flag_t                       enabled;
+    ngx_uint_t                       share;         /* percent, 0: off */
+    ngx_msec_t                       window;
+    ngx_uint_t                       maintenance;   /* of one in rotation */
+    ngx_msec_t                       expire;        /* of a request */
+    ngx_uint_t                       concurrent;    /* changes at once */
+    ngx_uint_t                       max_out;       /* percent, a cap */
+} ngx_http_guard_two_person_t;
+
+
 typedef struct {
     ngx_shm_zone_t                  *shm_zone;
     size_t                           shm_size;      /* NGX_CONF_UNSET_SIZE */
@@ -289,12 +340,20 @@ typedef struct {
     ngx_array_t                      matches;       /* match_t * */
     ngx_array_t                      upstreams;     /* guard_upstream_t */
     ngx_uint_t                       nservers;      /* for sizing the zone */
+    ngx_uint_t                       npeers;        /* peer_t.index < it */
     size_t                           check_shm_size; /* check vocabulary */
     ngx_uint_t                       generation;    /* of this config */
     ngx_http_guard_leader_t          leader;        /* this process' */
     ngx_str_t                        state_file;    /* guard_state_file */
     ngx_err_t                        state_err;     /* last one logged */
     ngx_file_uniq_t                  state_uniq;    /* the file it wrote */
+
+    ngx_http_guard_two_person_t      two_person;
+
+    /* the audit log (audit.c): guard_audit_log, guard_audit_key */
+    ngx_open_file_t                 *audit_file;    /* NULL: none */
+    void                            *audit_syslog;  /* ngx_syslog_peer_t */
+    ngx_str_t                        audit_key;     /* the HMAC key */
 } ngx_http_guard_main_conf_t;
 
 
@@ -403,6 +462,7 @@ struct ngx_http_guard_peer_s {
     ngx_uint_t                       cfg_weight;
     ngx_uint_t                       role;
     ngx_uint_t                       standby;       /* order, 1-based */
+    ngx_uint_t                       index;         /* in this config */
     uint32_t                         agent_invalid; /* its hash, logged */
     unsigned                         check_owner:1;  /* first of its slot */
 };
@@ -536,6 +596,9 @@ typedef struct {
     ngx_str_t                        principal;     /* "alice", "guard" */
     ngx_str_t                        reason;
     uint64_t                         if_match;      /* the version read */
+    ngx_uint_t                       role;          /* the principal's */
+    ngx_uint_t                       request;       /* approving this id */
+    ngx_str_t                        client;        /* its address */
     unsigned                         if_match_set:1;
     unsigned                         dry_run:1;
 } ngx_http_guard_admin_cmd_t;
@@ -551,8 +614,14 @@ typedef struct {
     ngx_uint_t                       in_rotation_after;
     ngx_uint_t                       floor;
     uint64_t                         version;
+    ngx_uint_t                       request;       /* pending: its id */
+    uint64_t                         until;         /* ms: it expires */
+    ngx_uint_t                       needs;         /* the role to approve */
+    u_char                           why[NGX_HTTP_GUARD_WHY_LEN];
     unsigned                         applied:1;
     unsigned                         drained:1;
+    unsigned                         pending:1;     /* a second person */
+    unsigned                         audited:1;
 } ngx_http_guard_admin_res_t;
 
 /* what a state file keeps of a server (statefile.c reads, state.c sets) */
@@ -581,6 +650,61 @@ void ngx_http_guard_state_restore(ngx_http_guard_peer_t *gp,
 void ngx_http_guard_state_restore_freeze(ngx_http_guard_main_conf_t *gmcf,
     ngx_http_guard_sh_override_t *freeze);
 void ngx_http_guard_state_changed(ngx_http_guard_sh_t *sh);
+ngx_int_t ngx_http_guard_state_request(ngx_http_guard_main_conf_t *gmcf,
+    ngx_uint_t id, ngx_http_guard_sh_request_t *copy);
+ngx_int_t ngx_http_guard_state_cancel(ngx_http_guard_main_conf_t *gmcf,
+    ngx_uint_t id, ngx_http_guard_admin_cmd_t *cmd, ngx_uint_t admin,
+    ngx_http_guard_admin_res_t *res);
+const char *ngx_http_guard_request_state_name(ngx_uint_t state);
+const char *ngx_http_guard_op_name(ngx_uint_t op);
+
+/* policy.c: the two-person rule */
+char *ngx_http_guard_two_person(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_guard_policy_check(ngx_http_guard_peer_t *gp,
+    ngx_http_guard_admin_cmd_t *cmd, ngx_http_guard_admin_res_t *res,
+    ngx_uint_t pending, uint64_t now);
+
+/*
+ * One line of the audit log (audit.c writes it, chained by an HMAC): who,
+ * from where, what, on what, the state before and after, the result.
+ * Strings may be empty; const char * ones may be NULL.
+ */
+typedef struct {
+    ngx_str_t                        principal;     /* "alice", "guard"... */
+    ngx_str_t                        client;        /* address, or empty */
+    const char                      *op;            /* "drain", "approve" */
+    ngx_str_t                        upstream;
+    ngx_str_t                        server;
+    const char                      *before;        /* admin state */
+    const char                      *after;
+    const char                      *result;        /* "applied"... */
+    const char                      *code;          /* a refusal's code */
+    ngx_str_t                        reason;
+    ngx_uint_t                       request;       /* pending id, 0 */
+    ngx_str_t                        approver;
+    ngx_str_t                        detail;        /* "weight 3" */
+} ngx_http_guard_audit_rec_t;
+
+/* audit.c: the tamper-evident audit log */
+char *ngx_http_guard_audit_log(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_guard_audit_key(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_guard_audit_locked(ngx_http_guard_main_conf_t *gmcf,
+    ngx_http_guard_sh_t *sh, ngx_http_guard_audit_rec_t *rec);
+ngx_int_t ngx_http_guard_audit(ngx_http_guard_main_conf_t *gmcf,
+    ngx_http_guard_audit_rec_t *rec);
+
+/* inflight.c: requests in flight per server, across workers */
+ngx_int_t ngx_http_guard_inflight_init_process(ngx_cycle_t *cycle,
+    ngx_http_guard_main_conf_t *gmcf);
+void ngx_http_guard_inflight_exit_process(ngx_http_guard_main_conf_t *gmcf);
+void ngx_http_guard_inflight_get(ngx_http_guard_peer_t *gp);
+void ngx_http_guard_inflight_free(ngx_http_guard_peer_t *gp);
+void ngx_http_guard_inflight_reap(ngx_http_guard_main_conf_t *gmcf);
+void ngx_http_guard_inflight_reap_locked(ngx_http_guard_sh_t *sh,
+    ngx_slab_pool_t *shpool);
 
 /* leader.c */
 ngx_int_t ngx_http_guard_leader_init_process(ngx_cycle_t *cycle);

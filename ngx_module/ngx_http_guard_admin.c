@@ -33,6 +33,9 @@
 #define NGX_HTTP_GUARD_PATH_OVERRIDES  5
 #define NGX_HTTP_GUARD_PATH_FREEZE     6
 #define NGX_HTTP_GUARD_PATH_WHOAMI     7
+#define NGX_HTTP_GUARD_PATH_REQUESTS   8
+#define NGX_HTTP_GUARD_PATH_REQUEST    9
+#define NGX_HTTP_GUARD_PATH_APPROVE    10
 
 #define NGX_HTTP_GUARD_SEGMENTS        6
 
@@ -51,6 +54,10 @@ typedef struct {
     ngx_msec_t                       wait_start;
     ngx_msec_t                       timeout_at;
     ngx_int_t                        rc;            /* of a refusal sent */
+    ngx_uint_t                       request;       /* /pending/{id} */
+    ngx_http_guard_sh_request_t      req;           /* a copy of it */
+    const char                      *op;            /* for the audit */
+    const char                      *code;          /* of a refusal */
 } ngx_http_guard_admin_ctx_t;
 
 
@@ -92,6 +99,12 @@ static ngx_int_t ngx_http_guard_admin_freeze(ngx_http_request_t *r,
     ngx_http_guard_admin_ctx_t *ctx);
 static ngx_int_t ngx_http_guard_admin_whoami(ngx_http_request_t *r,
     ngx_http_guard_admin_ctx_t *ctx);
+static ngx_int_t ngx_http_guard_admin_requests(ngx_http_request_t *r,
+    ngx_http_guard_admin_ctx_t *ctx);
+static ngx_int_t ngx_http_guard_admin_read_request(ngx_http_request_t *r,
+    ngx_http_guard_admin_ctx_t *ctx);
+static ngx_int_t ngx_http_guard_admin_request_json(ngx_http_request_t *r,
+    ngx_http_guard_sh_request_t *req, ngx_http_guard_out_t *out);
 static ngx_int_t ngx_http_guard_admin_override_json(ngx_http_guard_out_t *out,
     const char *kind, ngx_http_guard_sh_override_t *ov);
 static ngx_int_t ngx_http_guard_admin_error(ngx_http_request_t *r,
@@ -172,6 +185,9 @@ ngx_http_guard_admin_handler(ngx_http_request_t *r)
 
     ngx_http_set_ctx(r, ctx, ngx_http_upstream_guard_module);
 
+    ctx->cmd.client = r->connection->addr_text;
+    ctx->op = "read";
+
     glcf = ngx_http_get_module_loc_conf(r, ngx_http_upstream_guard_module);
     gmcf = ngx_http_get_module_main_conf(r, ngx_http_upstream_guard_module);
 
@@ -213,8 +229,8 @@ ngx_http_guard_admin_handler(ngx_http_request_t *r)
         return ctx->rc;
     }
 
-    ngx_str_set(&ctx->cmd.principal, "");
     ctx->cmd.principal = ctx->principal->name;
+    ctx->cmd.role = ctx->principal->role;
 
     if (gmcf->shm_zone == NULL) {
         (void) ngx_http_discard_request_body(r);
@@ -290,6 +306,7 @@ ngx_http_guard_admin_route(ngx_http_request_t *r,
         }
 
         ctx->cmd.op = op->op;
+        ctx->op = ngx_http_guard_op_name(op->op);
         role = op->role;
 
         if (r->method != NGX_HTTP_POST) {
@@ -307,7 +324,33 @@ ngx_http_guard_admin_route(ngx_http_request_t *r,
             }
 
             ctx->cmd.op = NGX_HTTP_GUARD_OP_REVERT;
+            ctx->op = "revert_all";
             role = NGX_HTTP_GUARD_ROLE_ADMIN;
+        }
+
+        break;
+
+    case NGX_HTTP_GUARD_PATH_APPROVE:
+        allow = "POST";
+        ctx->op = "approve";
+
+        if (r->method != NGX_HTTP_POST) {
+            goto not_allowed;
+        }
+
+        role = NGX_HTTP_GUARD_ROLE_OPERATOR;
+        break;
+
+    case NGX_HTTP_GUARD_PATH_REQUEST:
+        allow = "GET, HEAD, DELETE";
+
+        if (write) {
+            if (r->method != NGX_HTTP_DELETE) {
+                goto not_allowed;
+            }
+
+            ctx->op = "cancel";
+            role = NGX_HTTP_GUARD_ROLE_OPERATOR;
         }
 
         break;
@@ -321,6 +364,7 @@ ngx_http_guard_admin_route(ngx_http_request_t *r,
             }
 
             ctx->freeze = (r->method == NGX_HTTP_PUT);
+            ctx->op = ctx->freeze ? "freeze" : "unfreeze";
             role = NGX_HTTP_GUARD_ROLE_ADMIN;
         }
 
@@ -416,6 +460,7 @@ static ngx_int_t
 ngx_http_guard_admin_split(ngx_http_request_t *r,
     ngx_http_guard_admin_ctx_t *ctx)
 {
+    ngx_int_t                  n;
     u_char                    *p, *end, *start, *dst, *src;
     ngx_str_t                 *seg;
     ngx_http_core_loc_conf_t  *clcf;
@@ -499,6 +544,9 @@ ngx_http_guard_admin_split(ngx_http_request_t *r,
         } else if (ngx_http_guard_seg_is(0, "whoami")) {
             ctx->path = NGX_HTTP_GUARD_PATH_WHOAMI;
 
+        } else if (ngx_http_guard_seg_is(0, "pending")) {
+            ctx->path = NGX_HTTP_GUARD_PATH_REQUESTS;
+
         } else {
             return NGX_ERROR;
         }
@@ -506,6 +554,26 @@ ngx_http_guard_admin_split(ngx_http_request_t *r,
         return NGX_OK;
 
     case 2:
+    case 3:
+        if (ngx_http_guard_seg_is(0, "pending")) {
+            n = ngx_atoi(ctx->seg[1].data, ctx->seg[1].len);
+
+            if (n <= 0
+                || (ctx->nseg == 3 && !ngx_http_guard_seg_is(2, "approve")))
+            {
+                return NGX_ERROR;
+            }
+
+            ctx->request = (ngx_uint_t) n;
+            ctx->path = (ctx->nseg == 3) ? NGX_HTTP_GUARD_PATH_APPROVE
+                                         : NGX_HTTP_GUARD_PATH_REQUEST;
+            return NGX_OK;
+        }
+
+        if (ctx->nseg == 3) {
+            return NGX_ERROR;
+        }
+
         ctx->path = NGX_HTTP_GUARD_PATH_UPSTREAM;
         break;
 
@@ -545,14 +613,46 @@ ngx_http_guard_admin_target(ngx_http_request_t *r,
     ngx_http_guard_upstream_t   *up;
     ngx_http_guard_main_conf_t  *gmcf;
 
-    if (ctx->path != NGX_HTTP_GUARD_PATH_UPSTREAM
-        && ctx->path != NGX_HTTP_GUARD_PATH_SERVER
-        && ctx->path != NGX_HTTP_GUARD_PATH_ACTION)
+    gmcf = ngx_http_get_module_main_conf(r, ngx_http_upstream_guard_module);
+
+    if (ctx->path == NGX_HTTP_GUARD_PATH_REQUEST
+        || ctx->path == NGX_HTTP_GUARD_PATH_APPROVE)
+    {
+        /* a request names its upstream and server: as a path would */
+
+        if (ngx_http_guard_state_request(gmcf, ctx->request, &ctx->req)
+            != NGX_OK)
+        {
+            (void) ngx_http_discard_request_body(r);
+            return ngx_http_guard_admin_error(r, ctx, NGX_HTTP_NOT_FOUND,
+                                              "unknown_request",
+                                              "no request %ui", ctx->request);
+        }
+
+        ctx->seg[1].data = ctx->req.upstream;
+        ctx->seg[1].len = ngx_strlen(ctx->req.upstream);
+        ctx->seg[3].data = ctx->req.server;
+        ctx->seg[3].len = ngx_strlen(ctx->req.server);
+
+        if (ctx->path == NGX_HTTP_GUARD_PATH_APPROVE
+            && ctx->principal->role < ctx->req.role)
+        {
+            (void) ngx_http_discard_request_body(r);
+            return ngx_http_guard_admin_error(r, ctx, NGX_HTTP_FORBIDDEN,
+                       "forbidden", "request %ui needs an approver with "
+                       "the role %s; %V is a %s", ctx->request,
+                       ngx_http_guard_role_names[ctx->req.role % 4],
+                       &ctx->principal->name,
+                       ngx_http_guard_role_names[
+                           ctx->principal->role % 4]);
+        }
+
+    } else if (ctx->path != NGX_HTTP_GUARD_PATH_UPSTREAM
+               && ctx->path != NGX_HTTP_GUARD_PATH_SERVER
+               && ctx->path != NGX_HTTP_GUARD_PATH_ACTION)
     {
         return NGX_OK;
     }
-
-    gmcf = ngx_http_get_module_main_conf(r, ngx_http_upstream_guard_module);
 
     name = &ctx->seg[1];
     up = gmcf->upstreams.elts;
@@ -940,13 +1040,46 @@ ngx_http_guard_admin_change(ngx_http_request_t *r,
     gmcf = ngx_http_get_module_main_conf(r, ngx_http_upstream_guard_module);
 
     if (ctx->path == NGX_HTTP_GUARD_PATH_FREEZE) {
-        (void) ngx_http_guard_state_freeze(gmcf, ctx->freeze, &ctx->cmd,
-                                           &ctx->res);
+        if (ngx_http_guard_state_freeze(gmcf, ctx->freeze, &ctx->cmd,
+                                        &ctx->res)
+            != NGX_OK)
+        {
+            return ngx_http_guard_admin_error(r, ctx, ctx->res.status,
+                                              ctx->res.code, "%s",
+                                              ctx->res.message);
+        }
+
         return ngx_http_guard_admin_freeze(r, ctx);
     }
 
     if (ctx->path == NGX_HTTP_GUARD_PATH_OVERRIDES) {
         return ngx_http_guard_admin_revert_all(r, ctx);
+    }
+
+    if (ctx->path == NGX_HTTP_GUARD_PATH_REQUEST) {
+        rc = ngx_http_guard_state_cancel(gmcf, ctx->request, &ctx->cmd,
+                 ctx->principal->role >= NGX_HTTP_GUARD_ROLE_ADMIN,
+                 &ctx->res);
+        ctx->res.audited = 1;
+
+        if (rc != NGX_OK) {
+            return ngx_http_guard_admin_error(r, ctx, ctx->res.status,
+                                              ctx->res.code, "%s",
+                                              ctx->res.message);
+        }
+
+        return ngx_http_guard_admin_read_request(r, ctx);
+    }
+
+    if (ctx->path == NGX_HTTP_GUARD_PATH_APPROVE) {
+        /* the change as it was asked, approved by this principal */
+        ctx->cmd.op = ctx->req.op;
+        ctx->cmd.weight = ctx->req.weight;
+        ctx->cmd.expires = ctx->req.expires;
+        ctx->cmd.request = ctx->request;
+        ctx->cmd.if_match_set = 0;
+        ctx->seg[4].data = (u_char *) ngx_http_guard_op_name(ctx->req.op);
+        ctx->seg[4].len = ngx_strlen(ctx->seg[4].data);
     }
 
     rc = ngx_http_guard_state_admin(ctx->gp, &ctx->cmd, &ctx->res);
@@ -1066,9 +1199,10 @@ ngx_http_guard_admin_answer_change(ngx_http_request_t *r,
         || ngx_http_guard_out_bytes(&out, ctx->seg[4].data, ctx->seg[4].len)
            != NGX_OK
         || ngx_http_guard_out_printf(&out, 128,
-               "\",\"dry_run\":%s,\"applied\":%s,\"allowed\":true,"
+               "\",\"dry_run\":%s,\"applied\":%s,\"allowed\":%s,"
                "\"upstream\":", ctx->cmd.dry_run ? "true" : "false",
-               res->applied ? "true" : "false")
+               res->applied ? "true" : "false",
+               res->pending ? "false" : "true")
            != NGX_OK
         || ngx_http_guard_out_json(&out, ctx->up->uscf->host.data,
                                    ctx->up->uscf->host.len)
@@ -1108,6 +1242,43 @@ ngx_http_guard_admin_answer_change(ngx_http_request_t *r,
         }
     }
 
+    if (res->pending
+        && ngx_http_guard_out_printf(&out, NGX_HTTP_GUARD_WHY_LEN + 256,
+               "\"pending\":true,\"request\":%ui,\"needs\":\"%s\","
+               "\"expires_ms\":%uL,",
+               res->request, ngx_http_guard_role_names[res->needs % 4],
+               res->until)
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (res->pending
+        && (ngx_http_guard_out_str(&out, "\"why\":") != NGX_OK
+            || ngx_http_guard_out_json(&out, res->why,
+                                       ngx_strlen(res->why))
+               != NGX_OK
+            || ngx_http_guard_out_str(&out, ",") != NGX_OK))
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ctx->cmd.request
+        && (ngx_http_guard_out_printf(&out, 64, "\"request\":%ui,"
+                                      "\"requester\":", ctx->cmd.request)
+               != NGX_OK
+            || ngx_http_guard_out_json(&out, ctx->req.requester,
+                                       ngx_strlen(ctx->req.requester))
+               != NGX_OK
+            || ngx_http_guard_out_str(&out, ",\"approver\":") != NGX_OK
+            || ngx_http_guard_out_json(&out, ctx->cmd.principal.data,
+                                       ctx->cmd.principal.len)
+               != NGX_OK
+            || ngx_http_guard_out_str(&out, ",") != NGX_OK))
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     if (ngx_http_guard_out_printf(&out, 128,
             "\"waited_ms\":%M,\"timed_out\":%s,\"message\":",
             ctx->wait_start ? ngx_current_msec - ctx->wait_start : 0,
@@ -1121,7 +1292,9 @@ ngx_http_guard_admin_answer_change(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_guard_admin_answer(r, ctx, &out, NGX_HTTP_OK);
+    return ngx_http_guard_admin_answer(r, ctx, &out,
+                                       res->pending && !ctx->cmd.dry_run
+                                       ? NGX_HTTP_ACCEPTED : NGX_HTTP_OK);
 }
 
 
@@ -1147,6 +1320,12 @@ ngx_http_guard_admin_read(ngx_http_request_t *r,
 
     case NGX_HTTP_GUARD_PATH_WHOAMI:
         return ngx_http_guard_admin_whoami(r, ctx);
+
+    case NGX_HTTP_GUARD_PATH_REQUESTS:
+        return ngx_http_guard_admin_requests(r, ctx);
+
+    case NGX_HTTP_GUARD_PATH_REQUEST:
+        return ngx_http_guard_admin_read_request(r, ctx);
 
     case NGX_HTTP_GUARD_PATH_SERVER:
 
@@ -1442,6 +1621,172 @@ ngx_http_guard_admin_overrides(ngx_http_request_t *r,
 }
 
 
+/* GET /pending: every request the principal may see, newest first */
+
+static ngx_int_t
+ngx_http_guard_admin_requests(ngx_http_request_t *r,
+    ngx_http_guard_admin_ctx_t *ctx)
+{
+    ngx_str_t                     name;
+    ngx_uint_t                    i, j, n, first;
+    ngx_slab_pool_t              *shpool;
+    ngx_http_guard_sh_t          *sh;
+    ngx_http_guard_out_t          out;
+    ngx_http_guard_main_conf_t   *gmcf;
+    ngx_http_guard_sh_request_t  *all, tmp;
+
+    gmcf = ngx_http_get_module_main_conf(r, ngx_http_upstream_guard_module);
+    sh = ngx_http_guard_shm_root(gmcf, &shpool);
+
+    all = ngx_palloc(r->pool, sizeof(sh->requests));
+    if (all == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_shmtx_lock(&shpool->mutex);
+    ngx_memcpy(all, sh->requests, sizeof(sh->requests));
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    n = 0;
+
+    for (i = 0; i < NGX_HTTP_GUARD_REQUESTS; i++) {
+        name.data = all[i].upstream;
+        name.len = ngx_strlen(all[i].upstream);
+
+        if (all[i].id && ngx_http_guard_auth_may(ctx->principal, &name)) {
+            all[n++] = all[i];
+        }
+    }
+
+    for (i = 1; i < n; i++) {
+        for (j = i; j > 0 && all[j].id > all[j - 1].id; j--) {
+            tmp = all[j];
+            all[j] = all[j - 1];
+            all[j - 1] = tmp;
+        }
+    }
+
+    ngx_http_guard_out_init(&out, r->pool);
+
+    if (ngx_http_guard_out_str(&out, "{\"ok\":true,\"requests\":[")
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    first = 1;
+
+    for (i = 0; i < n; i++) {
+        if ((!first && ngx_http_guard_out_str(&out, ",") != NGX_OK)
+            || ngx_http_guard_admin_request_json(r, &all[i], &out) != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        first = 0;
+    }
+
+    if (ngx_http_guard_out_str(&out, "]}\n") != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_guard_admin_answer(r, ctx, &out, NGX_HTTP_OK);
+}
+
+
+/* GET /pending/{id}, and the answer to its cancel */
+
+static ngx_int_t
+ngx_http_guard_admin_read_request(ngx_http_request_t *r,
+    ngx_http_guard_admin_ctx_t *ctx)
+{
+    ngx_http_guard_out_t         out;
+    ngx_http_guard_main_conf_t  *gmcf;
+
+    gmcf = ngx_http_get_module_main_conf(r, ngx_http_upstream_guard_module);
+
+    if (ngx_http_guard_state_request(gmcf, ctx->request, &ctx->req)
+        != NGX_OK)
+    {
+        return ngx_http_guard_admin_error(r, ctx, NGX_HTTP_NOT_FOUND,
+                                          "unknown_request", "no request %ui",
+                                          ctx->request);
+    }
+
+    ngx_http_guard_out_init(&out, r->pool);
+
+    if (ngx_http_guard_out_str(&out, "{\"ok\":true,\"request\":") != NGX_OK
+        || ngx_http_guard_admin_request_json(r, &ctx->req, &out) != NGX_OK
+        || ngx_http_guard_out_str(&out, "}\n") != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_guard_admin_answer(r, ctx, &out, NGX_HTTP_OK);
+}
+
+
+static ngx_int_t
+ngx_http_guard_admin_request_json(ngx_http_request_t *r,
+    ngx_http_guard_sh_request_t *req, ngx_http_guard_out_t *out)
+{
+    u_char  *names[6];
+    char    *keys[6];
+    size_t   sizes[6];
+    ngx_uint_t  i;
+
+    if (ngx_http_guard_out_printf(out, 256,
+            "{\"id\":%ui,\"state\":\"%s\",\"operation\":\"%s\","
+            "\"needs\":\"%s\",\"created_ms\":%uL,\"expires_ms\":%uL,"
+            "\"closed_ms\":", req->id,
+            ngx_http_guard_request_state_name(req->state),
+            ngx_http_guard_op_name(req->op),
+            ngx_http_guard_role_names[req->role % 4], req->created,
+            req->until)
+        != NGX_OK
+        || (req->closed
+            ? ngx_http_guard_out_printf(out, 32, "%uL", req->closed)
+            : ngx_http_guard_out_str(out, "null"))
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (req->op == NGX_HTTP_GUARD_OP_WEIGHT
+        && ngx_http_guard_out_printf(out, 32, ",\"weight\":%ui",
+                                     req->weight)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    keys[0] = "upstream";  names[0] = req->upstream;
+    sizes[0] = NGX_HTTP_GUARD_NAME_LEN;
+    keys[1] = "server";    names[1] = req->server;
+    sizes[1] = NGX_HTTP_GUARD_NAME_LEN;
+    keys[2] = "requester"; names[2] = req->requester;
+    sizes[2] = NGX_HTTP_GUARD_PRINCIPAL_LEN;
+    keys[3] = "approver";  names[3] = req->approver;
+    sizes[3] = NGX_HTTP_GUARD_PRINCIPAL_LEN;
+    keys[4] = "reason";    names[4] = req->reason;
+    sizes[4] = NGX_HTTP_GUARD_REASON_LEN;
+    keys[5] = "why";       names[5] = req->why;
+    sizes[5] = NGX_HTTP_GUARD_WHY_LEN;
+
+    for (i = 0; i < 6; i++) {
+        if (ngx_http_guard_out_printf(out, 32, ",\"%s\":", keys[i]) != NGX_OK
+            || ngx_http_guard_out_json(out, names[i],
+                                       ngx_strnlen(names[i], sizes[i]))
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return ngx_http_guard_out_str(out, "}");
+}
+
+
 /* ... "kind":..,"by":..,"reason":..,"since_ms":..,"until_ms":..} */
 
 static ngx_int_t
@@ -1521,6 +1866,8 @@ ngx_http_guard_admin_revert_all(ngx_http_request_t *r,
             {
                 continue;
             }
+
+            ctx->res.audited = 1;       /* each change has its line */
 
             if (ngx_http_guard_state_admin(gp, &ctx->cmd, &res) != NGX_OK) {
                 refused++;
@@ -1676,6 +2023,7 @@ ngx_http_guard_admin_error(ngx_http_request_t *r,
     p = ngx_vslprintf(msg, msg + sizeof(msg), fmt, args);
     va_end(args);
 
+    ctx->code = code;
     ctx->rc = ngx_http_guard_admin_error_send(r, ctx, status, code, msg,
                                               p - msg);
 
@@ -1750,8 +2098,48 @@ ngx_http_guard_admin_answer(ngx_http_request_t *r,
     ngx_http_guard_admin_ctx_t *ctx, ngx_http_guard_out_t *out,
     ngx_uint_t status)
 {
+    ngx_http_guard_audit_rec_t   rec;
+    ngx_http_guard_main_conf_t  *gmcf;
+
     /* If-Match is ours: nginx's own test of it would answer 412 */
     r->disable_not_modified = 1;
+
+    /* every call, allowed or refused: the state owner wrote its own */
+
+    if (!ctx->res.audited) {
+        gmcf = ngx_http_get_module_main_conf(r,
+                                             ngx_http_upstream_guard_module);
+
+        ngx_memzero(&rec, sizeof(ngx_http_guard_audit_rec_t));
+
+        if (ctx->principal) {
+            rec.principal = ctx->principal->name;
+
+        } else {
+            ngx_str_set(&rec.principal, "-");
+        }
+
+        rec.client = r->connection->addr_text;
+        rec.op = ctx->op;
+        rec.upstream = ctx->up ? ctx->up->uscf->host : ctx->seg[1];
+        rec.server = ctx->gp ? ctx->gp->peer->server : ctx->seg[3];
+        rec.result = (status >= NGX_HTTP_SPECIAL_RESPONSE) ? "refused"
+                     : (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) ? "read"
+                     : "unchanged";
+        rec.code = (status < NGX_HTTP_SPECIAL_RESPONSE) ? NULL
+                                                        : ctx->res.code;
+        rec.reason = ctx->cmd.reason;
+        rec.request = ctx->request;
+        rec.detail.data = r->uri.data;
+        rec.detail.len = ngx_min(r->uri.len, 256);
+
+        if (status >= NGX_HTTP_SPECIAL_RESPONSE && rec.code == NULL) {
+            rec.code = ctx->code;
+        }
+
+        (void) ngx_http_guard_audit(gmcf, &rec);
+        ctx->res.audited = 1;
+    }
 
     return ngx_http_guard_status_send(r, out, status, "application/json");
 }

@@ -158,6 +158,7 @@ ngx_http_guard_tick(ngx_event_t *ev)
 
     if (lc->leading) {
         ngx_http_guard_ramp();
+        ngx_http_guard_inflight_reap(ngx_http_guard_gmcf);
         ngx_http_guard_state_tick(ngx_http_guard_gmcf);
         ngx_http_guard_statefile_save(ngx_http_guard_gmcf);
     }

@@ -274,6 +274,27 @@ static ngx_command_t  ngx_http_guard_commands[] = {
       offsetof(ngx_http_guard_loc_conf_t, plain_http),
       NULL },
 
+    { ngx_string("guard_admin_two_person"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_ANY,
+      ngx_http_guard_two_person,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("guard_audit_log"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_guard_audit_log,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("guard_audit_key"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_guard_audit_key,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("guard_state_file"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_guard_state_file,
@@ -574,6 +595,7 @@ ngx_http_guard_init_module(ngx_cycle_t *cycle)
     /* nginx's peers as they are now, then their slots in the zone */
 
     up = gmcf->upstreams.elts;
+    gmcf->npeers = 0;
 
     for (i = 0; i < gmcf->upstreams.nelts; i++) {
         if (ngx_http_guard_peer_list(cycle, &up[i]) != NGX_OK) {
@@ -634,6 +656,14 @@ ngx_http_guard_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
+    /* a single process that dies takes its requests with it: no ledger */
+
+    if (ngx_process == NGX_PROCESS_WORKER
+        && ngx_http_guard_inflight_init_process(cycle, gmcf) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     return ngx_http_guard_leader_init_process(cycle);
 }
 
@@ -649,4 +679,5 @@ ngx_http_guard_exit_process(ngx_cycle_t *cycle)
     }
 
     ngx_http_guard_leader_exit_process(cycle);
+    ngx_http_guard_inflight_exit_process(gmcf);
 }

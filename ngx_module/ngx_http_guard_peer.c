@@ -35,7 +35,7 @@ typedef struct {
     ngx_event_save_peer_session_pt   save_session;
 #endif
     ngx_http_guard_upstream_t       *up;
-    ngx_http_guard_sh_server_t      *current;
+    ngx_http_guard_peer_t           *current;   /* counted in flight */
 } ngx_http_guard_peer_data_t;
 
 
@@ -138,8 +138,8 @@ ngx_http_guard_get_peer(ngx_peer_connection_t *pc, void *data)
         gp = ngx_http_guard_peer_by_name(gd->up, pc->name);
 
         if (gp && gp->sh) {
-            gd->current = gp->sh;
-            (void) ngx_atomic_fetch_add(&gp->sh->inflight, 1);
+            gd->current = gp;
+            ngx_http_guard_inflight_get(gp);
         }
     }
 
@@ -153,14 +153,8 @@ ngx_http_guard_free_peer(ngx_peer_connection_t *pc, void *data,
 {
     ngx_http_guard_peer_data_t *gd = data;
 
-    ngx_atomic_uint_t  n;
-
     if (gd->current) {
-        /* never below zero: a resized zone starts its counts afresh */
-        do {
-            n = gd->current->inflight;
-        } while (n && !ngx_atomic_cmp_set(&gd->current->inflight, n, n - 1));
-
+        ngx_http_guard_inflight_free(gd->current);
         gd->current = NULL;
     }
 
@@ -240,6 +234,7 @@ ngx_http_guard_peer_list(ngx_cycle_t *cycle, ngx_http_guard_upstream_t *up)
             gp->peers = list;
             gp->peer = peer;
             gp->up = up;
+            gp->index = up->gmcf->npeers++;
             gp->cfg_down = peer->down;
             gp->cfg_weight = peer->weight;
             gp->role = (list == peers) ? NGX_HTTP_GUARD_PRIMARY

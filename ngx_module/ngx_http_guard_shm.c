@@ -35,7 +35,8 @@ typedef struct {
 } ngx_http_guard_shm_need_t;
 
 
-static void ngx_http_guard_shm_need(ngx_http_guard_main_conf_t *gmcf,
+static void ngx_http_guard_shm_need(ngx_conf_t *cf,
+    ngx_http_guard_main_conf_t *gmcf,
     ngx_uint_t *fixed, ngx_uint_t *per_conf);
 static void ngx_http_guard_shm_need_add(ngx_http_guard_shm_need_t *need,
     size_t size);
@@ -91,7 +92,7 @@ ngx_http_guard_shm_add(ngx_conf_t *cf, ngx_http_guard_main_conf_t *gmcf)
     ngx_str_t   name;
     ngx_uint_t  fixed, per_conf;
 
-    ngx_http_guard_shm_need(gmcf, &fixed, &per_conf);
+    ngx_http_guard_shm_need(cf, gmcf, &fixed, &per_conf);
 
     if (gmcf->shm_size == NGX_CONF_UNSET_SIZE) {
         need = ngx_http_guard_shm_zone_size(fixed + NGX_HTTP_GUARD_SHM_GENS
@@ -149,11 +150,13 @@ ngx_http_guard_shm_add(ngx_conf_t *cf, ngx_http_guard_main_conf_t *gmcf)
  */
 
 static void
-ngx_http_guard_shm_need(ngx_http_guard_main_conf_t *gmcf, ngx_uint_t *fixed,
-    ngx_uint_t *per_conf)
+ngx_http_guard_shm_need(ngx_conf_t *cf, ngx_http_guard_main_conf_t *gmcf,
+    ngx_uint_t *fixed, ngx_uint_t *per_conf)
 {
     size_t                         key;
-    ngx_uint_t                     i, j, k;
+    ngx_int_t                      workers;
+    ngx_uint_t                     i, j, k, peers;
+    ngx_core_conf_t               *ccf;
     ngx_http_guard_upstream_t     *up;
     ngx_http_guard_shm_need_t      need;
     ngx_http_upstream_server_t    *server;
@@ -171,6 +174,7 @@ ngx_http_guard_shm_need(ngx_http_guard_main_conf_t *gmcf, ngx_uint_t *fixed,
     ngx_memzero(&need, sizeof(ngx_http_guard_shm_need_t));
 
     up = gmcf->upstreams.elts;
+    peers = 0;
 
     for (i = 0; i < gmcf->upstreams.nelts; i++) {
         uscf = up[i].uscf;
@@ -189,8 +193,22 @@ ngx_http_guard_shm_need(ngx_http_guard_main_conf_t *gmcf, ngx_uint_t *fixed,
                 ngx_http_guard_shm_need_add(&need,
                                         sizeof(ngx_http_guard_sh_server_t)
                                         + key);
+                peers++;
             }
         }
+    }
+
+    /* each worker's in-flight ledger (inflight.c): a slot and a count */
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(cf->cycle->conf_ctx,
+                                           ngx_core_module);
+    workers = (ccf && ccf->worker_processes != NGX_CONF_UNSET)
+              ? ccf->worker_processes : 1;
+
+    for (i = 0; i < (ngx_uint_t) ngx_max(workers, 1); i++) {
+        ngx_http_guard_shm_need_add(&need, 4 * sizeof(void *)
+                                    + peers * (sizeof(void *)
+                                               + sizeof(ngx_atomic_t)));
     }
 
     *per_conf = ngx_http_guard_shm_need_pages(&need);
@@ -699,6 +717,9 @@ ngx_http_guard_shm_reconcile(ngx_cycle_t *cycle,
     rc = NGX_OK;
 
     ngx_shmtx_lock(&shpool->mutex);
+
+    /* a dead worker's ledger names slots: subtract it before any is freed */
+    ngx_http_guard_inflight_reap_locked(sh, shpool);
 
     ngx_http_guard_shm_reclaim(cycle, shpool, sh,
                                ngx_http_guard_shm_oldest(sh, sh->generation));

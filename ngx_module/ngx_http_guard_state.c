@@ -43,6 +43,22 @@ static void ngx_http_guard_state_resume(ngx_http_guard_upstream_t *up,
     ngx_http_guard_sh_server_t *s, uint64_t now);
 static ngx_uint_t ngx_http_guard_state_drained(ngx_http_guard_peer_t *gp,
     uint64_t now);
+static ngx_uint_t ngx_http_guard_requests_pending(ngx_http_guard_sh_t *sh,
+    ngx_http_guard_upstream_t *up);
+static ngx_http_guard_sh_request_t *ngx_http_guard_request_find(
+    ngx_http_guard_sh_t *sh, ngx_uint_t id);
+static ngx_http_guard_sh_request_t *ngx_http_guard_request_new(
+    ngx_http_guard_sh_t *sh, uint64_t now);
+static void ngx_http_guard_request_names(ngx_http_guard_sh_request_t *req,
+    ngx_http_guard_upstream_t *up, ngx_http_guard_sh_server_t *s,
+    ngx_http_guard_admin_cmd_t *cmd);
+static void ngx_http_guard_request_copy(u_char *dst, ngx_str_t *src,
+    size_t size);
+static void ngx_http_guard_requests_expire(ngx_http_guard_main_conf_t *gmcf,
+    ngx_http_guard_sh_t *sh, uint64_t now);
+static ngx_int_t ngx_http_guard_state_audit(ngx_http_guard_upstream_t *up,
+    ngx_http_guard_sh_server_t *s, ngx_http_guard_admin_cmd_t *cmd,
+    ngx_http_guard_admin_res_t *res, const char *result);
 static void ngx_http_guard_override_set(ngx_http_guard_sh_override_t *ov,
     ngx_http_guard_admin_cmd_t *cmd, uint64_t now);
 static void ngx_http_guard_expiry(ngx_http_guard_sh_t *sh,
@@ -855,8 +871,10 @@ ngx_int_t
 ngx_http_guard_state_admin(ngx_http_guard_peer_t *gp,
     ngx_http_guard_admin_cmd_t *cmd, ngx_http_guard_admin_res_t *res)
 {
-    uint64_t                     now;
-    ngx_uint_t                   admin, health, out;
+    uint64_t                      now;
+    ngx_int_t                     rc;
+    ngx_uint_t                    admin, health, out;
+    ngx_http_guard_sh_request_t  *req;
     ngx_slab_pool_t             *shpool;
     ngx_http_guard_sh_t         *sh;
     ngx_http_guard_upstream_t   *up;
@@ -956,6 +974,40 @@ ngx_http_guard_state_admin(ngx_http_guard_peer_t *gp,
         goto refused;
     }
 
+    if (cmd->request) {
+        /* an approval: of a request still pending, by someone else */
+
+        req = ngx_http_guard_request_find(sh, cmd->request);
+
+        if (req && req->state == NGX_HTTP_GUARD_REQ_PENDING
+            && now >= req->until)
+        {
+            ngx_http_guard_requests_expire(up->gmcf, sh, now);
+        }
+
+        if (req == NULL || req->state != NGX_HTTP_GUARD_REQ_PENDING) {
+            res->status = NGX_HTTP_CONFLICT;
+            res->code = "not_pending";
+            ngx_sprintf(res->message, "request %ui is %s: it can no longer "
+                        "be approved%Z", cmd->request,
+                        req ? ngx_http_guard_request_state_name(req->state)
+                            : "unknown");
+            goto refused;
+        }
+
+        if (ngx_strlen(req->requester) == cmd->principal.len
+            && ngx_strncmp(req->requester, cmd->principal.data,
+                           cmd->principal.len) == 0)
+        {
+            res->status = NGX_HTTP_FORBIDDEN;
+            res->code = "same_principal";
+            ngx_sprintf(res->message, "%V asked for request %ui: a second, "
+                        "different principal must approve it%Z",
+                        &cmd->principal, cmd->request);
+            goto refused;
+        }
+    }
+
     if (cmd->op == NGX_HTTP_GUARD_OP_WEIGHT && !up->conf->live_weights) {
         res->status = NGX_HTTP_CONFLICT;
         res->code = "not_live_weights";
@@ -990,9 +1042,96 @@ ngx_http_guard_state_admin(ngx_http_guard_peer_t *gp,
     out = (cmd->op == NGX_HTTP_GUARD_OP_DRAIN
            || cmd->op == NGX_HTTP_GUARD_OP_MAINTENANCE);
 
-    if (out
-        && res->in_rotation_after < up->floor
-        && res->in_rotation_after < res->in_rotation_before)
+    rc = out ? ngx_http_guard_policy_check(gp, cmd, res,
+                   ngx_http_guard_requests_pending(sh, up), now)
+             : NGX_OK;
+
+    if (rc == NGX_DECLINED) {
+        goto refused;
+    }
+
+    if (cmd->request) {
+        /* an approval: the pool now, against the pool when it was asked */
+
+        req = ngx_http_guard_request_find(sh, cmd->request);
+
+        if (req && res->in_rotation_after < req->in_rotation_after) {
+            res->status = NGX_HTTP_CONFLICT;
+            res->code = "unsafe_now";
+            ngx_sprintf(res->message, "request %ui became less safe since "
+                        "it was asked: %ui would be left in rotation, %ui "
+                        "then; it stays pending%Z", cmd->request,
+                        res->in_rotation_after, req->in_rotation_after);
+            goto refused;
+        }
+
+    } else if (rc == NGX_BUSY) {
+        /* the two-person rule: a request for a second principal */
+
+        res->status = NGX_HTTP_ACCEPTED;
+
+        if (cmd->dry_run) {
+            ngx_sprintf(res->message, "needs a second principal (%s): %s "
+                        "of server %V would leave upstream \"%V\" with %ui "
+                        "in rotation (floor %ui)%Z",
+                        ngx_http_guard_role_name(res->needs),
+                        ngx_http_guard_op_names[cmd->op], &s->server,
+                        &up->uscf->host, res->in_rotation_after, up->floor);
+            res->pending = 1;
+            (void) ngx_http_guard_state_audit(up, s, cmd, res, "dry_run");
+            ngx_shmtx_unlock(&shpool->mutex);
+            return NGX_OK;
+        }
+
+        req = ngx_http_guard_request_new(sh, now);
+
+        if (req == NULL) {
+            res->status = NGX_HTTP_CONFLICT;
+            res->code = "too_many_pending";
+            ngx_sprintf(res->message, "%d requests are pending already: "
+                        "approve, cancel or let some expire first%Z",
+                        NGX_HTTP_GUARD_REQUESTS);
+            goto refused;
+        }
+
+        req->op = cmd->op;
+        req->weight = cmd->weight;
+        req->expires = cmd->expires;
+        req->role = res->needs;
+        req->in_rotation_after = res->in_rotation_after;
+        req->created = now;
+        req->until = now + up->gmcf->two_person.expire;
+        ngx_http_guard_request_names(req, up, s, cmd);
+        ngx_memcpy(req->why, res->why, NGX_HTTP_GUARD_WHY_LEN);
+
+        res->request = req->id;
+        res->until = req->until;
+        res->pending = 1;
+
+        ngx_sprintf(res->message, "%s of server %V of upstream \"%V\" by "
+                    "%V needs a second principal (%s) to approve request "
+                    "%ui: %s%Z", ngx_http_guard_op_names[cmd->op],
+                    &s->server, &up->uscf->host, &cmd->principal,
+                    ngx_http_guard_role_name(res->needs), req->id, res->why);
+
+        if (ngx_http_guard_state_audit(up, s, cmd, res, "pending")
+            == NGX_ERROR)
+        {
+            req->id = 0;
+            goto unaudited;
+        }
+
+        ngx_http_guard_state_changed(sh);
+        ngx_shmtx_unlock(&shpool->mutex);
+
+        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                      "upstream guard: %s", res->message);
+
+        return NGX_OK;
+
+    } else if (out
+               && res->in_rotation_after < up->floor
+               && res->in_rotation_after < res->in_rotation_before)
     {
         res->status = NGX_HTTP_CONFLICT;
         res->code = "floor";
@@ -1012,6 +1151,7 @@ ngx_http_guard_state_admin(ngx_http_guard_peer_t *gp,
                     "already: nothing to resume%Z", &s->server,
                     &up->uscf->host);
 
+        (void) ngx_http_guard_state_audit(up, s, cmd, res, "unchanged");
         ngx_shmtx_unlock(&shpool->mutex);
         return NGX_OK;
     }
@@ -1022,8 +1162,17 @@ ngx_http_guard_state_admin(ngx_http_guard_peer_t *gp,
                     ngx_http_guard_op_names[cmd->op], &s->server,
                     &up->uscf->host, res->in_rotation_after, up->floor);
 
+        (void) ngx_http_guard_state_audit(up, s, cmd, res, "dry_run");
         ngx_shmtx_unlock(&shpool->mutex);
         return NGX_OK;
+    }
+
+    /* the audit line first: no change without it */
+
+    res->admin_after = admin;
+
+    if (ngx_http_guard_state_audit(up, s, cmd, res, "applied") == NGX_ERROR) {
+        goto unaudited;
     }
 
     /* apply */
@@ -1081,6 +1230,17 @@ ngx_http_guard_state_admin(ngx_http_guard_peer_t *gp,
     ngx_http_guard_expiry(sh, &s->ov_admin);
     ngx_http_guard_expiry(sh, &s->ov_weight);
 
+    if (cmd->request) {
+        req = ngx_http_guard_request_find(sh, cmd->request);
+
+        if (req) {
+            req->state = NGX_HTTP_GUARD_REQ_APPLIED;
+            req->closed = now;
+            ngx_http_guard_request_copy(req->approver, &cmd->principal,
+                                        NGX_HTTP_GUARD_PRINCIPAL_LEN);
+        }
+    }
+
     res->applied = 1;
     res->admin_after = s->admin;
     res->version = ++s->admin_version;
@@ -1109,7 +1269,22 @@ ngx_http_guard_state_admin(ngx_http_guard_peer_t *gp,
 
 refused:
 
+    (void) ngx_http_guard_state_audit(up, s, cmd, res, "refused");
+
     ngx_shmtx_unlock(&shpool->mutex);
+
+    return NGX_DECLINED;
+
+unaudited:
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    res->status = NGX_HTTP_SERVICE_UNAVAILABLE;
+    res->code = "audit_unavailable";
+    res->pending = 0;
+    res->request = 0;
+    ngx_sprintf(res->message, "the audit log cannot be written: no change "
+                "is made without its audit line%Z");
 
     return NGX_DECLINED;
 }
@@ -1121,9 +1296,10 @@ ngx_int_t
 ngx_http_guard_state_freeze(ngx_http_guard_main_conf_t *gmcf, ngx_uint_t on,
     ngx_http_guard_admin_cmd_t *cmd, ngx_http_guard_admin_res_t *res)
 {
-    ngx_uint_t            level;
-    ngx_slab_pool_t      *shpool;
-    ngx_http_guard_sh_t  *sh;
+    ngx_uint_t                   level;
+    ngx_slab_pool_t             *shpool;
+    ngx_http_guard_sh_t         *sh;
+    ngx_http_guard_audit_rec_t   rec;
 
     ngx_memzero(res, sizeof(ngx_http_guard_admin_res_t));
     res->status = NGX_HTTP_OK;
@@ -1134,6 +1310,29 @@ ngx_http_guard_state_freeze(ngx_http_guard_main_conf_t *gmcf, ngx_uint_t on,
 
     res->admin_before = sh->frozen;
     res->admin_after = on;
+
+    ngx_memzero(&rec, sizeof(ngx_http_guard_audit_rec_t));
+    rec.principal = cmd->principal;
+    rec.client = cmd->client;
+    rec.op = on ? "freeze" : "unfreeze";
+    rec.before = sh->frozen ? "frozen" : "open";
+    rec.after = on ? "frozen" : "open";
+    rec.result = (cmd->dry_run || sh->frozen == on) ? "unchanged"
+                                                     : "applied";
+    rec.reason = cmd->reason;
+    res->audited = 1;
+
+    if (ngx_http_guard_audit_locked(gmcf, sh, &rec) == NGX_ERROR
+        && !cmd->dry_run && sh->frozen != on)
+    {
+        ngx_shmtx_unlock(&shpool->mutex);
+
+        res->status = NGX_HTTP_SERVICE_UNAVAILABLE;
+        res->code = "audit_unavailable";
+        ngx_sprintf(res->message, "the audit log cannot be written: no "
+                    "change is made without its audit line%Z");
+        return NGX_DECLINED;
+    }
 
     if (!cmd->dry_run && sh->frozen != on) {
         sh->frozen = on;
@@ -1199,6 +1398,17 @@ ngx_http_guard_state_tick(ngx_http_guard_main_conf_t *gmcf)
 
     sh = ngx_http_guard_shm_root(gmcf, &shpool);
     now = ngx_http_guard_now_ms();
+
+    for (i = 0; i < NGX_HTTP_GUARD_REQUESTS; i++) {
+        if (sh->requests[i].state == NGX_HTTP_GUARD_REQ_PENDING
+            && now >= sh->requests[i].until)
+        {
+            ngx_shmtx_lock(&shpool->mutex);
+            ngx_http_guard_requests_expire(gmcf, sh, now);
+            ngx_shmtx_unlock(&shpool->mutex);
+            break;
+        }
+    }
 
     if (sh->draining == 0 && (sh->next_expiry == 0 || now < sh->next_expiry))
     {
@@ -1454,6 +1664,376 @@ ngx_http_guard_expiry(ngx_http_guard_sh_t *sh,
     if (ov->until && (sh->next_expiry == 0 || ov->until < sh->next_expiry)) {
         sh->next_expiry = ov->until;
     }
+}
+
+
+/* ---------------------------------------------------------------------- */
+/* the two-person rule's requests (in the zone root, under the mutex)      */
+
+static ngx_uint_t
+ngx_http_guard_requests_pending(ngx_http_guard_sh_t *sh,
+    ngx_http_guard_upstream_t *up)
+{
+    ngx_uint_t                    i, n;
+    ngx_http_guard_sh_request_t  *req;
+
+    n = 0;
+
+    for (i = 0; i < NGX_HTTP_GUARD_REQUESTS; i++) {
+        req = &sh->requests[i];
+
+        if (req->id && req->state == NGX_HTTP_GUARD_REQ_PENDING
+            && ngx_strncmp(req->upstream, up->uscf->host.data,
+                           up->uscf->host.len) == 0
+            && req->upstream[ngx_min(up->uscf->host.len,
+                                     NGX_HTTP_GUARD_NAME_LEN - 1)] == '\0')
+        {
+            n++;
+        }
+    }
+
+    return n;
+}
+
+
+static ngx_http_guard_sh_request_t *
+ngx_http_guard_request_find(ngx_http_guard_sh_t *sh, ngx_uint_t id)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < NGX_HTTP_GUARD_REQUESTS; i++) {
+        if (id && sh->requests[i].id == id) {
+            return &sh->requests[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+/* a free slot, else the one that ended longest ago; never a pending one */
+
+static ngx_http_guard_sh_request_t *
+ngx_http_guard_request_new(ngx_http_guard_sh_t *sh, uint64_t now)
+{
+    ngx_uint_t                    i;
+    ngx_http_guard_sh_request_t  *req, *old;
+
+    old = NULL;
+
+    for (i = 0; i < NGX_HTTP_GUARD_REQUESTS; i++) {
+        req = &sh->requests[i];
+
+        if (req->id == 0) {
+            old = req;
+            break;
+        }
+
+        if (req->state != NGX_HTTP_GUARD_REQ_PENDING
+            && (old == NULL || req->closed < old->closed))
+        {
+            old = req;
+        }
+    }
+
+    if (old == NULL) {
+        return NULL;
+    }
+
+    ngx_memzero(old, sizeof(ngx_http_guard_sh_request_t));
+    old->id = ++sh->next_request;
+    old->state = NGX_HTTP_GUARD_REQ_PENDING;
+    old->created = now;
+
+    return old;
+}
+
+
+static void
+ngx_http_guard_request_names(ngx_http_guard_sh_request_t *req,
+    ngx_http_guard_upstream_t *up, ngx_http_guard_sh_server_t *s,
+    ngx_http_guard_admin_cmd_t *cmd)
+{
+    ngx_http_guard_request_copy(req->upstream, &up->uscf->host,
+                                NGX_HTTP_GUARD_NAME_LEN);
+    ngx_http_guard_request_copy(req->server, &s->server,
+                                NGX_HTTP_GUARD_NAME_LEN);
+    ngx_http_guard_request_copy(req->requester, &cmd->principal,
+                                NGX_HTTP_GUARD_PRINCIPAL_LEN);
+    ngx_http_guard_request_copy(req->reason, &cmd->reason,
+                                NGX_HTTP_GUARD_REASON_LEN);
+}
+
+
+static void
+ngx_http_guard_request_copy(u_char *dst, ngx_str_t *src, size_t size)
+{
+    size_t  n;
+
+    n = ngx_min(src->len, size - 1);
+    ngx_memcpy(dst, src->data, n);
+    dst[n] = '\0';
+}
+
+
+/* a copy of request "id" for the admin API: NGX_DECLINED if unknown */
+
+ngx_int_t
+ngx_http_guard_state_request(ngx_http_guard_main_conf_t *gmcf, ngx_uint_t id,
+    ngx_http_guard_sh_request_t *copy)
+{
+    ngx_slab_pool_t              *shpool;
+    ngx_http_guard_sh_t          *sh;
+    ngx_http_guard_sh_request_t  *req;
+
+    sh = ngx_http_guard_shm_root(gmcf, &shpool);
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    req = ngx_http_guard_request_find(sh, id);
+
+    if (req) {
+        *copy = *req;
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    return req ? NGX_OK : NGX_DECLINED;
+}
+
+
+/*
+ * A pending request is cancelled by its requester or an admin; an ended
+ * one cannot be.  Audited either way.
+ */
+
+ngx_int_t
+ngx_http_guard_state_cancel(ngx_http_guard_main_conf_t *gmcf, ngx_uint_t id,
+    ngx_http_guard_admin_cmd_t *cmd, ngx_uint_t admin,
+    ngx_http_guard_admin_res_t *res)
+{
+    ngx_str_t                     requester;
+    ngx_slab_pool_t              *shpool;
+    ngx_http_guard_sh_t          *sh;
+    ngx_http_guard_sh_request_t  *req;
+    ngx_http_guard_audit_rec_t    rec;
+
+    ngx_memzero(res, sizeof(ngx_http_guard_admin_res_t));
+    res->status = NGX_HTTP_OK;
+    res->request = id;
+
+    sh = ngx_http_guard_shm_root(gmcf, &shpool);
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    req = ngx_http_guard_request_find(sh, id);
+
+    if (req == NULL) {
+        res->status = NGX_HTTP_NOT_FOUND;
+        res->code = "unknown_request";
+        ngx_sprintf(res->message, "no request %ui%Z", id);
+
+    } else if (req->state != NGX_HTTP_GUARD_REQ_PENDING) {
+        res->status = NGX_HTTP_CONFLICT;
+        res->code = "not_pending";
+        ngx_sprintf(res->message, "request %ui is %s, not pending%Z", id,
+                    ngx_http_guard_request_state_name(req->state));
+
+    } else {
+        requester.data = req->requester;
+        requester.len = ngx_strlen(req->requester);
+
+        if (!admin
+            && !(requester.len == cmd->principal.len
+                 && ngx_strncmp(requester.data, cmd->principal.data,
+                                requester.len) == 0))
+        {
+            res->status = NGX_HTTP_FORBIDDEN;
+            res->code = "forbidden";
+            ngx_sprintf(res->message, "request %ui is %V's: only its "
+                        "requester or an admin may cancel it%Z", id,
+                        &requester);
+        }
+    }
+
+    ngx_memzero(&rec, sizeof(ngx_http_guard_audit_rec_t));
+    rec.principal = cmd->principal;
+    rec.client = cmd->client;
+    rec.op = "cancel";
+    rec.reason = cmd->reason;
+    rec.request = id;
+    rec.code = res->code;
+    rec.result = res->code ? "refused" : "cancelled";
+
+    if (req) {
+        rec.upstream.data = req->upstream;
+        rec.upstream.len = ngx_strlen(req->upstream);
+        rec.server.data = req->server;
+        rec.server.len = ngx_strlen(req->server);
+    }
+
+    if (ngx_http_guard_audit_locked(gmcf, sh, &rec) == NGX_ERROR
+        && res->code == NULL)
+    {
+        res->status = NGX_HTTP_SERVICE_UNAVAILABLE;
+        res->code = "audit_unavailable";
+        ngx_sprintf(res->message, "the audit log cannot be written: no "
+                    "change is made without its audit line%Z");
+    }
+
+    if (res->code == NULL) {
+        req->state = NGX_HTTP_GUARD_REQ_CANCELLED;
+        req->closed = ngx_http_guard_now_ms();
+        ngx_sprintf(res->message, "request %ui cancelled by %V%Z", id,
+                    &cmd->principal);
+        ngx_http_guard_state_changed(sh);
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    if (res->code) {
+        return NGX_DECLINED;
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                  "upstream guard: %s", res->message);
+
+    return NGX_OK;
+}
+
+
+/* requests whose time is up expire (the tick); audited as "guard" */
+
+static void
+ngx_http_guard_requests_expire(ngx_http_guard_main_conf_t *gmcf,
+    ngx_http_guard_sh_t *sh, uint64_t now)
+{
+    ngx_uint_t                    i;
+    ngx_http_guard_sh_request_t  *req;
+    ngx_http_guard_audit_rec_t    rec;
+
+    for (i = 0; i < NGX_HTTP_GUARD_REQUESTS; i++) {
+        req = &sh->requests[i];
+
+        if (req->id == 0 || req->state != NGX_HTTP_GUARD_REQ_PENDING
+            || now < req->until)
+        {
+            continue;
+        }
+
+        req->state = NGX_HTTP_GUARD_REQ_EXPIRED;
+        req->closed = now;
+        ngx_http_guard_state_changed(sh);
+
+        ngx_memzero(&rec, sizeof(ngx_http_guard_audit_rec_t));
+        ngx_str_set(&rec.principal, "guard");
+        rec.op = "expire";
+        rec.upstream.data = req->upstream;
+        rec.upstream.len = ngx_strlen(req->upstream);
+        rec.server.data = req->server;
+        rec.server.len = ngx_strlen(req->server);
+        rec.request = req->id;
+        rec.result = "expired";
+
+        (void) ngx_http_guard_audit_locked(gmcf, sh, &rec);
+
+        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                      "upstream guard: request %ui of %s (%s of server %s "
+                      "of upstream \"%s\") expired without a second "
+                      "principal", req->id, req->requester,
+                      ngx_http_guard_op_names[req->op % 7], req->server,
+                      req->upstream);
+    }
+}
+
+
+const char *
+ngx_http_guard_request_state_name(ngx_uint_t state)
+{
+    static const char  *names[] = {
+        "none", "pending", "applied", "cancelled", "expired"
+    };
+
+    return names[state % 5];
+}
+
+
+const char *
+ngx_http_guard_op_name(ngx_uint_t op)
+{
+    return ngx_http_guard_op_names[op % 7];
+}
+
+
+/*
+ * Under the mutex: the audit line of an admin command on server s, with
+ * the state before and after; NGX_ERROR when it cannot be written.
+ */
+
+static ngx_int_t
+ngx_http_guard_state_audit(ngx_http_guard_upstream_t *up,
+    ngx_http_guard_sh_server_t *s, ngx_http_guard_admin_cmd_t *cmd,
+    ngx_http_guard_admin_res_t *res, const char *result)
+{
+    u_char                       *p;
+    ngx_slab_pool_t              *shpool;
+    ngx_http_guard_sh_t          *sh;
+    ngx_http_guard_sh_request_t  *req;
+    ngx_http_guard_audit_rec_t    rec;
+    u_char                        detail[NGX_HTTP_GUARD_WHY_LEN + 64];
+
+    sh = ngx_http_guard_shm_root(up->gmcf, &shpool);
+
+    ngx_memzero(&rec, sizeof(ngx_http_guard_audit_rec_t));
+
+    rec.principal = cmd->principal;
+    rec.client = cmd->client;
+    rec.op = ngx_http_guard_op_names[cmd->op % 7];
+    rec.upstream = up->uscf->host;
+    rec.server = s->server;
+    rec.before = ngx_http_guard_admin_state[res->admin_before % 4];
+    rec.after = ngx_http_guard_admin_state[res->admin_after % 4];
+    rec.result = result;
+    rec.code = res->code;
+    rec.reason = cmd->reason;
+    rec.request = cmd->request ? cmd->request : res->request;
+
+    if (cmd->request) {
+        /* an approval: the requester asked, this principal approves */
+        req = ngx_http_guard_request_find(sh, cmd->request);
+
+        if (req) {
+            rec.principal.data = req->requester;
+            rec.principal.len = ngx_strlen(req->requester);
+            rec.approver = cmd->principal;
+        }
+    }
+
+    p = detail;
+
+    if (cmd->op == NGX_HTTP_GUARD_OP_WEIGHT) {
+        p = ngx_sprintf(p, "weight %ui; ", cmd->weight);
+    }
+
+    if (cmd->expires) {
+        p = ngx_sprintf(p, "expires in %M s; ", cmd->expires / 1000);
+    }
+
+    if (res->pending && res->why[0]) {
+        p = ngx_slprintf(p, detail + sizeof(detail), "needs a second "
+                         "principal: %s; ", res->why);
+    }
+
+    p = ngx_slprintf(p, detail + sizeof(detail), "%ui in rotation, %ui after,"
+                     " floor %ui", res->in_rotation_before,
+                     res->in_rotation_after, up->floor);
+
+    rec.detail.data = detail;
+    rec.detail.len = p - detail;
+
+    res->audited = 1;
+
+    return ngx_http_guard_audit_locked(up->gmcf, sh, &rec);
 }
 
 

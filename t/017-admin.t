@@ -47,6 +47,7 @@ our $App = <<"_EOC_";
         server 127.0.0.1:$ENV{TEST_NGINX_B3};
         guard_check http uri=/health interval=100ms fall=1 rise=1;
         guard_floor 2;
+        keepalive 8;
     }
     upstream hashed {
         hash \$arg_k consistent;
@@ -63,7 +64,11 @@ our $App = <<"_EOC_";
 _EOC_
 
 our $Config = <<"_EOC_";
-    location / { proxy_pass http://app; }
+    location / {
+        proxy_pass http://app;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+    }
     location = /guard { guard_status; }
     location /admin/ {
         guard_admin;
@@ -118,8 +123,11 @@ __DATA__
 my $b1 = "127.0.0.1:$ENV{TEST_NGINX_B1}";
 Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
 Guard::wait_health('app', $ENV{TEST_NGINX_B3}, 'up');
-my ($j) = Guard::expect('drain b1', '200 ok', 'POST',
-    "/admin/upstreams/app/servers/$b1/drain", 'test-token-olga',
+my $warm = Guard::who(30, '/');
+Test::More::like($warm, qr/b1=/, "b1 serves (and keeps connections alive): $warm");
+(my $b1enc = $b1) =~ s/:/%3A/;
+my ($j) = Guard::expect('drain b1 (named URL-encoded)', '200 ok', 'POST',
+    "/admin/upstreams/app/servers/$b1enc/drain", 'test-token-olga',
     '{"reason":"kernel patch"}');
 Test::More::is($j->{admin_before}, 'active', 'drain: admin before');
 Test::More::like($j->{admin_after}, qr/^drain(ing|ed)$/, 'drain: admin after');
@@ -131,7 +139,16 @@ Test::More::is($s->{admin_override}{by}, 'olga', 'the override says who');
 Test::More::is($s->{admin_override}{reason}, 'kernel patch', 'and why');
 Test::More::ok(defined $s->{drain_duration_ms}, 'and how long the drain took');
 my $who = Guard::who(30, '/');
-Test::More::unlike($who, qr/b1/, "a drained server gets no request: $who");
+Test::More::unlike($who, qr/b1/,
+                   "a drained server gets no request, kept-alive or new: $who");
+my (undef, $html) = Guard::http_get('/guard?format=html');
+Test::More::like($html, qr/drained<br><span class="aside">in [^<]+<\/span><br><span class="aside">by olga: kernel patch<\/span>/,
+                 'HTML: drained, in how long, by whom and why');
+my (undef, $prom) = Guard::http_get('/guard?format=prometheus');
+Test::More::like($prom, qr/^nginx_upstream_guard_server_drained\{upstream="app",server="\Q$b1\E"[^}]*\} 1$/m,
+                 'Prometheus: server_drained 1');
+Test::More::like($prom, qr/^nginx_upstream_guard_server_admin_version\{upstream="app",server="\Q$b1\E"[^}]*\} 1$/m,
+                 'Prometheus: server_admin_version 1');
 ($j) = Guard::expect('resume b1', '200 ok', 'POST',
     "/admin/upstreams/app/servers/$b1/resume", 'test-token-olga', '');
 Test::More::is($j->{admin_after}, 'active', 'resume: active');
@@ -363,7 +380,7 @@ GET /guard
 " . $::Backends
 --- config eval
 "    location / { proxy_pass http://slow; proxy_read_timeout 20s; }
-" . $::Config =~ s{location / \{ proxy_pass http://app; \}}{}r
+" . $::Config =~ s{location / \{.*?\}\n}{}sr
 --- init
 my $b5 = "127.0.0.1:$ENV{TEST_NGINX_B5}";
 Guard::start_hostile('slow:2500', $ENV{TEST_NGINX_B5}, lifetime => 60);
@@ -410,7 +427,7 @@ qr/admin overrides? of the admin API stays? in force/
 " . $::Backends
 --- config eval
 "    location / { proxy_pass http://slow; proxy_read_timeout 20s; }
-" . $::Config =~ s{location / \{ proxy_pass http://app; \}}{}r
+" . $::Config =~ s{location / \{.*?\}\n}{}sr
 --- init
 my $b5 = "127.0.0.1:$ENV{TEST_NGINX_B5}";
 Guard::start_hostile('slow:3000', $ENV{TEST_NGINX_B5}, lifetime => 60);
@@ -469,5 +486,45 @@ Test::More::is(main::admin_view() =~ s/drain(ing|ed)/D/gr,
 --- request
 GET /
 --- response_body_like: ^b[23]$
+--- no_error_log
+[error]
+
+
+
+=== TEST 8: a worker killed with requests in flight does not hold a drain
+--- http_config eval
+"    upstream slow {
+        server 127.0.0.1:\$TEST_NGINX_B5;
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        server 127.0.0.1:\$TEST_NGINX_B3;
+        guard_check tcp interval=100ms;
+        guard_floor 2;
+    }
+" . $::Backends
+--- config eval
+"    location / { proxy_pass http://slow; proxy_read_timeout 20s; }
+" . $::Config =~ s{location / \{.*?\}\n}{}sr
+--- init
+my $b5 = "127.0.0.1:$ENV{TEST_NGINX_B5}";
+Guard::start_hostile('slow:8000', $ENV{TEST_NGINX_B5}, lifetime => 60);
+Guard::wait_health('slow', $ENV{TEST_NGINX_B5}, 'up');
+Guard::wait_health('slow', $ENV{TEST_NGINX_B3}, 'up');
+my @kids = Guard::background_get('/', 6);
+main::busy($b5) or die;
+my ($j) = Guard::expect('drain', '200 ok', 'POST',
+    "/admin/upstreams/slow/servers/$b5/drain", 'test-token-olga', '{}');
+Test::More::is($j->{admin_after}, 'draining', 'draining');
+my $master = Guard::master_pid();
+my @workers = grep { /^\d+$/ } split /\s+/, `pgrep -P $master`;
+kill 'KILL', @workers;
+my $t0 = time;
+Guard::wait_health('slow', $ENV{TEST_NGINX_B5}, 'drained', 'admin', 6);
+Test::More::ok(time - $t0 < 6, 'drained long before the slow backend answers');
+Guard::wait_children(@kids);
+--- request
+GET /guard
+--- response_body_like: "admin":"drained"
+--- error_log eval
+qr/upstream guard: process \d+ is gone with \d+ requests in flight to server 127\.0\.0\.1:\d+: no longer counted/
 --- no_error_log
 [error]

@@ -1,0 +1,348 @@
+# scripts/guardctl against real nginx instances: status and list, tokens
+# from the environment and from a file, no token, hash-token, drain --wait
+# and resume on two instances, weight with --json, and a fleet drain that
+# the second instance refuses, rolled back on the first.
+use lib 't/lib';
+use Guard;
+use Test::Nginx::Socket 'no_plan';
+use Digest::SHA ();
+use File::Path ();
+use JSON::PP ();
+use POSIX ();
+
+# the principals (obviously fake tokens), in a file only root can read
+our $Dir = "/tmp/guard-cli-" . Guard::_server_port();
+mkdir $Dir;
+our $Tokens = "$Dir/tokens";
+{
+    open my $fh, '>', $Tokens or die "$Tokens: $!\n";
+    print $fh "# test principals\n",
+        Guard::token_line('olga', 'operator', 'app', 'test-token-olga'),
+        Guard::token_line('vera', 'viewer', '*', 'test-token-vera');
+    close $fh;
+    chmod 0600, $Tokens;
+}
+# olga's token in a file, for --token-file
+our $TokenFile = "$Dir/olga.token";
+{
+    open my $fh, '>', $TokenFile or die "$TokenFile: $!\n";
+    print $fh "test-token-olga\nsecond line is ignored\n";
+    close $fh;
+    chmod 0600, $TokenFile;
+}
+
+our $Backends = <<"_EOC_";
+    server {
+        listen 127.0.0.1:$ENV{TEST_NGINX_B1};
+        location /health { return 200; }
+        location / { return 200 "b1\\n"; }
+    }
+    server {
+        listen 127.0.0.1:$ENV{TEST_NGINX_B2};
+        location /health { return 200; }
+        location / { return 200 "b2\\n"; }
+    }
+    server {
+        listen 127.0.0.1:$ENV{TEST_NGINX_B3};
+        location /health { return 200; }
+        location / { return 200 "b3\\n"; }
+    }
+_EOC_
+
+our $App = <<"_EOC_";
+    upstream app {
+        zone app 64k;
+        server 127.0.0.1:$ENV{TEST_NGINX_B1};
+        server 127.0.0.1:$ENV{TEST_NGINX_B2};
+        server 127.0.0.1:$ENV{TEST_NGINX_B3};
+        guard_check http uri=/health interval=100ms fall=1 rise=1;
+        guard_floor 2;
+    }
+_EOC_
+
+our $Config = <<"_EOC_";
+    location / { proxy_pass http://app; }
+    location = /guard { guard_status; }
+    location /admin/ {
+        guard_admin;
+        guard_admin_tokens $Tokens;
+    }
+_EOC_
+
+our $Ctl = "$ENV{TEST_NGINX_PWD}/scripts/guardctl";
+our $One = "http://127.0.0.1:" . Guard::_server_port() . "/admin/";
+our $Two = "http://127.0.0.1:$ENV{TEST_NGINX_B6}/admin";    # no trailing slash
+
+# ---------------------------------------------------------------- a second nginx
+
+our $SecondDir = "$Dir/second";
+
+# start_second(@backend_ports) -> true once a second nginx (upstream "app"
+# over those backends, the same tokens file) answers on TEST_NGINX_B6
+sub start_second {
+    my @ports = @_;
+    stop_second();
+    File::Path::remove_tree($SecondDir);
+    File::Path::make_path("$SecondDir/logs", "$SecondDir/tmp");
+    my $mods = join '', map { "load_module $_;\n" }
+        grep { $_ ne '' } split /\s+/, $ENV{TEST_NGINX_LOAD_MODULES} // '';
+    my $user = $> == 0 ? "user root;\n" : '';
+    my $servers = join '', map { "        server 127.0.0.1:$_;\n" } @ports;
+    my $floor = @ports >= 3 ? 2 : 1;
+    my $conf = <<"_EOC_";
+$mods${user}worker_processes 1;
+daemon on;
+master_process on;
+pid $SecondDir/nginx.pid;
+error_log $SecondDir/logs/error.log info;
+events { worker_connections 256; }
+http {
+    access_log off;
+    client_body_temp_path $SecondDir/tmp/body;
+    proxy_temp_path $SecondDir/tmp/proxy;
+    fastcgi_temp_path $SecondDir/tmp/fastcgi;
+    uwsgi_temp_path $SecondDir/tmp/uwsgi;
+    scgi_temp_path $SecondDir/tmp/scgi;
+    upstream app {
+        zone app_second 64k;
+$servers        guard_check http uri=/health interval=100ms fall=1 rise=1;
+        guard_floor $floor;
+    }
+    server {
+        listen 127.0.0.1:$ENV{TEST_NGINX_B6};
+        location = /guard { guard_status; }
+        location /admin/ {
+            guard_admin;
+            guard_admin_tokens $Tokens;
+        }
+    }
+}
+_EOC_
+    open my $fh, '>', "$SecondDir/nginx.conf" or die "$SecondDir/nginx.conf: $!\n";
+    print $fh $conf;
+    close $fh;
+    my $bin = $ENV{TEST_NGINX_BINARY} || 'nginx';
+    my $rc = system($bin, '-p', "$SecondDir/", '-c', "$SecondDir/nginx.conf");
+    Test::More::is($rc, 0, 'the second nginx starts') or return 0;
+    my $up = Guard::wait_for(sub {
+        my $st = Guard::guard_status('/guard', $ENV{TEST_NGINX_B6}) or return 0;
+        my $u = Guard::upstream_state($st, 'app') or return 0;
+        return !grep { $_->{health} ne 'up' } @{ $u->{servers} };
+    }, 10);
+    Test::More::ok($up, 'the second nginx answers, its servers up')
+        or Test::More::diag($Guard::ERROR);
+    return $up;
+}
+
+sub second_pid {
+    open my $fh, '<', "$SecondDir/nginx.pid" or return undef;
+    my $pid = <$fh> // '';
+    return $pid =~ /^(\d+)/ ? $1 : undef;
+}
+
+# stop_second() -> the second nginx stopped (TERM, then wait up to 10 s)
+sub stop_second {
+    my $pid = second_pid() or return;
+    kill 'TERM', $pid;
+    Guard::wait_for(sub { !kill 0, $pid }, 10);
+    unlink "$SecondDir/nginx.pid";
+}
+
+END { stop_second() }
+
+# ---------------------------------------------------------------- running guardctl
+
+# ctl(\%env, @args) -> ($exit_code, $output): guardctl with stdout and
+# stderr together; %env: variables to set (undef: unset), on top of a
+# clean GUARDCTL_* environment
+sub ctl {
+    my ($env, @args) = @_;
+    local %ENV = %ENV;
+    delete @ENV{qw(GUARDCTL_TOKEN GUARDCTL_INSTANCE)};
+    for my $k (keys %$env) {
+        if (defined $env->{$k}) { $ENV{$k} = $env->{$k} } else { delete $ENV{$k} }
+    }
+    my $cmd = join ' ', 'python3', map { quotemeta } $Ctl, @args;
+    my $out = `$cmd 2>&1 </dev/null`;
+    my $rc = $? == -1 ? -1 : $? >> 8;
+    return ($rc, $out);
+}
+
+# the "app" server on port $port as the status JSON of the nginx on $nginx
+sub server_of {
+    my ($nginx, $port) = @_;
+    return Guard::server_state(Guard::guard_status('/guard', $nginx), 'app',
+                               "127.0.0.1:$port") || {};
+}
+
+master_on();
+workers(2);
+no_shuffle();
+no_root_location();
+check_accum_error_log();
+run_tests();
+
+__DATA__
+
+=== TEST 1: status, list, whoami, tokens from env and file, no token, hash-token
+--- http_config eval: $::App . $::Backends
+--- config eval: $::Config
+--- init
+my $port = Guard::_server_port();
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
+Guard::wait_health('app', $ENV{TEST_NGINX_B3}, 'up');
+my %vera = (GUARDCTL_TOKEN => 'test-token-vera');
+my ($rc, $out) = main::ctl(\%vera, '--instance', $main::One, 'status');
+Test::More::is($rc, 0, 'status: exit 0') or Test::More::diag($out);
+Test::More::like($out, qr/^upstream\s+server\s+state\s+health\s+admin\s+in-flight\s+weight$/m,
+                 'status: the table header');
+for my $b (@ENV{qw(TEST_NGINX_B1 TEST_NGINX_B2 TEST_NGINX_B3)}) {
+    Test::More::like($out, qr/^app\s+127\.0\.0\.1:$b\s+up\s+up\s+active\s+0\s+1$/m,
+                     "status: a row for $b");
+}
+Test::More::like($out, qr/^app: in rotation 3, floor 2 \(holds\)/m,
+                 'status: in rotation and floor per upstream');
+($rc, $out) = main::ctl({ %vera, GUARDCTL_INSTANCE => $main::One }, 'list', 'app');
+Test::More::is($rc, 0, 'list app (instance from GUARDCTL_INSTANCE): exit 0')
+    or Test::More::diag($out);
+Test::More::like($out, qr/^app\s+127\.0\.0\.1:$ENV{TEST_NGINX_B2}\s+up/m,
+                 'list app: the servers');
+($rc, $out) = main::ctl({ %vera, GUARDCTL_INSTANCE => $main::One }, '--json',
+                        'status');
+my $j = eval { JSON::PP->new->decode($out) } || {};
+Test::More::is($j->{instances}[0]{answer}{upstreams}[0]{name}, 'app',
+               'status --json: the status JSON per instance');
+($rc, $out) = main::ctl({}, '--instance', $main::One, '--token-file',
+                        $main::TokenFile, 'whoami');
+Test::More::is($rc, 0, 'whoami with --token-file: exit 0') or Test::More::diag($out);
+Test::More::like($out, qr/: olga, role operator, upstreams app$/m,
+                 'whoami: the token file\'s principal');
+($rc, $out) = main::ctl(\%vera, '--instance', $main::One, 'whoami');
+Test::More::like($out, qr/: vera, role viewer/, 'whoami: GUARDCTL_TOKEN');
+($rc, $out) = main::ctl({}, '--instance', $main::One, 'status');
+Test::More::is($rc, 1, 'no token: exit 1');
+Test::More::like($out, qr/HTTP 401 unauthenticated: /, 'no token: the 401 answer');
+($rc, $out) = main::ctl(\%vera, '--instance', $main::One, 'drain', 'app',
+                        "127.0.0.1:$ENV{TEST_NGINX_B1}");
+Test::More::is($rc, 1, 'a viewer draining: exit 1');
+Test::More::like($out, qr/HTTP 403 forbidden: /, 'a viewer draining: 403');
+($rc, $out) = main::ctl(\%vera, 'status');
+Test::More::is($rc, 2, 'no instance: a usage error, exit 2');
+($rc, $out) = main::ctl(\%vera, '--instance', $main::One, 'weight', 'app', 'x', 'many');
+Test::More::is($rc, 2, 'a weight that is not a number: exit 2');
+($rc, $out) = main::ctl(\%vera, '--instance', $main::One, 'status', '--token', 'x');
+Test::More::is($rc, 2, 'no --token option: exit 2');
+Test::More::like($out, qr/unrecognized arguments: --token/, 'no --token option');
+($rc, $out) = main::ctl(\%vera, '--instance', $main::One, '--token', 'x', 'status');
+Test::More::is($rc, 2, 'no abbreviation of --token-file either: exit 2');
+my $hash = `printf '%s\\n' test-token-olga | python3 $main::Ctl hash-token`;
+Test::More::is($hash, 'sha256:' . Digest::SHA::sha256_hex('test-token-olga') . "\n",
+               'hash-token: the sha256 of the token without its newline');
+--- request
+GET /guard
+--- response_body_like: "admin":"active"
+--- no_error_log
+[error]
+
+
+
+=== TEST 2: drain --wait and resume on two instances; weight --json
+--- http_config eval: $::App . $::Backends
+--- config eval: $::Config
+--- init
+my $b1 = "127.0.0.1:$ENV{TEST_NGINX_B1}";
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
+Guard::wait_health('app', $ENV{TEST_NGINX_B3}, 'up');
+main::start_second(@ENV{qw(TEST_NGINX_B1 TEST_NGINX_B2 TEST_NGINX_B3)});
+my %olga = (GUARDCTL_TOKEN => 'test-token-olga');
+my @two = ('--instance', $main::One, '--instance', $main::Two);
+my ($rc, $out) = main::ctl(\%olga, @two, 'drain', 'app', $b1, '--wait',
+                           '--timeout', '20s', '--reason', 'kernel patch');
+Test::More::is($rc, 0, 'drain --wait on two instances: exit 0')
+    or Test::More::diag($out);
+Test::More::like($out, qr{^\Q$main::One\E: drain app/\Q$b1\E: active -> drain(ing|ed)}m,
+                 'drain: the first instance\'s answer');
+Test::More::like($out, qr{^\Q$main::Two\E/: drain app/\Q$b1\E: active -> drain(ing|ed)}m,
+                 'drain: the second instance\'s answer');
+Test::More::like($out, qr{^\S+ \Q$main::One\E: app/\Q$b1\E drained}m,
+                 'progress: drained on the first');
+Test::More::like($out, qr{^\S+ \Q$main::Two\E/: app/\Q$b1\E drained}m,
+                 'progress: drained on the second');
+Test::More::like($out, qr/^drained on 2 instances$/m, 'drained on both');
+for my $n (Guard::_server_port(), $ENV{TEST_NGINX_B6}) {
+    my $s = main::server_of($n, $ENV{TEST_NGINX_B1});
+    Test::More::is("$s->{admin}/$s->{admin_override}{reason}", 'drained/kernel patch',
+                   "port $n: drained, with the reason");
+}
+($rc, $out) = main::ctl(\%olga, @two, 'resume', 'app', $b1);
+Test::More::is($rc, 0, 'resume on two instances: exit 0') or Test::More::diag($out);
+Test::More::is(scalar(() = $out =~ /: resume app\/\S+: drained -> active/g), 2,
+               'resume: both answers');
+($rc, $out) = main::ctl(\%olga, @two, '--json', 'weight', 'app', $b1, '3');
+Test::More::is($rc, 0, 'weight --json: exit 0') or Test::More::diag($out);
+my $j = eval { JSON::PP->new->decode($out) } || {};
+Test::More::ok($j->{ok}, 'weight --json: ok');
+Test::More::is(scalar @{ $j->{instances} || [] }, 2, 'weight --json: two instances');
+Test::More::is(join(',', map { "$_->{status}/$_->{answer}{operation}" }
+                        @{ $j->{instances} || [] }),
+               '200/weight,200/weight', 'weight --json: each answer');
+for my $n (Guard::_server_port(), $ENV{TEST_NGINX_B6}) {
+    Test::More::ok(Guard::wait_for(sub {
+        main::server_of($n, $ENV{TEST_NGINX_B1})->{admin_weight} == 3 }, 5),
+        "port $n: admin weight 3");
+}
+main::stop_second();
+--- request
+GET /guard
+--- response_body_like: "admin_weight":3,
+--- error_log eval
+[qr/upstream guard: drain of server 127\.0\.0\.1:\d+ of upstream "app" by olga: draining/,
+ qr/upstream guard: resume of server 127\.0\.0\.1:\d+ of upstream "app" by olga: active/]
+--- no_error_log
+[error]
+
+
+
+=== TEST 3: the second instance refuses: the first is rolled back, exit 1
+--- http_config eval: $::App . $::Backends
+--- config eval: $::Config
+--- init
+my $b1 = "127.0.0.1:$ENV{TEST_NGINX_B1}";
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
+Guard::wait_health('app', $ENV{TEST_NGINX_B3}, 'up');
+# the second nginx does not know b1
+main::start_second(@ENV{qw(TEST_NGINX_B2 TEST_NGINX_B3)});
+my $before = main::server_of(Guard::_server_port(), $ENV{TEST_NGINX_B1});
+my ($rc, $out) = main::ctl({}, '--instance', $main::One, '--instance', $main::Two,
+                           '--token-file', $main::TokenFile, 'drain', 'app', $b1,
+                           '--wait', '--timeout', '5s');
+Test::More::is($rc, 1, 'refused by the second: exit 1') or Test::More::diag($out);
+Test::More::like($out, qr{^\Q$main::One\E: drain app/\Q$b1\E: active -> drain}m,
+                 'the first instance\'s answer');
+Test::More::like($out, qr{^\Q$main::Two\E/: HTTP 404 unknown_server: }m,
+                 'the second instance\'s refusal');
+Test::More::like($out, qr{^rollback \Q$main::One\E: resume app/\Q$b1\E: drain\w+ -> active}m,
+                 'the rollback of the first');
+my $s = main::server_of(Guard::_server_port(), $ENV{TEST_NGINX_B1});
+Test::More::is($s->{admin}, 'active', 'the first instance: active again');
+Test::More::is($s->{admin_version}, $before->{admin_version} + 2,
+               'its version moved by two (drain, resume)');
+Test::More::ok($s->{in_rotation}, 'and in rotation');
+main::stop_second();
+Test::More::ok(!main::second_pid(), 'the second nginx stopped');
+# nothing listens on the second port now: unreachable, exit 3, rolled back
+($rc, $out) = main::ctl({ GUARDCTL_TOKEN => 'test-token-olga' }, '--instance', $main::One,
+                        '--instance', $main::Two, 'drain', 'app', $b1);
+Test::More::is($rc, 3, 'the second unreachable: exit 3') or Test::More::diag($out);
+Test::More::like($out, qr{^\Q$main::Two\E/: unreachable: }m, 'unreachable: said');
+Test::More::like($out, qr{^rollback \Q$main::One\E: resume }m, 'and rolled back');
+Test::More::is(main::server_of(Guard::_server_port(), $ENV{TEST_NGINX_B1})->{admin},
+               'active', 'the first instance: active again');
+--- request
+GET /guard
+--- response_body_like: "admin":"active"
+--- error_log eval
+[qr/upstream guard: drain of server 127\.0\.0\.1:\d+ of upstream "app" by olga/,
+ qr/upstream guard: resume of server 127\.0\.0\.1:\d+ of upstream "app" by olga: active.*guardctl rollback/]
+--- no_error_log
+[error]
