@@ -170,7 +170,7 @@ sub api {
     return $j;
 }
 
-our $UNEXPECTED = qr/\[(?:alert|crit|emerg)\]/;
+our $UNEXPECTED = qr/\[(?:alert|crit)\]|\[emerg\].*guard/;
 
 master_on();
 workers(2);
