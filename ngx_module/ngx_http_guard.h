@@ -354,6 +354,7 @@ typedef struct {
     ngx_open_file_t                 *audit_file;    /* NULL: none */
     void                            *audit_syslog;  /* ngx_syslog_peer_t */
     ngx_str_t                        audit_key;     /* the HMAC key */
+    ngx_err_t                        audit_err;     /* last one logged */
 } ngx_http_guard_main_conf_t;
 
 
@@ -695,6 +696,12 @@ ngx_int_t ngx_http_guard_audit_locked(ngx_http_guard_main_conf_t *gmcf,
     ngx_http_guard_sh_t *sh, ngx_http_guard_audit_rec_t *rec);
 ngx_int_t ngx_http_guard_audit(ngx_http_guard_main_conf_t *gmcf,
     ngx_http_guard_audit_rec_t *rec);
+ngx_int_t ngx_http_guard_audit_check(ngx_conf_t *cf,
+    ngx_http_guard_main_conf_t *gmcf);
+ngx_int_t ngx_http_guard_audit_init(ngx_cycle_t *cycle,
+    ngx_http_guard_main_conf_t *gmcf);
+void ngx_http_guard_audit_reload(ngx_cycle_t *cycle,
+    ngx_http_guard_main_conf_t *gmcf);
 
 /* inflight.c: requests in flight per server, across workers */
 ngx_int_t ngx_http_guard_inflight_init_process(ngx_cycle_t *cycle,

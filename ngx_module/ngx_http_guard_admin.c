@@ -262,7 +262,7 @@ ngx_http_guard_admin_route(ngx_http_request_t *r,
     ngx_http_guard_admin_ctx_t *ctx)
 {
     ngx_int_t                   rc;
-    ngx_uint_t                  write, role, i;
+    ngx_uint_t                  write, role;
     const char                 *allow;
     ngx_http_guard_admin_op_t  *op;
     ngx_http_core_loc_conf_t   *clcf;
@@ -434,19 +434,18 @@ not_allowed:
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    for (i = 0; allow[i] && allow[i] != 'P' && allow[i] != 'D'; i++) {
-        /* void */
+    if (!write) {
+        return ngx_http_guard_admin_error(r, ctx, NGX_HTTP_NOT_ALLOWED,
+                                          "method_not_allowed",
+                                          "%V changes nothing: a change is "
+                                          "%s, never GET", &r->method_name,
+                                          allow);
     }
 
     return ngx_http_guard_admin_error(r, ctx, NGX_HTTP_NOT_ALLOWED,
                                       "method_not_allowed",
-                                      "%s is %s here: %s",
-                                      write ? "this method" : "a read",
-                                      write ? "not allowed"
-                                            : "not a change",
-                                      allow[i] ? "changes are POST, PUT or "
-                                                 "DELETE, never GET"
-                                               : "only reads are allowed");
+                                      "%V is not allowed here, only %s",
+                                      &r->method_name, allow);
 }
 
 
@@ -1304,7 +1303,7 @@ static ngx_int_t
 ngx_http_guard_admin_read(ngx_http_request_t *r,
     ngx_http_guard_admin_ctx_t *ctx)
 {
-    ngx_str_t                        upstream, state, wait, timeout;
+    ngx_str_t                        upstream, state, wait, timeout, name;
     ngx_uint_t                       i, n;
     ngx_http_guard_out_t             out;
     ngx_http_guard_snap_t            snap;
@@ -1408,6 +1407,21 @@ ngx_http_guard_admin_read(ngx_http_request_t *r,
     }
 
     snap.nupstreams = n;
+
+    /* and only the requests of those upstreams */
+
+    n = 0;
+
+    for (i = 0; i < snap.nrequests; i++) {
+        name.data = snap.requests[i].upstream;
+        name.len = ngx_strlen(snap.requests[i].upstream);
+
+        if (ngx_http_guard_auth_may(ctx->principal, &name)) {
+            snap.requests[n++] = snap.requests[i];
+        }
+    }
+
+    snap.nrequests = n;
 
     ngx_http_guard_out_init(&out, r->pool);
 

@@ -482,6 +482,10 @@ ngx_http_guard_postconfiguration(ngx_conf_t *cf)
 
     uscfp = umcf->upstreams.elts;
 
+    if (ngx_http_guard_audit_check(cf, gmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     for (i = 0; i < umcf->upstreams.nelts; i++) {
 
         if (uscfp[i]->srv_conf == NULL) {
@@ -623,6 +627,10 @@ ngx_http_guard_init_module(ngx_cycle_t *cycle)
             ngx_http_guard_apply(&up[i]);
         }
     }
+
+    /* the audit log's line for this start or reload */
+
+    ngx_http_guard_audit_reload(cycle, gmcf);
 
     if (kept) {
         /* config and admin API agree: said once per (re)load */

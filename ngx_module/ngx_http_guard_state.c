@@ -56,6 +56,10 @@ static void ngx_http_guard_request_copy(u_char *dst, ngx_str_t *src,
     size_t size);
 static void ngx_http_guard_requests_expire(ngx_http_guard_main_conf_t *gmcf,
     ngx_http_guard_sh_t *sh, uint64_t now);
+static void ngx_http_guard_state_event(ngx_http_guard_upstream_t *up,
+    ngx_http_guard_sh_server_t *s, ngx_http_guard_sh_server_t *agent,
+    const char *op, const char *before, const char *after,
+    ngx_uint_t in_rotation);
 static ngx_int_t ngx_http_guard_state_audit(ngx_http_guard_upstream_t *up,
     ngx_http_guard_sh_server_t *s, ngx_http_guard_admin_cmd_t *cmd,
     ngx_http_guard_admin_res_t *res, const char *result);
@@ -369,6 +373,12 @@ ngx_http_guard_pool_eval(ngx_http_guard_upstream_t *up, uint64_t now)
                           &s->server, &s->addr, &up->uscf->host,
                           want ? "promoted" : "demoted", primaries,
                           up->floor);
+
+            ngx_http_guard_state_event(up, s, NULL,
+                                       want ? "promote" : "demote",
+                                       want ? "standby" : "promoted",
+                                       want ? "promoted" : "standby",
+                                       primaries);
         }
     }
 
@@ -454,6 +464,13 @@ ngx_http_guard_pool_agent_drains(ngx_http_guard_upstream_t *up,
                       suspend ? "suspended, the floor wins"
                               : "resumed, the floor holds without it",
                       *primaries + promoted, up->floor);
+
+        ngx_http_guard_state_event(up, s, s,
+                                   suspend ? "agent_drain_suspend"
+                                           : "agent_drain_resume",
+                                   suspend ? "draining" : "active",
+                                   suspend ? "active" : "draining",
+                                   *primaries + promoted);
     }
 
     return changed;
@@ -487,6 +504,11 @@ ngx_http_guard_pool_floor(ngx_http_guard_upstream_t *up,
     }
 
     up->sh->below_floor = below;
+
+    ngx_http_guard_state_event(up, NULL, NULL,
+                               below ? "floor_lost" : "floor_regained",
+                               below ? "holds" : "below",
+                               below ? "below" : "holds", in_rotation);
 
     if (below) {
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
@@ -776,6 +798,9 @@ ngx_http_guard_agent_apply(ngx_http_guard_peer_t *gp,
                       &s->server, &s->server, &up->uscf->host,
                       p - buf, buf, gp->cfg_weight);
 
+        ngx_http_guard_state_event(up, s, s, "agent_weight", NULL, NULL,
+                                   up->sh->in_rotation);
+
         s->agent_weight = (ngx_uint_t) w;
         changed = gscf->live_weights;
     }
@@ -798,6 +823,10 @@ ngx_http_guard_agent_apply(ngx_http_guard_peer_t *gp,
                               &s->server, &s->server, &up->uscf->host,
                               up->sh->in_rotation, up->floor);
                 s->agent_refused = 1;
+
+                ngx_http_guard_state_event(up, s, s, "agent_drain_refused",
+                                           "active", "active",
+                                           up->sh->in_rotation);
             }
 
             return changed;
@@ -807,6 +836,9 @@ ngx_http_guard_agent_apply(ngx_http_guard_peer_t *gp,
                       "upstream guard: agent:%V drains server %V of "
                       "upstream \"%V\"", &s->server, &s->server,
                       &up->uscf->host);
+
+        ngx_http_guard_state_event(up, s, s, "agent_drain", "active",
+                                   "draining", up->sh->in_rotation);
 
         s->agent_drain = 1;
         s->agent_refused = 0;
@@ -826,6 +858,9 @@ ngx_http_guard_agent_apply(ngx_http_guard_peer_t *gp,
                           "upstream guard: agent:%V ends the drain of "
                           "server %V of upstream \"%V\"", &s->server,
                           &s->server, &up->uscf->host);
+            ngx_http_guard_state_event(up, s, s, "agent_drain_end",
+                                       "draining", "active",
+                                       up->sh->in_rotation);
             changed = 1;
         }
 
@@ -2034,6 +2069,64 @@ ngx_http_guard_state_audit(ngx_http_guard_upstream_t *up,
     res->audited = 1;
 
     return ngx_http_guard_audit_locked(up->gmcf, sh, &rec);
+}
+
+
+/*
+ * Under the mutex: the audit line of a change the module makes on its own
+ * (principal "guard", or "agent:<server>" when "agent" is the server whose
+ * agent asked).  It is made whatever the audit log says: a promotion
+ * that the floor needs never waits for a disk.
+ */
+
+static void
+ngx_http_guard_state_event(ngx_http_guard_upstream_t *up,
+    ngx_http_guard_sh_server_t *s, ngx_http_guard_sh_server_t *agent,
+    const char *op, const char *before, const char *after,
+    ngx_uint_t in_rotation)
+{
+    u_char                      *p;
+    ngx_slab_pool_t             *shpool;
+    ngx_http_guard_sh_t         *sh;
+    ngx_http_guard_audit_rec_t   rec;
+    u_char                       principal[NGX_HTTP_GUARD_NAME_LEN + 8];
+    u_char                       detail[64];
+
+    sh = ngx_http_guard_shm_root(up->gmcf, &shpool);
+
+    if (up->gmcf->audit_file == NULL) {
+        return;
+    }
+
+    ngx_memzero(&rec, sizeof(ngx_http_guard_audit_rec_t));
+
+    if (agent) {
+        p = ngx_slprintf(principal, principal + sizeof(principal),
+                         "agent:%V", &agent->server);
+        rec.principal.data = principal;
+        rec.principal.len = p - principal;
+
+    } else {
+        ngx_str_set(&rec.principal, "guard");
+    }
+
+    rec.op = op;
+    rec.upstream = up->uscf->host;
+
+    if (s) {
+        rec.server = s->server;
+    }
+
+    rec.before = before;
+    rec.after = after;
+    rec.result = "applied";
+
+    p = ngx_slprintf(detail, detail + sizeof(detail),
+                     "%ui in rotation, floor %ui", in_rotation, up->floor);
+    rec.detail.data = detail;
+    rec.detail.len = p - detail;
+
+    (void) ngx_http_guard_audit_locked(up->gmcf, sh, &rec);
 }
 
 

@@ -441,6 +441,24 @@ ngx_http_guard_status_snapshot(ngx_http_request_t *r,
     snap->leader_changes = sh->leader_changes;
     snap->generation = sh->generation;
     snap->frozen = sh->frozen;
+    snap->audit_seq = sh->audit_seq;
+    ngx_memcpy(snap->audit_head, sh->audit_head, sizeof(snap->audit_head));
+
+    for (i = 0; i < NGX_HTTP_GUARD_REQUESTS; i++) {
+        if (sh->requests[i].id
+            && sh->requests[i].state == NGX_HTTP_GUARD_REQ_PENDING)
+        {
+            if (snap->requests == NULL) {
+                snap->requests = ngx_palloc(r->pool, sizeof(sh->requests));
+                if (snap->requests == NULL) {
+                    ngx_shmtx_unlock(&shpool->mutex);
+                    return NGX_ERROR;
+                }
+            }
+
+            snap->requests[snap->nrequests++] = sh->requests[i];
+        }
+    }
     snap->started = sh->started;
     snap->zone_size = gmcf->shm_zone->shm.size;
     snap->zone_used = snap->zone_size - shpool->pfree * ngx_pagesize;

@@ -69,6 +69,10 @@ typedef struct {
     ngx_uint_t                       leader_changes;
     ngx_uint_t                       generation;
     ngx_uint_t                       frozen;     /* the admin API's switch */
+    uint64_t                         audit_seq;  /* the audit chain's head */
+    u_char                           audit_head[32];
+    ngx_http_guard_sh_request_t     *requests;   /* pending ones, copied */
+    ngx_uint_t                       nrequests;
     time_t                           started;
     size_t                           zone_size;
     size_t                           zone_used;

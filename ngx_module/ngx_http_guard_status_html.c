@@ -62,6 +62,8 @@ static ngx_int_t ngx_http_guard_html_time(uint64_t ms, uint64_t now,
     ngx_http_guard_out_t *out);
 static ngx_int_t ngx_http_guard_html_duration(uint64_t ms,
     ngx_http_guard_out_t *out);
+static ngx_int_t ngx_http_guard_html_requests(ngx_http_guard_snap_t *snap,
+    ngx_http_guard_out_t *out);
 
 
 static const char  *ngx_http_guard_html_status[] = {
@@ -73,7 +75,9 @@ ngx_int_t
 ngx_http_guard_status_html(ngx_http_guard_snap_t *snap,
     ngx_http_guard_out_t *out)
 {
-    ngx_uint_t  i, rank, count[4];
+    u_char      *p;
+    ngx_uint_t   i, rank, count[4];
+    u_char       head[65];
 
     ngx_memzero(count, sizeof(count));
 
@@ -112,13 +116,17 @@ ngx_http_guard_status_html(ngx_http_guard_snap_t *snap,
         }
     }
 
-    return ngx_http_guard_out_str(out,
+    p = ngx_hex_dump(head, snap->audit_head, sizeof(snap->audit_head));
+    *p = '\0';
+
+    return ngx_http_guard_out_printf(out, NGX_HTTP_GUARD_HTML_MAX,
                "</main>\n"
                "<footer class=\"page\"><p>nginx-upstream-guard "
                NGX_HTTP_GUARD_VERSION " on nginx " NGINX_VERSION
+               " &middot; audit line %uL, MAC <code>%s</code>"
                "</p></footer>\n"
                "</body>\n"
-               "</html>\n");
+               "</html>\n", snap->audit_seq, head);
 }
 
 
@@ -360,7 +368,79 @@ ngx_http_guard_html_summary(ngx_http_guard_snap_t *snap, ngx_uint_t *count,
         }
     }
 
-    return ngx_http_guard_out_str(out, "</p>\n");
+    if (ngx_http_guard_out_str(out, "</p>\n") != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_guard_html_requests(snap, out);
+}
+
+
+/* the two-person rule: what waits for a second principal, and why */
+
+static ngx_int_t
+ngx_http_guard_html_requests(ngx_http_guard_snap_t *snap,
+    ngx_http_guard_out_t *out)
+{
+    ngx_uint_t                    i;
+    ngx_http_guard_sh_request_t  *req;
+
+    if (snap->nrequests == 0) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_guard_out_str(out,
+            "<section class=\"pending\"><h2>Waiting for a second "
+            "principal</h2>\n<table class=\"servers\">\n<thead><tr>"
+            "<th scope=\"col\">Request</th>"
+            "<th scope=\"col\">Change</th>"
+            "<th scope=\"col\">Asked by</th>"
+            "<th scope=\"col\">Why</th>"
+            "<th scope=\"col\">Expires</th>"
+            "</tr></thead>\n<tbody>\n")
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < snap->nrequests; i++) {
+        req = &snap->requests[i];
+
+        if (ngx_http_guard_out_printf(out, NGX_HTTP_GUARD_HTML_MAX,
+                                      "<tr><td>%ui</td><td>%s ", req->id,
+                                      ngx_http_guard_op_name(req->op))
+               != NGX_OK
+            || ngx_http_guard_out_html(out, req->server,
+                                       ngx_strnlen(req->server,
+                                                   NGX_HTTP_GUARD_NAME_LEN))
+               != NGX_OK
+            || ngx_http_guard_out_str(out, " of ") != NGX_OK
+            || ngx_http_guard_out_html(out, req->upstream,
+                                       ngx_strnlen(req->upstream,
+                                                   NGX_HTTP_GUARD_NAME_LEN))
+               != NGX_OK
+            || ngx_http_guard_out_str(out, "</td><td>") != NGX_OK
+            || ngx_http_guard_out_html(out, req->requester,
+                                       ngx_strnlen(req->requester,
+                                           NGX_HTTP_GUARD_PRINCIPAL_LEN))
+               != NGX_OK
+            || ngx_http_guard_out_str(out, "</td><td>") != NGX_OK
+            || ngx_http_guard_out_html(out, req->why,
+                                       ngx_strnlen(req->why,
+                                                   NGX_HTTP_GUARD_WHY_LEN))
+               != NGX_OK
+            || ngx_http_guard_out_str(out, "</td><td>in ") != NGX_OK
+            || ngx_http_guard_html_duration(req->until > snap->now
+                                            ? req->until - snap->now : 0,
+                                            out)
+               != NGX_OK
+            || ngx_http_guard_out_str(out, "</td></tr>\n") != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return ngx_http_guard_out_str(out, "</tbody></table></section>\n");
 }
 
 

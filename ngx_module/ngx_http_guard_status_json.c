@@ -19,6 +19,8 @@ static ngx_int_t ngx_http_guard_json_upstream(
     ngx_http_guard_snap_upstream_t *su, ngx_http_guard_out_t *out);
 static ngx_int_t ngx_http_guard_json_admin(ngx_http_guard_sh_server_t *s,
     ngx_http_guard_out_t *out);
+static ngx_int_t ngx_http_guard_json_request(
+    ngx_http_guard_sh_request_t *req, ngx_http_guard_out_t *out);
 static ngx_int_t ngx_http_guard_json_override(
     ngx_http_guard_sh_override_t *ov, ngx_http_guard_out_t *out);
 
@@ -27,23 +29,41 @@ ngx_int_t
 ngx_http_guard_status_json(ngx_http_guard_snap_t *snap,
     ngx_http_guard_out_t *out)
 {
-    ngx_uint_t  i;
+    u_char      *p;
+    ngx_uint_t   i;
+    u_char       head[65];
+
+    p = ngx_hex_dump(head, snap->audit_head, sizeof(snap->audit_head));
+    *p = '\0';
 
     if (ngx_http_guard_out_printf(out, 512,
             "{\"version\":1,\"module\":\"%s\",\"nginx\":\"%s\","
             "\"pid\":%P,\"leader_pid\":%P,\"leader_changes\":%ui,"
             "\"generation\":%ui,\"started\":%T,\"uptime_s\":%T,"
-            "\"frozen\":%s,"
+            "\"frozen\":%s,\"audit_seq\":%uL,\"audit_head\":\"%s\","
             "\"zone_size\":%uz,\"zone_used\":%uz,\"time_ms\":%uL,"
-            "\"upstreams\":[",
+            "\"pending_requests\":[",
             NGX_HTTP_GUARD_VERSION, NGINX_VERSION, ngx_pid,
             snap->leader_pid, snap->leader_changes, snap->generation,
             snap->started,
             (time_t) (snap->now / 1000) - snap->started,
-            snap->frozen ? "true" : "false",
+            snap->frozen ? "true" : "false", snap->audit_seq, head,
             snap->zone_size, snap->zone_used, snap->now)
         != NGX_OK)
     {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < snap->nrequests; i++) {
+        if ((i && ngx_http_guard_out_str(out, ",") != NGX_OK)
+            || ngx_http_guard_json_request(&snap->requests[i], out)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    if (ngx_http_guard_out_str(out, "],\"upstreams\":[") != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -246,4 +266,42 @@ ngx_http_guard_json_override(ngx_http_guard_sh_override_t *ov,
     }
 
     return ngx_http_guard_out_str(out, "null}");
+}
+
+
+/* a request waiting for a second principal (the two-person rule) */
+
+static ngx_int_t
+ngx_http_guard_json_request(ngx_http_guard_sh_request_t *req,
+    ngx_http_guard_out_t *out)
+{
+    if (ngx_http_guard_out_printf(out, 128,
+            "{\"id\":%ui,\"operation\":\"%s\",\"expires_ms\":%uL,"
+            "\"upstream\":", req->id, ngx_http_guard_op_name(req->op),
+            req->until)
+           != NGX_OK
+        || ngx_http_guard_out_json(out, req->upstream,
+                                   ngx_strnlen(req->upstream,
+                                               NGX_HTTP_GUARD_NAME_LEN))
+           != NGX_OK
+        || ngx_http_guard_out_str(out, ",\"server\":") != NGX_OK
+        || ngx_http_guard_out_json(out, req->server,
+                                   ngx_strnlen(req->server,
+                                               NGX_HTTP_GUARD_NAME_LEN))
+           != NGX_OK
+        || ngx_http_guard_out_str(out, ",\"requester\":") != NGX_OK
+        || ngx_http_guard_out_json(out, req->requester,
+                                   ngx_strnlen(req->requester,
+                                           NGX_HTTP_GUARD_PRINCIPAL_LEN))
+           != NGX_OK
+        || ngx_http_guard_out_str(out, ",\"why\":") != NGX_OK
+        || ngx_http_guard_out_json(out, req->why,
+                                   ngx_strnlen(req->why,
+                                               NGX_HTTP_GUARD_WHY_LEN))
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_guard_out_str(out, "}");
 }

@@ -234,10 +234,15 @@ ngx_int_t
 ngx_http_guard_status_prom(ngx_http_guard_snap_t *snap,
     ngx_http_guard_out_t *out)
 {
+    u_char                        *p;
     ngx_uint_t                     i, j;
     ngx_http_guard_prom_family_t  *f;
+    u_char                         head[65];
 
-    if (ngx_http_guard_out_printf(out, 2048,
+    p = ngx_hex_dump(head, snap->audit_head, sizeof(snap->audit_head));
+    *p = '\0';
+
+    if (ngx_http_guard_out_printf(out, 4096,
             "# HELP " NGX_HTTP_GUARD_PROM "info Module and nginx versions."
             "\n# TYPE " NGX_HTTP_GUARD_PROM "info gauge\n"
             NGX_HTTP_GUARD_PROM "info{version=\"%s\",nginx=\"%s\"} 1\n"
@@ -268,10 +273,23 @@ ngx_http_guard_status_prom(ngx_http_guard_snap_t *snap,
             "# HELP " NGX_HTTP_GUARD_PROM "admin_frozen 1 while the admin "
             "API's freeze refuses every change but resume.\n"
             "# TYPE " NGX_HTTP_GUARD_PROM "admin_frozen gauge\n"
-            NGX_HTTP_GUARD_PROM "admin_frozen %ui\n",
+            NGX_HTTP_GUARD_PROM "admin_frozen %ui\n"
+            "# HELP " NGX_HTTP_GUARD_PROM "admin_pending_requests Changes "
+            "waiting for a second principal.\n"
+            "# TYPE " NGX_HTTP_GUARD_PROM "admin_pending_requests gauge\n"
+            NGX_HTTP_GUARD_PROM "admin_pending_requests %ui\n"
+            "# HELP " NGX_HTTP_GUARD_PROM "audit_sequence Sequence number of "
+            "the last audit line.\n"
+            "# TYPE " NGX_HTTP_GUARD_PROM "audit_sequence gauge\n"
+            NGX_HTTP_GUARD_PROM "audit_sequence %uL\n"
+            "# HELP " NGX_HTTP_GUARD_PROM "audit_head_info The MAC of the "
+            "last audit line, to compare with the log.\n"
+            "# TYPE " NGX_HTTP_GUARD_PROM "audit_head_info gauge\n"
+            NGX_HTTP_GUARD_PROM "audit_head_info{seq=\"%uL\",mac=\"%s\"} 1\n",
             NGX_HTTP_GUARD_VERSION, NGINX_VERSION, snap->zone_size,
             snap->zone_used, snap->started, snap->generation,
-            snap->leader_pid, snap->leader_changes, snap->frozen)
+            snap->leader_pid, snap->leader_changes, snap->frozen,
+            snap->nrequests, snap->audit_seq, snap->audit_seq, head)
         != NGX_OK)
     {
         return NGX_ERROR;

@@ -1,7 +1,9 @@
 # scripts/guardctl against real nginx instances: status and list, tokens
 # from the environment and from a file, no token, hash-token, drain --wait
-# and resume on two instances, weight with --json, and a fleet drain that
-# the second instance refuses, rolled back on the first.
+# and resume on two instances, weight with --json, a fleet drain that
+# the second instance refuses, rolled back on the first; drain --wait
+# timing out with a slow request in flight (exit 4, the drain stays);
+# maintenance, freeze and unfreeze, overrides, --instances FILE.
 use lib 't/lib';
 use Guard;
 use Test::Nginx::Socket 'no_plan';
@@ -18,7 +20,8 @@ our $Tokens = "$Dir/tokens";
     open my $fh, '>', $Tokens or die "$Tokens: $!\n";
     print $fh "# test principals\n",
         Guard::token_line('olga', 'operator', 'app', 'test-token-olga'),
-        Guard::token_line('vera', 'viewer', '*', 'test-token-vera');
+        Guard::token_line('vera', 'viewer', '*', 'test-token-vera'),
+        Guard::token_line('adam', 'admin', '*', 'test-token-adam');
     close $fh;
     chmod 0600, $Tokens;
 }
@@ -344,5 +347,124 @@ GET /guard
 --- error_log eval
 [qr/upstream guard: drain of server 127\.0\.0\.1:\d+ of upstream "app" by olga/,
  qr/upstream guard: resume of server 127\.0\.0\.1:\d+ of upstream "app" by olga: active.*guardctl rollback/]
+--- no_error_log
+[error]
+
+
+
+=== TEST 4: drain --wait with a slow request in flight: timed out, exit 4, the drain stays
+--- http_config eval
+"    upstream app {
+        zone app 64k;
+        server 127.0.0.1:\$TEST_NGINX_B5;
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        server 127.0.0.1:\$TEST_NGINX_B3;
+        guard_check tcp interval=100ms;
+        guard_floor 2;
+    }
+" . $::Backends
+--- config eval
+"    location / { proxy_pass http://app; proxy_read_timeout 20s; }
+" . $::Config =~ s{location / \{.*?\}\n}{}sr
+--- init
+my $b5 = "127.0.0.1:$ENV{TEST_NGINX_B5}";
+Guard::start_hostile('slow:6000', $ENV{TEST_NGINX_B5}, lifetime => 60);
+Guard::wait_health('app', $ENV{TEST_NGINX_B5}, 'up');
+Guard::wait_health('app', $ENV{TEST_NGINX_B3}, 'up');
+my @kids = Guard::background_get('/', 6);
+Test::More::ok(Guard::wait_for(sub {
+    main::server_of(Guard::_server_port(), $ENV{TEST_NGINX_B5})->{in_flight} >= 1 }, 10),
+    "a slow request in flight to $b5");
+my $t0 = time;
+my ($rc, $out) = main::ctl({ GUARDCTL_TOKEN => 'test-token-olga' }, '--instance', $main::One,
+                           'drain', 'app', $b5, '--wait', '--timeout', '2s');
+Test::More::is($rc, 4, 'drain --wait --timeout 2s: exit 4') or Test::More::diag($out);
+Test::More::ok(time - $t0 < 5, 'it gave up at the timeout');
+Test::More::like($out, qr{^\S+ \Q$main::One\E: app/\Q$b5\E draining, [1-9]\d* in flight$}m,
+                 'progress: draining, requests in flight');
+Test::More::like($out, qr{^timed out: the drain stays in force on every instance \(guardctl resume app \Q$b5\E to undo\)$}m,
+                 'timed out: the drain stays in force');
+my $s = main::server_of(Guard::_server_port(), $ENV{TEST_NGINX_B5});
+Test::More::is($s->{admin}, 'draining', 'still draining after guardctl gave up');
+Test::More::is(Guard::wait_children(@kids), 6, 'every request in flight finished');
+Test::More::ok(Guard::wait_for(sub {
+    main::server_of(Guard::_server_port(), $ENV{TEST_NGINX_B5})->{admin} eq 'drained' }, 10),
+    'then drained: the drain stayed in force');
+--- request
+GET /guard
+--- response_body_like: "admin":"drained"
+--- no_error_log
+[error]
+
+
+
+=== TEST 5: maintenance, overrides, freeze (a drain refused: exit 1), unfreeze, --instances FILE
+--- http_config eval: $::App . $::Backends
+--- config eval: $::Config
+--- init
+my ($b1, $b2) = map { "127.0.0.1:$ENV{qq(TEST_NGINX_B$_)}" } 1, 2;
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
+Guard::wait_health('app', $ENV{TEST_NGINX_B3}, 'up');
+my $fleet = "$main::Dir/fleet.txt";
+{
+    open my $fh, '>', $fleet or die "$fleet: $!\n";
+    print $fh "# the fleet\n\n$main::One   # the test nginx\n";
+    close $fh;
+}
+my @f = ('--instances', $fleet);
+my %adam = (GUARDCTL_TOKEN => 'test-token-adam');
+my %olga = (GUARDCTL_TOKEN => 'test-token-olga');
+my ($rc, $out) = main::ctl(\%olga, @f, 'overrides');
+Test::More::is($rc, 0, 'overrides (--instances FILE): exit 0') or Test::More::diag($out);
+Test::More::like($out, qr/^no override in force$/m, 'none yet');
+($rc, $out) = main::ctl(\%olga, @f, 'maintenance', 'app', $b1);
+Test::More::is($rc, 1, 'maintenance by an operator: exit 1');
+Test::More::like($out, qr/HTTP 403 forbidden: /, 'an admin\'s operation');
+($rc, $out) = main::ctl(\%adam, @f, 'maintenance', 'app', $b1, '--reason', 'firmware',
+                        '--expires', '1h');
+Test::More::is($rc, 0, 'maintenance by an admin: exit 0') or Test::More::diag($out);
+Test::More::like($out, qr{^\Q$main::One\E: maintenance app/\Q$b1\E: active -> maintenance, in rotation 3 -> 2 \(floor 2\)}m,
+                 'maintenance: the answer');
+Test::More::is(main::server_of(Guard::_server_port(), $ENV{TEST_NGINX_B1})->{admin},
+               'maintenance', 'b1 in maintenance');
+($rc, $out) = main::ctl(\%olga, @f, 'overrides');
+Test::More::is($rc, 0, 'overrides: exit 0') or Test::More::diag($out);
+Test::More::like($out, qr/^upstream\s+server\s+kind\s+value\s+by\s+reason\s+since\s+until$/m,
+                 'overrides: the header');
+Test::More::like($out, qr/^app\s+\Q$b1\E\s+admin\s+maintenance\s+adam\s+firmware\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/m,
+                 'overrides: who, why, since, until');
+($rc, $out) = main::ctl(\%olga, @f, 'freeze', '--reason', 'change window');
+Test::More::is($rc, 1, 'freeze by an operator: exit 1');
+($rc, $out) = main::ctl(\%adam, @f, 'freeze', '--reason', 'change window');
+Test::More::is($rc, 0, 'freeze: exit 0') or Test::More::diag($out);
+Test::More::like($out, qr/^\Q$main::One\E: frozen$/m, 'frozen');
+($rc, $out) = main::ctl(\%olga, @f, 'overrides');
+Test::More::like($out, qr/^the admin API is FROZEN$/m, 'overrides: the freeze');
+($rc, $out) = main::ctl(\%adam, @f, 'resume', 'app', $b1);
+Test::More::is($rc, 0, 'resume while frozen: allowed, exit 0') or Test::More::diag($out);
+($rc, $out) = main::ctl(\%olga, @f, 'drain', 'app', $b2, '--wait', '--timeout', '5s');
+Test::More::is($rc, 1, 'a drain while frozen: exit 1') or Test::More::diag($out);
+Test::More::like($out, qr/^\Q$main::One\E: HTTP 409 frozen: /m, 'refused: frozen');
+Test::More::unlike($out, qr/^rollback/m, 'nothing to roll back');
+Test::More::is(main::server_of(Guard::_server_port(), $ENV{TEST_NGINX_B2})->{admin},
+               'active', 'b2 still active');
+($rc, $out) = main::ctl(\%adam, @f, 'unfreeze');
+Test::More::is($rc, 0, 'unfreeze: exit 0') or Test::More::diag($out);
+Test::More::like($out, qr/^\Q$main::One\E: not frozen$/m, 'not frozen');
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
+($rc, $out) = main::ctl(\%olga, @f, 'drain', 'app', $b2, '--reason', 'after the window');
+Test::More::is($rc, 0, 'the drain after unfreeze: exit 0') or Test::More::diag($out);
+($rc, $out) = main::ctl(\%olga, @f, 'overrides');
+Test::More::like($out, qr/^app\s+\Q$b2\E\s+admin\s+drain(ing|ed)\s+olga\s+after the window\s+\S+ \S+\s+-$/m,
+                 'overrides: the drain, no expiry');
+($rc, $out) = main::ctl(\%olga, '--instances', "$main::Dir/no-such-fleet", 'status');
+Test::More::is($rc, 2, '--instances with a missing file: exit 2');
+Test::More::like($out, qr{no-such-fleet: No such file or directory}, 'it says so');
+--- request
+GET /guard
+--- response_body_like: "admin":"drain(ing|ed)"
+--- error_log eval
+[qr/upstream guard: maintenance of server 127\.0\.0\.1:\d+ of upstream "app" by adam/,
+ qr/upstream guard: drain of server 127\.0\.0\.1:\d+ of upstream "app" by olga/]
 --- no_error_log
 [error]

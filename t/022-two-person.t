@@ -1,0 +1,261 @@
+# The two-person rule: a high-risk drain is a pending request that the
+# requester cannot approve and a second principal can; re-evaluation at
+# approval, expiry, cancel, the share-in-window rule, the blast-radius
+# cap, and requests surviving a reload.
+use lib 't/lib';
+use Guard;
+use Test::Nginx::Socket 'no_plan';
+
+our $Dir = "/tmp/guard-two-person-" . Guard::_server_port();
+mkdir $Dir;
+our $Tokens = "$Dir/tokens";
+{
+    open my $fh, '>', $Tokens or die "$Tokens: $!\n";
+    print $fh
+        Guard::token_line('olga', 'operator', '*', 'test-token-olga'),
+        Guard::token_line('otto', 'operator', '*', 'test-token-otto'),
+        Guard::token_line('vera', 'viewer', '*', 'test-token-vera'),
+        Guard::token_line('adam', 'admin', '*', 'test-token-adam'),
+        Guard::token_line('erin', 'operator', 'erp_*', 'test-token-erin');
+    close $fh;
+    chmod 0600, $Tokens;
+}
+
+our $Backends = join '', map { <<"_EOC_" } 1 .. 4;
+    server {
+        listen 127.0.0.1:$ENV{"TEST_NGINX_B$_"};
+        location /health { root html; if (-f \$document_root/b$_-down) { return 503; } return 200; }
+        location / { return 200 "b$_\\n"; }
+    }
+_EOC_
+
+our $Http = <<"_EOC_";
+    guard_admin_two_person share=50% window=10m expire=3s concurrent=2 max_out=75%;
+    upstream app {
+        zone app 64k;
+        server 127.0.0.1:$ENV{TEST_NGINX_B1};
+        server 127.0.0.1:$ENV{TEST_NGINX_B2};
+        server 127.0.0.1:$ENV{TEST_NGINX_B3};
+        server 127.0.0.1:$ENV{TEST_NGINX_B4};
+        guard_check http uri=/health interval=100ms fall=1 rise=1;
+        guard_floor 3;
+    }
+_EOC_
+
+our $Config = <<"_EOC_";
+    location / { proxy_pass http://app; }
+    location = /guard { guard_status; }
+    location /admin/ {
+        guard_admin;
+        guard_admin_tokens $Tokens;
+    }
+_EOC_
+
+sub Guard::expect {
+    my ($name, $want, $method, $path, $token, $body, %opt) = @_;
+    my ($st, $j, $head) = Guard::admin($method, $path, $token, $body, %opt);
+    my $code = $j ? $j->{code} // 'ok' : 'not JSON: ' . ($Guard::BODY // '');
+    Test::More::is(($st // 'none') . " $code", $want, $name)
+        or Test::More::diag($Guard::BODY);
+    return ($j, $head);
+}
+
+sub srv { "127.0.0.1:$ENV{qq(TEST_NGINX_B$_[0])}" }
+
+sub admin_of {
+    my ($n) = @_;
+    my $s = Guard::server_state(Guard::guard_status(), 'app', srv($n));
+    return $s ? $s->{admin} : 'none';
+}
+
+sub all_up {
+    Guard::wait_health('app', $ENV{"TEST_NGINX_B$_"}, 'up') for 1 .. 4;
+}
+
+master_on();
+workers(2);
+no_shuffle();
+no_root_location();
+check_accum_error_log();
+run_tests();
+
+__DATA__
+
+=== TEST 1: a floor-breaking drain: pending, not by its requester, by a second
+--- http_config eval: $::Http . $::Backends
+--- config eval: $::Config
+--- init
+main::all_up();
+my $d1 = '/admin/upstreams/app/servers/' . main::srv(1) . '/drain';
+my ($j) = Guard::expect('b1: one out of four, 4-1 >= floor 3: allowed', '200 ok',
+    'POST', $d1, 'test-token-olga', '{}');
+my $d2 = '/admin/upstreams/app/servers/' . main::srv(2) . '/drain';
+($j) = Guard::expect('b2: would break the floor: pending', '202 ok', 'POST', $d2,
+                     'test-token-olga', '{"reason":"disk swap"}');
+my $id = $j->{request};
+Test::More::ok($id && $j->{pending} && !$j->{applied}, "pending request $id");
+Test::More::like($j->{why}, qr/below the floor/, "why: $j->{why}");
+Test::More::is($j->{needs}, 'operator', 'needs an operator');
+Test::More::is(main::admin_of(2), 'active', 'nothing applied yet');
+my $st = Guard::guard_status();
+Test::More::is(join(',', map { "$_->{id}:$_->{requester}" } @{ $st->{pending_requests} }),
+               "$id:olga", 'the status report lists the pending request');
+my (undef, $html) = Guard::http_get('/guard?format=html');
+Test::More::like($html, qr{Waiting for a second principal.*<td>$id</td><td>drain 127\.0\.0\.1:\d+ of app</td><td>olga</td><td>below the floor}s,
+                 'and the HTML page');
+my (undef, $prom) = Guard::http_get('/guard?format=prometheus');
+Test::More::like($prom, qr/^nginx_upstream_guard_admin_pending_requests 1$/m,
+                 'and Prometheus');
+Guard::expect('the requester cannot approve', '403 same_principal', 'POST',
+    "/admin/pending/$id/approve", 'test-token-olga', '{}');
+Guard::expect('a viewer cannot approve', '403 forbidden', 'POST',
+    "/admin/pending/$id/approve", 'test-token-vera', '{}');
+Guard::expect('nor a principal outside the upstream', '403 forbidden', 'POST',
+    "/admin/pending/$id/approve", 'test-token-erin', '{}');
+Test::More::is(main::admin_of(2), 'active', 'still nothing applied');
+($j) = Guard::expect('listed', '200 ok', 'GET', '/admin/pending', 'test-token-vera', undef);
+Test::More::is($j->{requests}[0]{id}, $id, 'the request is listed');
+Test::More::is($j->{requests}[0]{requester}, 'olga', 'with its requester');
+Test::More::is($j->{requests}[0]{state}, 'pending', 'pending');
+($j) = Guard::expect('a second principal approves', '200 ok', 'POST',
+    "/admin/pending/$id/approve", 'test-token-otto', '{}');
+Test::More::ok($j->{applied}, 'applied');
+Test::More::is("$j->{requester}/$j->{approver}", 'olga/otto', 'both names');
+Test::More::like(main::admin_of(2), qr/^drain(ing|ed)$/, 'b2 drains');
+Guard::expect('an applied request cannot be approved again', '409 not_pending',
+    'POST', "/admin/pending/$id/approve", 'test-token-adam', '{}');
+($j) = Guard::expect('read it', '200 ok', 'GET', "/admin/pending/$id",
+                     'test-token-vera', undef);
+Test::More::is("$j->{request}{state}/$j->{request}{approver}", 'applied/otto',
+               'applied, by otto');
+--- request
+GET /guard
+--- response_body_like: "in_rotation":2,
+--- error_log eval
+[qr/upstream guard: drain of server 127\.0\.0\.1:\d+ of upstream "app" by olga needs a second principal \(operator\) to approve request \d+: below the floor/,
+ qr/upstream guard: drain of server 127\.0\.0\.1:\d+ of upstream "app" by otto: draining/]
+--- no_error_log
+[error]
+
+
+
+=== TEST 2: re-evaluation at approval, cancel, expiry, dry run
+--- http_config eval: $::Http . $::Backends
+--- config eval: $::Config
+--- init
+main::all_up();
+my $d = sub { '/admin/upstreams/app/servers/' . main::srv($_[0]) . '/drain' };
+Guard::expect('b1 out', '200 ok', 'POST', $d->(1), 'test-token-olga', '{}');
+my ($j) = Guard::expect('dry run of a high-risk drain', '200 ok', 'POST', $d->(2),
+                        'test-token-olga', '{"dry_run":true}');
+Test::More::ok($j->{pending} && !$j->{allowed} && !$j->{request},
+               'dry run: needs approval, no request made');
+($j) = Guard::expect('b2: pending', '202 ok', 'POST', $d->(2), 'test-token-olga', '{}');
+my $id = $j->{request};
+# b3 dies: approving now would leave 1 in rotation, not 2 as when asked
+Guard::health_file('b3-down', 1);
+Guard::wait_health('app', $ENV{TEST_NGINX_B3}, 'down');
+Guard::expect('approval refused: less safe than when asked', '409 unsafe_now',
+    'POST', "/admin/pending/$id/approve", 'test-token-otto', '{}');
+Test::More::is(main::admin_of(2), 'active', 'not applied');
+($j) = Guard::expect('it stays pending', '200 ok', 'GET', "/admin/pending/$id",
+                     'test-token-vera', undef);
+Test::More::is($j->{request}{state}, 'pending', 'still pending');
+Guard::expect('another operator cannot cancel it', '403 forbidden', 'DELETE',
+    "/admin/pending/$id", 'test-token-otto', undef);
+Guard::expect('its requester cancels it', '200 ok', 'DELETE',
+    "/admin/pending/$id", 'test-token-olga', undef);
+Guard::expect('a cancelled request cannot be approved', '409 not_pending', 'POST',
+    "/admin/pending/$id/approve", 'test-token-otto', '{}');
+Guard::health_file('b3-down', 0);
+Guard::wait_health('app', $ENV{TEST_NGINX_B3}, 'up');
+($j) = Guard::expect('b2 again: pending', '202 ok', 'POST', $d->(2),
+                     'test-token-olga', '{}');
+$id = $j->{request};
+Guard::wait_for(sub {
+    my (undef, $r) = Guard::admin('GET', "/admin/pending/$id", 'test-token-vera');
+    return $r && $r->{request}{state} eq 'expired';
+}, 10);
+Guard::expect('an expired request cannot be approved', '409 not_pending', 'POST',
+    "/admin/pending/$id/approve", 'test-token-otto', '{}');
+Test::More::is(main::admin_of(2), 'active', 'never applied');
+--- request
+GET /guard
+--- response_body_like: "admin":"active"
+--- error_log eval
+qr/upstream guard: request \d+ of olga \(drain of server 127\.0\.0\.1:\d+ of upstream "app"\) expired without a second principal/
+--- no_error_log
+[error]
+
+
+
+=== TEST 3: the share within the window, the concurrency rule, the cap
+--- http_config eval
+"    guard_admin_two_person share=25% window=10m concurrent=5 max_out=50%;
+    upstream app {
+        zone app 64k;
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        server 127.0.0.1:\$TEST_NGINX_B3;
+        server 127.0.0.1:\$TEST_NGINX_B4;
+        guard_check http uri=/health interval=100ms fall=1 rise=1;
+        guard_floor 1;
+    }
+" . $::Backends
+--- config eval: $::Config
+--- init
+main::all_up();
+my $d = sub { '/admin/upstreams/app/servers/' . main::srv($_[0]) . '/drain' };
+Guard::expect('1 of 4 out: 25%, not over it', '200 ok', 'POST', $d->(1),
+              'test-token-olga', '{}');
+my ($j) = Guard::expect('2 of 4 within the window: over 25%', '202 ok', 'POST',
+                        $d->(2), 'test-token-olga', '{}');
+Test::More::like($j->{why}, qr/2 of 4 servers out within 600 s, over 25%/,
+                 "why: $j->{why}");
+Guard::expect('approved', '200 ok', 'POST', "/admin/pending/$j->{request}/approve",
+              'test-token-adam', '{}');
+Guard::expect('3 of 4 out: over the cap of 50%, even for an admin', '409 blast_radius',
+              'POST', $d->(3), 'test-token-adam', '{}');
+Test::More::is(main::admin_of(3), 'active', 'the cap changes nothing');
+--- request
+GET /guard
+--- response_body_like: "in_rotation":2,
+--- no_error_log
+[error]
+
+
+
+=== TEST 4: pending requests survive a reload; maintenance=on
+--- http_config eval
+"    guard_admin_two_person maintenance=on;
+" . ($::Http =~ s/guard_admin_two_person[^;]*;//r) . $::Backends
+--- config eval: $::Config
+--- init
+main::all_up();
+my ($j) = Guard::expect('maintenance of a server in rotation: pending', '202 ok', 'POST',
+    '/admin/upstreams/app/servers/' . main::srv(1) . '/maintenance',
+    'test-token-adam', '{"reason":"firmware"}');
+my $id = $j->{request};
+Test::More::is($j->{needs}, 'admin', 'needs an admin');
+Guard::expect('an operator cannot approve it', '403 forbidden', 'POST',
+    "/admin/pending/$id/approve", 'test-token-otto', '{}');
+Guard::reload();
+($j) = Guard::expect('after a reload', '200 ok', 'GET', "/admin/pending/$id",
+                     'test-token-vera', undef);
+Test::More::is($j->{request}{state}, 'pending', 'still pending after the reload');
+Test::More::is($j->{request}{reason}, 'firmware', 'with its reason');
+--- request
+GET /guard
+--- response_body_like: "admin":"active"
+--- no_error_log
+[error]
+
+
+
+=== TEST 5: guard_admin_two_person refuses bad parameters at nginx -t
+--- http_config
+    guard_admin_two_person share=150%;
+--- config
+--- must_die
+--- error_log eval
+qr/invalid parameter "share=150%" of guard_admin_two_person/

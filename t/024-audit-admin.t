@@ -1,0 +1,192 @@
+# The audit log on the admin path (issue 12): a pending drain and its
+# approval audited with both names; each refused call leaves exactly one
+# line and no change; the chain verifies against the head the status
+# report publishes; an audit log that cannot be written refuses changes
+# (503 audit_unavailable) while reads keep working.
+use lib 't/lib';
+use Guard;
+use Test::Nginx::Socket 'no_plan';
+use JSON::PP ();
+
+our $Dir = "/tmp/guard-audit-admin-" . Guard::_server_port();
+mkdir $Dir, 0700;
+unlink glob "$Dir/*";
+our $Tokens = "$Dir/tokens";
+our $Key = "$Dir/key";
+our $Log = "$Dir/audit.log";
+{
+    open my $fh, '>', $Tokens or die "$Tokens: $!\n";
+    print $fh
+        Guard::token_line('olga', 'operator', 'app', 'test-token-olga'),
+        Guard::token_line('otto', 'operator', '*', 'test-token-otto'),
+        Guard::token_line('vera', 'viewer', '*', 'test-token-vera');
+    close $fh;
+    chmod 0600, $Tokens;
+    open $fh, '>', $Key or die "$Key: $!\n";
+    print $fh "test-audit-key-for-the-admin-path-0123456789\n";
+    close $fh;
+    chmod 0600, $Key;
+}
+our $Verify = "$ENV{TEST_NGINX_PWD}/scripts/guard-audit-verify";
+
+our $Backends = join '', map { <<"_EOC_" } 1 .. 3;
+    server {
+        listen 127.0.0.1:$ENV{"TEST_NGINX_B$_"};
+        location /health { return 200; }
+        location / { return 200 "b$_\\n"; }
+    }
+_EOC_
+
+our $Upstream = <<"_EOC_";
+    guard_admin_two_person max_out=70%;
+    upstream app {
+        zone app 64k;
+        server 127.0.0.1:$ENV{TEST_NGINX_B1};
+        server 127.0.0.1:$ENV{TEST_NGINX_B2};
+        server 127.0.0.1:$ENV{TEST_NGINX_B3};
+        guard_check http uri=/health interval=100ms;
+        guard_floor 2;
+    }
+    upstream billing {
+        server 127.0.0.1:$ENV{TEST_NGINX_B1};
+        server 127.0.0.1:$ENV{TEST_NGINX_B2};
+        guard_check tcp interval=100ms;
+    }
+_EOC_
+
+our $Config = <<"_EOC_";
+    location = /guard { guard_status; }
+    location /admin/ {
+        guard_admin;
+        guard_admin_tokens $Tokens;
+    }
+_EOC_
+
+sub lines {
+    open my $fh, '<', $Log or return ();
+    return map { JSON::PP->new->decode($_) } <$fh>;
+}
+
+sub srv { "127.0.0.1:$ENV{qq(TEST_NGINX_B$_[0])}" }
+
+sub view {
+    my $st = Guard::guard_status() or return 'no status';
+    my $u = Guard::upstream_state($st, 'app') or return 'no upstream';
+    return join ' ', map { "$_->{server}=$_->{admin}/$_->{admin_version}" }
+                     @{ $u->{servers} };
+}
+
+sub Guard::expect {
+    my ($name, $want, $method, $path, $token, $body, %opt) = @_;
+    my ($st, $j, $head) = Guard::admin($method, $path, $token, $body, %opt);
+    my $code = $j ? $j->{code} // 'ok' : 'not JSON: ' . ($Guard::BODY // '');
+    Test::More::is(($st // 'none') . " $code", $want, $name)
+        or Test::More::diag($Guard::BODY);
+    return ($j, $head);
+}
+
+master_on();
+workers(2);
+no_shuffle();
+no_root_location();
+check_accum_error_log();
+run_tests();
+
+__DATA__
+
+=== TEST 1: requested then approved, with both names; refusals: one line each
+--- http_config eval
+"    guard_audit_log $::Log;
+    guard_audit_key $::Key;
+" . $::Upstream . $::Backends
+--- config eval: $::Config
+--- init
+Guard::wait_health('app', $ENV{"TEST_NGINX_B$_"}, 'up') for 1 .. 3;
+my $d = sub { '/admin/upstreams/app/servers/' . main::srv($_[0]) . '/drain' };
+my ($j) = Guard::expect('b1 drains: 1 of 3 is within the share of 34%',
+                        '200 ok', 'POST', $d->(1), 'test-token-olga',
+                        '{"reason":"patch"}');
+($j) = Guard::expect('b2: pending', '202 ok', 'POST', $d->(2), 'test-token-olga',
+                     '{"reason":"patch 2"}');
+my $id = $j->{request};
+Guard::expect('approved by otto', '200 ok', 'POST', "/admin/pending/$id/approve",
+              'test-token-otto', '{}');
+my @l = main::lines();
+my ($asked) = grep { ($_->{request} // 0) == $id && $_->{result} eq 'pending' } @l;
+my ($done) = grep { ($_->{request} // 0) == $id && $_->{result} eq 'applied' } @l;
+Test::More::ok($asked && $asked->{principal} eq 'olga' && $asked->{op} eq 'drain',
+               'audited: requested by olga');
+Test::More::ok($done && $done->{principal} eq 'olga' && $done->{approver} eq 'otto'
+               && $done->{before} eq 'active' && $done->{after} =~ /^drain/,
+               'audited: applied, requested by olga, approved by otto')
+    or Test::More::diag(JSON::PP->new->encode($done // {}));
+Test::More::is($asked->{client}, '127.0.0.1', 'with the client address');
+# every refused call: exactly one line, and nothing changes
+my $before = main::view();
+my $b3 = '/admin/upstreams/app/servers/' . main::srv(3);
+my @cases = (
+    ['no token', '401 unauthenticated', 'POST', "$b3/drain", undef, '{}'],
+    ['wrong token', '401 unauthenticated', 'POST', "$b3/drain", 'test-token-x', '{}'],
+    ['viewer writing', '403 forbidden', 'POST', "$b3/drain", 'test-token-vera', '{}'],
+    ['operator doing maintenance', '403 forbidden', 'POST', "$b3/maintenance",
+     'test-token-olga', '{}'],
+    ['outside its upstreams', '403 forbidden', 'POST',
+     '/admin/upstreams/billing/servers/' . main::srv(1) . '/drain',
+     'test-token-olga', '{}'],
+    ['GET writing', '405 method_not_allowed', 'GET', "$b3/drain", 'test-token-olga', undef],
+    ['bad JSON', '400 bad_json', 'POST', "$b3/drain", 'test-token-olga', '{"a":'],
+    ['wrong type', '400 bad_value', 'POST', "$b3/drain", 'test-token-olga', '{"reason":1}'],
+    ['oversize', '413 body_too_large', 'POST', "$b3/drain", 'test-token-olga',
+     '{"reason":"' . ('x' x 5000) . '"}'],
+    ['unknown upstream', '404 unknown_upstream', 'POST',
+     '/admin/upstreams/nope/servers/x/drain', 'test-token-otto', '{}'],
+    ['unknown server', '404 unknown_server', 'POST',
+     '/admin/upstreams/app/servers/127.0.0.1:1/drain', 'test-token-olga', '{}'],
+    ['approving an applied request', '409 not_pending', 'POST',
+     "/admin/pending/$id/approve", 'test-token-olga', '{}'],
+);
+for my $c (@cases) {
+    my $n0 = scalar(main::lines());
+    Guard::expect(@$c);
+    my @after = main::lines();
+    Test::More::is(scalar(@after) - $n0, 1, "$c->[0]: one audit line");
+    Test::More::is($after[-1]{result}, 'refused', "$c->[0]: audited as refused");
+    Test::More::is($after[-1]{code}, ($c->[1] =~ /(\S+)$/)[0], "$c->[0]: with its code");
+}
+Test::More::is(main::view(), $before, 'the refusals changed nothing');
+my $st = Guard::guard_status();
+my $out = `$::Verify $::Log --key $::Key --head $st->{audit_seq}:$st->{audit_head} 2>&1`;
+Test::More::is($? >> 8, 0, 'the chain verifies against the published head')
+    or Test::More::diag($out);
+Test::More::like($out, qr/^OK: \d+ lines, last seq $st->{audit_seq}/, $out);
+--- request
+GET /guard
+--- response_body_like: "audit_seq":[1-9]
+--- no_error_log
+[error]
+
+
+
+=== TEST 2: an audit log that cannot be written refuses changes, not reads
+--- http_config eval
+"    guard_audit_log /dev/full;
+    guard_audit_key $::Key;
+" . $::Upstream . $::Backends
+--- config eval: $::Config
+--- init
+Guard::wait_health('app', $ENV{"TEST_NGINX_B$_"}, 'up') for 1 .. 3;
+my $before = main::view();
+my $d = '/admin/upstreams/app/servers/' . main::srv(1) . '/drain';
+Guard::expect('drain: refused, it cannot be audited', '503 audit_unavailable',
+              'POST', $d, 'test-token-olga', '{}');
+Guard::expect('weight: refused too', '503 audit_unavailable', 'POST',
+    '/admin/upstreams/app/servers/' . main::srv(1) . '/weight', 'test-token-olga',
+    '{"weight":2}');
+Guard::expect('reads work', '200 ok', 'GET', '/admin/upstreams/app', 'test-token-vera',
+              undef);
+Test::More::is(main::view(), $before, 'nothing changed');
+--- request
+GET /guard
+--- response_body_like: "admin":"active"
+--- no_error_log
+[error]
