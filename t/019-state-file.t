@@ -7,14 +7,18 @@
 use lib 't/lib';
 use Guard;
 
+# the restart under test: a restart, never a reload, before every block
+# (read when the runner loads)
+BEGIN {
+    $ENV{TEST_NGINX_USE_HUP} = 0;
+    $ENV{TEST_NGINX_FORCE_RESTART_ON_TEST} = 1;
+}
+
 use Test::Nginx::Socket 'no_plan';
 use Compress::Zlib ();
 use File::Path ();
 use File::Spec ();
 use Time::HiRes ();
-
-# the restart under test needs a restart, not a reload, between blocks
-$ENV{TEST_NGINX_USE_HUP} = 0;
 
 our $Dir = File::Spec->catdir(File::Spec->tmpdir,
                               "upstream-guard-state-$<-$Guard::BASE");
