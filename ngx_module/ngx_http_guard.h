@@ -345,6 +345,8 @@ typedef struct {
     ngx_uint_t                       generation;    /* of this config */
     ngx_http_guard_leader_t          leader;        /* this process' */
     ngx_str_t                        state_file;    /* guard_state_file */
+    ngx_err_t                        state_err;     /* last one logged */
+    ngx_file_uniq_t                  state_uniq;    /* the file it wrote */
 
     ngx_http_guard_two_person_t      two_person;
 
@@ -752,6 +754,8 @@ ngx_int_t ngx_http_guard_auth_headers(ngx_http_request_t *r,
 const char *ngx_http_guard_role_name(ngx_uint_t role);
 
 /* statefile.c: admin and health state across restarts */
+char *ngx_http_guard_state_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 ngx_int_t ngx_http_guard_statefile_load(ngx_cycle_t *cycle,
     ngx_http_guard_main_conf_t *gmcf);
 void ngx_http_guard_statefile_save(ngx_http_guard_main_conf_t *gmcf);

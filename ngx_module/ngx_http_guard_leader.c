@@ -103,6 +103,9 @@ ngx_http_guard_leader_exit_process(ngx_cycle_t *cycle)
         ngx_del_timer(&lc->tick);
     }
 
+    /* the last changes, while this process still holds the lease */
+    ngx_http_guard_statefile_save(ngx_http_guard_gmcf);
+
     sh = ngx_http_guard_shm_root(ngx_http_guard_gmcf, &shpool);
 
     ngx_shmtx_lock(&shpool->mutex);
@@ -157,6 +160,7 @@ ngx_http_guard_tick(ngx_event_t *ev)
         ngx_http_guard_ramp();
         ngx_http_guard_inflight_reap(ngx_http_guard_gmcf);
         ngx_http_guard_state_tick(ngx_http_guard_gmcf);
+        ngx_http_guard_statefile_save(ngx_http_guard_gmcf);
     }
 
     ngx_add_timer(ev, NGX_HTTP_GUARD_TICK);

@@ -297,9 +297,9 @@ static ngx_command_t  ngx_http_guard_commands[] = {
 
     { ngx_string("guard_state_file"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_str_slot,
+      ngx_http_guard_state_file,
       NGX_HTTP_MAIN_CONF_OFFSET,
-      offsetof(ngx_http_guard_main_conf_t, state_file),
+      0,
       NULL },
 
       ngx_null_command
@@ -608,6 +608,12 @@ ngx_http_guard_init_module(ngx_cycle_t *cycle)
     }
 
     if (ngx_http_guard_shm_reconcile(cycle, gmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    /* a fresh zone (start, restart, binary upgrade): the state file */
+
+    if (ngx_http_guard_statefile_load(cycle, gmcf) != NGX_OK) {
         return NGX_ERROR;
     }
 

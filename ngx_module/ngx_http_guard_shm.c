@@ -705,6 +705,13 @@ ngx_http_guard_shm_reconcile(ngx_cycle_t *cycle,
         sh->leader_changes = osh->leader_changes;
         sh->audit_seq = osh->audit_seq;
         ngx_memcpy(sh->audit_head, osh->audit_head, sizeof(sh->audit_head));
+        sh->state_loaded = osh->state_loaded;
+
+        /* the admin API's: the slots' admin state is copied with them */
+        sh->frozen = osh->frozen;
+        sh->freeze = osh->freeze;
+        sh->draining = osh->draining;
+        sh->next_expiry = osh->next_expiry;
     }
 
     rc = NGX_OK;

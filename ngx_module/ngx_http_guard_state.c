@@ -183,6 +183,7 @@ ngx_http_guard_state_result(ngx_http_guard_peer_t *gp,
         }
 
         ch->routing = 1;
+        ngx_http_guard_state_changed(sh);
     }
 
     if (ch->first) {
@@ -2126,4 +2127,106 @@ ngx_http_guard_state_event(ngx_http_guard_upstream_t *up,
     rec.detail.len = p - detail;
 
     (void) ngx_http_guard_audit_locked(up->gmcf, sh, &rec);
+}
+
+
+/* ---------------------------------------------------------------------- */
+/* the state file: statefile.c reads it, these apply it                     */
+
+/*
+ * A fresh zone (start, restart, binary upgrade) takes a server's state
+ * from the state file, in init_module before the workers fork: its admin
+ * dimension with the override records, and its health.  A server known
+ * down stays out of rotation until it passes "rise", whatever the initial
+ * state; one known up serves at once.  The saved configured weight is
+ * compared with nginx.conf's by ngx_http_guard_state_mapped(), next.
+ */
+
+void
+ngx_http_guard_state_restore(ngx_http_guard_peer_t *gp,
+    ngx_http_guard_saved_t *sv)
+{
+    uint64_t                     now;
+    ngx_slab_pool_t             *shpool;
+    ngx_http_guard_sh_t         *sh;
+    ngx_http_guard_sh_server_t  *s;
+
+    s = gp->sh;
+
+    if (s == NULL || !gp->check_owner) {
+        return;
+    }
+
+    sh = ngx_http_guard_shm_root(gp->up->gmcf, &shpool);
+    now = ngx_http_guard_now_ms();
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    switch (sv->health) {
+
+    case NGX_HTTP_GUARD_DOWN:
+        s->health = NGX_HTTP_GUARD_DOWN;
+        s->rise_count = 0;
+        s->fall_count = 0;
+        s->down_since = now;
+        break;
+
+    case NGX_HTTP_GUARD_UP:
+        s->health = NGX_HTTP_GUARD_UP;
+        s->rise_count = 0;
+        s->fall_count = 0;
+        s->down_since = 0;
+        break;
+
+    default: /* NGX_HTTP_GUARD_CHECKING: as a fresh start has it */
+        break;
+    }
+
+    ngx_cpystrn(s->reason, sv->reason, NGX_HTTP_GUARD_REASON_LEN);
+
+    s->admin = sv->admin;
+    s->admin_by_agent = 0;
+    s->admin_weight = sv->admin_weight;
+    s->conf_weight = sv->conf_weight;
+    s->admin_version = sv->admin_version;
+    s->drain_started = sv->drain_started;
+    s->drained_at = sv->drained_at;
+    s->ov_admin = sv->ov_admin;
+    s->ov_weight = sv->ov_weight;
+
+    if (s->admin == NGX_HTTP_GUARD_DRAINING) {
+        /* nothing is in flight after a restart: the tick says drained */
+        sh->draining++;
+    }
+
+    /* an override whose time came while nginx was down: reverted at once */
+
+    ngx_http_guard_expiry(sh, &s->ov_admin);
+    ngx_http_guard_expiry(sh, &s->ov_weight);
+
+    ngx_atomic_fetch_add(&gp->up->sh->gen, 1);
+    ngx_http_guard_state_changed(sh);
+
+    ngx_shmtx_unlock(&shpool->mutex);
+}
+
+
+/* the freeze switch as the state file has it: on */
+
+void
+ngx_http_guard_state_restore_freeze(ngx_http_guard_main_conf_t *gmcf,
+    ngx_http_guard_sh_override_t *freeze)
+{
+    ngx_slab_pool_t      *shpool;
+    ngx_http_guard_sh_t  *sh;
+
+    sh = ngx_http_guard_shm_root(gmcf, &shpool);
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    sh->frozen = 1;
+    sh->freeze = *freeze;
+    ngx_http_guard_state_changed(sh);
+
+    ngx_shmtx_unlock(&shpool->mutex);
 }

@@ -1,0 +1,660 @@
+# The state file (guard_state_file): health and admin state survive a full
+# restart.  The runner stops nginx and starts it again for every block
+# (Test::Nginx's default: a new master, a fresh zone, "generation":1),
+# which is the restart under test; the state file lives outside the
+# server root, which the runner wipes.  Blocks run in order: each starts
+# from the file the one before left.
+use lib 't/lib';
+use Guard;
+
+# the restart under test: a restart, never a reload, before every block
+# (read when the runner loads)
+BEGIN {
+    $ENV{TEST_NGINX_USE_HUP} = 0;
+    $ENV{TEST_NGINX_FORCE_RESTART_ON_TEST} = 1;
+}
+
+use Test::Nginx::Socket 'no_plan';
+use Compress::Zlib ();
+use File::Path ();
+use File::Spec ();
+use Time::HiRes ();
+
+our $Dir = File::Spec->catdir(File::Spec->tmpdir,
+                              "upstream-guard-state-$<-$Guard::BASE");
+File::Path::rmtree($Dir);
+File::Path::mkpath("$Dir/w");
+$ENV{TEST_NGINX_STATE_DIR} = $Dir;
+
+our $File = "$Dir/guard.state";
+our $StateFile;     # another path for conf(), set with local
+our $Extra = '';    # more directives in "upstream app", set with local
+our ($B1, $B2, $B3, $B4) = map { "127.0.0.1:$ENV{\"TEST_NGINX_B$_\"}" } 1 .. 4;
+
+our $Backends = <<"_EOC_";
+    server {
+        listen $B1;
+        location /health { return 200; }
+        location / { return 200 "b1\\n"; }
+    }
+    server {
+        listen $B2;
+        location /health { root html; try_files /b2-up =503; }
+        location / { access_log logs/b2.log; return 200 "b2\\n"; }
+    }
+_EOC_
+
+# "upstream app" with these servers and guard_check parameters, the state
+# file and the backends (b3 and b4: nothing listens there)
+sub conf {
+    my ($check, @servers) = @_;
+    my $file = $StateFile // $File;
+    return "    guard_state_file $file;\n    upstream app {\n"
+           . join('', map { "        server $_;\n" } @servers)
+           . "        guard_check http uri=/health $check;\n"
+           . ($Extra ? "        $Extra\n" : '') . "    }\n"
+           . $Backends;
+}
+
+sub slurp {
+    my ($file) = @_;
+    open my $fh, '<', $file or return undef;
+    binmode $fh;
+    local $/;
+    return scalar <$fh>;
+}
+
+sub errlog { slurp(servroot() . '/logs/error.log') // '' }
+
+# a state file as the module writes it: the header, the lines, the end line
+sub crafted {
+    my $body = "# nginx-upstream-guard state 1\n" . join '', map { "$_\n" } @_;
+    my $n = grep { /^server / } @_;
+    return $body . sprintf "end %d %08x\n", $n, Compress::Zlib::crc32($body);
+}
+
+# a server line for b2, down since a failed check
+our $B2Down = "server app $B2 $B2 down active 0 1 0 0 0 0 0 - - 0 0 - - "
+              . "status%20503";
+
+# the line of a server in the state file, or ''
+sub line_of {
+    my ($addr, $file) = @_;
+    my $text = slurp($file // $File);
+    return '' unless defined $text;
+    my ($line) = $text =~ /^(server app \S+ \Q$addr\E .*)$/m;
+    return $line // '';
+}
+
+# the file is well-formed: header, end line, CRC over what precedes it
+sub well_formed {
+    my $text = slurp($File) // return 0;
+    my ($body, $n, $crc) = $text =~ /\A(\#\ nginx-upstream-guard\ state\ 1\n
+                                       (?:(?:server|freeze)\ [^\n]*\n)*)
+                                     end\ (\d+)\ ([0-9a-f]{8})\n\z/x
+        or return 0;
+    my $servers = () = $body =~ /^server /mg;
+    return $servers == $n && hex($crc) == Compress::Zlib::crc32($body);
+}
+
+# lines of logs/b2.log: requests that reached b2's "location /"
+sub b2_hits {
+    my $text = slurp(servroot() . '/logs/b2.log') // '';
+    return scalar(() = $text =~ /\n/g);
+}
+
+# b2 of upstream "app" in the report
+sub b2 { Guard::server_state(Guard::guard_status(), 'app', $B2) }
+
+# requests until b2 is up: none of them may reach b2 while it is down.
+# The hits are counted before the report is read, and the report says
+# down after that: every hit counted came while b2 was down.
+sub out_until_up {
+    my ($timeout) = @_;
+    my ($sent, $hits, $health, $early) = (0, 0, 'none', undef);
+    my $up = Guard::wait_for(sub {
+        $sent += 5;
+        Guard::http_get('/') for 1 .. 5;
+        $hits = b2_hits();
+        my $s = b2() or return 0;
+        $health = $s->{health};
+        return 1 if $health eq 'up';
+        $early //= $hits if $hits;
+        return 0;
+    }, $timeout);
+    Test::More::ok($up, "b2 comes up through its checks (last seen: $health)");
+    Test::More::cmp_ok($sent, '>=', 10, "$sent requests sent meanwhile");
+    Test::More::is($early // 0, 0, 'none of them reached b2 while it was down');
+}
+
+# nothing of the state file was applied: b2 (healthy) serves
+sub starts_clean {
+    my $s = b2() || {};
+    Test::More::isnt($s->{health} // 'none', 'down', 'b2 is not down');
+    Test::More::is($s->{admin} // 'none', 'active', 'b2 is active');
+    Test::More::like(Guard::who(20, '/'), qr/b2=/, 'b2 serves');
+}
+
+# b2 drained by an operator, with an admin weight, both with their
+# records; the freeze; strings with blanks, a newline, a percent sign
+our $B2Drained = "server app $B2 $B2 up drained 5 1 7 1700000000000 "
+                 . "1700000000500 1700000000000 0 CN=ops%201,O=Example "
+                 . "maintenance%20window 1700000000100 0 bob canary%2025%25 "
+                 . "was%0Aslow";
+our $Frozen = "freeze on 1700000000000 0 CN=ops%201,O=Example change%20freeze";
+
+# bytes that look random, the same at each run
+sub noise { return CORE::join '', map { chr(($_ * 7919 + 131) % 256) } 1 .. $_[0] }
+
+sub servroot { $ENV{TEST_NGINX_SERVROOT} || "$ENV{TEST_NGINX_PWD}/t/servroot" }
+
+
+# milliseconds since the epoch, $s seconds from now
+sub ms { int((Time::HiRes::time() + ($_[0] // 0)) * 1000) }
+
+our $Admin = <<'_EOC_';
+    location / { proxy_pass http://app; proxy_next_upstream off; }
+    location = /guard { guard_status; }
+    location /admin/ {
+        guard_admin;
+        guard_admin_tokens $TEST_NGINX_TOKENS;
+    }
+_EOC_
+
+our $Tokens = <<'_EOC_';
+olga  operator  app  {sha256:test-token-olga}
+adam  admin     *    {sha256:test-token-adam}
+_EOC_
+
+# one admin API call that must answer 200
+sub api {
+    my ($what, $method, $path, $token, $body) = @_;
+    my ($st, $j) = Guard::admin($method, "/admin$path", $token, $body);
+    Test::More::is($st, 200, $what) or Test::More::diag($Guard::BODY);
+    return $j;
+}
+
+our $UNEXPECTED = qr/\[(?:alert|crit)\]|\[emerg\].*guard/;
+
+master_on();
+workers(2);
+no_shuffle();
+no_root_location();
+run_tests();
+
+__DATA__
+
+=== TEST 1: a missing file starts clean, with a notice; servers going down are written
+--- http_config eval
+main::conf('interval=100ms fall=1 rise=2', $main::B1, $main::B2,
+           $main::B3, $main::B4)
+--- config
+    location / { proxy_pass http://app; proxy_next_upstream off; }
+    location = /guard { guard_status; }
+--- init
+Test::More::ok(Guard::wait_for(sub {
+    main::line_of($main::B2) =~ /^server app \Q$main::B2 $main::B2\E down active 0 1 0 0 0 0 0 - - 0 0 - - status%20503$/
+        && main::line_of($main::B3) =~ / down /
+        && main::line_of($main::B4) =~ / down /
+        && main::well_formed()
+}, 10), 'the state file has b2, b3 and b4 down') or Test::More::diag(main::slurp($main::File));
+Test::More::unlike(main::slurp($main::File), qr/\Q$main::B1\E/, 'b1, up and active, has no line');
+Test::More::like(main::slurp($main::File), qr/^freeze off 0 0 - -\nend 3 [0-9a-f]{8}\n\z/m, 'freeze line, then the end line');
+--- request
+GET /guard
+--- response_body_like: "generation":1,
+--- error_log eval
+qr/\[notice\] .*upstream guard: state file "\Q$main::File\E" not found: starting clean/
+--- no_error_log
+[error]
+
+
+
+=== TEST 2: after a restart, a server known down stays out of rotation with initial=up until it passes "rise"
+--- http_config eval
+main::conf('interval=1s fall=1 rise=3 initial=up', $main::B1, $main::B2,
+           $main::B3, $main::B4)
+--- config
+    location / { proxy_pass http://app; proxy_next_upstream off; }
+    location = /guard { guard_status; }
+--- user_files
+>>> b2-up
+up
+--- init
+my $st = Guard::guard_status();
+Test::More::is($st && $st->{generation}, 1, 'a fresh zone: a restart, not a reload');
+my $s = Guard::server_state($st, 'app', $main::B2) || {};
+Test::More::is($s->{health}, 'down', 'b2 is down at once, before any check');
+Test::More::is($s->{last_reason}, 'status 503', 'with the reason it went down for');
+Test::More::is((Guard::server_state($st, 'app', $main::B3) || {})->{health}, 'down', 'b3 too');
+main::out_until_up(15);
+Test::More::like(Guard::who(20, '/'), qr/b2=/, 'b2 serves once up');
+Test::More::ok(Guard::wait_for(sub { main::line_of($main::B2) eq '' && main::well_formed() }, 5),
+               'b2 up: its line is gone from the file');
+--- request
+GET /guard
+--- response_body_like: "name":"app"
+--- error_log eval
+[qr/\[notice\] .*upstream guard: state file "\Q$main::File\E": 3 servers restored, 0 dropped \(no longer configured\)$/m,
+ qr/server \Q$main::B2\E \(\Q$main::B2\E\) of upstream "app" is up \(3 consecutive passes\)/]
+--- no_error_log
+[error]
+
+
+
+=== TEST 3: a server removed from the configuration is dropped, with a notice
+--- http_config eval
+main::conf('interval=1s fall=1 rise=3', $main::B1, $main::B2, $main::B4)
+--- config
+    location / { proxy_pass http://app; proxy_next_upstream off; }
+    location = /guard { guard_status; }
+--- user_files
+>>> b2-up
+up
+--- init
+Test::More::ok(Guard::wait_for(sub {
+    my $t = main::slurp($main::File) // '';
+    $t !~ /\Q$main::B3\E/ && main::line_of($main::B4) =~ / down / && main::well_formed()
+}, 5), 'the file is written again without b3') or Test::More::diag(main::slurp($main::File));
+Test::More::isnt((main::b2() || {})->{health} // 'none', 'down', 'b2 has no record: as configured');
+--- request
+GET /guard
+--- response_body_like: "name":"app"
+--- error_log eval
+qr/\[notice\] .*upstream guard: state file "\Q$main::File\E": 1 server restored, 1 dropped \(no longer configured\), the first: server \Q$main::B3\E of upstream "app"$/m
+--- no_error_log
+[error]
+
+
+
+=== TEST 4: each change replaces the file atomically: a new inode, no temporary file left
+--- http_config eval
+main::conf('interval=100ms fall=1 rise=1', $main::B1, $main::B2, $main::B4)
+--- config
+    location / { proxy_pass http://app; proxy_next_upstream off; }
+    location = /guard { guard_status; }
+--- user_files
+>>> b2-up
+up
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'up');
+Test::More::ok(Guard::wait_for(sub { main::well_formed() && main::line_of($main::B4) =~ / down / }, 5),
+               'the file as the restart left it');
+Test::More::is(main::line_of($main::B2), '', 'b2, up, has no line');
+my @st = stat $main::File;
+Guard::health_file('b2-up', 0);
+Test::More::ok(Guard::wait_for(sub { main::line_of($main::B2) =~ / down / && main::well_formed() }, 10),
+               'b2 down is written');
+my @now = stat $main::File;
+Test::More::isnt($now[1], $st[1], 'a new inode: the file was replaced, not rewritten in place');
+Test::More::is($now[2] & 07, 0, 'not readable by others (0640 less the umask)');
+opendir my $dh, $main::Dir or die "$main::Dir: $!";
+my @left = sort grep { !/^\.\.?\z/ } readdir $dh;
+Test::More::is("@left", 'guard.state w', 'no temporary file left behind');
+Guard::health_file('b2-up', 1);
+Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'up');
+Test::More::ok(Guard::wait_for(sub { main::line_of($main::B2) eq '' && main::well_formed() }, 5),
+               'b2 up again is written too');
+--- request
+GET /guard
+--- response_body_like: "name":"app"
+--- no_error_log
+[error]
+
+
+
+=== TEST 5: a crafted file: admin state, override records and the freeze are restored, and written back byte for byte
+--- http_config eval
+main::conf('interval=1s fall=1 rise=3', $main::B1, $main::B2)
+--- config
+    location / { proxy_pass http://app; proxy_next_upstream off; }
+    location = /guard { guard_status; }
+--- user_files eval
+[[ 'b2-up', "up\n" ],
+ [ $main::File, main::crafted($main::B2Drained,
+                              $main::B2Down =~ s/\Q$main::B2\E/$main::B3/gr,
+                              $main::Frozen) ]]
+--- init
+my $s = main::b2() || {};
+Test::More::is($s->{admin}, 'drained', 'b2 is drained at once');
+Test::More::is($s->{health}, 'up', 'and up, as saved');
+Test::More::is($s->{last_reason}, "was\nslow", 'the reason, percent-encoding undone');
+Test::More::unlike(Guard::who(20, '/'), qr/b2/, 'no request goes to b2');
+Test::More::is(main::b2_hits(), 0, 'b2 saw none');
+my $want = main::crafted($main::B2Drained, $main::Frozen);
+Test::More::ok(Guard::wait_for(sub { main::slurp($main::File) eq $want }, 5),
+               'written again without b3: every other byte as it was, every field and escape survives the round trip')
+    or Test::More::diag(main::slurp($main::File));
+--- request
+GET /guard
+--- response_body_like: "admin":"drained"
+--- error_log eval
+qr/\[notice\] .*state file "\Q$main::File\E": 1 server restored, 1 dropped \(no longer configured\), the first: server \Q$main::B3\E of upstream "app"; changes stay frozen by CN=ops 1,O=Example$/m
+--- no_error_log
+[error]
+
+
+
+=== TEST 6: a drain, an admin weight and the freeze set through the admin API are written
+--- http_config eval
+local $main::Extra = 'guard_floor 1;';
+main::conf('interval=100ms fall=1 rise=1', $main::B1, $main::B2)
+--- config eval: $::Admin
+--- tokens eval: $::Tokens
+--- user_files eval
+[[ 'b2-up', "up\n" ],
+ [ $main::File, main::crafted('freeze off 0 0 - -') ]]
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
+Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'up');
+main::api('drain b1', 'POST', "/upstreams/app/servers/$main::B1/drain",
+          'test-token-olga', '{"reason":"kernel patch","expires":"1h"}');
+main::api('weight 3 for b2', 'POST', "/upstreams/app/servers/$main::B2/weight",
+          'test-token-olga', '{"weight":3,"reason":"canary"}');
+main::api('freeze', 'PUT', '/freeze', 'test-token-adam', '{"reason":"release day"}');
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'drained', 'admin');
+Test::More::ok(Guard::wait_for(sub {
+    main::line_of($main::B1) =~ /^server app \Q$main::B1 $main::B1\E up drained 0 1 1 [1-9]\d* [1-9]\d* [1-9]\d* [1-9]\d* olga kernel%20patch 0 0 - - -$/
+        && main::line_of($main::B2) =~ /^server app \Q$main::B2 $main::B2\E up active 3 1 1 0 0 0 0 - - [1-9]\d* 0 olga canary -$/
+        && (main::slurp($main::File) // '') =~ /^freeze on [1-9]\d* 0 adam release%20day$/m
+        && main::well_formed()
+}, 5), 'drained b1, weighted b2 and the freeze are in the file') or Test::More::diag(main::slurp($main::File));
+$main::Before = Guard::server_state(Guard::guard_status(), 'app', $main::B1);
+--- request
+GET /guard
+--- response_body_like: "frozen":true
+--- no_error_log
+[error]
+
+
+
+=== TEST 7: after a full restart: still drained (who, why, until), the weight, the freeze; versions go on
+--- http_config eval
+local $main::Extra = 'guard_floor 1;';
+main::conf('interval=100ms fall=1 rise=1', $main::B1, $main::B2)
+--- config eval: $::Admin
+--- tokens eval: $::Tokens
+--- user_files
+>>> b2-up
+up
+--- init
+my $st = Guard::guard_status();
+Test::More::is($st->{generation}, 1, 'a fresh zone: a restart');
+Test::More::ok($st->{frozen}, 'still frozen');
+my $b1 = Guard::server_state($st, 'app', $main::B1) || {};
+my $before = $main::Before || {};
+Test::More::is($b1->{admin}, 'drained', 'b1 still drained');
+Test::More::is($b1->{admin_version}, 1, 'at the same version');
+Test::More::is_deeply($b1->{admin_override}, $before->{admin_override},
+                      'the same override record: who, why, since, until');
+Test::More::is($b1->{admin_override}{by}, 'olga', 'by olga');
+my $b2 = Guard::server_state($st, 'app', $main::B2) || {};
+Test::More::is($b2->{admin_weight}, 3, 'b2 keeps the admin weight 3');
+Test::More::is($b2->{effective_weight}, 3, 'and serves with it');
+Test::More::is(($b2->{weight_override} || {})->{reason}, 'canary', 'with its record');
+Test::More::like(Guard::who(20, '/'), qr/\Ab2=20\z/, 'no request goes to the drained b1');
+my $j = main::api('resume b1 (allowed while frozen)', 'POST',
+                  "/upstreams/app/servers/$main::B1/resume", 'test-token-olga', '{}');
+Test::More::is($j->{version}, 2, 'the version goes on from the restored one');
+main::api('lift the freeze', 'DELETE', '/freeze', 'test-token-adam', undef);
+Test::More::ok(Guard::wait_for(sub {
+    main::line_of($main::B1) eq '' && main::line_of($main::B2) =~ / active 3 /
+        && (main::slurp($main::File) // '') =~ /^freeze off 0 0 - -$/m
+        && main::well_formed()
+}, 5), 'written again: b1 active has no line, b2 keeps its weight, no freeze')
+    or Test::More::diag(main::slurp($main::File));
+--- request
+GET /guard
+--- response_body_like: "frozen":false
+--- error_log eval
+qr/\[notice\] .*state file "\Q$main::File\E": 2 servers restored, 0 dropped \(no longer configured\); changes stay frozen by adam$/m
+--- no_error_log
+[error]
+
+
+
+=== TEST 8: a drain in progress at the restart completes after it: nothing is in flight
+--- http_config eval
+main::conf('interval=1s fall=1 rise=3', $main::B1, $main::B2)
+--- config
+    location / { proxy_pass http://app; proxy_next_upstream off; }
+    location = /guard { guard_status; }
+--- user_files eval
+[[ 'b2-up', "up\n" ],
+ [ $main::File, main::crafted("server app $main::B2 $main::B2 up draining 0 1 4 "
+                              . main::ms(-10) . " 0 " . main::ms(-10)
+                              . " 0 olga rolling 0 0 - - -") ]]
+--- init
+Test::More::like((main::b2() || {})->{admin} // '', qr/^drain(ing|ed)\z/, 'b2 is out at once');
+Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'drained', 'admin', 5);
+Test::More::unlike(Guard::who(10, '/'), qr/b2/, 'and gets no request');
+--- request
+GET /guard
+--- response_body_like: "admin":"drained"
+--- error_log eval
+qr/upstream guard: server \Q$main::B2\E of upstream "app" is drained: no request in flight \d+ ms after the drain began/
+--- no_error_log
+[error]
+
+
+
+=== TEST 9: overrides whose time came while nginx was stopped are reverted at once, by "guard"
+--- http_config eval
+main::conf('interval=1s fall=1 rise=3', $main::B1, $main::B2)
+--- config
+    location / { proxy_pass http://app; proxy_next_upstream off; }
+    location = /guard { guard_status; }
+--- user_files eval
+[[ 'b2-up', "up\n" ],
+ [ $main::File, main::crafted("server app $main::B2 $main::B2 up drained 2 1 4 "
+                              . main::ms(-90) . " " . main::ms(-89) . " "
+                              . main::ms(-90) . " " . main::ms(-30)
+                              . " olga rolling " . main::ms(-90) . " "
+                              . main::ms(-30) . " olga canary -") ]]
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'active', 'admin', 5);
+my $s = main::b2() || {};
+Test::More::ok(!defined $s->{admin_weight}, 'the admin weight is gone too');
+Test::More::like(Guard::who(10, '/'), qr/b2=/, 'b2 serves');
+Test::More::ok(Guard::wait_for(sub { main::line_of($main::B2) eq '' && main::well_formed() }, 5),
+               'and has no line in the file any more');
+--- request
+GET /guard
+--- response_body_like: "name":"app"
+--- error_log eval
+qr/upstream guard: expire of server \Q$main::B2\E of upstream "app" by guard: active/
+--- no_error_log
+[error]
+
+
+
+=== TEST 10: random bytes are not a state file: ignored, with the path
+--- http_config eval
+main::conf('interval=1s fall=1 rise=3', $main::B1, $main::B2)
+--- config
+    location / { proxy_pass http://app; proxy_next_upstream off; }
+    location = /guard { guard_status; }
+--- user_files eval
+[[ 'b2-up', "up\n" ],
+ [ $main::File, main::noise(600) ]]
+--- init
+main::starts_clean();
+--- request
+GET /guard
+--- response_body_like: "name":"app"
+--- error_log eval
+qr/\[error\] .*upstream guard: state file "\Q$main::File\E" ignored: not a state file$/m
+--- no_error_log eval
+[$main::UNEXPECTED, qr/restored/]
+
+
+
+=== TEST 11: a foreign file (a copy of /etc/passwd) is not a state file
+--- http_config eval
+main::conf('interval=1s fall=1 rise=3', $main::B1, $main::B2)
+--- config
+    location / { proxy_pass http://app; proxy_next_upstream off; }
+    location = /guard { guard_status; }
+--- user_files eval
+[[ 'b2-up', "up\n" ],
+ [ $main::File, main::slurp('/etc/passwd') // "root:x:0:0:root:/root:/bin/sh\n" ]]
+--- init
+main::starts_clean();
+--- request
+GET /guard
+--- response_body_like: "name":"app"
+--- error_log eval
+qr/\[error\] .*upstream guard: state file "\Q$main::File\E" ignored: not a state file$/m
+--- no_error_log eval
+[$main::UNEXPECTED, qr/restored/]
+
+
+
+=== TEST 12: a truncated file (its last line cut) is ignored whole: b2's record is not applied
+--- http_config eval
+main::conf('interval=1s fall=1 rise=3', $main::B1, $main::B2)
+--- config
+    location / { proxy_pass http://app; proxy_next_upstream off; }
+    location = /guard { guard_status; }
+--- user_files eval
+[[ 'b2-up', "up\n" ],
+ [ $main::File, main::crafted($main::B2Down, 'freeze off 0 0 - -') =~ s/end [^\n]*\n\z//r ]]
+--- init
+main::starts_clean();
+--- request
+GET /guard
+--- response_body_like: "name":"app"
+--- error_log eval
+qr/\[error\] .*upstream guard: state file "\Q$main::File\E" ignored: truncated: no end line$/m
+--- no_error_log eval
+[$main::UNEXPECTED, qr/restored/]
+
+
+
+=== TEST 13: one byte changed: checksum mismatch, ignored whole
+--- http_config eval
+main::conf('interval=1s fall=1 rise=3', $main::B1, $main::B2)
+--- config
+    location / { proxy_pass http://app; proxy_next_upstream off; }
+    location = /guard { guard_status; }
+--- user_files eval
+[[ 'b2-up', "up\n" ],
+ [ $main::File, main::crafted($main::B2Down, 'freeze off 0 0 - -') =~ s/status%20503/status%20502/r ]]
+--- init
+main::starts_clean();
+--- request
+GET /guard
+--- response_body_like: "name":"app"
+--- error_log eval
+qr/\[error\] .*upstream guard: state file "\Q$main::File\E" ignored: checksum mismatch: the end line says [0-9a-f]{8}, the content gives [0-9a-f]{8}$/m
+--- no_error_log eval
+[$main::UNEXPECTED, qr/restored/]
+
+
+
+=== TEST 14: a bad line with a good checksum: ignored whole, the good line before it is not applied
+--- http_config eval
+main::conf('interval=1s fall=1 rise=3', $main::B1, $main::B2)
+--- config
+    location / { proxy_pass http://app; proxy_next_upstream off; }
+    location = /guard { guard_status; }
+--- user_files eval
+[[ 'b2-up', "up\n" ],
+ [ $main::File, main::crafted($main::B2Down, $main::B2Down =~ s/\Q$main::B2\E/$main::B1/gr =~ s/ down / sideways /r) ]]
+--- init
+main::starts_clean();
+--- request
+GET /guard
+--- response_body_like: "name":"app"
+--- error_log eval
+qr/\[error\] .*upstream guard: state file "\Q$main::File\E" ignored: line 3: invalid health "sideways"$/m
+--- no_error_log eval
+[$main::UNEXPECTED, qr/restored/]
+
+
+
+=== TEST 15: a write that fails is logged once per error, retried at each tick, and said when it works again
+--- http_config eval
+local $main::StateFile = "$main::Dir/w/guard.state";
+main::conf('interval=100ms fall=1 rise=1', $main::B1, $main::B2)
+--- config
+    location / { proxy_pass http://app; proxy_next_upstream off; }
+    location = /guard { guard_status; }
+--- user_files
+>>> b2-up
+up
+--- init
+my $f = "$main::Dir/w/guard.state";
+Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'up');
+mkdir $f or die "$f: $!";        # a directory in the way: rename() fails
+Guard::health_file('b2-up', 0);
+my $re = qr/\[error\] .*upstream guard: state file "\Q$f\E" not written, retried at each tick while it fails: rename\(\) "\Q$f\E\.tmp\.\d+" failed \(21: Is a directory\)/;
+Test::More::ok(Guard::wait_for(sub { main::errlog() =~ $re }, 10), 'the failed write is logged');
+Time::HiRes::sleep(1);           # six ticks, each one a retry
+my $n = () = main::errlog() =~ /$re/g;
+Test::More::is($n, 1, 'once, not at every retry');
+rmdir $f or die "$f: $!";
+Test::More::ok(Guard::wait_for(sub { main::errlog() =~ /state file "\Q$f\E" written again/ }, 5),
+               'the next tick writes it and says so');
+opendir my $dh, "$main::Dir/w" or die;
+Test::More::is(join(' ', grep { !/^\.\.?\z/ } readdir $dh), 'guard.state',
+               'no temporary file left by the failed tries');
+Test::More::like(main::line_of($main::B2, $f), qr/ down /, 'with b2 down');
+--- request
+GET /guard
+--- response_body_like: "name":"app"
+--- no_error_log eval
+[$main::UNEXPECTED, qr/\[error\](?!.*(?:is down: |below its floor: |not written, retried))/]
+
+
+
+=== TEST 16: a relative path is taken from nginx's prefix
+--- http_config eval
+local $main::StateFile = 'logs/guard.state';
+main::conf('interval=100ms fall=1 rise=1', $main::B1, $main::B2)
+--- config
+    location / { proxy_pass http://app; proxy_next_upstream off; }
+    location = /guard { guard_status; }
+--- init
+my $f = main::servroot() . '/logs/guard.state';
+Test::More::ok(Guard::wait_for(sub { main::line_of($main::B2, $f) =~ / down / }, 10),
+               "written to $f");
+--- request
+GET /guard
+--- response_body_like: "name":"app"
+--- error_log eval
+qr/state file "\Q${\ main::servroot()}\E\/+logs\/guard\.state" not found: starting clean/
+--- no_error_log
+[error]
+
+
+
+=== TEST 17: a directory that does not exist is refused at nginx -t
+--- http_config eval
+local $main::StateFile = "$main::Dir/nothing-here/guard.state";
+main::conf('', $main::B1)
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*guard_state_file "\Q$main::Dir\E\/nothing-here\/guard\.state": its directory "\Q$main::Dir\E\/nothing-here" cannot be used \(2: No such file or directory\)/
+
+
+
+=== TEST 18: a directory is not a state file
+--- http_config eval
+local $main::StateFile = "$main::Dir/w";
+main::conf('', $main::B1)
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*guard_state_file "\Q$main::Dir\E\/w" is not a regular file/
+
+
+
+=== TEST 19: guard_state_file twice
+--- http_config eval
+"    guard_state_file $main::Dir/a.state;\n" . main::conf('', $main::B1)
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"guard_state_file" directive is duplicate/
