@@ -656,6 +656,9 @@ ngx_int_t ngx_http_guard_state_request(ngx_http_guard_main_conf_t *gmcf,
 ngx_int_t ngx_http_guard_state_cancel(ngx_http_guard_main_conf_t *gmcf,
     ngx_uint_t id, ngx_http_guard_admin_cmd_t *cmd, ngx_uint_t admin,
     ngx_http_guard_admin_res_t *res);
+void ngx_http_guard_state_restore_requests(ngx_http_guard_main_conf_t *gmcf,
+    ngx_http_guard_sh_request_t *reqs, ngx_uint_t n, uint64_t audit_seq,
+    u_char *head, ngx_uint_t next_request);
 const char *ngx_http_guard_request_state_name(ngx_uint_t state);
 const char *ngx_http_guard_op_name(ngx_uint_t op);
 

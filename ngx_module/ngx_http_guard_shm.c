@@ -712,6 +712,8 @@ ngx_http_guard_shm_reconcile(ngx_cycle_t *cycle,
         sh->freeze = osh->freeze;
         sh->draining = osh->draining;
         sh->next_expiry = osh->next_expiry;
+        sh->next_request = osh->next_request;
+        ngx_memcpy(sh->requests, osh->requests, sizeof(sh->requests));
     }
 
     rc = NGX_OK;

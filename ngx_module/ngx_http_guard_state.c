@@ -1675,18 +1675,13 @@ static void
 ngx_http_guard_override_set(ngx_http_guard_sh_override_t *ov,
     ngx_http_guard_admin_cmd_t *cmd, uint64_t now)
 {
-    size_t  n;
-
     ov->since = now;
     ov->until = cmd->expires ? now + cmd->expires : 0;
 
-    n = ngx_min(cmd->principal.len, NGX_HTTP_GUARD_PRINCIPAL_LEN - 1);
-    ngx_memcpy(ov->by, cmd->principal.data, n);
-    ov->by[n] = '\0';
-
-    n = ngx_min(cmd->reason.len, NGX_HTTP_GUARD_REASON_LEN - 1);
-    ngx_memcpy(ov->reason, cmd->reason.data, n);
-    ov->reason[n] = '\0';
+    ngx_http_guard_request_copy(ov->by, &cmd->principal,
+                                NGX_HTTP_GUARD_PRINCIPAL_LEN);
+    ngx_http_guard_request_copy(ov->reason, &cmd->reason,
+                                NGX_HTTP_GUARD_REASON_LEN);
 }
 
 
@@ -1805,8 +1800,14 @@ ngx_http_guard_request_copy(u_char *dst, ngx_str_t *src, size_t size)
 {
     size_t  n;
 
+    /* an empty string may have no data: memcpy() wants a pointer */
+
     n = ngx_min(src->len, size - 1);
-    ngx_memcpy(dst, src->data, n);
+
+    if (n) {
+        ngx_memcpy(dst, src->data, n);
+    }
+
     dst[n] = '\0';
 }
 
@@ -2227,6 +2228,75 @@ ngx_http_guard_state_restore_freeze(ngx_http_guard_main_conf_t *gmcf,
     sh->frozen = 1;
     sh->freeze = *freeze;
     ngx_http_guard_state_changed(sh);
+
+    ngx_shmtx_unlock(&shpool->mutex);
+}
+
+
+/*
+ * A fresh zone takes from the state file the requests that were pending,
+ * the next request id and, unless the audit log set it already, the audit
+ * chain's head ("head" in hex, or NULL).
+ */
+
+void
+ngx_http_guard_state_restore_requests(ngx_http_guard_main_conf_t *gmcf,
+    ngx_http_guard_sh_request_t *reqs, ngx_uint_t n, uint64_t audit_seq,
+    u_char *head, ngx_uint_t next_request)
+{
+    ngx_int_t                     b;
+    ngx_uint_t                    i, k;
+    ngx_slab_pool_t              *shpool;
+    ngx_http_guard_sh_t          *sh;
+    ngx_http_guard_sh_request_t  *req;
+
+    sh = ngx_http_guard_shm_root(gmcf, &shpool);
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    if (head && sh->audit_seq == 0 && audit_seq) {
+        for (i = 0; i < 32; i++) {
+            b = ngx_hextoi(head + 2 * i, 2);
+            if (b == NGX_ERROR) {
+                break;
+            }
+
+            sh->audit_head[i] = (u_char) b;
+        }
+
+        sh->audit_seq = (i == 32) ? audit_seq : 0;
+    }
+
+    sh->next_request = ngx_max(sh->next_request, next_request);
+
+    k = 0;
+
+    for (i = 0; i < n && k < NGX_HTTP_GUARD_REQUESTS; i++) {
+        if (reqs[i].id == 0 || reqs[i].state != NGX_HTTP_GUARD_REQ_PENDING) {
+            continue;
+        }
+
+        while (k < NGX_HTTP_GUARD_REQUESTS && sh->requests[k].id) {
+            k++;
+        }
+
+        if (k == NGX_HTTP_GUARD_REQUESTS) {
+            break;
+        }
+
+        req = &sh->requests[k];
+        *req = reqs[i];
+
+        /* the text fields came from a file: keep them C strings */
+        req->upstream[NGX_HTTP_GUARD_NAME_LEN - 1] = '\0';
+        req->server[NGX_HTTP_GUARD_NAME_LEN - 1] = '\0';
+        req->requester[NGX_HTTP_GUARD_PRINCIPAL_LEN - 1] = '\0';
+        req->approver[NGX_HTTP_GUARD_PRINCIPAL_LEN - 1] = '\0';
+        req->reason[NGX_HTTP_GUARD_REASON_LEN - 1] = '\0';
+        req->why[NGX_HTTP_GUARD_WHY_LEN - 1] = '\0';
+
+        sh->next_request = ngx_max(sh->next_request, req->id);
+    }
 
     ngx_shmtx_unlock(&shpool->mutex);
 }

@@ -23,9 +23,14 @@
  *         ADMIN_SINCE ADMIN_UNTIL ADMIN_BY ADMIN_REASON
  *         WEIGHT_SINCE WEIGHT_UNTIL WEIGHT_BY WEIGHT_REASON REASON
  *     freeze on|off SINCE UNTIL BY REASON
+ *     chain AUDIT_SEQ AUDIT_HEAD NEXT_REQUEST
+ *     request ID STATE OPERATION WEIGHT EXPIRES ROLE IN_ROTATION_AFTER
+ *         CREATED UNTIL CLOSED UPSTREAM SERVER REQUESTER APPROVER REASON WHY
  *     end SERVERS CRC32
  *
- * (a server record is one line).  Times are milliseconds since the epoch,
+ * (a server or request record is one line; requests are the pending ones
+ * of the two-person rule, the chain line the audit log's head and the
+ * next request id, both optional).  Times are milliseconds since the epoch,
  * 0 for none.  Strings are percent-encoded: every byte but the printable
  * ASCII ones other than "%" is written %XX, so blanks, newlines and
  * binary bytes never break a line; "-" is the empty string.  The last
@@ -91,6 +96,14 @@ typedef struct {
 } ngx_http_guard_sf_freeze_t;
 
 
+/* the chain line: the audit log's head, the next request id */
+typedef struct {
+    uint64_t                         audit_seq;
+    u_char                           audit_head[65];    /* hex */
+    ngx_uint_t                       next_request;
+} ngx_http_guard_sf_chain_t;
+
+
 /* a parsed file: every record, or why the file is ignored */
 typedef struct {
     ngx_rbtree_t                     tree;          /* records by key */
@@ -100,6 +113,10 @@ typedef struct {
     ngx_uint_t                       nrecords;
     ngx_uint_t                       has_freeze;
     ngx_http_guard_sf_freeze_t       freeze;
+    ngx_uint_t                       has_chain;
+    ngx_http_guard_sf_chain_t        chain;
+    ngx_uint_t                       nrequests;
+    ngx_http_guard_sh_request_t      requests[NGX_HTTP_GUARD_REQUESTS];
     u_char                           error[192];    /* C string */
 } ngx_http_guard_sf_t;
 
@@ -261,6 +278,84 @@ static ngx_http_guard_sf_field_t  ngx_http_guard_sf_freeze[] = {
 };
 
 
+/* the chain line after "chain" */
+
+static ngx_http_guard_sf_field_t  ngx_http_guard_sf_chain[] = {
+
+    { "audit sequence", NGX_HTTP_GUARD_SF_MSEC,
+      offsetof(ngx_http_guard_sf_chain_t, audit_seq), NULL, 0, 0 },
+
+    { "audit head", NGX_HTTP_GUARD_SF_TEXT,
+      offsetof(ngx_http_guard_sf_chain_t, audit_head), NULL, 0, 65 },
+
+    { "next request", NGX_HTTP_GUARD_SF_UINT,
+      offsetof(ngx_http_guard_sf_chain_t, next_request), NULL, 0,
+      NGX_MAX_INT32_VALUE }
+};
+
+
+/* a pending request of the two-person rule after "request" */
+
+#define ngx_http_guard_sf_req(member)                                        \
+    offsetof(ngx_http_guard_sh_request_t, member)
+
+static ngx_http_guard_sf_field_t  ngx_http_guard_sf_request[] = {
+
+    { "id", NGX_HTTP_GUARD_SF_UINT, ngx_http_guard_sf_req(id), NULL, 0,
+      NGX_MAX_INT32_VALUE },
+
+    { "state", NGX_HTTP_GUARD_SF_UINT, ngx_http_guard_sf_req(state), NULL, 0,
+      NGX_HTTP_GUARD_REQ_EXPIRED },
+
+    { "operation", NGX_HTTP_GUARD_SF_UINT, ngx_http_guard_sf_req(op), NULL,
+      0, NGX_HTTP_GUARD_OP_EXPIRE },
+
+    { "weight", NGX_HTTP_GUARD_SF_UINT, ngx_http_guard_sf_req(weight), NULL,
+      0, NGX_HTTP_GUARD_WEIGHT_MAX },
+
+    { "expires", NGX_HTTP_GUARD_SF_UINT, ngx_http_guard_sf_req(expires),
+      NULL, 0, NGX_MAX_INT32_VALUE },
+
+    { "role", NGX_HTTP_GUARD_SF_UINT, ngx_http_guard_sf_req(role), NULL, 0,
+      NGX_HTTP_GUARD_ROLE_ADMIN },
+
+    { "in rotation after", NGX_HTTP_GUARD_SF_UINT,
+      ngx_http_guard_sf_req(in_rotation_after), NULL, 0,
+      NGX_MAX_INT32_VALUE },
+
+    { "created", NGX_HTTP_GUARD_SF_MSEC, ngx_http_guard_sf_req(created),
+      NULL, 0, 0 },
+
+    { "until", NGX_HTTP_GUARD_SF_MSEC, ngx_http_guard_sf_req(until), NULL,
+      0, 0 },
+
+    { "closed", NGX_HTTP_GUARD_SF_MSEC, ngx_http_guard_sf_req(closed), NULL,
+      0, 0 },
+
+    { "upstream", NGX_HTTP_GUARD_SF_TEXT, ngx_http_guard_sf_req(upstream),
+      NULL, 0, NGX_HTTP_GUARD_NAME_LEN },
+
+    { "server", NGX_HTTP_GUARD_SF_TEXT, ngx_http_guard_sf_req(server), NULL,
+      0, NGX_HTTP_GUARD_NAME_LEN },
+
+    { "requester", NGX_HTTP_GUARD_SF_TEXT, ngx_http_guard_sf_req(requester),
+      NULL, 0, NGX_HTTP_GUARD_PRINCIPAL_LEN },
+
+    { "approver", NGX_HTTP_GUARD_SF_TEXT, ngx_http_guard_sf_req(approver),
+      NULL, 0, NGX_HTTP_GUARD_PRINCIPAL_LEN },
+
+    { "reason", NGX_HTTP_GUARD_SF_TEXT, ngx_http_guard_sf_req(reason), NULL,
+      0, NGX_HTTP_GUARD_REASON_LEN },
+
+    { "why", NGX_HTTP_GUARD_SF_TEXT, ngx_http_guard_sf_req(why), NULL, 0,
+      NGX_HTTP_GUARD_WHY_LEN }
+};
+
+
+#define NGX_HTTP_GUARD_SF_NCHAIN                                             \
+    (sizeof(ngx_http_guard_sf_chain) / sizeof(ngx_http_guard_sf_field_t))
+#define NGX_HTTP_GUARD_SF_NREQUEST                                           \
+    (sizeof(ngx_http_guard_sf_request) / sizeof(ngx_http_guard_sf_field_t))
 #define NGX_HTTP_GUARD_SF_NSERVER                                            \
     (sizeof(ngx_http_guard_sf_server) / sizeof(ngx_http_guard_sf_field_t))
 #define NGX_HTTP_GUARD_SF_NFREEZE                                            \
@@ -688,9 +783,55 @@ ngx_http_guard_sf_parse_line(ngx_pool_t *pool, u_char *p, u_char *last,
                                               sf);
     }
 
+    if (value[0].len == 5 && ngx_strncmp(value[0].data, "chain", 5) == 0) {
+
+        if (sf->has_chain || n != 1 + NGX_HTTP_GUARD_SF_NCHAIN) {
+            ngx_http_guard_sf_error(sf, "line %ui: a second chain line, or "
+                                    "not %ui fields", line,
+                                    1 + NGX_HTTP_GUARD_SF_NCHAIN);
+            return NGX_DECLINED;
+        }
+
+        sf->has_chain = 1;
+
+        rc = ngx_http_guard_sf_parse_fields(pool, ngx_http_guard_sf_chain,
+                                            NGX_HTTP_GUARD_SF_NCHAIN,
+                                            &value[1], &sf->chain, line, sf);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        if (ngx_strlen(sf->chain.audit_head) != 64
+            || ngx_hextoi(sf->chain.audit_head, 8) == NGX_ERROR)
+        {
+            ngx_http_guard_sf_error(sf, "line %ui: an audit head that is not "
+                                    "64 hex digits", line);
+            return NGX_DECLINED;
+        }
+
+        return NGX_OK;
+    }
+
+    if (value[0].len == 7 && ngx_strncmp(value[0].data, "request", 7) == 0) {
+
+        if (sf->nrequests == NGX_HTTP_GUARD_REQUESTS
+            || n != 1 + NGX_HTTP_GUARD_SF_NREQUEST)
+        {
+            ngx_http_guard_sf_error(sf, "line %ui: more than %d requests, or "
+                                    "not %ui fields", line,
+                                    NGX_HTTP_GUARD_REQUESTS,
+                                    1 + NGX_HTTP_GUARD_SF_NREQUEST);
+            return NGX_DECLINED;
+        }
+
+        return ngx_http_guard_sf_parse_fields(pool, ngx_http_guard_sf_request,
+                   NGX_HTTP_GUARD_SF_NREQUEST, &value[1],
+                   &sf->requests[sf->nrequests++], line, sf);
+    }
+
     if (value[0].len != 6 || ngx_strncmp(value[0].data, "server", 6) != 0) {
-        ngx_http_guard_sf_error(sf, "line %ui: not a server, freeze or end "
-                                "line", line);
+        ngx_http_guard_sf_error(sf, "line %ui: not a server, freeze, chain, "
+                                "request or end line", line);
         return NGX_DECLINED;
     }
 
@@ -1037,6 +1178,15 @@ ngx_http_guard_sf_apply(ngx_cycle_t *cycle, ngx_http_guard_main_conf_t *gmcf,
         ngx_http_guard_state_restore_freeze(gmcf, &sf->freeze.ov);
     }
 
+    if (sf->has_chain || sf->nrequests) {
+        ngx_http_guard_state_restore_requests(gmcf, sf->requests,
+                                              sf->nrequests,
+                                              sf->chain.audit_seq,
+                                              sf->has_chain
+                                              ? sf->chain.audit_head : NULL,
+                                              sf->chain.next_request);
+    }
+
     for (rec = sf->first; rec && rec->restored; rec = rec->next) {
         /* void */
     }
@@ -1088,6 +1238,9 @@ ngx_http_guard_statefile_save(ngx_http_guard_main_conf_t *gmcf)
     ngx_http_guard_sh_server_t  *s;
     ngx_http_guard_sf_record_t  *rec;
     ngx_http_guard_sf_freeze_t   freeze;
+    ngx_http_guard_sf_chain_t    chain;
+    ngx_uint_t                   nreq;
+    ngx_http_guard_sh_request_t  reqs[NGX_HTTP_GUARD_REQUESTS];
 
     sh = ngx_http_guard_shm_root(gmcf, &shpool);
 
@@ -1141,6 +1294,20 @@ ngx_http_guard_statefile_save(ngx_http_guard_main_conf_t *gmcf)
     freeze.frozen = sh->frozen ? 1 : 0;
     freeze.ov = sh->freeze;
 
+    chain.audit_seq = sh->audit_seq;
+    *ngx_hex_dump(chain.audit_head, sh->audit_head, 32) = '\0';
+    chain.next_request = sh->next_request;
+
+    nreq = 0;
+
+    for (i = 0; i < NGX_HTTP_GUARD_REQUESTS; i++) {
+        if (sh->requests[i].id
+            && sh->requests[i].state == NGX_HTTP_GUARD_REQ_PENDING)
+        {
+            reqs[nreq++] = sh->requests[i];
+        }
+    }
+
     ngx_shmtx_unlock(&shpool->mutex);
 
     /* the text, from the copy */
@@ -1149,7 +1316,17 @@ ngx_http_guard_statefile_save(ngx_http_guard_main_conf_t *gmcf)
            + sizeof("freeze ")
            + ngx_http_guard_sf_size(ngx_http_guard_sf_freeze,
                                     NGX_HTTP_GUARD_SF_NFREEZE, &freeze)
+           + sizeof("chain ")
+           + ngx_http_guard_sf_size(ngx_http_guard_sf_chain,
+                                    NGX_HTTP_GUARD_SF_NCHAIN, &chain)
            + sizeof("end  \n") + NGX_INT_T_LEN + 8;
+
+    for (i = 0; i < nreq; i++) {
+        size += sizeof("request ")
+                + ngx_http_guard_sf_size(ngx_http_guard_sf_request,
+                                         NGX_HTTP_GUARD_SF_NREQUEST,
+                                         &reqs[i]);
+    }
 
     for (i = 0; i < nrec; i++) {
         size += sizeof("server ")
@@ -1175,6 +1352,16 @@ ngx_http_guard_statefile_save(ngx_http_guard_main_conf_t *gmcf)
     p = ngx_cpymem(p, "freeze ", sizeof("freeze ") - 1);
     p = ngx_http_guard_sf_print(p, ngx_http_guard_sf_freeze,
                                 NGX_HTTP_GUARD_SF_NFREEZE, &freeze);
+
+    p = ngx_cpymem(p, "chain ", sizeof("chain ") - 1);
+    p = ngx_http_guard_sf_print(p, ngx_http_guard_sf_chain,
+                                NGX_HTTP_GUARD_SF_NCHAIN, &chain);
+
+    for (i = 0; i < nreq; i++) {
+        p = ngx_cpymem(p, "request ", sizeof("request ") - 1);
+        p = ngx_http_guard_sf_print(p, ngx_http_guard_sf_request,
+                                    NGX_HTTP_GUARD_SF_NREQUEST, &reqs[i]);
+    }
 
     crc = ngx_crc32_long(buf, p - buf);
     p = ngx_sprintf(p, "end %ui %08xD\n", nrec, crc);

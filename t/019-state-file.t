@@ -27,6 +27,14 @@ File::Path::mkpath("$Dir/w");
 $ENV{TEST_NGINX_STATE_DIR} = $Dir;
 
 our $File = "$Dir/guard.state";
+our ($Request, $Head);     # the pending request and audit head, TEST 20-21
+{
+    File::Path::rmtree("$Dir-audit"); File::Path::mkpath("$Dir-audit");
+    open my $fh, '>', "$Dir-audit/audit.key" or die "$Dir-audit/audit.key: $!\n";
+    print $fh "test-audit-key-for-the-state-file-0123456789\n";
+    close $fh;
+    chmod 0600, "$Dir-audit/audit.key";
+}
 our $StateFile;     # another path for conf(), set with local
 our $Extra = '';    # more directives in "upstream app", set with local
 our ($B1, $B2, $B3, $B4) = map { "127.0.0.1:$ENV{\"TEST_NGINX_B$_\"}" } 1 .. 4;
@@ -73,6 +81,9 @@ sub crafted {
     return $body . sprintf "end %d %08x\n", $n, Compress::Zlib::crc32($body);
 }
 
+# the chain line of a zone without an audit log or a request
+our $Chain0 = 'chain 0 ' . ('0' x 64) . ' 0';
+
 # a server line for b2, down since a failed check
 our $B2Down = "server app $B2 $B2 down active 0 1 0 0 0 0 0 - - 0 0 - - "
               . "status%20503";
@@ -90,7 +101,7 @@ sub line_of {
 sub well_formed {
     my $text = slurp($File) // return 0;
     my ($body, $n, $crc) = $text =~ /\A(\#\ nginx-upstream-guard\ state\ 1\n
-                                       (?:(?:server|freeze)\ [^\n]*\n)*)
+                                       (?:(?:server|freeze|chain|request)\ [^\n]*\n)*)
                                      end\ (\d+)\ ([0-9a-f]{8})\n\z/x
         or return 0;
     my $servers = () = $body =~ /^server /mg;
@@ -199,7 +210,7 @@ Test::More::ok(Guard::wait_for(sub {
         && main::well_formed()
 }, 10), 'the state file has b2, b3 and b4 down') or Test::More::diag(main::slurp($main::File));
 Test::More::unlike(main::slurp($main::File), qr/\Q$main::B1\E/, 'b1, up and active, has no line');
-Test::More::like(main::slurp($main::File), qr/^freeze off 0 0 - -\nend 3 [0-9a-f]{8}\n\z/m, 'freeze line, then the end line');
+Test::More::like(main::slurp($main::File), qr/^freeze off 0 0 - -\nchain 0 0{64} 0\nend 3 [0-9a-f]{8}\n\z/m, 'freeze line, chain line, then the end line');
 --- request
 GET /guard
 --- response_body_like: "generation":1,
@@ -321,7 +332,7 @@ Test::More::is($s->{health}, 'up', 'and up, as saved');
 Test::More::is($s->{last_reason}, "was\nslow", 'the reason, percent-encoding undone');
 Test::More::unlike(Guard::who(20, '/'), qr/b2/, 'no request goes to b2');
 Test::More::is(main::b2_hits(), 0, 'b2 saw none');
-my $want = main::crafted($main::B2Drained, $main::Frozen);
+my $want = main::crafted($main::B2Drained, $main::Frozen, $main::Chain0);
 Test::More::ok(Guard::wait_for(sub { main::slurp($main::File) eq $want }, 5),
                'written again without b3: every other byte as it was, every field and escape survives the round trip')
     or Test::More::diag(main::slurp($main::File));
@@ -658,3 +669,80 @@ qr/\[emerg\] .*guard_state_file "\Q$main::Dir\E\/w" is not a regular file/
 --- must_die
 --- error_log eval
 qr/\[emerg\] .*"guard_state_file" directive is duplicate/
+
+
+
+=== TEST 20: a pending two-person request and the audit head are written
+--- http_config eval
+local $main::StateFile = "$main::Dir/two-person.state";
+"    guard_admin_two_person;
+    guard_audit_log $main::Dir-audit/audit.log;
+    guard_audit_key $main::Dir-audit/audit.key;
+" . main::conf('interval=100ms fall=1 rise=1', $main::B1, $main::B2)
+--- config eval: $::Admin
+--- tokens eval: $::Tokens
+--- user_files
+>>> b2-up
+up
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
+Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'up');
+my ($st, $j) = Guard::admin('POST', "/admin/upstreams/app/servers/$main::B1/drain",
+                            'test-token-olga', '{"reason":"below the floor"}');
+Test::More::is($st, 202, 'a floor-breaking drain waits for a second principal')
+    or Test::More::diag($Guard::BODY);
+$main::Request = $j->{request};
+Test::More::ok(Guard::wait_for(sub {
+    (main::slurp("$main::Dir/two-person.state") // '') =~ /^request $main::Request 1 1 0 0 2 1 \d+ \d+ 0 app \Q$main::B1\E olga - below%20the%20floor \S+$/m
+}, 5), 'the pending request is in the file')
+    or Test::More::diag(main::slurp("$main::Dir/two-person.state"));
+my $g = Guard::guard_status();
+$main::Head = "$g->{audit_seq}:$g->{audit_head}";
+Test::More::ok(Guard::wait_for(sub {
+    (main::slurp("$main::Dir/two-person.state") // '') =~ /^chain (\d+) ([0-9a-f]{64}) (\d+)$/m
+        && $1 >= $g->{audit_seq} && $3 == $main::Request
+}, 5), 'and the chain line: the audit head and the next request id');
+--- request
+GET /guard
+--- response_body_like: "pending_requests":\[\{"id":\d+
+--- no_error_log
+[error]
+
+
+
+=== TEST 21: after a full restart the request is still pending, and the audit chain goes on
+--- http_config eval
+local $main::StateFile = "$main::Dir/two-person.state";
+"    guard_admin_two_person;
+    guard_audit_log $main::Dir-audit/audit.log;
+    guard_audit_key $main::Dir-audit/audit.key;
+" . main::conf('interval=100ms fall=1 rise=1', $main::B1, $main::B2)
+--- config eval: $::Admin
+--- tokens eval: $::Tokens
+--- user_files
+>>> b2-up
+up
+--- init
+my $st = Guard::guard_status();
+Test::More::is($st->{generation}, 1, 'a fresh zone: a restart');
+my ($code, $j) = Guard::admin('GET', "/admin/pending/$main::Request", 'test-token-adam');
+Test::More::is($j && $j->{request}{state}, 'pending', 'the request is still pending')
+    or Test::More::diag($Guard::BODY);
+Test::More::is($j && $j->{request}{requester}, 'olga', 'asked by olga');
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
+Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'up');
+($code, $j) = Guard::admin('POST', "/admin/pending/$main::Request/approve",
+                           'test-token-adam', '{}');
+Test::More::is($code, 200, 'a second principal approves it after the restart')
+    or Test::More::diag($Guard::BODY);
+my $verify = "$ENV{TEST_NGINX_PWD}/scripts/guard-audit-verify";
+my $out = `$verify $main::Dir-audit/audit.log --key $main::Dir-audit/audit.key 2>&1`;
+Test::More::is($? >> 8, 0, 'the audit chain verifies across the restart') or Test::More::diag($out);
+my ($seq) = $main::Head =~ /^(\d+):/;
+$st = Guard::guard_status();
+Test::More::ok($st->{audit_seq} > $seq, "the chain went on: $seq, then $st->{audit_seq}");
+--- request
+GET /guard
+--- response_body_like: "admin":"drain
+--- no_error_log
+[error]
