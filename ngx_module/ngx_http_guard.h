@@ -464,6 +464,7 @@ struct ngx_http_guard_peer_s {
     ngx_uint_t                       role;
     ngx_uint_t                       standby;       /* order, 1-based */
     ngx_uint_t                       index;         /* in this config */
+    ngx_uint_t                       added;         /* new at this load */
     uint32_t                         agent_invalid; /* its hash, logged */
     unsigned                         check_owner:1;  /* first of its slot */
 };
@@ -651,6 +652,7 @@ void ngx_http_guard_state_restore(ngx_http_guard_peer_t *gp,
 void ngx_http_guard_state_restore_freeze(ngx_http_guard_main_conf_t *gmcf,
     ngx_http_guard_sh_override_t *freeze);
 void ngx_http_guard_state_changed(ngx_http_guard_sh_t *sh);
+void ngx_http_guard_state_reload_audit(ngx_http_guard_upstream_t *up);
 ngx_int_t ngx_http_guard_state_request(ngx_http_guard_main_conf_t *gmcf,
     ngx_uint_t id, ngx_http_guard_sh_request_t *copy);
 ngx_int_t ngx_http_guard_state_cancel(ngx_http_guard_main_conf_t *gmcf,

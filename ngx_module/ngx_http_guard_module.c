@@ -632,6 +632,12 @@ ngx_http_guard_init_module(ngx_cycle_t *cycle)
 
     ngx_http_guard_audit_reload(cycle, gmcf);
 
+    for (i = 0; i < gmcf->upstreams.nelts; i++) {
+        if (up[i].sh) {
+            ngx_http_guard_state_reload_audit(&up[i]);
+        }
+    }
+
     if (kept) {
         /* config and admin API agree: said once per (re)load */
         ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,

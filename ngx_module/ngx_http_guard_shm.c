@@ -946,6 +946,7 @@ ngx_http_guard_shm_map(ngx_cycle_t *cycle, ngx_slab_pool_t *shpool,
 
         if (s->seen_gen + 1 != gen || s->last_change == 0) {
             /* new, or removed by an earlier reload: start afresh */
+            gp->added = 1;
             ngx_http_guard_shm_reset(s, gscf->initial);
         }
 

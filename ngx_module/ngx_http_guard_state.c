@@ -2300,3 +2300,102 @@ ngx_http_guard_state_restore_requests(ngx_http_guard_main_conf_t *gmcf,
 
     ngx_shmtx_unlock(&shpool->mutex);
 }
+
+
+/*
+ * After a reload (not a start): the audit line of an upstream whose
+ * servers changed, with those added and those removed (slots the previous
+ * configuration mapped and this one does not), principal "reload".
+ */
+
+void
+ngx_http_guard_state_reload_audit(ngx_http_guard_upstream_t *up)
+{
+    u_char                      *p, *last;
+    ngx_str_t                   *name;
+    ngx_uint_t                   i, added, removed, gen;
+    ngx_slab_pool_t             *shpool;
+    ngx_rbtree_node_t           *node, *root, *sentinel;
+    ngx_http_guard_sh_t         *sh;
+    ngx_http_guard_sh_server_t  *s;
+    ngx_http_guard_audit_rec_t   rec;
+    u_char                       detail[1024];
+
+    if (up->gmcf->audit_file == NULL || ngx_test_config) {
+        return;
+    }
+
+    sh = ngx_http_guard_shm_root(up->gmcf, &shpool);
+    name = &up->uscf->host;
+
+    p = detail;
+    last = detail + sizeof(detail) - sizeof("...");
+    added = 0;
+    removed = 0;
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    gen = sh->generation;
+
+    if (gen <= 1) {
+        /* a start: every server is new, none is news */
+        ngx_shmtx_unlock(&shpool->mutex);
+        return;
+    }
+
+    p = ngx_slprintf(p, last, "added:");
+
+    for (i = 0; i < up->npeers; i++) {
+        if (up->peers[i].added && up->peers[i].check_owner) {
+            p = ngx_slprintf(p, last, " %V", &up->peers[i].peer->name);
+            added++;
+        }
+    }
+
+    p = ngx_slprintf(p, last, "%s; removed:", added ? "" : " none");
+
+    root = sh->servers.root;
+    sentinel = sh->servers.sentinel;
+
+    if (root != sentinel) {
+        for (node = ngx_rbtree_min(root, sentinel);
+             node;
+             node = ngx_rbtree_next(&sh->servers, node))
+        {
+            s = (ngx_http_guard_sh_server_t *) node;
+
+            if (s->seen_gen + 1 != gen
+                || s->node.str.len <= name->len
+                || s->node.str.data[name->len] != '\n'
+                || ngx_strncmp(s->node.str.data, name->data, name->len) != 0)
+            {
+                continue;
+            }
+
+            p = ngx_slprintf(p, last, " %V", &s->addr);
+            removed++;
+        }
+    }
+
+    if (removed == 0) {
+        p = ngx_slprintf(p, last, " none");
+    }
+
+    if (p == last) {
+        p = ngx_cpymem(p, "...", 3);
+    }
+
+    if (added || removed) {
+        ngx_memzero(&rec, sizeof(ngx_http_guard_audit_rec_t));
+        ngx_str_set(&rec.principal, "reload");
+        rec.op = "servers";
+        rec.upstream = *name;
+        rec.result = "applied";
+        rec.detail.data = detail;
+        rec.detail.len = p - detail;
+
+        (void) ngx_http_guard_audit_locked(up->gmcf, sh, &rec);
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+}

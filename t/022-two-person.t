@@ -252,7 +252,28 @@ GET /guard
 
 
 
-=== TEST 5: guard_admin_two_person refuses bad parameters at nginx -t
+=== TEST 5: concurrent=1: a second capacity-reducing change waits for a second principal
+--- http_config eval
+"    guard_admin_two_person share=100% concurrent=1 max_out=100%;
+" . ($::Http =~ s/guard_admin_two_person[^;]*;//r =~ s/guard_floor 3;/guard_floor 1;/r) . $::Backends
+--- config eval: $::Config
+--- init
+main::all_up();
+my $d = sub { '/admin/upstreams/app/servers/' . main::srv($_[0]) . '/drain' };
+Guard::expect('the first drain: one principal may', '200 ok', 'POST', $d->(1),
+              'test-token-olga', '{}');
+my ($j) = Guard::expect('the second, while the first is in force: pending', '202 ok',
+                        'POST', $d->(2), 'test-token-olga', '{}');
+Test::More::is($j->{why}, '1 other change in force or pending', "why: $j->{why}");
+--- request
+GET /guard
+--- response_body_like: "in_rotation":3,
+--- no_error_log
+[error]
+
+
+
+=== TEST 6: guard_admin_two_person refuses bad parameters at nginx -t
 --- http_config
     guard_admin_two_person share=150%;
 --- config

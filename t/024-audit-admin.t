@@ -190,3 +190,49 @@ GET /guard
 --- response_body_like: "admin":"active"
 --- no_error_log
 [error]
+
+
+
+=== TEST 3: a reload that changes servers says which, per upstream; a cut tail is caught
+--- http_config eval
+"    guard_audit_log $::Log.3;
+    guard_audit_key $::Key;
+" . $::Upstream . $::Backends
+--- config eval: $::Config
+--- init
+my $root = $ENV{TEST_NGINX_SERVROOT} || "$ENV{TEST_NGINX_PWD}/t/servroot";
+my $conf = "$root/conf/nginx.conf";
+open my $fh, '<', $conf or die "$conf: $!\n";
+my $text = do { local $/; <$fh> };
+close $fh;
+my ($b3, $b4) = (main::srv(3), "127.0.0.1:$ENV{TEST_NGINX_B4}");
+$text =~ s/server \Q$b3\E;/server $b4;/ or die "no $b3 in $conf\n";
+open $fh, '>', $conf or die "$conf: $!\n";
+print $fh $text;
+close $fh;
+Guard::reload();
+my @l = do {
+    open my $in, '<', "$::Log.3" or die "$::Log.3: $!\n";
+    map { JSON::PP->new->decode($_) } <$in>;
+};
+my @servers = grep { $_->{op} eq 'servers' } @l;
+Test::More::is(scalar @servers, 1, 'one line for the upstream whose servers changed');
+Test::More::is($servers[0]{upstream}, 'app', 'app');
+Test::More::is($servers[0]{principal}, 'reload', 'by reload');
+Test::More::is($servers[0]{detail}, "added: $b4; removed: $b3", 'added and removed');
+# the status report's head catches a log whose last lines were cut
+my $st = Guard::guard_status();
+my $cut = "$::Dir/cut.log";
+open my $out, '>', $cut or die "$cut: $!\n";
+open my $in, '<', "$::Log.3" or die "$::Log.3: $!\n";
+my @raw = <$in>;
+print $out @raw[0 .. $#raw - 1];
+close $out;
+my $res = `$::Verify $cut --key $::Key --head $st->{audit_seq}:$st->{audit_head} 2>&1`;
+Test::More::is($? >> 8, 1, 'a cut tail fails against the published head');
+Test::More::like($res, qr/truncated: the log ends at seq \d+ but the head is seq $st->{audit_seq}/, $res);
+--- request
+GET /guard
+--- response_body_like: "generation":2
+--- no_error_log
+[error]
