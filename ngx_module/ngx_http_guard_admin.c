@@ -821,7 +821,11 @@ ngx_http_guard_admin_parse_body(ngx_http_request_t *r,
 
     if (r->request_body) {
         for (cl = r->request_body->bufs; cl; cl = cl->next) {
-            p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
+            /* an empty body is a buffer without memory: no memcpy() */
+            if (cl->buf->last > cl->buf->pos) {
+                p = ngx_cpymem(p, cl->buf->pos,
+                               cl->buf->last - cl->buf->pos);
+            }
         }
     }
 
