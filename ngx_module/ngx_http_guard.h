@@ -754,6 +754,9 @@ ngx_int_t ngx_http_guard_auth(ngx_http_request_t *r,
     ngx_http_guard_auth_error_t *err);
 ngx_uint_t ngx_http_guard_auth_may(ngx_http_guard_principal_t *p,
     ngx_str_t *upstream);
+char *ngx_http_guard_secret_mode(ngx_conf_t *cf, const char *directive,
+    ngx_str_t *name, ngx_file_info_t *fi);
+u_char *ngx_http_guard_octal(u_char *buf, ngx_uint_t mode);
 ngx_int_t ngx_http_guard_auth_headers(ngx_http_request_t *r,
     ngx_http_guard_auth_error_t *err);
 const char *ngx_http_guard_role_name(ngx_uint_t role);

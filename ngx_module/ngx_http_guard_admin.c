@@ -103,8 +103,7 @@ static ngx_int_t ngx_http_guard_admin_requests(ngx_http_request_t *r,
     ngx_http_guard_admin_ctx_t *ctx);
 static ngx_int_t ngx_http_guard_admin_read_request(ngx_http_request_t *r,
     ngx_http_guard_admin_ctx_t *ctx);
-static ngx_int_t ngx_http_guard_admin_request_json(ngx_http_request_t *r,
-    ngx_http_guard_sh_request_t *req, ngx_http_guard_out_t *out);
+
 static ngx_int_t ngx_http_guard_admin_override_json(ngx_http_guard_out_t *out,
     const char *kind, ngx_http_guard_sh_override_t *ov);
 static ngx_int_t ngx_http_guard_admin_error(ngx_http_request_t *r,
@@ -1710,7 +1709,7 @@ ngx_http_guard_admin_requests(ngx_http_request_t *r,
 
     for (i = 0; i < n; i++) {
         if ((!first && ngx_http_guard_out_str(&out, ",") != NGX_OK)
-            || ngx_http_guard_admin_request_json(r, &all[i], &out) != NGX_OK)
+            || ngx_http_guard_status_json_request(&all[i], &out) != NGX_OK)
         {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
@@ -1748,74 +1747,13 @@ ngx_http_guard_admin_read_request(ngx_http_request_t *r,
     ngx_http_guard_out_init(&out, r->pool);
 
     if (ngx_http_guard_out_str(&out, "{\"ok\":true,\"request\":") != NGX_OK
-        || ngx_http_guard_admin_request_json(r, &ctx->req, &out) != NGX_OK
+        || ngx_http_guard_status_json_request(&ctx->req, &out) != NGX_OK
         || ngx_http_guard_out_str(&out, "}\n") != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     return ngx_http_guard_admin_answer(r, ctx, &out, NGX_HTTP_OK);
-}
-
-
-static ngx_int_t
-ngx_http_guard_admin_request_json(ngx_http_request_t *r,
-    ngx_http_guard_sh_request_t *req, ngx_http_guard_out_t *out)
-{
-    u_char  *names[6];
-    char    *keys[6];
-    size_t   sizes[6];
-    ngx_uint_t  i;
-
-    if (ngx_http_guard_out_printf(out, 256,
-            "{\"id\":%ui,\"state\":\"%s\",\"operation\":\"%s\","
-            "\"needs\":\"%s\",\"created_ms\":%uL,\"expires_ms\":%uL,"
-            "\"closed_ms\":", req->id,
-            ngx_http_guard_request_state_name(req->state),
-            ngx_http_guard_op_name(req->op),
-            ngx_http_guard_role_names[req->role % 4], req->created,
-            req->until)
-        != NGX_OK
-        || (req->closed
-            ? ngx_http_guard_out_printf(out, 32, "%uL", req->closed)
-            : ngx_http_guard_out_str(out, "null"))
-           != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    if (req->op == NGX_HTTP_GUARD_OP_WEIGHT
-        && ngx_http_guard_out_printf(out, 32, ",\"weight\":%ui",
-                                     req->weight)
-           != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    keys[0] = "upstream";  names[0] = req->upstream;
-    sizes[0] = NGX_HTTP_GUARD_NAME_LEN;
-    keys[1] = "server";    names[1] = req->server;
-    sizes[1] = NGX_HTTP_GUARD_NAME_LEN;
-    keys[2] = "requester"; names[2] = req->requester;
-    sizes[2] = NGX_HTTP_GUARD_PRINCIPAL_LEN;
-    keys[3] = "approver";  names[3] = req->approver;
-    sizes[3] = NGX_HTTP_GUARD_PRINCIPAL_LEN;
-    keys[4] = "reason";    names[4] = req->reason;
-    sizes[4] = NGX_HTTP_GUARD_REASON_LEN;
-    keys[5] = "why";       names[5] = req->why;
-    sizes[5] = NGX_HTTP_GUARD_WHY_LEN;
-
-    for (i = 0; i < 6; i++) {
-        if (ngx_http_guard_out_printf(out, 32, ",\"%s\":", keys[i]) != NGX_OK
-            || ngx_http_guard_out_json(out, names[i],
-                                       ngx_strnlen(names[i], sizes[i]))
-               != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-    }
-
-    return ngx_http_guard_out_str(out, "}");
 }
 
 

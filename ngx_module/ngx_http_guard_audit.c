@@ -54,8 +54,6 @@
 
 static char *ngx_http_guard_audit_key_read(ngx_conf_t *cf, ngx_str_t *name,
     ngx_str_t *key);
-static char *ngx_http_guard_audit_key_mode(ngx_conf_t *cf, ngx_str_t *name,
-    ngx_file_info_t *fi);
 static void ngx_http_guard_audit_key_cleanup(void *data);
 static void ngx_http_guard_audit_create(ngx_conf_t *cf, ngx_str_t *name);
 static void ngx_http_guard_audit_flush(ngx_open_file_t *file, ngx_log_t *log);
@@ -75,7 +73,6 @@ static void ngx_http_guard_audit_inherit(ngx_cycle_t *cycle,
     ngx_http_guard_main_conf_t *gmcf);
 static ngx_int_t ngx_http_guard_audit_tail(ngx_http_guard_main_conf_t *gmcf,
     ngx_log_t *log, uint64_t *seq, u_char *mac);
-static u_char *ngx_http_guard_audit_octal(u_char *buf, ngx_uint_t mode);
 
 
 /* ---------------------------------------------------------------------- */
@@ -265,7 +262,9 @@ ngx_http_guard_audit_key_read(ngx_conf_t *cf, ngx_str_t *name,
         goto done;
     }
 
-    if (ngx_http_guard_audit_key_mode(cf, name, &fi) != NGX_CONF_OK) {
+    if (ngx_http_guard_secret_mode(cf, "guard_audit_key", name, &fi)
+        != NGX_CONF_OK)
+    {
         goto done;
     }
 
@@ -332,75 +331,6 @@ done:
     }
 
     return rv;
-}
-
-
-/*
- * As the tokens file (auth.c): only root and nginx's master read the key,
- * so no other user may read it and no group but root's or the workers'
- * may; nobody but the owner may change it.
- */
-
-static char *
-ngx_http_guard_audit_key_mode(ngx_conf_t *cf, ngx_str_t *name,
-    ngx_file_info_t *fi)
-{
-    u_char           *what, mode[5];
-    ngx_uint_t        access;
-    struct group     *grp;
-    ngx_core_conf_t  *ccf;
-
-    access = ngx_file_access(fi);
-    ngx_http_guard_audit_octal(mode, access);
-
-    what = NULL;
-
-    if (access & 0002) {
-        what = (u_char *) "writable by other users";
-
-    } else if (access & 0004) {
-        what = (u_char *) "readable by other users";
-
-    } else if (access & 0001) {
-        what = (u_char *) "executable by other users";
-
-    } else if (access & 0020) {
-        what = (u_char *) "writable by its group";
-    }
-
-    if (what) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "guard_audit_key \"%V\": the file is %s (mode "
-                           "%s); make it 0600 or 0640 with nginx's group",
-                           name, what, mode);
-        return NGX_CONF_ERROR;
-    }
-
-    if (!(access & 0040) || fi->st_gid == 0) {
-        return NGX_CONF_OK;
-    }
-
-    ccf = (ngx_core_conf_t *) ngx_get_conf(cf->cycle->conf_ctx,
-                                           ngx_core_module);
-
-    if (ccf != NULL
-        && ccf->group != (ngx_gid_t) NGX_CONF_UNSET_UINT
-        && ccf->group == fi->st_gid)
-    {
-        return NGX_CONF_OK;
-    }
-
-    grp = getgrgid(fi->st_gid);
-
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "guard_audit_key \"%V\": the file is readable by "
-                       "group \"%s\" (gid %ui), which is neither root's nor "
-                       "the group of nginx's workers (mode %s); make it "
-                       "0600 or 0640 with nginx's group",
-                       name, grp ? grp->gr_name : "?",
-                       (ngx_uint_t) fi->st_gid, mode);
-
-    return NGX_CONF_ERROR;
 }
 
 
@@ -472,7 +402,7 @@ ngx_http_guard_audit_create(ngx_conf_t *cf, ngx_str_t *name)
                        "guard_audit_log \"%V\": the file is readable by "
                        "other users (mode %s); it names principals and "
                        "clients", name,
-                       ngx_http_guard_audit_octal(mode, ngx_file_access(&fi)));
+                       ngx_http_guard_octal(mode, ngx_file_access(&fi)));
 }
 
 
@@ -1242,16 +1172,3 @@ ngx_http_guard_audit_inherit(ngx_cycle_t *cycle,
 }
 
 
-/* "0644\0": ngx_sprintf() has no octal */
-
-static u_char *
-ngx_http_guard_audit_octal(u_char *buf, ngx_uint_t mode)
-{
-    buf[0] = (u_char) ('0' + ((mode >> 9) & 7));
-    buf[1] = (u_char) ('0' + ((mode >> 6) & 7));
-    buf[2] = (u_char) ('0' + ((mode >> 3) & 7));
-    buf[3] = (u_char) ('0' + (mode & 7));
-    buf[4] = '\0';
-
-    return buf;
-}

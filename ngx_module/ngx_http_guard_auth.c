@@ -47,9 +47,6 @@ typedef struct {
 
 static char *ngx_http_guard_tokens_read(ngx_conf_t *cf,
     ngx_http_guard_tokens_t *tokens, ngx_str_t *text);
-static char *ngx_http_guard_tokens_mode(ngx_conf_t *cf,
-    ngx_http_guard_tokens_t *tokens, ngx_file_info_t *fi);
-static u_char *ngx_http_guard_tokens_octal(u_char *buf, ngx_uint_t mode);
 static char *ngx_http_guard_tokens_parse(ngx_conf_t *cf,
     ngx_http_guard_tokens_t *tokens, u_char *p, u_char *last);
 static char *ngx_http_guard_tokens_fields(ngx_http_guard_tokens_line_t *tl,
@@ -213,7 +210,10 @@ ngx_http_guard_tokens_read(ngx_conf_t *cf, ngx_http_guard_tokens_t *tokens,
         goto done;
     }
 
-    if (ngx_http_guard_tokens_mode(cf, tokens, &fi) != NGX_CONF_OK) {
+    if (ngx_http_guard_secret_mode(cf, "guard_admin_tokens", &tokens->file,
+                                   &fi)
+        != NGX_CONF_OK)
+    {
         goto done;
     }
 
@@ -263,15 +263,15 @@ done:
 
 
 /*
- * Only root and nginx's master read the file (at start and reload); the
- * workers never do.  So no other user may read it, and no group but
+ * A file of secrets (the tokens file, the audit key): only root and
+ * nginx's master read it (at start and reload); the workers never do.  So no other user may read it, and no group but
  * root's or the workers' (given by "user" before http, as nginx.conf
  * usually has it) may.  Nobody but the owner may change it.
  */
 
-static char *
-ngx_http_guard_tokens_mode(ngx_conf_t *cf, ngx_http_guard_tokens_t *tokens,
-    ngx_file_info_t *fi)
+char *
+ngx_http_guard_secret_mode(ngx_conf_t *cf, const char *directive,
+    ngx_str_t *name, ngx_file_info_t *fi)
 {
     u_char           *what, mode[5];
     ngx_uint_t        access;
@@ -279,7 +279,7 @@ ngx_http_guard_tokens_mode(ngx_conf_t *cf, ngx_http_guard_tokens_t *tokens,
     ngx_core_conf_t  *ccf;
 
     access = ngx_file_access(fi);
-    ngx_http_guard_tokens_octal(mode, access);
+    ngx_http_guard_octal(mode, access);
 
     what = NULL;
 
@@ -298,9 +298,9 @@ ngx_http_guard_tokens_mode(ngx_conf_t *cf, ngx_http_guard_tokens_t *tokens,
 
     if (what) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "guard_admin_tokens \"%V\": the file is %s "
-                           "(mode %s); make it 0600 or 0640 with nginx's "
-                           "group", &tokens->file, what, mode);
+                           "%s \"%V\": the file is %s (mode %s); make it "
+                           "0600 or 0640 with nginx's group", directive,
+                           name, what, mode);
         return NGX_CONF_ERROR;
     }
 
@@ -321,11 +321,11 @@ ngx_http_guard_tokens_mode(ngx_conf_t *cf, ngx_http_guard_tokens_t *tokens,
     grp = getgrgid(fi->st_gid);
 
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "guard_admin_tokens \"%V\": the file is readable by "
-                       "group \"%s\" (gid %ui), which is neither root's nor "
-                       "the group of nginx's workers (mode %s); make it "
-                       "0600 or 0640 with nginx's group",
-                       &tokens->file, grp ? grp->gr_name : "?",
+                       "%s \"%V\": the file is readable by group \"%s\" "
+                       "(gid %ui), which is neither root's nor the group of "
+                       "nginx's workers (mode %s); make it 0600 or 0640 "
+                       "with nginx's group", directive, name,
+                       grp ? grp->gr_name : "?",
                        (ngx_uint_t) fi->st_gid, mode);
 
     return NGX_CONF_ERROR;
@@ -334,8 +334,8 @@ ngx_http_guard_tokens_mode(ngx_conf_t *cf, ngx_http_guard_tokens_t *tokens,
 
 /* "0644\0": ngx_sprintf() has no octal */
 
-static u_char *
-ngx_http_guard_tokens_octal(u_char *buf, ngx_uint_t mode)
+u_char *
+ngx_http_guard_octal(u_char *buf, ngx_uint_t mode)
 {
     buf[0] = (u_char) ('0' + ((mode >> 9) & 7));
     buf[1] = (u_char) ('0' + ((mode >> 6) & 7));

@@ -89,6 +89,8 @@ ngx_int_t ngx_http_guard_status_json(ngx_http_guard_snap_t *snap,
     ngx_http_guard_out_t *out);
 ngx_int_t ngx_http_guard_status_json_server(ngx_http_guard_snap_server_t *ss,
     ngx_http_guard_out_t *out);
+ngx_int_t ngx_http_guard_status_json_request(
+    ngx_http_guard_sh_request_t *req, ngx_http_guard_out_t *out);
 ngx_int_t ngx_http_guard_status_prom(ngx_http_guard_snap_t *snap,
     ngx_http_guard_out_t *out);
 ngx_int_t ngx_http_guard_status_html(ngx_http_guard_snap_t *snap,

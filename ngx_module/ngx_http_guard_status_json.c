@@ -19,8 +19,6 @@ static ngx_int_t ngx_http_guard_json_upstream(
     ngx_http_guard_snap_upstream_t *su, ngx_http_guard_out_t *out);
 static ngx_int_t ngx_http_guard_json_admin(ngx_http_guard_sh_server_t *s,
     ngx_http_guard_out_t *out);
-static ngx_int_t ngx_http_guard_json_request(
-    ngx_http_guard_sh_request_t *req, ngx_http_guard_out_t *out);
 static ngx_int_t ngx_http_guard_json_override(
     ngx_http_guard_sh_override_t *ov, ngx_http_guard_out_t *out);
 
@@ -56,7 +54,7 @@ ngx_http_guard_status_json(ngx_http_guard_snap_t *snap,
 
     for (i = 0; i < snap->nrequests; i++) {
         if ((i && ngx_http_guard_out_str(out, ",") != NGX_OK)
-            || ngx_http_guard_json_request(&snap->requests[i], out)
+            || ngx_http_guard_status_json_request(&snap->requests[i], out)
                != NGX_OK)
         {
             return NGX_ERROR;
@@ -188,8 +186,9 @@ ngx_http_guard_status_json_server(ngx_http_guard_snap_server_t *ss,
 
 
 /*
- * The rest of a server object, the admin dimension's records: the version a change may be based on
- * (If-Match), the drain and how long it took, the overrides in force.
+ * The rest of a server object, the admin dimension's records: the version
+ * a change may be based on (If-Match), the drain and how long it took, the
+ * overrides in force.
  */
 
 static ngx_int_t
@@ -269,38 +268,70 @@ ngx_http_guard_json_override(ngx_http_guard_sh_override_t *ov,
 }
 
 
-/* a request waiting for a second principal (the two-person rule) */
+/*
+ * A request of the two-person rule, in the report (the pending ones) and
+ * in the admin API (any): one shape.
+ */
 
-static ngx_int_t
-ngx_http_guard_json_request(ngx_http_guard_sh_request_t *req,
+ngx_int_t
+ngx_http_guard_status_json_request(ngx_http_guard_sh_request_t *req,
     ngx_http_guard_out_t *out)
 {
-    if (ngx_http_guard_out_printf(out, 128,
-            "{\"id\":%ui,\"operation\":\"%s\",\"expires_ms\":%uL,"
-            "\"upstream\":", req->id, ngx_http_guard_op_name(req->op),
-            req->until)
+    ngx_uint_t   i;
+
+    static const char  *roles[] = { "none", "viewer", "operator", "admin" };
+
+    static const struct {
+        const char  *key;
+        size_t       offset;
+        size_t       size;
+    } text[] = {
+        { "upstream", offsetof(ngx_http_guard_sh_request_t, upstream),
+          NGX_HTTP_GUARD_NAME_LEN },
+        { "server", offsetof(ngx_http_guard_sh_request_t, server),
+          NGX_HTTP_GUARD_NAME_LEN },
+        { "requester", offsetof(ngx_http_guard_sh_request_t, requester),
+          NGX_HTTP_GUARD_PRINCIPAL_LEN },
+        { "approver", offsetof(ngx_http_guard_sh_request_t, approver),
+          NGX_HTTP_GUARD_PRINCIPAL_LEN },
+        { "reason", offsetof(ngx_http_guard_sh_request_t, reason),
+          NGX_HTTP_GUARD_REASON_LEN },
+        { "why", offsetof(ngx_http_guard_sh_request_t, why),
+          NGX_HTTP_GUARD_WHY_LEN }
+    };
+
+    if (ngx_http_guard_out_printf(out, 256,
+            "{\"id\":%ui,\"state\":\"%s\",\"operation\":\"%s\","
+            "\"needs\":\"%s\",\"created_ms\":%uL,\"expires_ms\":%uL,"
+            "\"closed_ms\":", req->id,
+            ngx_http_guard_request_state_name(req->state),
+            ngx_http_guard_op_name(req->op), roles[req->role % 4],
+            req->created, req->until)
            != NGX_OK
-        || ngx_http_guard_out_json(out, req->upstream,
-                                   ngx_strnlen(req->upstream,
-                                               NGX_HTTP_GUARD_NAME_LEN))
+        || (req->closed
+            ? ngx_http_guard_out_printf(out, 32, "%uL", req->closed)
+            : ngx_http_guard_out_str(out, "null"))
            != NGX_OK
-        || ngx_http_guard_out_str(out, ",\"server\":") != NGX_OK
-        || ngx_http_guard_out_json(out, req->server,
-                                   ngx_strnlen(req->server,
-                                               NGX_HTTP_GUARD_NAME_LEN))
-           != NGX_OK
-        || ngx_http_guard_out_str(out, ",\"requester\":") != NGX_OK
-        || ngx_http_guard_out_json(out, req->requester,
-                                   ngx_strnlen(req->requester,
-                                           NGX_HTTP_GUARD_PRINCIPAL_LEN))
-           != NGX_OK
-        || ngx_http_guard_out_str(out, ",\"why\":") != NGX_OK
-        || ngx_http_guard_out_json(out, req->why,
-                                   ngx_strnlen(req->why,
-                                               NGX_HTTP_GUARD_WHY_LEN))
+        || (req->op == NGX_HTTP_GUARD_OP_WEIGHT
+            ? ngx_http_guard_out_printf(out, 32, ",\"weight\":%ui",
+                                        req->weight)
+            : ngx_http_guard_out_str(out, ",\"weight\":null"))
            != NGX_OK)
     {
         return NGX_ERROR;
+    }
+
+    for (i = 0; i < sizeof(text) / sizeof(text[0]); i++) {
+        if (ngx_http_guard_out_printf(out, 32, ",\"%s\":", text[i].key)
+               != NGX_OK
+            || ngx_http_guard_out_json(out, (u_char *) req + text[i].offset,
+                                       ngx_strnlen((u_char *) req
+                                                   + text[i].offset,
+                                                   text[i].size))
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
     }
 
     return ngx_http_guard_out_str(out, "}");

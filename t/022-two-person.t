@@ -5,6 +5,7 @@
 use lib 't/lib';
 use Guard;
 use Test::Nginx::Socket 'no_plan';
+use JSON::PP ();
 
 our $Dir = "/tmp/guard-two-person-" . Guard::_server_port();
 mkdir $Dir;
@@ -98,6 +99,14 @@ Test::More::like($j->{why}, qr/below the floor/, "why: $j->{why}");
 Test::More::is($j->{needs}, 'operator', 'needs an operator');
 Test::More::is(main::admin_of(2), 'active', 'nothing applied yet');
 my $st = Guard::guard_status();
+my $schema = do {
+    open my $fh, '<', 'conf-examples/guard-status.schema.json' or die $!;
+    local $/;
+    JSON::PP->new->decode(<$fh>);
+};
+# before any string use of its numbers: the check looks at how they came
+Test::More::is_deeply([Guard::schema_errors($st, $schema)], [],
+                      'the report with a pending request matches the schema');
 Test::More::is(join(',', map { "$_->{id}:$_->{requester}" } @{ $st->{pending_requests} }),
                "$id:olga", 'the status report lists the pending request');
 my (undef, $html) = Guard::http_get('/guard?format=html');
