@@ -390,7 +390,17 @@ ngx_http_guard_down_bits(ngx_http_guard_peer_t *gp, ngx_uint_t panic)
     }
 
     if (s && s->admin != NGX_HTTP_GUARD_ACTIVE) {
+#ifdef NGX_HTTP_UPSTREAM_DRAINING
+        /*
+         * A drain is nginx's own (1.29.6+): no new request, but those
+         * that a sticky session binds to the server still go, until the
+         * sessions end.  Maintenance takes it out for all.
+         */
+        down |= (s->admin == NGX_HTTP_GUARD_MAINTENANCE)
+                ? NGX_HTTP_GUARD_DOWN_ADMIN : NGX_HTTP_UPSTREAM_DRAINING;
+#else
         down |= NGX_HTTP_GUARD_DOWN_ADMIN;
+#endif
     }
 
     if (!ngx_http_guard_healthy(gp, s)) {

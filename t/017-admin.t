@@ -528,3 +528,35 @@ GET /guard
 qr/upstream guard: process \d+ is gone with \d+ requests in flight to server 127\.0\.0\.1:\d+: no longer counted/
 --- no_error_log
 [error]
+
+
+
+=== TEST 9: a drain is nginx's own drain (1.29.6+): a sticky-bound request still goes
+--- skip_nginx: 6: < 1.29.6
+--- http_config eval
+"    upstream app {
+        zone app 64k;
+        server 127.0.0.1:\$TEST_NGINX_B1 route=b1;
+        server 127.0.0.1:\$TEST_NGINX_B2 route=b2;
+        server 127.0.0.1:\$TEST_NGINX_B3 route=b3;
+        sticky cookie srv;
+        guard_check http uri=/health interval=100ms;
+        guard_floor 1;
+    }
+" . $::Backends
+--- config eval: $::Config
+--- init
+return if Guard::nginx_version() < 1029006;   # init runs when skipped too
+my $b1 = "127.0.0.1:$ENV{TEST_NGINX_B1}";
+Guard::wait_health('app', $ENV{"TEST_NGINX_B$_"}, 'up') for 1 .. 3;
+Guard::expect('drain b1', '200 ok', 'POST', "/admin/upstreams/app/servers/$b1/drain",
+              'test-token-olga', '{}');
+my $new = Guard::who(20, '/');
+Test::More::unlike($new, qr/b1/, "no new request: $new");
+my $bound = Guard::who(10, '/', sub { { Cookie => 'srv=b1' } });
+Test::More::is($bound, 'b1=10', "a request whose session names b1 still goes: $bound");
+--- request
+GET /guard
+--- response_body_like: "admin":"drain(ing|ed)"
+--- no_error_log
+[error]
