@@ -236,3 +236,37 @@ GET /guard
 --- response_body_like: "generation":2
 --- no_error_log
 [error]
+
+
+
+=== TEST 4: the chain goes on after kill -9 of every worker
+--- http_config eval
+"    guard_audit_log $::Log.4;
+    guard_audit_key $::Key;
+" . $::Upstream . $::Backends
+--- config eval: $::Config
+--- init
+Guard::wait_health('app', $ENV{"TEST_NGINX_B$_"}, 'up') for 1 .. 3;
+my $d = '/admin/upstreams/app/servers/' . main::srv(1);
+Guard::expect('drain b1', '200 ok', 'POST', "$d/drain", 'test-token-olga', '{}');
+my $before = Guard::guard_status();
+my $master = Guard::master_pid();
+my @workers = grep { /^\d+$/ } split /\s+/, `pgrep -P $master`;
+kill 'KILL', @workers;
+Guard::wait_for(sub {
+    my @now = grep { /^\d+$/ } split /\s+/, `pgrep -P $master`;
+    return @now == 2 && !grep { my $w = $_; grep { $_ == $w } @workers } @now;
+}, 10);
+Guard::wait_for(sub { Guard::guard_status() }, 10);
+Guard::expect('resume b1', '200 ok', 'POST', "$d/resume", 'test-token-olga', '{}');
+my $st = Guard::guard_status();
+Test::More::ok($st->{audit_seq} > $before->{audit_seq},
+               "the head moved on: $before->{audit_seq}, then $st->{audit_seq}");
+my $out = `$::Verify $::Log.4 --key $::Key --head $st->{audit_seq}:$st->{audit_head} 2>&1`;
+Test::More::is($? >> 8, 0, 'one unbroken chain across the killed workers')
+    or Test::More::diag($out);
+--- request
+GET /guard
+--- response_body_like: "admin":"active"
+--- no_error_log
+[error]
