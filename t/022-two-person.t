@@ -31,7 +31,7 @@ our $Backends = join '', map { <<"_EOC_" } 1 .. 4;
 _EOC_
 
 our $Http = <<"_EOC_";
-    guard_admin_two_person share=50% window=10m expire=3s concurrent=2 max_out=75%;
+    guard_admin_two_person share=50% window=10m expire=5s concurrent=2 max_out=75%;
     upstream app {
         zone app 64k;
         server 127.0.0.1:$ENV{TEST_NGINX_B1};
@@ -184,7 +184,7 @@ $id = $j->{request};
 Guard::wait_for(sub {
     my (undef, $r) = Guard::admin('GET', "/admin/pending/$id", 'test-token-vera');
     return $r && $r->{request}{state} eq 'expired';
-}, 10);
+}, 15);
 Guard::expect('an expired request cannot be approved', '409 not_pending', 'POST',
     "/admin/pending/$id/approve", 'test-token-otto', '{}');
 Test::More::is(main::admin_of(2), 'active', 'never applied');
