@@ -227,7 +227,9 @@ ngx_http_guard_shm_need_add(ngx_http_guard_shm_need_t *need, size_t size)
         return;
     }
 
-    for (shift = 3; ((size_t) 1 << shift) < size; shift++) {
+    /* at most 15: half of the largest page (64k) is 1 << 15 */
+
+    for (shift = 3; shift < 15 && ((size_t) 1 << shift) < size; shift++) {
         /* void */
     }
 
