@@ -264,9 +264,10 @@ done:
 
 /*
  * A file of secrets (the tokens file, the audit key): only root and
- * nginx's master read it (at start and reload); the workers never do.  So no other user may read it, and no group but
- * root's or the workers' (given by "user" before http, as nginx.conf
- * usually has it) may.  Nobody but the owner may change it.
+ * nginx's master read it (at start and reload); the workers never do.
+ * So no other user may read it, and no group but root's or the workers'
+ * (given by "user" before http, as nginx.conf usually has it) may.
+ * Nobody but the owner may change it.
  */
 
 char *

@@ -37,15 +37,8 @@ sub spew {
 sub needed_size {
     my ($upstream) = @_;
     my $dir = File::Temp::tempdir(CLEANUP => 1);
-    mkdir "$dir/logs";
-    my $load = join '', map { "load_module $_;\n" }
-                        grep { $_ ne '' }
-                        split /\s+/, $ENV{TEST_NGINX_LOAD_MODULES} // '';
-    spew("$dir/nginx.conf", "${load}error_log $dir/logs/error.log;\n"
-         . "pid $dir/logs/nginx.pid;\nevents {}\n"
-         . "http {\n    guard_shm_size 32k;\n$upstream}\n");
-    my $bin = $ENV{TEST_NGINX_BINARY} || 'nginx';
-    my $out = `$bin -p $dir -c $dir/nginx.conf -t 2>&1`;
+    my ($rc, $out) = Guard::nginx_run($dir,
+                                      "    guard_shm_size 32k;\n$upstream", '-t');
     $out =~ /need at least (\d+)/ or die "probe: no size in: $out\n";
     return $1;
 }

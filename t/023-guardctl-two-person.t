@@ -85,27 +85,8 @@ our $SecondDir = "$Dir/second";
 # (upstream "app" over b1..b4, floor 1, the same tokens file) answers on
 # TEST_NGINX_B6
 sub start_second {
-    stop_second();
-    File::Path::remove_tree($SecondDir);
-    File::Path::make_path("$SecondDir/logs", "$SecondDir/tmp");
-    my $mods = join '', map { "load_module $_;\n" }
-        grep { $_ ne '' } split /\s+/, $ENV{TEST_NGINX_LOAD_MODULES} // '';
-    my $user = $> == 0 ? "user root;\n" : '';
     my $servers = join '', map { "        server 127.0.0.1:$ENV{qq(TEST_NGINX_B$_)};\n" } 1 .. 4;
-    my $conf = <<"_EOC_";
-$mods${user}worker_processes 1;
-daemon on;
-master_process on;
-pid $SecondDir/nginx.pid;
-error_log $SecondDir/logs/error.log info;
-events { worker_connections 256; }
-http {
-    access_log off;
-    client_body_temp_path $SecondDir/tmp/body;
-    proxy_temp_path $SecondDir/tmp/proxy;
-    fastcgi_temp_path $SecondDir/tmp/fastcgi;
-    uwsgi_temp_path $SecondDir/tmp/uwsgi;
-    scgi_temp_path $SecondDir/tmp/scgi;
+    return Guard::start_nginx($SecondDir, <<"_EOC_", $ENV{TEST_NGINX_B6});
     upstream app {
         zone app_second 64k;
 $servers        guard_check http uri=/health interval=100ms fall=1 rise=1;
@@ -119,36 +100,13 @@ $servers        guard_check http uri=/health interval=100ms fall=1 rise=1;
             guard_admin_tokens $Tokens;
         }
     }
-}
 _EOC_
-    open my $fh, '>', "$SecondDir/nginx.conf" or die "$SecondDir/nginx.conf: $!\n";
-    print $fh $conf;
-    close $fh;
-    my $bin = $ENV{TEST_NGINX_BINARY} || 'nginx';
-    my $rc = system($bin, '-p', "$SecondDir/", '-c', "$SecondDir/nginx.conf");
-    Test::More::is($rc, 0, 'the second nginx starts') or return 0;
-    my $up = Guard::wait_for(sub {
-        my $st = Guard::guard_status('/guard', $ENV{TEST_NGINX_B6}) or return 0;
-        my $u = Guard::upstream_state($st, 'app') or return 0;
-        return !grep { $_->{health} ne 'up' } @{ $u->{servers} };
-    }, 10);
-    Test::More::ok($up, 'the second nginx answers, its servers up')
-        or Test::More::diag($Guard::ERROR);
-    return $up;
 }
 
-sub second_pid {
-    open my $fh, '<', "$SecondDir/nginx.pid" or return undef;
-    my $pid = <$fh> // '';
-    return $pid =~ /^(\d+)/ ? $1 : undef;
-}
+sub second_pid { Guard::nginx_pid($SecondDir) }
 
-sub stop_second {
-    my $pid = second_pid() or return;
-    kill 'TERM', $pid;
-    Guard::wait_for(sub { !kill 0, $pid }, 10);
-    unlink "$SecondDir/nginx.pid";
-}
+# stop_second() -> the second nginx stopped (TERM, then wait up to 10 s)
+sub stop_second { Guard::stop_nginx($SecondDir) }
 
 END { stop_second() }
 

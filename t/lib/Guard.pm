@@ -609,6 +609,86 @@ sub who {
     return join ',', map { "$_=$c->{$_}" } sort keys %$c;
 }
 
+# ------------------------------------------------------------------ an nginx of its own
+
+# For what the runner cannot do: a second nginx next to the test's own
+# (a fleet), or an "nginx -t" of a configuration built at run time.  The
+# modules are loaded as the runner loads them, from TEST_NGINX_LOAD_MODULES;
+# "user root" as the runner adds it when run as root.
+
+# nginx_conf($dir, $http) -> an nginx.conf with prefix $dir (its logs/
+# and tmp/ are made): $http is the content of the http block
+sub nginx_conf {
+    my ($dir, $http) = @_;
+    File::Path::make_path("$dir/logs", "$dir/tmp");
+    my $mods = join '', map { "load_module $_;\n" }
+        grep { $_ ne '' } split /\s+/, $ENV{TEST_NGINX_LOAD_MODULES} // '';
+    my $user = $> == 0 ? "user root;\n" : '';
+    my $tmp = join '', map { "    ${_}_temp_path $dir/tmp/$_;\n" }
+        qw(client_body proxy fastcgi uwsgi scgi);
+    return "$mods${user}worker_processes 1;\ndaemon on;\nmaster_process on;\n"
+           . "pid $dir/nginx.pid;\nerror_log $dir/logs/error.log info;\n"
+           . "events { worker_connections 256; }\n"
+           . "http {\n    access_log off;\n$tmp$http}\n";
+}
+
+# nginx_run($dir, $http, @args) -> ($exit_code, $output) of the test's
+# nginx binary with that configuration and @args (e.g. "-t")
+sub nginx_run {
+    my ($dir, $http, @args) = @_;
+    my $conf = nginx_conf($dir, $http);
+    open my $fh, '>', "$dir/nginx.conf.new" or return (-1, "$dir: $!");
+    print $fh $conf;
+    close $fh or return (-1, "$dir/nginx.conf: $!");
+    rename "$dir/nginx.conf.new", "$dir/nginx.conf"
+        or return (-1, "$dir/nginx.conf: $!");
+    my $bin = $ENV{TEST_NGINX_BINARY} || 'nginx';
+    my $cmd = join ' ', map { quotemeta } $bin, '-p', "$dir/", '-c',
+                                          "$dir/nginx.conf", @args;
+    my $out = `$cmd 2>&1 </dev/null`;
+    return ($? == -1 ? -1 : $? >> 8, $out);
+}
+
+# start_nginx($dir, $http, $port) -> true once an nginx of its own with
+# prefix $dir answers /guard on $port with every server of upstream "app"
+# up (two test assertions); it is stopped first if it runs
+sub start_nginx {
+    my ($dir, $http, $port) = @_;
+    stop_nginx($dir);
+    File::Path::remove_tree($dir);
+    my ($rc, $out) = nginx_run($dir, $http);
+    require Test::More;
+    Test::More::is($rc, 0, 'the second nginx starts') or do {
+        Test::More::diag($out);
+        return 0;
+    };
+    my $up = wait_for(sub {
+        my $st = guard_status('/guard', $port) or return 0;
+        my $u = upstream_state($st, 'app') or return 0;
+        return !grep { $_->{health} ne 'up' } @{ $u->{servers} };
+    }, 10);
+    Test::More::ok($up, 'the second nginx answers, its servers up')
+        or Test::More::diag($ERROR);
+    return $up;
+}
+
+# nginx_pid($dir) -> the master pid of the nginx with prefix $dir, or undef
+sub nginx_pid {
+    my ($dir) = @_;
+    open my $fh, '<', "$dir/nginx.pid" or return undef;
+    my $pid = <$fh> // '';
+    return $pid =~ /^(\d+)/ ? $1 : undef;
+}
+
+# stop_nginx($dir): TERM to its master, then wait up to 10 s
+sub stop_nginx {
+    my ($dir) = @_;
+    my $pid = nginx_pid($dir) or return;
+    kill 'TERM', $pid;
+    wait_for(sub { !kill 0, $pid }, 10);
+    unlink "$dir/nginx.pid";
+}
+
 # ------------------------------------------------------------------ admin API
 
 # admin($method, $path, $token, $body, %opt) -> ($status, $json, $head): one
