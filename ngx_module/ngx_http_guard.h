@@ -310,6 +310,8 @@ typedef struct {
  * traffic of connections; each upstream gets an equal share of that
  * budget.  A check due while there is no slot waits in its upstream's
  * queue; upstreams with waiting checks take turns at the slots that free.
+ * Results that may move routing mark their upstream unsettled; the pool
+ * rules run once for all of them, at most every NGX_HTTP_GUARD_SETTLE ms.
  */
 typedef struct {
     ngx_event_t                      tick;
@@ -317,6 +319,9 @@ typedef struct {
     ngx_uint_t                       active;        /* checks in flight */
     ngx_queue_t                      turns;         /* upstream_t.ready */
     ngx_uint_t                       dispatching;
+    ngx_event_t                      settle;        /* posted or a timer */
+    ngx_queue_t                      unsettled;     /* upstream_t.unsettled */
+    ngx_msec_t                       settled;       /* the last settle */
 } ngx_http_guard_leader_t;
 
 
@@ -485,6 +490,8 @@ struct ngx_http_guard_upstream_s {
     ngx_uint_t                       active;        /* leader: in flight */
     ngx_queue_t                      waiting;       /* leader: peer_t.wait */
     ngx_queue_t                      ready;         /* leader: in the turn */
+    ngx_queue_t                      unsettled;     /* leader: to settle */
+    ngx_uint_t                       dirty;         /* leader: in unsettled */
     ngx_http_guard_peer_t          **by_name;       /* keyed by &peer->name */
     ngx_uint_t                       by_name_mask;
 };
@@ -571,11 +578,12 @@ typedef struct {
     ngx_uint_t                       health_from;
     ngx_uint_t                       health_to;
     unsigned                         first:1;       /* the first result */
-    unsigned                         routing:1;     /* re-apply the peers */
+    unsigned                         routing:1;     /* settle the pool */
 } ngx_http_guard_change_t;
 
 ngx_int_t ngx_http_guard_state_result(ngx_http_guard_peer_t *gp,
     ngx_http_guard_result_t *res, ngx_http_guard_change_t *ch);
+ngx_int_t ngx_http_guard_state_settle(ngx_http_guard_upstream_t *up);
 void ngx_http_guard_state_takeover(ngx_http_guard_main_conf_t *gmcf);
 ngx_uint_t ngx_http_guard_state_mapped(ngx_http_guard_upstream_t *up);
 void ngx_http_guard_state_ramp(ngx_http_guard_upstream_t *up);

@@ -20,6 +20,7 @@
 
 #define NGX_HTTP_GUARD_TICK     150
 #define NGX_HTTP_GUARD_LEASE    700
+#define NGX_HTTP_GUARD_SETTLE   20
 
 
 static void ngx_http_guard_tick(ngx_event_t *ev);
@@ -36,6 +37,9 @@ static ngx_uint_t ngx_http_guard_slot(ngx_http_guard_upstream_t *up);
 static void ngx_http_guard_dispatch(ngx_http_guard_main_conf_t *gmcf);
 static void ngx_http_guard_start(ngx_http_guard_peer_t *gp);
 static void ngx_http_guard_ramp(void);
+static void ngx_http_guard_unsettled(ngx_http_guard_upstream_t *up);
+static void ngx_http_guard_settle(ngx_event_t *ev);
+static void ngx_http_guard_renew(void);
 static ngx_msec_t ngx_http_guard_random(ngx_msec_t range);
 
 
@@ -68,6 +72,15 @@ ngx_http_guard_leader_init_process(ngx_cycle_t *cycle)
     lc->tick.cancelable = 1;
 
     ngx_add_timer(&lc->tick, ngx_http_guard_random(50) + 1);
+
+    ngx_memzero(&lc->settle, sizeof(ngx_event_t));
+
+    lc->settle.handler = ngx_http_guard_settle;
+    lc->settle.log = cycle->log;
+    lc->settle.data = cycle;
+    lc->settle.cancelable = 1;
+
+    ngx_queue_init(&lc->unsettled);
 
     return NGX_OK;
 }
@@ -210,7 +223,7 @@ static void
 ngx_http_guard_start_leading(ngx_cycle_t *cycle)
 {
     ngx_msec_t                  now, delay, spread;
-    ngx_uint_t                  i, j;
+    ngx_uint_t                  i, j, k, total;
     ngx_http_guard_peer_t      *gp;
     ngx_http_guard_check_t     *chk;
     ngx_http_guard_leader_t    *lc;
@@ -223,16 +236,34 @@ ngx_http_guard_start_leading(ngx_cycle_t *cycle)
     up = ngx_http_guard_gmcf->upstreams.elts;
 
     ngx_queue_init(&lc->turns);
+    ngx_queue_init(&lc->unsettled);
+    lc->settled = now;
+
+    total = 0;
 
     for (i = 0; i < ngx_http_guard_gmcf->upstreams.nelts; i++) {
         up[i].active = 0;
+        up[i].dirty = 0;
         ngx_queue_init(&up[i].waiting);
         ngx_queue_init(&up[i].ready);
+
+        if (up[i].sh) {
+            total += up[i].npeers;
+        }
     }
 
     /* take over the pool decisions too: the floor may have moved */
 
     ngx_http_guard_state_takeover(ngx_http_guard_gmcf);
+
+    /*
+     * A new schedule is spread evenly over the first interval (at most a
+     * second), across all upstreams: the k-th of the servers to check
+     * starts at k/total of it, so that a thousand upstreams of ten do not
+     * all start their first servers at once.
+     */
+
+    k = 0;
 
     for (i = 0; i < ngx_http_guard_gmcf->upstreams.nelts; i++) {
 
@@ -259,6 +290,7 @@ ngx_http_guard_start_leading(ngx_cycle_t *cycle)
             }
 
             chk = gp->check;
+            k++;
 
             /* keep the schedule of a previous leader, spread a new one */
 
@@ -270,7 +302,7 @@ ngx_http_guard_start_leading(ngx_cycle_t *cycle)
                 delay = gp->sh->next_check - now;
 
             } else {
-                delay = ngx_http_guard_random(spread);
+                delay = (ngx_msec_t) ((uint64_t) k * spread / total);
             }
 
             ngx_http_guard_schedule(chk, gp, delay);
@@ -291,11 +323,21 @@ ngx_http_guard_stop_leading(void)
     lc->leading = 0;
     lc->active = 0;
     ngx_queue_init(&lc->turns);
+    ngx_queue_init(&lc->unsettled);
+
+    if (lc->settle.posted) {
+        ngx_delete_posted_event(&lc->settle);
+    }
+
+    if (lc->settle.timer_set) {
+        ngx_del_timer(&lc->settle);
+    }
 
     up = ngx_http_guard_gmcf->upstreams.elts;
 
     for (i = 0; i < ngx_http_guard_gmcf->upstreams.nelts; i++) {
         up[i].active = 0;
+        up[i].dirty = 0;
         ngx_queue_init(&up[i].waiting);
         ngx_queue_init(&up[i].ready);
 
@@ -466,7 +508,9 @@ ngx_http_guard_start(ngx_http_guard_peer_t *gp)
 /*
  * Called by check.c when a check ends (never re-entrantly from start).
  * Records the result under the zone mutex, moves the health state after
- * rise/fall, logs each transition once and re-applies the peers.
+ * rise/fall, logs each transition once, and marks the upstream for the
+ * next settle when routing may have moved.  Costs the same whatever the
+ * size of the upstream.
  */
 
 static void
@@ -515,8 +559,7 @@ ngx_http_guard_check_done(ngx_http_guard_peer_t *gp, ngx_uint_t ok,
         }
 
         if (ch.routing) {
-            /* a zone's peers are shared: every worker sees this at once */
-            ngx_http_guard_apply(up);
+            ngx_http_guard_unsettled(up);
         }
     }
 
@@ -559,6 +602,109 @@ ngx_http_guard_ramp(void)
         ngx_http_guard_state_ramp(&up[i]);
         ngx_http_guard_apply(&up[i]);
     }
+}
+
+
+/*
+ * Results that may move routing mark their upstream; one posted event (or
+ * a timer, when the last settle was less than NGX_HTTP_GUARD_SETTLE ms
+ * ago) settles every marked upstream at once, after the events of this
+ * loop iteration.  A burst of results costs one walk of each upstream per
+ * settle instead of one per result; a transition reaches the peers at
+ * most NGX_HTTP_GUARD_SETTLE ms later.
+ */
+
+static void
+ngx_http_guard_unsettled(ngx_http_guard_upstream_t *up)
+{
+    ngx_msec_t                elapsed;
+    ngx_http_guard_leader_t  *lc;
+
+    lc = &up->gmcf->leader;
+
+    if (!up->dirty) {
+        up->dirty = 1;
+        ngx_queue_insert_tail(&lc->unsettled, &up->unsettled);
+    }
+
+    if (lc->settle.posted || lc->settle.timer_set) {
+        return;
+    }
+
+    elapsed = ngx_current_msec - lc->settled;
+
+    if (elapsed >= NGX_HTTP_GUARD_SETTLE) {
+        ngx_post_event(&lc->settle, &ngx_posted_events);
+
+    } else {
+        ngx_add_timer(&lc->settle, NGX_HTTP_GUARD_SETTLE - elapsed);
+    }
+}
+
+
+static void
+ngx_http_guard_settle(ngx_event_t *ev)
+{
+    ngx_queue_t                *q;
+    ngx_http_guard_leader_t    *lc;
+    ngx_http_guard_upstream_t  *up;
+
+    if (ngx_http_guard_gmcf == NULL) {
+        return;
+    }
+
+    lc = &ngx_http_guard_gmcf->leader;
+
+    /* this batch may have run long: the clock, then the lease */
+
+    ngx_time_update();
+    lc->settled = ngx_current_msec;
+
+    while (!ngx_queue_empty(&lc->unsettled)) {
+        q = ngx_queue_head(&lc->unsettled);
+        up = ngx_queue_data(q, ngx_http_guard_upstream_t, unsettled);
+
+        ngx_queue_remove(q);
+        up->dirty = 0;
+
+        if (!lc->leading) {
+            continue;
+        }
+
+        if (ngx_http_guard_state_settle(up) == NGX_OK) {
+            /* a zone's peers are shared: every worker sees this at once */
+            ngx_http_guard_apply(up);
+        }
+    }
+
+    if (lc->leading) {
+        ngx_http_guard_renew();
+    }
+}
+
+
+/*
+ * Renews the lease outside the tick: a long burst of results must not let
+ * another worker take over from a checker that is working, only slow.
+ */
+
+static void
+ngx_http_guard_renew(void)
+{
+    ngx_slab_pool_t      *shpool;
+    ngx_http_guard_sh_t  *sh;
+
+    sh = ngx_http_guard_shm_root(ngx_http_guard_gmcf, &shpool);
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    if (sh->leader_pid == ngx_pid
+        && sh->generation == ngx_http_guard_gmcf->generation)
+    {
+        sh->lease_until = ngx_current_msec + NGX_HTTP_GUARD_LEASE;
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
 }
 
 

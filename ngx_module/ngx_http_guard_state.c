@@ -71,10 +71,11 @@ static void ngx_http_guard_expiry(ngx_http_guard_sh_t *sh,
 
 /*
  * A check result of a server (not a local error of the checking worker):
- * counters, rise and fall, the transition logged once, the agent's value
- * and, when routing may have moved, the pool rules and a new generation
- * for the upstream.  NGX_DECLINED: this process no longer runs the checks
- * and records nothing.
+ * counters, rise and fall, the transition logged once, the agent's value;
+ * ch->routing says that the pool must settle (ngx_http_guard_state_settle)
+ * because routing may have moved.  O(1): nothing here walks the upstream.
+ * NGX_DECLINED: this process no longer runs the checks and records
+ * nothing.
  */
 
 ngx_int_t
@@ -194,10 +195,44 @@ ngx_http_guard_state_result(ngx_http_guard_peer_t *gp,
         ch->routing |= ngx_http_guard_agent_apply(gp, res->agent);
     }
 
-    if (ch->routing) {
-        (void) ngx_http_guard_pool_eval(up, now);
-        ngx_atomic_fetch_add(&up->sh->gen, 1);
+    /*
+     * The pool rules walk every server of the upstream: they run once for
+     * a batch of results, in ngx_http_guard_state_settle(), never here.
+     * With 10,000 servers in one upstream, a walk per result made the
+     * first results of a start cost seconds and lost the checking lease.
+     */
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    return NGX_OK;
+}
+
+
+/*
+ * After a batch of results that may have moved routing (leader.c calls it
+ * for each upstream marked so, at most every few milliseconds): the pool
+ * rules (promotions, agent drains, the floor) on the state as it is now,
+ * and a new generation, so that every process re-applies the peers once.
+ * NGX_DECLINED: this process no longer runs the checks.
+ */
+
+ngx_int_t
+ngx_http_guard_state_settle(ngx_http_guard_upstream_t *up)
+{
+    ngx_slab_pool_t      *shpool;
+    ngx_http_guard_sh_t  *sh;
+
+    sh = ngx_http_guard_shm_root(up->gmcf, &shpool);
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    if (sh->leader_pid != ngx_pid || up->sh == NULL) {
+        ngx_shmtx_unlock(&shpool->mutex);
+        return NGX_DECLINED;
     }
+
+    (void) ngx_http_guard_pool_eval(up, ngx_http_guard_now_ms());
+    ngx_atomic_fetch_add(&up->sh->gen, 1);
 
     ngx_shmtx_unlock(&shpool->mutex);
 
