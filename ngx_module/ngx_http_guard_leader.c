@@ -5,7 +5,11 @@
  * One checking worker across all workers: a lease in the shared zone,
  * renewed by a cancelable tick in every worker.  Only the lease holder of
  * the current config generation runs checks; when it dies, exits or is
- * replaced by a reload, another worker takes over within a second.
+ * replaced by a reload, another worker takes over within a second (the
+ * next tick of another worker sees that its process is gone).  A holder
+ * that is alive keeps the lease until it has not renewed it for
+ * NGX_HTTP_GUARD_LEASE ms: a stalled event loop on a loaded machine is
+ * not a reason to move 10,000 checks to another worker.
  * Also: scheduling the checks, and handing each result to the state
  * owner (ngx_http_guard_state.c), which records it.
  */
@@ -19,7 +23,7 @@
 
 
 #define NGX_HTTP_GUARD_TICK     150
-#define NGX_HTTP_GUARD_LEASE    700
+#define NGX_HTTP_GUARD_LEASE    2000
 #define NGX_HTTP_GUARD_SETTLE   20
 
 
