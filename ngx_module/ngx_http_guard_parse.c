@@ -43,6 +43,47 @@
 #define ngx_http_guard_is_ctl(c)                                             \
     (((c) < 0x20 && (c) != '\t') || (c) == 0x7f)
 
+/*
+ * Byte classes for the runs that make up most of a response head: the
+ * parser takes a run of name characters, or of value characters that are
+ * neither white space nor a control, in one tight loop instead of one
+ * state-machine step each (half of a check's instructions went there).
+ */
+#define NGX_HTTP_GUARD_TCHAR  1     /* token character: a header name */
+#define NGX_HTTP_GUARD_VCHAR  2     /* visible or obs-text, not OWS */
+
+static const unsigned char  ngx_http_guard_class[256] = {
+    /* 0x00 - 0x1f: controls */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    /*  ' ' !  "  #  $  %  &  '  (  )  *  +  ,  -  .  / */
+    0, 3, 2, 3, 3, 3, 3, 3, 2, 2, 3, 3, 2, 3, 3, 2,
+    /*  0 - 9, : ; < = > ? */
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2,
+    /*  @ A - O */
+    2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+    /*  P - Z [ \ ] ^ _ */
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 3, 3,
+    /*  ` a - o */
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+    /*  p - z { | } ~ DEL */
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 2, 3, 2, 3, 0,
+    /* 0x80 - 0xff: obs-text */
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2
+};
+
+#define ngx_http_guard_is_tchar(c)                                           \
+    (ngx_http_guard_class[(unsigned char) (c)] & NGX_HTTP_GUARD_TCHAR)
+#define ngx_http_guard_is_vchar(c)                                           \
+    (ngx_http_guard_class[(unsigned char) (c)] & NGX_HTTP_GUARD_VCHAR)
+
 
 enum {
     sw_start = 0,
@@ -112,7 +153,6 @@ static int ngx_http_guard_error(ngx_http_guard_resp_t *st,
     const char *reason);
 static size_t ngx_http_guard_header_max(const ngx_http_guard_resp_t *st);
 static size_t ngx_http_guard_buffer_size(const ngx_http_guard_resp_t *st);
-static int ngx_http_guard_is_tchar(unsigned char c);
 static int ngx_http_guard_hex(unsigned char c);
 static int ngx_http_guard_strcaseeq(const unsigned char *s, size_t len,
     const char *lc);
@@ -393,6 +433,14 @@ again:
                 return ngx_http_guard_error(st, "bad status line");
             }
 
+            /* the rest of the phrase at once */
+            while (p + 1 < last
+                   && (ngx_http_guard_is_vchar(buf[p + 1])
+                       || ngx_http_guard_is_ows(buf[p + 1])))
+            {
+                p++;
+            }
+
             break;
 
         case sw_status_lf:
@@ -436,6 +484,11 @@ again:
                 return ngx_http_guard_error(st, "bad header");
             }
 
+            /* the rest of the name at once */
+            while (p + 1 < last && ngx_http_guard_is_tchar(buf[p + 1])) {
+                p++;
+            }
+
             break;
 
         case sw_value_start:
@@ -470,6 +523,12 @@ again:
             }
 
             if (!ngx_http_guard_is_ows(ch)) {
+                st->value_end = p + 1;
+            }
+
+            /* a run of visible bytes at once: each one ends the value */
+            while (p + 1 < last && ngx_http_guard_is_vchar(buf[p + 1])) {
+                p++;
                 st->value_end = p + 1;
             }
 
@@ -553,15 +612,27 @@ ngx_http_guard_header_done(ngx_http_guard_resp_t *st, unsigned char *buf)
 
     rc = NGX_HTTP_GUARD_PARSE_AGAIN;
 
-    if (ngx_http_guard_strcaseeq(name, name_len, "content-length")) {
-        rc = ngx_http_guard_content_length(st, value, value_last);
+    /* by length first: most headers are none of the three */
 
-    } else if (ngx_http_guard_strcaseeq(name, name_len, "transfer-encoding"))
-    {
-        rc = ngx_http_guard_transfer_encoding(st, value, value_last);
+    switch (name_len) {
 
-    } else if (ngx_http_guard_strcaseeq(name, name_len, "connection")) {
-        ngx_http_guard_connection(st, value, value_last);
+    case sizeof("content-length") - 1:
+        if (ngx_http_guard_strcaseeq(name, name_len, "content-length")) {
+            rc = ngx_http_guard_content_length(st, value, value_last);
+        }
+        break;
+
+    case sizeof("transfer-encoding") - 1:
+        if (ngx_http_guard_strcaseeq(name, name_len, "transfer-encoding")) {
+            rc = ngx_http_guard_transfer_encoding(st, value, value_last);
+        }
+        break;
+
+    case sizeof("connection") - 1:
+        if (ngx_http_guard_strcaseeq(name, name_len, "connection")) {
+            ngx_http_guard_connection(st, value, value_last);
+        }
+        break;
     }
 
     return rc;
@@ -1153,26 +1224,6 @@ ngx_http_guard_buffer_size(const ngx_http_guard_resp_t *st)
     }
 
     return hmax + st->body_max;
-}
-
-
-static int
-ngx_http_guard_is_tchar(unsigned char c)
-{
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-        || (c >= '0' && c <= '9'))
-    {
-        return 1;
-    }
-
-    switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'':
-    case '*': case '+': case '-': case '.': case '^': case '_':
-    case '`': case '|': case '~':
-        return 1;
-    default:
-        return 0;
-    }
 }
 
 
