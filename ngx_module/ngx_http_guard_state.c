@@ -135,12 +135,15 @@ ngx_http_guard_state_result(ngx_http_guard_peer_t *gp,
 
     } else {
         s->fails++;
+        s->fails_by[ngx_http_guard_reason_class(res->reason)]++;
+        s->failed_at = now;
         s->rise_count = 0;
         s->fall_count++;
         ngx_cpystrn(s->reason, res->reason, NGX_HTTP_GUARD_REASON_LEN);
 
         if (s->health == NGX_HTTP_GUARD_UP && s->fall_count >= gscf->fall) {
             s->health = NGX_HTTP_GUARD_DOWN;
+            s->downs++;
         }
     }
 
