@@ -19,6 +19,7 @@
 #include "ngx_http_guard_parse.h"
 #include "ngx_http_guard_agent.h"
 #include "ngx_http_guard_proto.h"
+#include "ngx_http_guard_out.h"
 
 
 #define NGX_HTTP_GUARD_VERSION        "0.2.0"
@@ -364,6 +365,8 @@ typedef struct {
     void                            *audit_syslog;  /* ngx_syslog_peer_t */
     ngx_str_t                        audit_key;     /* the HMAC key */
     ngx_err_t                        audit_err;     /* last one logged */
+
+    ngx_http_guard_out_cache_t       status_cache;  /* this process' */
 } ngx_http_guard_main_conf_t;
 
 
