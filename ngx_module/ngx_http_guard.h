@@ -453,6 +453,7 @@ typedef struct {
 
 typedef struct {
     ngx_uint_t                       status;        /* guard_status format */
+    ngx_uint_t                       status_detail; /* per-server series */
     ngx_uint_t                       check_status;  /* check_status format */
     ngx_flag_t                       admin;         /* guard_admin */
     ngx_http_guard_tokens_t         *tokens;        /* NGX_CONF_UNSET_PTR */
@@ -499,6 +500,7 @@ struct ngx_http_guard_upstream_s {
     ngx_queue_t                      ready;         /* leader: in the turn */
     ngx_http_guard_peer_t          **by_name;       /* keyed by &peer->name */
     ngx_uint_t                       by_name_mask;
+    const char                      *balancer;      /* status: its name */
 };
 
 

@@ -23,6 +23,7 @@
 
 
 static ngx_int_t ngx_http_guard_utf8(u_char *p, u_char *end);
+static size_t ngx_http_guard_plain(u_char *s, size_t len, uint32_t *map);
 static void ngx_http_guard_out_give_back(void *data);
 static ngx_buf_t *ngx_http_guard_out_lend(ngx_http_guard_out_t *out);
 
@@ -31,6 +32,37 @@ typedef struct {
     ngx_http_guard_out_cache_t  *cache;
     ngx_chain_t                 *taken;
 } ngx_http_guard_out_loan_t;
+
+
+/*
+ * The bytes each escaper copies as they are, one bit each (as nginx's
+ * ngx_escape_uri() keeps its tables): printable ASCII but the ones it
+ * escapes; every byte from 0x7f up goes the slow way, for its UTF-8 check.
+ */
+
+static uint32_t  ngx_http_guard_json_plain[] = {
+    0x00000000, /* 0x00-0x1f: controls */
+    0xfffffffb, /* 0x20-0x3f: all but '"' */
+    0xefffffff, /* 0x40-0x5f: all but '\\' */
+    0x7fffffff, /* 0x60-0x7f: all but DEL */
+    0, 0, 0, 0
+};
+
+static uint32_t  ngx_http_guard_prom_plain[] = {
+    0xfffffbff, /* 0x00-0x1f: all but '\n' */
+    0xfffffffb, /* 0x20-0x3f: all but '"' */
+    0xefffffff, /* 0x40-0x5f: all but '\\' */
+    0x7fffffff, /* 0x60-0x7f: all but DEL, which goes the slow way too */
+    0, 0, 0, 0
+};
+
+static uint32_t  ngx_http_guard_html_plain[] = {
+    0x00000000, /* 0x00-0x1f: controls */
+    0xafffff3b, /* 0x20-0x3f: all but '"', '&', '\'', '<', '>' */
+    0xffffffff, /* 0x40-0x5f */
+    0x7fffffff, /* 0x60-0x7f: all but DEL */
+    0, 0, 0, 0
+};
 
 
 void
@@ -385,12 +417,7 @@ ngx_http_guard_put_json(u_char *p, u_char *s, size_t len)
     end = s + len;
     *p++ = '"';
 
-    for (q = s; q < end; q++) {
-        if (*q < 0x20 || *q >= 0x7f || *q == '"' || *q == '\\') {
-            break;
-        }
-    }
-
+    q = s + ngx_http_guard_plain(s, len, ngx_http_guard_json_plain);
     p = ngx_cpymem(p, s, q - s);
     s = q;
 
@@ -456,12 +483,7 @@ ngx_http_guard_put_prom(u_char *p, u_char *s, size_t len)
 
     end = s + len;
 
-    for (q = s; q < end; q++) {
-        if (*q >= 0x80 || *q == '"' || *q == '\\' || *q == '\n') {
-            break;
-        }
-    }
-
+    q = s + ngx_http_guard_plain(s, len, ngx_http_guard_prom_plain);
     p = ngx_cpymem(p, s, q - s);
     s = q;
 
@@ -513,14 +535,7 @@ ngx_http_guard_put_html(u_char *p, u_char *s, size_t len)
 
     end = s + len;
 
-    for (q = s; q < end; q++) {
-        if (*q < 0x20 || *q >= 0x7f || *q == '&' || *q == '<' || *q == '>'
-            || *q == '"' || *q == '\'')
-        {
-            break;
-        }
-    }
-
+    q = s + ngx_http_guard_plain(s, len, ngx_http_guard_html_plain);
     p = ngx_cpymem(p, s, q - s);
     s = q;
 
@@ -626,6 +641,23 @@ ngx_http_guard_out_size(ngx_http_guard_out_t *out)
     }
 
     return size;
+}
+
+
+/* how many bytes from "s" on the map lets through as they are */
+
+static size_t
+ngx_http_guard_plain(u_char *s, size_t len, uint32_t *map)
+{
+    size_t  i;
+
+    for (i = 0; i < len; i++) {
+        if (!(map[s[i] >> 5] & (1U << (s[i] & 0x1f)))) {
+            break;
+        }
+    }
+
+    return i;
 }
 
 

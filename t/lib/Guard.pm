@@ -399,13 +399,21 @@ sub server_state {
     return undef;
 }
 
+# reason($server) -> why the server's last failed check failed ("" if none):
+# the report's last_failure.reason
+sub reason {
+    my ($s) = @_;
+    return '' unless $s && ref $s->{last_failure} eq 'HASH';
+    return $s->{last_failure}{reason} // '';
+}
+
 # wait_health($upstream, $port, $health [, $field, $timeout]) -> true once
 # /guard reports server 127.0.0.1:$port of $upstream with $field (default
-# "health") equal to $health; for the counters (checks, fails, rise_count,
-# fall_count), which a poll may step over, at least $health.  After $timeout
-# seconds (default 10) it fails the test, saying what it saw last, and
-# returns false.
-my %COUNTERS = map { $_ => 1 } qw(checks fails rise_count fall_count);
+# "health") equal to $health; for the counters (checks, checks_failed,
+# down_transitions, rise_count, fall_count), which a poll may step over, at
+# least $health.  After $timeout seconds (default 10) it fails the test,
+# saying what it saw last, and returns false.
+my %COUNTERS = map { $_ => 1 } qw(checks checks_failed down_transitions rise_count fall_count);
 sub wait_health {
     my ($up, $port, $want, $field, $timeout) = @_;
     $field //= 'health';
