@@ -615,7 +615,7 @@ Test::More::like(main::line_of($main::B2, $f), qr/ down /, 'with b2 down');
 GET /guard
 --- response_body_like: "name":"app"
 --- no_error_log eval
-[$main::UNEXPECTED, qr/\[error\](?!.*(?:is down: |below its floor: |not written, retried))/]
+[$main::UNEXPECTED, qr/\[error\](?!.*(?:is down: |below its floor: |has no server in rotation: |not written, retried))/]
 
 
 

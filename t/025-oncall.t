@@ -215,3 +215,60 @@ Test::More::is_deeply([Guard::prom_errors($body)], [], 'valid exposition');
 GET /guard?detail=1
 --- response_body_like: nginx_upstream_guard_server_state\{upstream="svc_0200"
 --- timeout: 30
+
+
+
+=== TEST 6: the moment nothing is in rotation is logged, failing open, and its end
+--- http_config eval
+"    upstream app {
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        guard_check http uri=/health interval=100ms fall=1 rise=1;
+        guard_floor 1;
+    }
+" . $::Backends
+--- config
+    location = /guard { guard_status; }
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'up');
+main::b2('down');
+Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
+main::b2('up');
+Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'up');
+--- request
+GET /guard
+--- error_log eval
+[qr/\[error\] .*upstream guard: upstream "app" has no server in rotation: fails open, requests go to every server not marked down in nginx.conf nor in maintenance, whatever its health/,
+ qr/\[notice\] .*upstream guard: upstream "app" has servers in rotation again: 1 in rotation, fail open ends/]
+--- no_error_log eval
+[qr/has no server in rotation: fails closed/]
+
+
+
+=== TEST 7: ... and failing closed; once per episode
+--- http_config eval
+"    upstream app {
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        guard_check http uri=/health interval=100ms fall=1 rise=1;
+        guard_panic closed;
+    }
+" . $::Backends
+--- config
+    location = /guard { guard_status; }
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'up');
+main::b2('down');
+Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
+Guard::wait_health('app', $ENV{TEST_NGINX_B2}, '5', 'checks_failed');
+main::b2('up');
+Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'up');
+my $log = do {
+    local (@ARGV, $/) = (($ENV{TEST_NGINX_SERVROOT} || 't/servroot') . '/logs/error.log');
+    <>
+} // '';
+my $n = () = $log =~ /has no server in rotation/g;
+Test::More::is($n, 1, 'logged once for the episode, not per failed check');
+--- request
+GET /guard
+--- error_log eval
+[qr/\[error\] .*upstream guard: upstream "app" has no server in rotation: fails closed, nginx answers 502/,
+ qr/\[notice\] .*upstream guard: upstream "app" has servers in rotation again: 1 in rotation$/m]

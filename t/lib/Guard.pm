@@ -13,10 +13,10 @@ package Guard;
 # and exports the functions below. Core Perl + JSON::PP + the openssl command.
 #
 # Expected errors: the module logs a server going down and an upstream
-# falling below its floor at "error" (the level of Debian's default
-# error_log), so any block that takes a server down has such lines.  A
-# block preprocessor installed here makes the pattern "[error]" of
-# "--- no_error_log" match every error line except those two
+# falling below its floor or out of servers at "error" (the level of
+# Debian's default error_log), so any block that takes a server down has
+# such lines.  A block preprocessor installed here makes the pattern
+# "[error]" of "--- no_error_log" match every error line except those
 # ($Guard::UNEXPECTED_ERROR); a block that must not see a server go down
 # says so with its own pattern ("is down", "below its floor").
 use strict;
@@ -848,7 +848,7 @@ END {
 
 # ------------------------------------------------------------------ expected errors
 
-our $EXPECTED_ERROR = qr/upstream guard: (?:server \S+ \(\S+\) of upstream ".*" is down: |upstream ".*" is below its floor: )/;
+our $EXPECTED_ERROR = qr/upstream guard: (?:server \S+ \(\S+\) of upstream ".*" is down: |upstream ".*" is below its floor: |upstream ".*" has no server in rotation: )/;
 our $UNEXPECTED_ERROR = qr/\[error\](?!.*$EXPECTED_ERROR)/;
 
 # A block preprocessor: the real Test::Nginx goes on with the block it
