@@ -26,6 +26,7 @@ static ngx_int_t ngx_http_guard_utf8(u_char *p, u_char *end);
 static size_t ngx_http_guard_plain(u_char *s, size_t len, uint32_t *map);
 static void ngx_http_guard_out_give_back(void *data);
 static ngx_buf_t *ngx_http_guard_out_lend(ngx_http_guard_out_t *out);
+static void ngx_http_guard_out_buf_init(ngx_buf_t *b, u_char *mem);
 
 
 typedef struct {
@@ -163,11 +164,8 @@ ngx_http_guard_out_give_back(void *data)
             continue;
         }
 
-        cl->buf->pos = cl->buf->start;
-        cl->buf->last = cl->buf->start;
-        cl->buf->last_buf = 0;
-        cl->buf->last_in_chain = 0;
-        cl->buf->flush = 0;
+        /* as new: whatever the filters did to it */
+        ngx_http_guard_out_buf_init(cl->buf, cl->buf->start);
 
         cl->next = cache->free;
         cache->free = cl;
@@ -175,6 +173,19 @@ ngx_http_guard_out_give_back(void *data)
     }
 
     loan->taken = NULL;
+}
+
+
+static void
+ngx_http_guard_out_buf_init(ngx_buf_t *b, u_char *mem)
+{
+    ngx_memzero(b, sizeof(ngx_buf_t));
+
+    b->start = mem;
+    b->pos = mem;
+    b->last = mem;
+    b->end = mem + NGX_HTTP_GUARD_OUT_CHUNK;
+    b->temporary = 1;
 }
 
 
@@ -213,13 +224,7 @@ ngx_http_guard_out_lend(ngx_http_guard_out_t *out)
         }
 
         b = (ngx_buf_t *) (cl + 1);
-        ngx_memzero(b, sizeof(ngx_buf_t));
-
-        b->start = mem;
-        b->pos = mem;
-        b->last = mem;
-        b->end = mem + NGX_HTTP_GUARD_OUT_CHUNK;
-        b->temporary = 1;
+        ngx_http_guard_out_buf_init(b, mem);
 
         cl->buf = b;
     }
