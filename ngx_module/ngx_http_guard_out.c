@@ -247,11 +247,25 @@ ngx_http_guard_out_reserve(ngx_http_guard_out_t *out, size_t n)
         return out->b->last;
     }
 
+    if (out->b && out->flush) {
+        /* full: on its way to the client while the next one is written */
+
+        if (out->flush(out) != NGX_OK) {
+            return NULL;
+        }
+
+        out->first = NULL;
+        out->last = &out->first;
+        out->b = NULL;
+        out->flushed = 1;
+    }
+
     if (out->cache && n <= NGX_HTTP_GUARD_OUT_CHUNK) {
         b = ngx_http_guard_out_lend(out);
 
     } else {
-        size = out->b ? NGX_HTTP_GUARD_OUT_CHUNK : NGX_HTTP_GUARD_OUT_FIRST;
+        size = (out->b || out->flushed) ? NGX_HTTP_GUARD_OUT_CHUNK
+                                        : NGX_HTTP_GUARD_OUT_FIRST;
         b = ngx_create_temp_buf(out->pool, ngx_max(n, size));
     }
 

@@ -35,14 +35,27 @@ typedef struct {
 } ngx_http_guard_out_cache_t;
 
 
-typedef struct {
+typedef struct ngx_http_guard_out_s  ngx_http_guard_out_t;
+
+/*
+ * A report sent as it is written: called with the chain so far each time
+ * a buffer is full, so that the client takes it while the next one is
+ * written.  The chain is then the caller's; writing goes on in a new
+ * buffer.
+ */
+typedef ngx_int_t (*ngx_http_guard_out_flush_pt)(ngx_http_guard_out_t *out);
+
+struct ngx_http_guard_out_s {
     ngx_pool_t                  *pool;
     ngx_chain_t                 *first;
     ngx_chain_t                **last;
     ngx_buf_t                   *b;
     ngx_http_guard_out_cache_t  *cache;     /* NULL: the pool only */
     ngx_chain_t                **taken;     /* buffers from the cache */
-} ngx_http_guard_out_t;
+    ngx_http_guard_out_flush_pt  flush;     /* NULL: all at the end */
+    void                        *data;      /* the flush's */
+    unsigned                     flushed:1;
+};
 
 
 void ngx_http_guard_out_init(ngx_http_guard_out_t *out, ngx_pool_t *pool);

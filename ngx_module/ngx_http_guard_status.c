@@ -71,6 +71,11 @@ static ngx_uint_t ngx_http_guard_state_id(ngx_http_guard_peer_t *gp,
     ngx_http_guard_sh_server_t *s, ngx_uint_t permille);
 static int ngx_libc_cdecl ngx_http_guard_cmp_upstreams(const void *one,
     const void *two);
+static ngx_int_t ngx_http_guard_status_flush(ngx_http_guard_out_t *out);
+static ngx_int_t ngx_http_guard_status_last(ngx_http_request_t *r,
+    ngx_http_guard_out_t *out);
+static ngx_int_t ngx_http_guard_status_header(ngx_http_request_t *r,
+    ngx_uint_t status, u_char *type, off_t length);
 
 
 const char  *ngx_http_guard_state_names[NGX_HTTP_GUARD_STATES] = {
@@ -162,6 +167,7 @@ ngx_http_guard_status_handler(ngx_http_request_t *r)
     u_char                     *p, *dst, *src;
     ngx_int_t                   rc, n;
     ngx_str_t                   upstream, state, refresh;
+    const char                 *type;
     ngx_uint_t                  format;
     ngx_http_guard_out_t        out;
     ngx_http_guard_snap_t          snap;
@@ -279,6 +285,33 @@ ngx_http_guard_status_handler(ngx_http_request_t *r)
     switch (format) {
 
     case NGX_HTTP_GUARD_FORMAT_HTML:
+        type = "text/html; charset=utf-8";
+        break;
+
+    case NGX_HTTP_GUARD_FORMAT_PROM:
+        type = "text/plain; version=0.0.4; charset=utf-8";
+        break;
+
+    default: /* NGX_HTTP_GUARD_FORMAT_JSON */
+        type = "application/json";
+        break;
+    }
+
+    /*
+     * A big report goes out a buffer at a time as it is written (not for
+     * HEAD, which gets the length): the client reads while the worker
+     * writes, and the worker never holds megabytes unsent.
+     */
+
+    if (r->method != NGX_HTTP_HEAD) {
+        r->headers_out.content_type.data = (u_char *) type;
+        out.flush = ngx_http_guard_status_flush;
+        out.data = r;
+    }
+
+    switch (format) {
+
+    case NGX_HTTP_GUARD_FORMAT_HTML:
         rc = ngx_http_guard_status_html(&snap, &out);
         break;
 
@@ -292,24 +325,60 @@ ngx_http_guard_status_handler(ngx_http_request_t *r)
     }
 
     if (rc != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        /* a report already on its way can only be cut short */
+        return out.flushed ? NGX_ERROR : NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    switch (format) {
-
-    case NGX_HTTP_GUARD_FORMAT_HTML:
-        return ngx_http_guard_status_send(r, &out, NGX_HTTP_OK,
-                                          "text/html; charset=utf-8");
-
-    case NGX_HTTP_GUARD_FORMAT_PROM:
-        return ngx_http_guard_status_send(r, &out, NGX_HTTP_OK,
-                                          "text/plain; version=0.0.4; "
-                                          "charset=utf-8");
-
-    default:
-        return ngx_http_guard_status_send(r, &out, NGX_HTTP_OK,
-                                          "application/json");
+    if (out.flushed) {
+        return ngx_http_guard_status_last(r, &out);
     }
+
+    return ngx_http_guard_status_send(r, &out, NGX_HTTP_OK, type);
+}
+
+
+/*
+ * A full buffer of a big report: the header first (no length is known
+ * yet: chunked, or to the end of the connection), then the chain so far.
+ * The buffers stay the request's until its pool goes (out.c).
+ */
+
+static ngx_int_t
+ngx_http_guard_status_flush(ngx_http_guard_out_t *out)
+{
+    ngx_int_t            rc;
+    ngx_http_request_t  *r;
+
+    r = out->data;
+
+    if (!out->flushed) {
+        rc = ngx_http_guard_status_header(r, NGX_HTTP_OK, r->headers_out
+                                                           .content_type
+                                                           .data, -1);
+        if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+            return NGX_ERROR;
+        }
+    }
+
+    rc = ngx_http_output_filter(r, out->first);
+
+    return (rc == NGX_ERROR) ? NGX_ERROR : NGX_OK;
+}
+
+
+/* the rest of a report sent as it was written, and its end */
+
+static ngx_int_t
+ngx_http_guard_status_last(ngx_http_request_t *r, ngx_http_guard_out_t *out)
+{
+    if (out->b == NULL) {
+        return ngx_http_send_special(r, NGX_HTTP_LAST);
+    }
+
+    out->b->last_buf = (r == r->main) ? 1 : 0;
+    out->b->last_in_chain = 1;
+
+    return ngx_http_output_filter(r, out->first);
 }
 
 
@@ -1048,26 +1117,10 @@ ngx_int_t
 ngx_http_guard_status_send(ngx_http_request_t *r, ngx_http_guard_out_t *out,
     ngx_uint_t status, const char *type)
 {
-    ngx_int_t         rc;
-    ngx_table_elt_t  *cc;
+    ngx_int_t  rc;
 
-    r->headers_out.status = status;
-    r->headers_out.content_length_n = ngx_http_guard_out_size(out);
-    r->headers_out.content_type.len = ngx_strlen(type);
-    r->headers_out.content_type.data = (u_char *) type;
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-    r->headers_out.content_type_lowcase = NULL;
-
-    cc = ngx_list_push(&r->headers_out.headers);
-    if (cc == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    cc->hash = 1;
-    ngx_str_set(&cc->key, "Cache-Control");
-    ngx_str_set(&cc->value, "no-store");
-
-    rc = ngx_http_send_header(r);
+    rc = ngx_http_guard_status_header(r, status, (u_char *) type,
+                                      ngx_http_guard_out_size(out));
 
     if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
         return rc;
@@ -1081,4 +1134,32 @@ ngx_http_guard_status_send(ngx_http_request_t *r, ngx_http_guard_out_t *out,
     out->b->last_in_chain = 1;
 
     return ngx_http_output_filter(r, out->first);
+}
+
+
+/* status, type, length (-1: not known) and no caching */
+
+static ngx_int_t
+ngx_http_guard_status_header(ngx_http_request_t *r, ngx_uint_t status,
+    u_char *type, off_t length)
+{
+    ngx_table_elt_t  *cc;
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = length;
+    r->headers_out.content_type.len = ngx_strlen(type);
+    r->headers_out.content_type.data = type;
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    cc = ngx_list_push(&r->headers_out.headers);
+    if (cc == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cc->hash = 1;
+    ngx_str_set(&cc->key, "Cache-Control");
+    ngx_str_set(&cc->value, "no-store");
+
+    return ngx_http_send_header(r);
 }

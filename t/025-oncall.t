@@ -207,10 +207,21 @@ CORE::join('', map {
 --- config
     location = /guard { guard_status prometheus; }
 --- init
-my ($st, $body) = Guard::http_get('/guard', undef, timeout => 30);
+my ($st, $body, $head) = Guard::http_get('/guard', undef, timeout => 30);
 my $per = length($body // '') / 2000;
 Test::More::ok($per < 300, sprintf('%.0f bytes per server', $per));
 Test::More::is_deeply([Guard::prom_errors($body)], [], 'valid exposition');
+# a report bigger than a buffer goes out as it is written: no length known
+Test::More::unlike($head // '', qr/^Content-Length:/mi,
+                   'a big report is streamed, without a length');
+Test::More::like($body // '', qr/^nginx_upstream_guard_server_in_rotation\{upstream="svc_0200",server="127\.0\.9\.10:8080"\} 1\n\z/m,
+                 'and complete');
+($st, undef, $head) = Guard::http_get('/guard', undef, method => 'HEAD');
+Test::More::like($head // '', qr/^Content-Length: [1-9]\d{5,}\r?$/mi,
+                 'HEAD of a big report has its length');
+($st, undef, $head) = Guard::http_get('/guard?upstream=svc_0001');
+Test::More::like($head // '', qr/^Content-Length: \d+\r?$/mi,
+                 'a small report has its length');
 --- request
 GET /guard?detail=1
 --- response_body_like: nginx_upstream_guard_server_state\{upstream="svc_0200"
