@@ -898,6 +898,7 @@ ngx_http_guard_snap_server(ngx_pool_t *pool, ngx_http_guard_peer_t *gp,
         ss->reason_len = 0;
         ss->promoted = 0;
         ss->down_now = 0;
+        ss->failing = 0;
         ss->tracked = 0;
         ss->owner = 0;
 
@@ -936,6 +937,14 @@ ngx_http_guard_snap_server(ngx_pool_t *pool, ngx_http_guard_peer_t *gp,
     ss->admin = ngx_http_guard_admin_names[ss->admin_id];
     ss->promoted = (s->promoted != 0);
     ss->down_now = (s->down_since != 0);
+
+    /*
+     * The last failure still holds while the last check failed, or while
+     * the server is down with no pass yet (a reason the state file
+     * restored, before the first check after a restart)
+     */
+    ss->failing = (s->fall_count > 0
+                   || (s->health == NGX_HTTP_GUARD_DOWN && s->rise_count == 0));
     ss->tracked = 1;
     ss->owner = gp->check_owner;
 

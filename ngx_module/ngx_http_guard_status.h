@@ -81,6 +81,7 @@ typedef struct {
     unsigned                       in_rotation:1;
     unsigned                       promoted:1;
     unsigned                       down_now:1;  /* a downtime runs */
+    unsigned                       failing:1;   /* no pass since reason */
     unsigned                       tracked:1;   /* has a slot */
     unsigned                       owner:1;     /* first of its slot */
 } ngx_http_guard_snap_server_t;

@@ -752,7 +752,7 @@ ngx_http_guard_html_server(ngx_http_guard_snap_t *snap,
         p = ngx_http_guard_put_lit(p, "<td>&ndash;");
 
     } else {
-        p = ss->fall_count
+        p = ss->failing
             ? ngx_http_guard_put_lit(p, "<td class=\"reason\">")
             : ngx_http_guard_put_lit(p, "<td class=\"reason old\">");
         p = ngx_http_guard_put_html(p, ss->reason, ss->reason_len);
@@ -760,11 +760,11 @@ ngx_http_guard_html_server(ngx_http_guard_snap_t *snap,
         if (ss->failed_at) {
             p = ngx_http_guard_put_lit(p, "<br><span class=\"aside\">");
             p = ngx_http_guard_html_ago(p, ss->failed_at, snap->now);
-            p = ss->fall_count
+            p = ss->failing
                 ? ngx_http_guard_put_lit(p, " ago</span>")
                 : ngx_http_guard_put_lit(p, " ago, passed since</span>");
 
-        } else if (ss->fall_count == 0) {
+        } else if (!ss->failing) {
             p = ngx_http_guard_put_lit(p, "<br><span class=\"aside\">"
                                           "passed since</span>");
         }

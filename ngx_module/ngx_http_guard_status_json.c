@@ -186,7 +186,7 @@ ngx_http_guard_status_json_server(ngx_http_guard_snap_server_t *ss,
         p = ngx_http_guard_put_json(p, ss->reason, ss->reason_len);
         p = ngx_http_guard_put_lit(p, ",\"at_ms\":");
         p = ngx_http_guard_json_ms(p, ss->failed_at);
-        p = ss->fall_count ? ngx_http_guard_put_lit(p, ",\"ongoing\":true}")
+        p = ss->failing ? ngx_http_guard_put_lit(p, ",\"ongoing\":true}")
                            : ngx_http_guard_put_lit(p, ",\"ongoing\":false}");
     }
 

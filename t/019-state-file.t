@@ -237,6 +237,11 @@ Test::More::is($st && $st->{generation}, 1, 'a fresh zone: a restart, not a relo
 my $s = Guard::server_state($st, 'app', $main::B2) || {};
 Test::More::is($s->{health}, 'down', 'b2 is down at once, before any check');
 Test::More::is(Guard::reason($s), 'status 503', 'with the reason it went down for');
+Test::More::ok($s->{last_failure} && $s->{last_failure}{ongoing},
+               'a failure that still holds: no check passed since');
+Test::More::ok($s->{last_failure} && exists $s->{last_failure}{at_ms}
+               && !defined $s->{last_failure}{at_ms},
+               'its time is not known after the restart');
 Test::More::is((Guard::server_state($st, 'app', $main::B3) || {})->{health}, 'down', 'b3 too');
 main::out_until_up(15);
 Test::More::like(Guard::who(20, '/'), qr/b2=/, 'b2 serves once up');
