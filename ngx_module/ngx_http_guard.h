@@ -19,12 +19,13 @@
 #include "ngx_http_guard_parse.h"
 #include "ngx_http_guard_agent.h"
 #include "ngx_http_guard_proto.h"
+#include "ngx_http_guard_out.h"
 
 
 #define NGX_HTTP_GUARD_VERSION        "0.2.0"
 #define NGX_HTTP_GUARD_SHM_NAME       "upstream_guard"
 #define NGX_HTTP_GUARD_SHM_MAGIC      0x72617567   /* "guar" in memory */
-#define NGX_HTTP_GUARD_SHM_LAYOUT     3   /* bump on a shared struct change */
+#define NGX_HTTP_GUARD_SHM_LAYOUT     4   /* bump on a shared struct change */
 
 /* check types */
 #define NGX_HTTP_GUARD_TCP            1
@@ -80,6 +81,9 @@
 
 #define NGX_HTTP_GUARD_REASON_LEN     64
 #define NGX_HTTP_GUARD_PRINCIPAL_LEN  64
+
+/* classes of check failure reasons (reason.c), counted per server */
+#define NGX_HTTP_GUARD_REASONS        11
 
 /* roles of the admin API, each allowed what the one before it is */
 #define NGX_HTTP_GUARD_ROLE_VIEWER    1
@@ -208,6 +212,10 @@ typedef struct {
     ngx_uint_t                       fall_count;
     ngx_uint_t                       checks;
     ngx_uint_t                       fails;
+    ngx_uint_t                       downs;         /* up -> down, counter */
+    uint32_t                         fails_by[NGX_HTTP_GUARD_REASONS];
+    uint64_t                         failed_at;     /* last failure, ms */
+    uint64_t                         added;         /* ms: slot (re)set */
 
     ngx_msec_t                       next_check;    /* ngx_current_msec */
     uint64_t                         last_check;    /* ms since the epoch */
@@ -249,7 +257,9 @@ struct ngx_http_guard_sh_upstream_s {
     ngx_uint_t                       seen_gen;
     ngx_uint_t                       in_rotation;   /* by the floor rule */
     ngx_uint_t                       below_floor;   /* alert logged */
+    ngx_uint_t                       panic;         /* nothing in rotation */
     uint64_t                         last_change;
+    uint64_t                         added;         /* last_change: never */
 };
 
 
@@ -360,6 +370,8 @@ typedef struct {
     void                            *audit_syslog;  /* ngx_syslog_peer_t */
     ngx_str_t                        audit_key;     /* the HMAC key */
     ngx_err_t                        audit_err;     /* last one logged */
+
+    ngx_http_guard_out_cache_t       status_cache;  /* this process' */
 } ngx_http_guard_main_conf_t;
 
 
@@ -446,6 +458,7 @@ typedef struct {
 
 typedef struct {
     ngx_uint_t                       status;        /* guard_status format */
+    ngx_uint_t                       status_detail; /* per-server series */
     ngx_uint_t                       check_status;  /* check_status format */
     ngx_flag_t                       admin;         /* guard_admin */
     ngx_http_guard_tokens_t         *tokens;        /* NGX_CONF_UNSET_PTR */
@@ -494,6 +507,7 @@ struct ngx_http_guard_upstream_s {
     ngx_uint_t                       dirty;         /* leader: in unsettled */
     ngx_http_guard_peer_t          **by_name;       /* keyed by &peer->name */
     ngx_uint_t                       by_name_mask;
+    const char                      *balancer;      /* status: its name */
 };
 
 
@@ -561,6 +575,10 @@ ngx_uint_t ngx_http_guard_pool_panic(ngx_http_guard_upstream_t *up);
 ngx_uint_t ngx_http_guard_eligible(ngx_http_guard_peer_t *gp);
 ngx_uint_t ngx_http_guard_healthy(ngx_http_guard_peer_t *gp,
     ngx_http_guard_sh_server_t *s);
+
+/* reason.c: classes of check failure reasons */
+ngx_uint_t ngx_http_guard_reason_class(u_char *reason);
+extern const char  *ngx_http_guard_reason_names[NGX_HTTP_GUARD_REASONS];
 
 /* state.c: the one writer of server and pool state */
 

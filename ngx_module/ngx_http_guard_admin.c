@@ -1508,7 +1508,7 @@ ngx_http_guard_admin_read_server(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    p = ngx_sprintf(etag, "\"%uL\"", ss->s.admin_version);
+    p = ngx_sprintf(etag, "\"%uL\"", ss->admin_version);
 
     if (ngx_http_guard_admin_header(r, "ETag", etag, p - etag) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

@@ -240,7 +240,7 @@ static ngx_command_t  ngx_http_guard_commands[] = {
       &ngx_http_guard_shm_size_post },
 
     { ngx_string("guard_status"),
-      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE12,
       ngx_http_guard_status,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
@@ -424,6 +424,7 @@ ngx_http_guard_create_loc_conf(ngx_conf_t *cf)
     }
 
     glcf->status = NGX_CONF_UNSET_UINT;
+    glcf->status_detail = 0;
     glcf->check_status = NGX_CONF_UNSET_UINT;
     glcf->admin = NGX_CONF_UNSET;
     glcf->tokens = NGX_CONF_UNSET_PTR;

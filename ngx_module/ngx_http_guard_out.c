@@ -12,11 +12,58 @@
 #include "ngx_http_guard_out.h"
 
 
-#define NGX_HTTP_GUARD_OUT_CHUNK  16384
+/* a small answer takes one small buffer; a report, few big ones */
+#define NGX_HTTP_GUARD_OUT_FIRST  4096
+#define NGX_HTTP_GUARD_OUT_CHUNK  65536
 #define NGX_HTTP_GUARD_FFFD       "\xef\xbf\xbd"    /* U+FFFD in UTF-8 */
 
 
+/* output buffers kept for the next report: 16 MB */
+#define NGX_HTTP_GUARD_OUT_KEEP   256
+
+
 static ngx_int_t ngx_http_guard_utf8(u_char *p, u_char *end);
+static size_t ngx_http_guard_plain(u_char *s, size_t len, uint32_t *map);
+static void ngx_http_guard_out_give_back(void *data);
+static ngx_buf_t *ngx_http_guard_out_lend(ngx_http_guard_out_t *out);
+static void ngx_http_guard_out_buf_init(ngx_buf_t *b, u_char *mem);
+
+
+typedef struct {
+    ngx_http_guard_out_cache_t  *cache;
+    ngx_chain_t                 *taken;
+} ngx_http_guard_out_loan_t;
+
+
+/*
+ * The bytes each escaper copies as they are, one bit each (as nginx's
+ * ngx_escape_uri() keeps its tables): printable ASCII but the ones it
+ * escapes; every byte from 0x7f up goes the slow way, for its UTF-8 check.
+ */
+
+static uint32_t  ngx_http_guard_json_plain[] = {
+    0x00000000, /* 0x00-0x1f: controls */
+    0xfffffffb, /* 0x20-0x3f: all but '"' */
+    0xefffffff, /* 0x40-0x5f: all but '\\' */
+    0x7fffffff, /* 0x60-0x7f: all but DEL */
+    0, 0, 0, 0
+};
+
+static uint32_t  ngx_http_guard_prom_plain[] = {
+    0xfffffbff, /* 0x00-0x1f: all but '\n' */
+    0xfffffffb, /* 0x20-0x3f: all but '"' */
+    0xefffffff, /* 0x40-0x5f: all but '\\' */
+    0x7fffffff, /* 0x60-0x7f: all but DEL, which goes the slow way too */
+    0, 0, 0, 0
+};
+
+static uint32_t  ngx_http_guard_html_plain[] = {
+    0x00000000, /* 0x00-0x1f: controls */
+    0xafffff3b, /* 0x20-0x3f: all but '"', '&', '\'', '<', '>' */
+    0xffffffff, /* 0x40-0x5f */
+    0x7fffffff, /* 0x60-0x7f: all but DEL */
+    0, 0, 0, 0
+};
 
 
 void
@@ -29,9 +76,170 @@ ngx_http_guard_out_init(ngx_http_guard_out_t *out, ngx_pool_t *pool)
 }
 
 
+ngx_int_t
+ngx_http_guard_out_use_cache(ngx_http_guard_out_t *out,
+    ngx_http_guard_out_cache_t *cache)
+{
+    ngx_pool_cleanup_t         *cln;
+    ngx_http_guard_out_loan_t  *loan;
+
+    cln = ngx_pool_cleanup_add(out->pool, sizeof(ngx_http_guard_out_loan_t));
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    loan = cln->data;
+    loan->cache = cache;
+    loan->taken = NULL;
+
+    cln->handler = ngx_http_guard_out_give_back;
+
+    if (cache->need > cache->size) {
+        /* the last report needed more: room for it, and some */
+
+        if (cache->scratch) {
+            ngx_free(cache->scratch);
+        }
+
+        cache->size = 0;
+        cache->scratch = ngx_alloc(cache->need + cache->need / 4,
+                                   ngx_cycle->log);
+
+        if (cache->scratch) {
+            cache->size = cache->need + cache->need / 4;
+        }
+    }
+
+    cache->used = 0;
+    cache->need = 0;
+
+    out->cache = cache;
+    out->taken = &loan->taken;
+
+    return NGX_OK;
+}
+
+
+void *
+ngx_http_guard_out_alloc(ngx_http_guard_out_t *out, size_t size)
+{
+    void                        *p;
+    ngx_http_guard_out_cache_t  *cache;
+
+    cache = out->cache;
+
+    if (cache == NULL) {
+        return ngx_palloc(out->pool, size);
+    }
+
+    size = ngx_align(size, NGX_ALIGNMENT);
+    cache->need += size;
+
+    if (cache->size - cache->used >= size) {
+        p = cache->scratch + cache->used;
+        cache->used += size;
+        return p;
+    }
+
+    return ngx_palloc(out->pool, size);
+}
+
+
+static void
+ngx_http_guard_out_give_back(void *data)
+{
+    ngx_http_guard_out_loan_t *loan = data;
+
+    ngx_chain_t                 *cl, *next;
+    ngx_http_guard_out_cache_t  *cache;
+
+    cache = loan->cache;
+
+    for (cl = loan->taken; cl; cl = next) {
+        next = cl->next;
+
+        if (cache->nfree >= NGX_HTTP_GUARD_OUT_KEEP) {
+            ngx_free(cl->buf->start);
+            ngx_free(cl);
+            continue;
+        }
+
+        /* as new: whatever the filters did to it */
+        ngx_http_guard_out_buf_init(cl->buf, cl->buf->start);
+
+        cl->next = cache->free;
+        cache->free = cl;
+        cache->nfree++;
+    }
+
+    loan->taken = NULL;
+}
+
+
+static void
+ngx_http_guard_out_buf_init(ngx_buf_t *b, u_char *mem)
+{
+    ngx_memzero(b, sizeof(ngx_buf_t));
+
+    b->start = mem;
+    b->pos = mem;
+    b->last = mem;
+    b->end = mem + NGX_HTTP_GUARD_OUT_CHUNK;
+    b->temporary = 1;
+}
+
+
+/*
+ * A buffer of the cache: a chain link and its buffer allocated together
+ * (ngx_alloc), the memory apart; lent to one report, given back when its
+ * pool goes.
+ */
+
+static ngx_buf_t *
+ngx_http_guard_out_lend(ngx_http_guard_out_t *out)
+{
+    u_char                      *mem;
+    ngx_buf_t                   *b;
+    ngx_chain_t                 *cl;
+    ngx_http_guard_out_cache_t  *cache;
+
+    cache = out->cache;
+
+    if (cache->free) {
+        cl = cache->free;
+        cache->free = cl->next;
+        cache->nfree--;
+
+    } else {
+        cl = ngx_alloc(sizeof(ngx_chain_t) + sizeof(ngx_buf_t),
+                       ngx_cycle->log);
+        if (cl == NULL) {
+            return NULL;
+        }
+
+        mem = ngx_alloc(NGX_HTTP_GUARD_OUT_CHUNK, ngx_cycle->log);
+        if (mem == NULL) {
+            ngx_free(cl);
+            return NULL;
+        }
+
+        b = (ngx_buf_t *) (cl + 1);
+        ngx_http_guard_out_buf_init(b, mem);
+
+        cl->buf = b;
+    }
+
+    cl->next = *out->taken;
+    *out->taken = cl;
+
+    return cl->buf;
+}
+
+
 u_char *
 ngx_http_guard_out_reserve(ngx_http_guard_out_t *out, size_t n)
 {
+    size_t        size;
     ngx_buf_t    *b;
     ngx_chain_t  *cl;
 
@@ -39,7 +247,28 @@ ngx_http_guard_out_reserve(ngx_http_guard_out_t *out, size_t n)
         return out->b->last;
     }
 
-    b = ngx_create_temp_buf(out->pool, ngx_max(n, NGX_HTTP_GUARD_OUT_CHUNK));
+    if (out->b && out->flush) {
+        /* full: on its way to the client while the next one is written */
+
+        if (out->flush(out) != NGX_OK) {
+            return NULL;
+        }
+
+        out->first = NULL;
+        out->last = &out->first;
+        out->b = NULL;
+        out->flushed = 1;
+    }
+
+    if (out->cache && n <= NGX_HTTP_GUARD_OUT_CHUNK) {
+        b = ngx_http_guard_out_lend(out);
+
+    } else {
+        size = (out->b || out->flushed) ? NGX_HTTP_GUARD_OUT_CHUNK
+                                        : NGX_HTTP_GUARD_OUT_FIRST;
+        b = ngx_create_temp_buf(out->pool, ngx_max(n, size));
+    }
+
     if (b == NULL) {
         return NULL;
     }
@@ -106,16 +335,110 @@ ngx_http_guard_out_printf(ngx_http_guard_out_t *out, size_t max,
 ngx_int_t
 ngx_http_guard_out_json(ngx_http_guard_out_t *out, u_char *s, size_t len)
 {
-    u_char     *p, *end;
-    ngx_int_t   n;
+    u_char  *p;
 
     p = ngx_http_guard_out_reserve(out, len * 6 + 2);
     if (p == NULL) {
         return NGX_ERROR;
     }
 
+    out->b->last = ngx_http_guard_put_json(p, s, len);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_guard_out_prom(ngx_http_guard_out_t *out, u_char *s, size_t len)
+{
+    u_char  *p;
+
+    /* at most 3 bytes for 1: an invalid byte becomes U+FFFD in UTF-8 */
+
+    p = ngx_http_guard_out_reserve(out, len * 3);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    out->b->last = ngx_http_guard_put_prom(p, s, len);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_guard_out_html(ngx_http_guard_out_t *out, u_char *s, size_t len)
+{
+    u_char  *p;
+
+    p = ngx_http_guard_out_reserve(out, len * 6);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    out->b->last = ngx_http_guard_put_html(p, s, len);
+
+    return NGX_OK;
+}
+
+
+u_char *
+ngx_http_guard_put_uint(u_char *p, uint64_t n)
+{
+    u_char  *q;
+    u_char   tmp[NGX_INT64_LEN];
+
+    if (n < 10) {
+        *p++ = (u_char) ('0' + n);
+        return p;
+    }
+
+    q = tmp + NGX_INT64_LEN;
+
+    do {
+        *--q = (u_char) ('0' + n % 10);
+        n /= 10;
+    } while (n);
+
+    return ngx_cpymem(p, q, tmp + NGX_INT64_LEN - q);
+}
+
+
+u_char *
+ngx_http_guard_put_milli(u_char *p, uint64_t ms)
+{
+    ngx_uint_t  f;
+
+    p = ngx_http_guard_put_uint(p, ms / 1000);
+
+    f = (ngx_uint_t) (ms % 1000);
+
+    *p++ = '.';
+    *p++ = (u_char) ('0' + f / 100);
+    *p++ = (u_char) ('0' + f / 10 % 10);
+    *p++ = (u_char) ('0' + f % 10);
+
+    return p;
+}
+
+
+/*
+ * Most names need no escaping: one scan finds out, then one copy.  A byte
+ * from 0x80 up takes the slow path too, for its UTF-8 check.
+ */
+
+u_char *
+ngx_http_guard_put_json(u_char *p, u_char *s, size_t len)
+{
+    u_char     *end, *q;
+    ngx_int_t   n;
+
     end = s + len;
     *p++ = '"';
+
+    q = s + ngx_http_guard_plain(s, len, ngx_http_guard_json_plain);
+    p = ngx_cpymem(p, s, q - s);
+    s = q;
 
     while (s < end) {
 
@@ -166,26 +489,22 @@ ngx_http_guard_out_json(ngx_http_guard_out_t *out, u_char *s, size_t len)
     }
 
     *p++ = '"';
-    out->b->last = p;
 
-    return NGX_OK;
+    return p;
 }
 
 
-ngx_int_t
-ngx_http_guard_out_prom(ngx_http_guard_out_t *out, u_char *s, size_t len)
+u_char *
+ngx_http_guard_put_prom(u_char *p, u_char *s, size_t len)
 {
-    u_char     *p, *end;
+    u_char     *end, *q;
     ngx_int_t   n;
 
-    /* at most 3 bytes for 1: an invalid byte becomes U+FFFD in UTF-8 */
-
-    p = ngx_http_guard_out_reserve(out, len * 3);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
     end = s + len;
+
+    q = s + ngx_http_guard_plain(s, len, ngx_http_guard_prom_plain);
+    p = ngx_cpymem(p, s, q - s);
+    s = q;
 
     while (s < end) {
 
@@ -223,24 +542,21 @@ ngx_http_guard_out_prom(ngx_http_guard_out_t *out, u_char *s, size_t len)
         s++;
     }
 
-    out->b->last = p;
-
-    return NGX_OK;
+    return p;
 }
 
 
-ngx_int_t
-ngx_http_guard_out_html(ngx_http_guard_out_t *out, u_char *s, size_t len)
+u_char *
+ngx_http_guard_put_html(u_char *p, u_char *s, size_t len)
 {
-    u_char     *p, *end;
+    u_char     *end, *q;
     ngx_int_t   n;
 
-    p = ngx_http_guard_out_reserve(out, len * 6);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
     end = s + len;
+
+    q = s + ngx_http_guard_plain(s, len, ngx_http_guard_html_plain);
+    p = ngx_cpymem(p, s, q - s);
+    s = q;
 
     while (s < end) {
 
@@ -288,9 +604,7 @@ ngx_http_guard_out_html(ngx_http_guard_out_t *out, u_char *s, size_t len)
         s++;
     }
 
-    out->b->last = p;
-
-    return NGX_OK;
+    return p;
 }
 
 
@@ -346,6 +660,23 @@ ngx_http_guard_out_size(ngx_http_guard_out_t *out)
     }
 
     return size;
+}
+
+
+/* how many bytes from "s" on the map lets through as they are */
+
+static size_t
+ngx_http_guard_plain(u_char *s, size_t len, uint32_t *map)
+{
+    size_t  i;
+
+    for (i = 0; i < len; i++) {
+        if (!(map[s[i] >> 5] & (1U << (s[i] & 0x1f)))) {
+            break;
+        }
+    }
+
+    return i;
 }
 
 

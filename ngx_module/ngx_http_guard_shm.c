@@ -567,6 +567,7 @@ ngx_http_guard_shm_upstream(ngx_slab_pool_t *shpool, ngx_http_guard_sh_t *sh,
         {
             u->seen_gen = ou->seen_gen;
             u->last_change = ou->last_change;
+            u->added = ou->added;
             break;
         }
     }
@@ -647,6 +648,7 @@ ngx_http_guard_shm_reset(ngx_http_guard_sh_server_t *s, ngx_uint_t initial)
 
     s->health = NGX_HTTP_GUARD_CHECKING;
     s->last_change = ngx_http_guard_now_ms();
+    s->added = s->last_change;        /* no change yet */
 
     if (initial == NGX_HTTP_GUARD_DOWN) {
         s->down_since = s->last_change;
@@ -894,11 +896,13 @@ ngx_http_guard_shm_map(ngx_cycle_t *cycle, ngx_slab_pool_t *shpool,
 
         up->sh->name = *name;
         up->sh->last_change = ngx_http_guard_now_ms();
+        up->sh->added = up->sh->last_change;
 
         local = 1;
 
     } else if (up->sh->seen_gen + 1 != gen) {
         up->sh->last_change = ngx_http_guard_now_ms();
+        up->sh->added = up->sh->last_change;
     }
 
     up->sh->seen_gen = gen;

@@ -28,6 +28,8 @@
 
 static ngx_uint_t ngx_http_guard_pool_eval(ngx_http_guard_upstream_t *up,
     uint64_t now);
+static void ngx_http_guard_pool_panic_log(ngx_http_guard_upstream_t *up,
+    ngx_uint_t in_rotation);
 static void ngx_http_guard_pool_floor(ngx_http_guard_upstream_t *up,
     ngx_uint_t in_rotation);
 static ngx_uint_t ngx_http_guard_agent_apply(ngx_http_guard_peer_t *gp,
@@ -136,12 +138,15 @@ ngx_http_guard_state_result(ngx_http_guard_peer_t *gp,
 
     } else {
         s->fails++;
+        s->fails_by[ngx_http_guard_reason_class(res->reason)]++;
+        s->failed_at = now;
         s->rise_count = 0;
         s->fall_count++;
         ngx_cpystrn(s->reason, res->reason, NGX_HTTP_GUARD_REASON_LEN);
 
         if (s->health == NGX_HTTP_GUARD_UP && s->fall_count >= gscf->fall) {
             s->health = NGX_HTTP_GUARD_DOWN;
+            s->downs++;
         }
     }
 
@@ -531,6 +536,8 @@ ngx_http_guard_pool_floor(ngx_http_guard_upstream_t *up,
         }
     }
 
+    ngx_http_guard_pool_panic_log(up, in_rotation);
+
     below = (ngx_http_guard_pool_status(in_rotation, up->floor, 0, 0)
              >= NGX_HTTP_GUARD_POOL_CRITICAL);
 
@@ -557,6 +564,44 @@ ngx_http_guard_pool_floor(ngx_http_guard_upstream_t *up,
                       "%ui in rotation, floor %ui",
                       &up->uscf->host, in_rotation, up->floor);
     }
+}
+
+
+/*
+ * Nothing in rotation (pool status panic): logged once per episode with
+ * what nginx does meanwhile, fail open or fail closed, and its end.
+ */
+
+static void
+ngx_http_guard_pool_panic_log(ngx_http_guard_upstream_t *up,
+    ngx_uint_t in_rotation)
+{
+    ngx_uint_t  panic;
+
+    panic = (in_rotation == 0);
+
+    if (panic == up->sh->panic) {
+        return;
+    }
+
+    up->sh->panic = panic;
+
+    if (panic) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "upstream guard: upstream \"%V\" has no server in "
+                      "rotation: %s", &up->uscf->host,
+                      up->conf->fail_open
+                      ? "fails open, requests go to every server not marked "
+                        "down in nginx.conf nor in maintenance, whatever its "
+                        "health"
+                      : "fails closed, nginx answers 502");
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                  "upstream guard: upstream \"%V\" has servers in rotation "
+                  "again: %ui in rotation%s", &up->uscf->host, in_rotation,
+                  up->conf->fail_open ? ", fail open ends" : "");
 }
 
 

@@ -53,19 +53,38 @@ static ngx_int_t ngx_http_guard_status_format(ngx_http_request_t *r,
 static ngx_int_t ngx_http_guard_status_error(ngx_http_request_t *r,
     ngx_uint_t status, const char *fmt, ngx_str_t *arg);
 static ngx_int_t ngx_http_guard_snap_upstream(ngx_http_request_t *r,
-    ngx_http_guard_upstream_t *up, ngx_slab_pool_t *shpool,
-    ngx_http_guard_snap_upstream_t *su, ngx_str_t *state, uint64_t now);
-static ngx_uint_t ngx_http_guard_state_valid(ngx_str_t *state);
+    ngx_http_guard_snap_t *snap, ngx_http_guard_upstream_t *up,
+    ngx_slab_pool_t *shpool, ngx_http_guard_snap_upstream_t *su,
+    ngx_http_guard_snap_filter_t *filter);
+static void *ngx_http_guard_snap_alloc(ngx_http_request_t *r,
+    ngx_http_guard_snap_t *snap, size_t size);
+static ngx_int_t ngx_http_guard_snap_server(ngx_pool_t *pool,
+    ngx_http_guard_peer_t *gp, ngx_http_guard_snap_server_t *ss,
+    uint64_t now);
+static ngx_int_t ngx_http_guard_state_filter(ngx_str_t *state,
+    ngx_http_guard_snap_filter_t *filter);
+static ngx_int_t ngx_http_guard_name_index(const char **names, ngx_uint_t n,
+    ngx_str_t *name);
 static void *ngx_http_guard_module_srv_conf(ngx_http_upstream_srv_conf_t *us,
     const char *name);
-static const char *ngx_http_guard_state_name(ngx_http_guard_peer_t *gp,
+static ngx_uint_t ngx_http_guard_state_id(ngx_http_guard_peer_t *gp,
     ngx_http_guard_sh_server_t *s, ngx_uint_t permille);
 static int ngx_libc_cdecl ngx_http_guard_cmp_upstreams(const void *one,
     const void *two);
+static ngx_int_t ngx_http_guard_status_flush(ngx_http_guard_out_t *out);
+static ngx_int_t ngx_http_guard_status_last(ngx_http_request_t *r,
+    ngx_http_guard_out_t *out);
+static ngx_int_t ngx_http_guard_status_header(ngx_http_request_t *r,
+    ngx_uint_t status, u_char *type, off_t length);
 
+
+const char  *ngx_http_guard_state_names[NGX_HTTP_GUARD_STATES] = {
+    "maintenance", "config-down", "drained", "draining", "down",
+    "checking", "slow-start", "up", "standby", "untracked"
+};
 
 static const char  *ngx_http_guard_health_names[] = {
-    "checking", "up", "down"
+    "checking", "up", "down", "untracked"
 };
 
 static const char  *ngx_http_guard_admin_names[] = {
@@ -78,12 +97,6 @@ static const char  *ngx_http_guard_role_names[] = {
 
 static const char  *ngx_http_guard_pool_names[] = {
     "ok", "degraded", "critical", "panic"
-};
-
-/* what ?state= accepts: summary states, and "active" for the admin one */
-static const char  *ngx_http_guard_states[] = {
-    "maintenance", "config-down", "drained", "draining", "down",
-    "checking", "slow-start", "up", "standby", "active", "untracked", NULL
 };
 
 
@@ -101,7 +114,7 @@ ngx_http_guard_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_guard_loc_conf_t *glcf = conf;
 
     ngx_str_t                 *value;
-    ngx_uint_t                 i;
+    ngx_uint_t                 i, n;
     ngx_http_core_loc_conf_t  *clcf;
 
     if (glcf->status != NGX_CONF_UNSET_UINT) {
@@ -109,14 +122,22 @@ ngx_http_guard_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     glcf->status = NGX_HTTP_GUARD_FORMAT_JSON;
+    value = cf->args->elts;
 
-    if (cf->args->nelts == 2) {
-        value = cf->args->elts;
+    for (n = 1; n < cf->args->nelts; n++) {
+
+        if (ngx_strcmp(value[n].data, "detail=on") == 0
+            || ngx_strcmp(value[n].data, "detail=off") == 0)
+        {
+            glcf->status_detail = (value[n].data[8] == 'n');
+            continue;
+        }
 
         for (i = 0; ngx_http_guard_formats[i].name.len; i++) {
-            if (ngx_http_guard_formats[i].name.len == value[1].len
+            if (n == 1
+                && ngx_http_guard_formats[i].name.len == value[n].len
                 && ngx_strncmp(ngx_http_guard_formats[i].name.data,
-                               value[1].data, value[1].len)
+                               value[n].data, value[n].len)
                    == 0)
             {
                 glcf->status = ngx_http_guard_formats[i].value;
@@ -126,9 +147,9 @@ ngx_http_guard_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
         if (ngx_http_guard_formats[i].name.len == 0) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid guard_status format \"%V\", "
-                               "expected json, html or prometheus",
-                               &value[1]);
+                               "invalid guard_status parameter \"%V\", "
+                               "expected json, html or prometheus, then "
+                               "detail=on or detail=off", &value[n]);
             return NGX_CONF_ERROR;
         }
     }
@@ -146,10 +167,13 @@ ngx_http_guard_status_handler(ngx_http_request_t *r)
     u_char                     *p, *dst, *src;
     ngx_int_t                   rc, n;
     ngx_str_t                   upstream, state, refresh;
+    const char                 *type;
     ngx_uint_t                  format;
     ngx_http_guard_out_t        out;
-    ngx_http_guard_snap_t       snap;
-    ngx_http_guard_loc_conf_t  *glcf;
+    ngx_http_guard_snap_t          snap;
+    ngx_http_guard_loc_conf_t     *glcf;
+    ngx_http_guard_main_conf_t    *gmcf;
+    ngx_http_guard_snap_filter_t   filter;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
         return NGX_HTTP_NOT_ALLOWED;
@@ -179,6 +203,12 @@ ngx_http_guard_status_handler(ngx_http_request_t *r)
                                           "text/css; charset=utf-8");
     }
 
+    gmcf = ngx_http_get_module_main_conf(r, ngx_http_upstream_guard_module);
+
+    if (ngx_http_guard_out_use_cache(&out, &gmcf->status_cache) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     ngx_str_null(&upstream);
     ngx_str_null(&state);
 
@@ -198,7 +228,7 @@ ngx_http_guard_status_handler(ngx_http_request_t *r)
     }
 
     if (ngx_http_arg(r, (u_char *) "state", 5, &state) == NGX_OK
-        && !ngx_http_guard_state_valid(&state))
+        && ngx_http_guard_state_filter(&state, &filter) != NGX_OK)
     {
         return ngx_http_guard_status_error(r, NGX_HTTP_BAD_REQUEST,
                                            "unknown state \"%V\", expected "
@@ -210,6 +240,7 @@ ngx_http_guard_status_handler(ngx_http_request_t *r)
 
     snap.refresh = NGX_HTTP_GUARD_REFRESH;
     snap.args = r->args;
+    snap.mem = &out;
 
     if (ngx_http_arg(r, (u_char *) "refresh", 7, &refresh) == NGX_OK) {
         n = ngx_atoi(refresh.data, refresh.len);
@@ -224,11 +255,58 @@ ngx_http_guard_status_handler(ngx_http_request_t *r)
         snap.refresh = n;
     }
 
+    snap.detail = glcf->status_detail;
+
+    if (ngx_http_arg(r, (u_char *) "detail", 6, &refresh) == NGX_OK) {
+        if (refresh.len != 1 || (refresh.data[0] != '0'
+                                 && refresh.data[0] != '1'))
+        {
+            return ngx_http_guard_status_error(r, NGX_HTTP_BAD_REQUEST,
+                                               "invalid detail \"%V\", "
+                                               "expected 0 or 1", &refresh);
+        }
+
+        snap.detail = (refresh.data[0] == '1');
+    }
+
     if (ngx_http_guard_status_snapshot(r, &snap, &upstream, &state,
                                        format == NGX_HTTP_GUARD_FORMAT_HTML)
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (upstream.len && !snap.found) {
+        return ngx_http_guard_status_error(r, NGX_HTTP_NOT_FOUND,
+                                           "no checked upstream \"%V\"",
+                                           &upstream);
+    }
+
+    switch (format) {
+
+    case NGX_HTTP_GUARD_FORMAT_HTML:
+        type = "text/html; charset=utf-8";
+        break;
+
+    case NGX_HTTP_GUARD_FORMAT_PROM:
+        type = "text/plain; version=0.0.4; charset=utf-8";
+        break;
+
+    default: /* NGX_HTTP_GUARD_FORMAT_JSON */
+        type = "application/json";
+        break;
+    }
+
+    /*
+     * A big report goes out a buffer at a time as it is written (not for
+     * HEAD, which gets the length): the client reads while the worker
+     * writes, and the worker never holds megabytes unsent.
+     */
+
+    if (r->method != NGX_HTTP_HEAD) {
+        r->headers_out.content_type.data = (u_char *) type;
+        out.flush = ngx_http_guard_status_flush;
+        out.data = r;
     }
 
     switch (format) {
@@ -247,24 +325,60 @@ ngx_http_guard_status_handler(ngx_http_request_t *r)
     }
 
     if (rc != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        /* a report already on its way can only be cut short */
+        return out.flushed ? NGX_ERROR : NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    switch (format) {
-
-    case NGX_HTTP_GUARD_FORMAT_HTML:
-        return ngx_http_guard_status_send(r, &out, NGX_HTTP_OK,
-                                          "text/html; charset=utf-8");
-
-    case NGX_HTTP_GUARD_FORMAT_PROM:
-        return ngx_http_guard_status_send(r, &out, NGX_HTTP_OK,
-                                          "text/plain; version=0.0.4; "
-                                          "charset=utf-8");
-
-    default:
-        return ngx_http_guard_status_send(r, &out, NGX_HTTP_OK,
-                                          "application/json");
+    if (out.flushed) {
+        return ngx_http_guard_status_last(r, &out);
     }
+
+    return ngx_http_guard_status_send(r, &out, NGX_HTTP_OK, type);
+}
+
+
+/*
+ * A full buffer of a big report: the header first (no length is known
+ * yet: chunked, or to the end of the connection), then the chain so far.
+ * The buffers stay the request's until its pool goes (out.c).
+ */
+
+static ngx_int_t
+ngx_http_guard_status_flush(ngx_http_guard_out_t *out)
+{
+    ngx_int_t            rc;
+    ngx_http_request_t  *r;
+
+    r = out->data;
+
+    if (!out->flushed) {
+        rc = ngx_http_guard_status_header(r, NGX_HTTP_OK, r->headers_out
+                                                           .content_type
+                                                           .data, -1);
+        if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+            return NGX_ERROR;
+        }
+    }
+
+    rc = ngx_http_output_filter(r, out->first);
+
+    return (rc == NGX_ERROR) ? NGX_ERROR : NGX_OK;
+}
+
+
+/* the rest of a report sent as it was written, and its end */
+
+static ngx_int_t
+ngx_http_guard_status_last(ngx_http_request_t *r, ngx_http_guard_out_t *out)
+{
+    if (out->b == NULL) {
+        return ngx_http_send_special(r, NGX_HTTP_LAST);
+    }
+
+    out->b->last_buf = (r == r->main) ? 1 : 0;
+    out->b->last_in_chain = 1;
+
+    return ngx_http_output_filter(r, out->first);
 }
 
 
@@ -395,21 +509,42 @@ ngx_http_guard_status_error(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
-static ngx_uint_t
-ngx_http_guard_state_valid(ngx_str_t *state)
+/* what ?state= accepts: a summary state, a health, or an admin state */
+
+static ngx_int_t
+ngx_http_guard_state_filter(ngx_str_t *state,
+    ngx_http_guard_snap_filter_t *filter)
+{
+    filter->on = 1;
+    filter->st = ngx_http_guard_name_index(ngx_http_guard_state_names,
+                                           NGX_HTTP_GUARD_STATES, state);
+    filter->health = ngx_http_guard_name_index(ngx_http_guard_health_names,
+                                               4, state);
+    filter->admin = ngx_http_guard_name_index(ngx_http_guard_admin_names, 4,
+                                              state);
+
+    if (filter->st < 0 && filter->health < 0 && filter->admin < 0) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_guard_name_index(const char **names, ngx_uint_t n, ngx_str_t *name)
 {
     ngx_uint_t  i;
 
-    for (i = 0; ngx_http_guard_states[i]; i++) {
-        if (ngx_strlen(ngx_http_guard_states[i]) == state->len
-            && ngx_strncmp(ngx_http_guard_states[i], state->data, state->len)
-               == 0)
+    for (i = 0; i < n; i++) {
+        if (ngx_strlen(names[i]) == name->len
+            && ngx_strncmp(names[i], name->data, name->len) == 0)
         {
-            return 1;
+            return i;
         }
     }
 
-    return 0;
+    return -1;
 }
 
 
@@ -423,11 +558,18 @@ ngx_http_guard_status_snapshot(ngx_http_request_t *r,
     ngx_http_guard_sh_t             *sh;
     ngx_http_guard_upstream_t       *up;
     ngx_http_guard_main_conf_t      *gmcf;
+    ngx_http_guard_snap_filter_t     filter;
     ngx_http_guard_snap_upstream_t  *su;
 
     gmcf = ngx_http_get_module_main_conf(r, ngx_http_upstream_guard_module);
 
     snap->now = ngx_http_guard_now_ms();
+
+    ngx_memzero(&filter, sizeof(ngx_http_guard_snap_filter_t));
+
+    if (state->len && ngx_http_guard_state_filter(state, &filter) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     if (gmcf->shm_zone == NULL) {
         return NGX_OK;
@@ -438,7 +580,8 @@ ngx_http_guard_status_snapshot(ngx_http_request_t *r,
     ngx_shmtx_lock(&shpool->mutex);
 
     snap->leader_pid = sh->leader_pid;
-    snap->leader_changes = sh->leader_changes;
+    /* the first worker to take the lease is no takeover */
+    snap->takeovers = sh->leader_changes ? sh->leader_changes - 1 : 0;
     snap->generation = sh->generation;
     snap->frozen = sh->frozen;
     snap->audit_seq = sh->audit_seq;
@@ -467,11 +610,15 @@ ngx_http_guard_status_snapshot(ngx_http_request_t *r,
 
     up = gmcf->upstreams.elts;
 
-    snap->upstreams = ngx_pcalloc(r->pool, gmcf->upstreams.nelts
-                                  * sizeof(ngx_http_guard_snap_upstream_t));
+    snap->upstreams = ngx_http_guard_snap_alloc(r, snap,
+                          gmcf->upstreams.nelts
+                          * sizeof(ngx_http_guard_snap_upstream_t));
     if (snap->upstreams == NULL) {
         return NGX_ERROR;
     }
+
+    ngx_memzero(snap->upstreams, gmcf->upstreams.nelts
+                                 * sizeof(ngx_http_guard_snap_upstream_t));
 
     n = 0;
 
@@ -490,16 +637,17 @@ ngx_http_guard_status_snapshot(ngx_http_request_t *r,
             continue;
         }
 
+        snap->found = 1;
         su = &snap->upstreams[n];
 
-        if (ngx_http_guard_snap_upstream(r, &up[i], shpool, su, state,
-                                         snap->now)
+        if (ngx_http_guard_snap_upstream(r, snap, &up[i], shpool, su,
+                                         &filter)
             != NGX_OK)
         {
             return NGX_ERROR;
         }
 
-        if (state->len && su->nservers == 0) {
+        if (filter.on && su->nservers == 0) {
             continue;
         }
 
@@ -535,46 +683,64 @@ ngx_http_guard_cmp_upstreams(const void *one, const void *two)
 
 static ngx_int_t
 ngx_http_guard_snap_upstream(ngx_http_request_t *r,
-    ngx_http_guard_upstream_t *up, ngx_slab_pool_t *shpool,
-    ngx_http_guard_snap_upstream_t *su, ngx_str_t *state, uint64_t now)
+    ngx_http_guard_snap_t *snap, ngx_http_guard_upstream_t *up,
+    ngx_slab_pool_t *shpool, ngx_http_guard_snap_upstream_t *su,
+    ngx_http_guard_snap_filter_t *filter)
 {
-    ngx_uint_t                     i, n, backups, primaries, prim_in, in,
+    uint64_t                       now;
+    ngx_int_t                      rc;
+    ngx_uint_t                     i, j, n, backups, primaries, prim_in, in,
                                    any_in;
-    ngx_http_guard_peer_t         *gp, copy;
-    ngx_http_guard_sh_server_t    *s;
+    ngx_http_guard_peer_t         *gp;
     ngx_http_guard_snap_server_t  *ss, *all;
 
-    all = ngx_pcalloc(r->pool,
-                      up->npeers * sizeof(ngx_http_guard_snap_server_t));
+    all = ngx_http_guard_snap_alloc(r, snap, up->npeers
+                                       * sizeof(ngx_http_guard_snap_server_t));
     if (all == NULL) {
         return NGX_ERROR;
     }
 
+    now = snap->now;
+
     /*
-     * Everything below reads this copy only, never the zone: a check
-     * result landing meanwhile must not make a row (or the upstream's
-     * totals) half old, half new.
+     * One upstream at a time, under the mutex: a check result landing
+     * meanwhile must not make a row (or the upstream's totals) half old,
+     * half new.  The request path's own predicates run on the slots
+     * while no one can write them; only what the reports need is copied.
      */
+
+    rc = NGX_OK;
 
     ngx_shmtx_lock(&shpool->mutex);
 
     for (i = 0; i < up->npeers; i++) {
-        if (up->peers[i].sh) {
-            all[i].s = *up->peers[i].sh;
-
-        } else {
-            all[i].s.health = NGX_HTTP_GUARD_CHECKING;
+        if (ngx_http_guard_snap_server(r->pool, &up->peers[i], &all[i], now)
+            != NGX_OK)
+        {
+            rc = NGX_ERROR;
+            break;
         }
     }
 
-    su->last_change = up->sh->last_change;
+    su->last_change = (up->sh->last_change != up->sh->added)
+                      ? up->sh->last_change : 0;
 
     ngx_shmtx_unlock(&shpool->mutex);
+
+    if (rc != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     su->up = up;
     su->name = &up->uscf->host;
     su->check = ngx_http_guard_check_type_name(up->conf->type);
-    su->balancer = ngx_http_guard_balancer(up->uscf);
+
+    if (up->balancer == NULL) {
+        /* what nginx lets us see does not change until a reload */
+        up->balancer = ngx_http_guard_balancer(up->uscf);
+    }
+
+    su->balancer = up->balancer;
     su->floor = up->floor;
     su->total = up->npeers;
 
@@ -587,48 +753,43 @@ ngx_http_guard_snap_upstream(ngx_http_request_t *r,
     for (i = 0; i < up->npeers; i++) {
         gp = &up->peers[i];
         ss = &all[i];
-        s = &ss->s;
 
-        /*
-         * The request path's own predicate, applied to the copy: the peer
-         * as it is, but with its shared state replaced by the snapshot.
-         */
+        in = ss->in_rotation;
+        any_in |= in;
 
-        copy = *gp;
-        copy.sh = gp->sh ? s : NULL;
+        su->states[ss->st]++;
 
-        ss->gp = gp;
-        ss->effective_weight = ngx_http_guard_effective_weight(gp, s, now,
-                                                              &ss->permille);
-        ss->in_rotation = ngx_http_guard_in_rotation(&copy, 0);
-        any_in |= ss->in_rotation;
-        ss->state = ngx_http_guard_state_name(gp, s, ss->permille);
-        ss->health = ngx_http_guard_health_names[s->health % 3];
-        ss->admin = ngx_http_guard_admin_names[s->admin % 4];
-        ss->role = ngx_http_guard_role_names[gp->role % 3];
-        ss->config = ngx_http_guard_cfg_drain(gp) ? "drain"
-                     : gp->cfg_down ? "down" : "up";
-        ss->downtime = s->down_total
-                       + ((s->down_since && now > s->down_since)
-                          ? now - s->down_since : 0);
+        if (!ss->tracked) {
+            su->untracked++;
 
-        if (gp->sh == NULL) {
-            /* the zone had no room for its slot: never checked */
-            ss->state = "untracked";
-            ss->health = "untracked";
+        } else if (ss->owner) {
+            /* a slot's counters once, however many lines share it */
+            su->checks += ss->checks;
+            su->fails += ss->fails;
+            su->downs += ss->downs;
+
+            for (j = 0; j < NGX_HTTP_GUARD_REASONS; j++) {
+                su->fails_by[j] += ss->fails_by[j];
+            }
+
+            if (ss->last_check
+                && ss->admin_id != NGX_HTTP_GUARD_MAINTENANCE
+                && (su->oldest_check == 0
+                    || ss->last_check < su->oldest_check))
+            {
+                su->oldest_check = ss->last_check;
+            }
         }
 
-        if (s->health == NGX_HTTP_GUARD_UP) {
+        if (ss->health_id == NGX_HTTP_GUARD_UP) {
             su->healthy++;
         }
 
-        if (s->admin == NGX_HTTP_GUARD_DRAINING
+        if (ss->admin_id == NGX_HTTP_GUARD_DRAINING
             || ngx_http_guard_cfg_drain(gp))
         {
             su->draining++;
         }
-
-        in = ss->in_rotation;
 
         switch (gp->role) {
 
@@ -648,13 +809,10 @@ ngx_http_guard_snap_upstream(ngx_http_request_t *r,
             backups += in;
         }
 
-        if (state->len
-            && !(ngx_strlen(ss->state) == state->len
-                 && ngx_strncmp(ss->state, state->data, state->len) == 0)
-            && !(ngx_strlen(ss->health) == state->len
-                 && ngx_strncmp(ss->health, state->data, state->len) == 0)
-            && !(ngx_strlen(ss->admin) == state->len
-                 && ngx_strncmp(ss->admin, state->data, state->len) == 0))
+        if (filter->on
+            && filter->st != (ngx_int_t) ss->st
+            && filter->health != (ngx_int_t) ss->health_id
+            && filter->admin != (ngx_int_t) ss->admin_id)
         {
             continue;
         }
@@ -681,6 +839,135 @@ ngx_http_guard_snap_upstream(ngx_http_request_t *r,
                                                  primaries, prim_in);
 
     su->status = ngx_http_guard_pool_names[su->status_rank];
+
+    return NGX_OK;
+}
+
+
+/* the report's memory: kept from one report to the next, or the pool */
+
+static void *
+ngx_http_guard_snap_alloc(ngx_http_request_t *r, ngx_http_guard_snap_t *snap,
+    size_t size)
+{
+    if (snap->mem) {
+        return ngx_http_guard_out_alloc(snap->mem, size);
+    }
+
+    return ngx_palloc(r->pool, size);
+}
+
+
+/*
+ * Under the zone mutex: what the reports need of one server.  The request
+ * path's predicates read the slot itself, which no one writes meanwhile.
+ */
+
+static ngx_int_t
+ngx_http_guard_snap_server(ngx_pool_t *pool, ngx_http_guard_peer_t *gp,
+    ngx_http_guard_snap_server_t *ss, uint64_t now)
+{
+    size_t                       len;
+    ngx_http_guard_sh_server_t  *s;
+
+    s = gp->sh;
+
+    ss->gp = gp;
+    ss->ov_admin = NULL;
+    ss->ov_weight = NULL;
+    ss->role = ngx_http_guard_role_names[gp->role % 3];
+    ss->config = ngx_http_guard_cfg_drain(gp) ? "drain"
+                 : gp->cfg_down ? "down" : "up";
+    ss->in_rotation = ngx_http_guard_in_rotation(gp, 0);
+    ss->effective_weight = ngx_http_guard_effective_weight(gp, s, now,
+                                                          &ss->permille);
+
+    if (s == NULL) {
+        /* the zone had no room for its slot: never checked */
+        ngx_memzero(&ss->last_check,
+                    offsetof(ngx_http_guard_snap_server_t, state)
+                    - offsetof(ngx_http_guard_snap_server_t, last_check));
+
+        ss->st = NGX_HTTP_GUARD_ST_UNTRACKED;
+        ss->state = "untracked";
+        ss->health_id = 3;
+        ss->health = "untracked";
+        ss->admin_id = NGX_HTTP_GUARD_ACTIVE;
+        ss->admin = ngx_http_guard_admin_names[0];
+        ss->permille = 1000;
+        ss->reason_len = 0;
+        ss->promoted = 0;
+        ss->down_now = 0;
+        ss->failing = 0;
+        ss->tracked = 0;
+        ss->owner = 0;
+
+        return NGX_OK;
+    }
+
+    ss->last_check = s->last_check;
+    ss->last_change = (s->last_change != s->added) ? s->last_change : 0;
+    ss->failed_at = s->failed_at;
+    ss->downtime = s->down_total
+                   + ((s->down_since && now > s->down_since)
+                      ? now - s->down_since : 0);
+    ss->admin_version = s->admin_version;
+    ss->drain_started = s->drain_started;
+    ss->drained_at = s->drained_at;
+    ss->checks = s->checks;
+    ss->fails = s->fails;
+    ss->downs = s->downs;
+    ss->rise_count = s->rise_count;
+    ss->fall_count = s->fall_count;
+    ss->agent_weight = s->agent_weight;
+    ss->admin_weight = s->admin_weight;
+    ss->inflight = s->inflight;
+    ss->last_latency = s->last_latency;
+    ngx_memcpy(ss->fails_by, s->fails_by, sizeof(ss->fails_by));
+
+    len = ngx_strnlen(s->reason, NGX_HTTP_GUARD_REASON_LEN);
+    ngx_memcpy(ss->reason, s->reason, len);
+    ss->reason_len = len;
+
+    ss->st = ngx_http_guard_state_id(gp, s, ss->permille);
+    ss->state = ngx_http_guard_state_names[ss->st];
+    ss->health_id = s->health % 3;
+    ss->health = ngx_http_guard_health_names[ss->health_id];
+    ss->admin_id = s->admin % 4;
+    ss->admin = ngx_http_guard_admin_names[ss->admin_id];
+    ss->promoted = (s->promoted != 0);
+    ss->down_now = (s->down_since != 0);
+
+    /*
+     * The last failure still holds while the last check failed, or while
+     * the server is down with no pass yet (a reason the state file
+     * restored, before the first check after a restart)
+     */
+    ss->failing = (s->fall_count > 0
+                   || (s->health == NGX_HTTP_GUARD_DOWN && s->rise_count == 0));
+    ss->tracked = 1;
+    ss->owner = gp->check_owner;
+
+    /* the overrides of the admin API are rare: copied only when set */
+
+    if (s->ov_admin.since) {
+        ss->ov_admin = ngx_palloc(pool, sizeof(ngx_http_guard_sh_override_t));
+        if (ss->ov_admin == NULL) {
+            return NGX_ERROR;
+        }
+
+        *ss->ov_admin = s->ov_admin;
+    }
+
+    if (s->ov_weight.since) {
+        ss->ov_weight = ngx_palloc(pool,
+                                   sizeof(ngx_http_guard_sh_override_t));
+        if (ss->ov_weight == NULL) {
+            return NGX_ERROR;
+        }
+
+        *ss->ov_weight = s->ov_weight;
+    }
 
     return NGX_OK;
 }
@@ -786,47 +1073,47 @@ ngx_http_guard_module_srv_conf(ngx_http_upstream_srv_conf_t *us,
 
 /* summary state for people, by the precedence of STATES.md */
 
-static const char *
-ngx_http_guard_state_name(ngx_http_guard_peer_t *gp,
+static ngx_uint_t
+ngx_http_guard_state_id(ngx_http_guard_peer_t *gp,
     ngx_http_guard_sh_server_t *s, ngx_uint_t permille)
 {
     if (s->admin == NGX_HTTP_GUARD_MAINTENANCE) {
-        return "maintenance";
+        return NGX_HTTP_GUARD_ST_MAINTENANCE;
     }
 
     if (ngx_http_guard_cfg_drain(gp)) {
-        return "draining";
+        return NGX_HTTP_GUARD_ST_DRAINING;
     }
 
     if (gp->cfg_down) {
-        return "config-down";
+        return NGX_HTTP_GUARD_ST_CONFIG_DOWN;
     }
 
     if (s->admin == NGX_HTTP_GUARD_DRAINED) {
-        return "drained";
+        return NGX_HTTP_GUARD_ST_DRAINED;
     }
 
     if (s->admin == NGX_HTTP_GUARD_DRAINING) {
-        return "draining";
+        return NGX_HTTP_GUARD_ST_DRAINING;
     }
 
     if (s->health == NGX_HTTP_GUARD_DOWN) {
-        return "down";
+        return NGX_HTTP_GUARD_ST_DOWN;
     }
 
     if (s->health == NGX_HTTP_GUARD_CHECKING) {
-        return "checking";
+        return NGX_HTTP_GUARD_ST_CHECKING;
     }
 
     if (gp->role == NGX_HTTP_GUARD_STANDBY && !s->promoted) {
-        return "standby";
+        return NGX_HTTP_GUARD_ST_STANDBY;
     }
 
     if (permille < 1000) {
-        return "slow-start";
+        return NGX_HTTP_GUARD_ST_SLOW_START;
     }
 
-    return "up";
+    return NGX_HTTP_GUARD_ST_UP;
 }
 
 
@@ -839,26 +1126,10 @@ ngx_int_t
 ngx_http_guard_status_send(ngx_http_request_t *r, ngx_http_guard_out_t *out,
     ngx_uint_t status, const char *type)
 {
-    ngx_int_t         rc;
-    ngx_table_elt_t  *cc;
+    ngx_int_t  rc;
 
-    r->headers_out.status = status;
-    r->headers_out.content_length_n = ngx_http_guard_out_size(out);
-    r->headers_out.content_type.len = ngx_strlen(type);
-    r->headers_out.content_type.data = (u_char *) type;
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-    r->headers_out.content_type_lowcase = NULL;
-
-    cc = ngx_list_push(&r->headers_out.headers);
-    if (cc == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    cc->hash = 1;
-    ngx_str_set(&cc->key, "Cache-Control");
-    ngx_str_set(&cc->value, "no-store");
-
-    rc = ngx_http_send_header(r);
+    rc = ngx_http_guard_status_header(r, status, (u_char *) type,
+                                      ngx_http_guard_out_size(out));
 
     if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
         return rc;
@@ -872,4 +1143,32 @@ ngx_http_guard_status_send(ngx_http_request_t *r, ngx_http_guard_out_t *out,
     out->b->last_in_chain = 1;
 
     return ngx_http_output_filter(r, out->first);
+}
+
+
+/* status, type, length (-1: not known) and no caching */
+
+static ngx_int_t
+ngx_http_guard_status_header(ngx_http_request_t *r, ngx_uint_t status,
+    u_char *type, off_t length)
+{
+    ngx_table_elt_t  *cc;
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = length;
+    r->headers_out.content_type.len = ngx_strlen(type);
+    r->headers_out.content_type.data = type;
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    cc = ngx_list_push(&r->headers_out.headers);
+    if (cc == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cc->hash = 1;
+    ngx_str_set(&cc->key, "Cache-Control");
+    ngx_str_set(&cc->value, "no-store");
+
+    return ngx_http_send_header(r);
 }

@@ -64,6 +64,8 @@ static ngx_int_t ngx_http_guard_html_duration(uint64_t ms,
     ngx_http_guard_out_t *out);
 static ngx_int_t ngx_http_guard_html_requests(ngx_http_guard_snap_t *snap,
     ngx_http_guard_out_t *out);
+static u_char *ngx_http_guard_html_ago(u_char *p, uint64_t ms, uint64_t now);
+static u_char *ngx_http_guard_html_span(u_char *p, uint64_t ms);
 
 
 static const char  *ngx_http_guard_html_status[] = {
@@ -247,8 +249,7 @@ ngx_http_guard_html_header(ngx_http_guard_snap_t *snap,
     }
 
     if (snap->leader_pid) {
-        /* the first worker to take the lease is no takeover */
-        n = snap->leader_changes ? snap->leader_changes - 1 : 0;
+        n = snap->takeovers;
 
         if (ngx_http_guard_out_printf(out, NGX_HTTP_GUARD_HTML_MAX,
                                       "pid %P <span class=\"aside\">"
@@ -626,7 +627,7 @@ ngx_http_guard_html_facts(ngx_http_guard_snap_t *snap,
     }
 
     if (su->last_change == 0) {
-        if (ngx_http_guard_out_str(out, "none since start") != NGX_OK) {
+        if (ngx_http_guard_out_str(out, "none since added") != NGX_OK) {
             return NGX_ERROR;
         }
 
@@ -677,7 +678,7 @@ ngx_http_guard_html_servers(ngx_http_guard_snap_t *snap,
                "<th scope=\"col\">Address</th>"
                "<th scope=\"col\" class=\"num\">Downtime</th>"
                "<th scope=\"col\" class=\"num\">Last check</th>"
-               "<th scope=\"col\" class=\"num\">Checks / fails</th>"
+               "<th scope=\"col\" class=\"num\">Checks / failed</th>"
                "<th scope=\"col\" class=\"num\">Weight / effective</th>"
                "<th scope=\"col\">Role</th>"
                "<th scope=\"col\">Health</th>"
@@ -701,216 +702,248 @@ ngx_http_guard_html_servers(ngx_http_guard_snap_t *snap,
 }
 
 
+/*
+ * One row: the room it can take is reserved once (names escaped may grow
+ * sixfold), then written without further checks.
+ */
+
+#define NGX_HTTP_GUARD_HTML_ROW                                              \
+    (2048 + 6 * NGX_HTTP_GUARD_REASON_LEN                                    \
+     + 6 * (NGX_HTTP_GUARD_PRINCIPAL_LEN + NGX_HTTP_GUARD_REASON_LEN))
+
 static ngx_int_t
 ngx_http_guard_html_server(ngx_http_guard_snap_t *snap,
     ngx_http_guard_snap_server_t *ss, ngx_http_guard_out_t *out)
 {
-    u_char                       *ew, *aw;
-    size_t                        len;
-    ngx_http_guard_sh_server_t   *s;
-    ngx_http_upstream_rr_peer_t  *peer;
-    u_char                        buf[NGX_HTTP_GUARD_WEIGHT_LEN];
-    u_char                        abuf[NGX_HTTP_GUARD_WEIGHT_LEN];
+    u_char                        *p;
+    ngx_http_guard_sh_override_t  *ov;
+    ngx_http_upstream_rr_peer_t   *peer;
 
-    s = &ss->s;
     peer = ss->gp->peer;
+
+    p = ngx_http_guard_out_reserve(out, NGX_HTTP_GUARD_HTML_ROW
+                                        + 12 * peer->server.len
+                                        + 6 * peer->name.len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
 
     /*
      * server, state, in rotation and the last failure first: what a person
      * on a narrow screen needs next to the (sticky) name; then the address
      */
 
-    if (ngx_http_guard_out_str(out, "<tr class=\"state-") != NGX_OK
-        || ngx_http_guard_html_cstr(ss->state, out) != NGX_OK
-        || ngx_http_guard_out_str(out, "\"><th scope=\"row\">") != NGX_OK
-        || ngx_http_guard_out_html(out, peer->server.data, peer->server.len)
-           != NGX_OK
-        || ngx_http_guard_out_str(out, "</th><td>") != NGX_OK
-        || ngx_http_guard_html_badge("state-", ss->state, out) != NGX_OK
-        || ngx_http_guard_out_str(out, ss->in_rotation
-                                       ? "</td><td>yes</td>"
-                                       : "</td><td class=\"out\">no</td>")
-           != NGX_OK)
-    {
-        return NGX_ERROR;
+    p = ngx_http_guard_put_lit(p, "<tr class=\"state-");
+    p = ngx_cpystrn(p, (u_char *) ss->state, 16);
+    p = ngx_http_guard_put_lit(p, "\"><th scope=\"row\">");
+    p = ngx_http_guard_put_html(p, peer->server.data, peer->server.len);
+    p = ngx_http_guard_put_lit(p, "</th><td><span class=\"badge state-");
+    p = ngx_cpystrn(p, (u_char *) ss->state, 16);
+    p = ngx_http_guard_put_lit(p, "\">");
+    p = ngx_cpystrn(p, (u_char *) ss->state, 16);
+    p = ngx_http_guard_put_lit(p, "</span></td>");
+    p = ss->in_rotation
+        ? ngx_http_guard_put_lit(p, "<td>yes</td>")
+        : ngx_http_guard_put_lit(p, "<td class=\"out\">no</td>");
+
+    /* last failure: why, when, and whether it still fails */
+
+    if (ss->reason_len == 0) {
+        p = ngx_http_guard_put_lit(p, "<td>&ndash;");
+
+    } else {
+        p = ss->failing
+            ? ngx_http_guard_put_lit(p, "<td class=\"reason\">")
+            : ngx_http_guard_put_lit(p, "<td class=\"reason old\">");
+        p = ngx_http_guard_put_html(p, ss->reason, ss->reason_len);
+
+        if (ss->failed_at) {
+            p = ngx_http_guard_put_lit(p, "<br><span class=\"aside\">");
+            p = ngx_http_guard_html_ago(p, ss->failed_at, snap->now);
+            p = ss->failing
+                ? ngx_http_guard_put_lit(p, " ago</span>")
+                : ngx_http_guard_put_lit(p, " ago, passed since</span>");
+
+        } else if (!ss->failing) {
+            p = ngx_http_guard_put_lit(p, "<br><span class=\"aside\">"
+                                          "passed since</span>");
+        }
     }
 
-    /* last failure */
-
-    len = ngx_strnlen(s->reason, NGX_HTTP_GUARD_REASON_LEN);
-
-    if (ngx_http_guard_out_str(out, len ? "<td class=\"reason\">"
-                                        : "<td>&ndash;")
-            != NGX_OK
-        || ngx_http_guard_out_html(out, s->reason, len) != NGX_OK
-        || ngx_http_guard_out_str(out, "</td><td>") != NGX_OK
-        || ngx_http_guard_out_html(out, peer->name.data, peer->name.len)
-           != NGX_OK
-        || ngx_http_guard_out_str(out, "</td><td class=\"num\">") != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
+    p = ngx_http_guard_put_lit(p, "</td><td>");
+    p = ngx_http_guard_put_html(p, peer->name.data, peer->name.len);
+    p = ngx_http_guard_put_lit(p, "</td><td class=\"num\">");
 
     /* downtime, the running episode included */
 
     if (ss->downtime == 0) {
-        if (ngx_http_guard_out_str(out, "&ndash;") != NGX_OK) {
-            return NGX_ERROR;
+        p = ngx_http_guard_put_lit(p, "&ndash;");
+
+    } else {
+        p = ngx_http_guard_html_span(p, ss->downtime);
+
+        if (ss->down_now) {
+            p = ngx_http_guard_put_lit(p, "<br><span class=\"aside\">"
+                                          "ongoing</span>");
         }
-
-    } else if (ngx_http_guard_html_duration(ss->downtime, out) != NGX_OK
-               || (s->down_since
-                   && ngx_http_guard_out_str(out,
-                          "<br><span class=\"aside\">ongoing</span>")
-                      != NGX_OK))
-    {
-        return NGX_ERROR;
     }
 
-    /* last check: its latency and how long ago; checks / fails */
+    /* last check: its duration and how long ago; checks / failed */
 
-    if (ngx_http_guard_out_str(out, "</td><td class=\"num\">") != NGX_OK) {
-        return NGX_ERROR;
+    p = ngx_http_guard_put_lit(p, "</td><td class=\"num\">");
+
+    if (ss->last_check == 0) {
+        p = ngx_http_guard_put_lit(p, "none yet");
+
+    } else {
+        p = ngx_http_guard_put_uint(p, ss->last_latency);
+        p = ngx_http_guard_put_lit(p, " ms<br><span class=\"aside\">");
+        p = ngx_http_guard_html_ago(p, ss->last_check, snap->now);
+        p = ngx_http_guard_put_lit(p, " ago</span>");
     }
 
-    if (s->last_check == 0) {
-        if (ngx_http_guard_out_str(out, "none yet") != NGX_OK) {
-            return NGX_ERROR;
-        }
+    p = ngx_http_guard_put_lit(p, "</td><td class=\"num\">");
+    p = ngx_http_guard_put_uint(p, ss->checks);
+    p = ngx_http_guard_put_lit(p, " / ");
+    p = ngx_http_guard_put_uint(p, ss->fails);
 
-    } else if (ngx_http_guard_out_printf(out, NGX_HTTP_GUARD_HTML_MAX,
-                                         "%M ms<br><span class=\"aside\">",
-                                         s->last_latency)
-                   != NGX_OK
-               || ngx_http_guard_html_duration(
-                      snap->now > s->last_check
-                      ? snap->now - s->last_check : 0, out)
-                  != NGX_OK
-               || ngx_http_guard_out_str(out, " ago</span>") != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    if (ngx_http_guard_out_printf(out, NGX_HTTP_GUARD_HTML_MAX,
-                                  "</td><td class=\"num\">%ui / %ui</td>",
-                                  s->checks, s->fails)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
+    if (ss->downs) {
+        p = ngx_http_guard_put_lit(p, "<br><span class=\"aside\">down ");
+        p = ngx_http_guard_put_uint(p, ss->downs);
+        p = ss->downs == 1 ? ngx_http_guard_put_lit(p, " time</span>")
+                           : ngx_http_guard_put_lit(p, " times</span>");
     }
 
     /* weights: configured / effective, then what shapes the effective one */
 
-    ew = ngx_http_guard_weight_print(buf, ss->effective_weight);
-    aw = ngx_http_guard_weight_print(abuf, s->agent_weight);
+    p = ngx_http_guard_put_lit(p, "</td><td class=\"num\">");
+    p = ngx_http_guard_put_uint(p, ss->gp->cfg_weight);
+    p = ngx_http_guard_put_lit(p, " / ");
+    p = ngx_http_guard_weight_print(p, ss->effective_weight);
 
-    if (ngx_http_guard_out_printf(out, NGX_HTTP_GUARD_HTML_MAX,
-                                  "<td class=\"num\">%ui / %*s",
-                                  ss->gp->cfg_weight, ew - buf, buf)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
+    if (ss->permille < 1000) {
+        p = ngx_http_guard_put_lit(p, "<br><span class=\"aside\">slow start ");
+        p = ngx_http_guard_put_uint(p, ss->permille / 10);
+        p = ngx_http_guard_put_lit(p, "%</span>");
     }
 
-    if (ss->permille < 1000
-        && ngx_http_guard_out_printf(out, NGX_HTTP_GUARD_HTML_MAX,
-                                     "<br><span class=\"aside\">slow start "
-                                     "%ui%%</span>", ss->permille / 10)
-           != NGX_OK)
-    {
-        return NGX_ERROR;
+    if (ss->admin_weight > 0) {
+        p = ngx_http_guard_put_lit(p, "<br><span class=\"aside\">admin ");
+        p = ngx_http_guard_put_uint(p, ss->admin_weight);
+        p = ngx_http_guard_put_lit(p, "</span>");
     }
 
-    if (s->admin_weight > 0
-        && ngx_http_guard_out_printf(out, NGX_HTTP_GUARD_HTML_MAX,
-                                     "<br><span class=\"aside\">admin %ui"
-                                     "</span>", s->admin_weight)
-           != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    if (s->agent_weight
-        && ngx_http_guard_out_printf(out, NGX_HTTP_GUARD_HTML_MAX,
-                                     "<br><span class=\"aside\">agent %*s"
-                                     "</span>", aw - abuf, abuf)
-           != NGX_OK)
-    {
-        return NGX_ERROR;
+    if (ss->agent_weight) {
+        p = ngx_http_guard_put_lit(p, "<br><span class=\"aside\">agent ");
+        p = ngx_http_guard_weight_print(p, ss->agent_weight);
+        p = ngx_http_guard_put_lit(p, "</span>");
     }
 
     /* role, health, admin, config */
 
-    if (ngx_http_guard_out_str(out, "</td><td>") != NGX_OK
-        || ngx_http_guard_html_cstr(ss->role, out) != NGX_OK)
-    {
-        return NGX_ERROR;
+    p = ngx_http_guard_put_lit(p, "</td><td>");
+    p = ngx_cpystrn(p, (u_char *) ss->role, 16);
+
+    if (ss->gp->role == NGX_HTTP_GUARD_STANDBY && ss->promoted) {
+        p = ngx_http_guard_put_lit(p, " <span class=\"aside\">(promoted)"
+                                      "</span>");
     }
 
-    if (ss->gp->role == NGX_HTTP_GUARD_STANDBY
-        && s->promoted
-        && ngx_http_guard_out_str(out,
-                                  " <span class=\"aside\">(promoted)</span>")
-           != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    if (ngx_http_guard_out_str(out, "</td><td>") != NGX_OK
-        || ngx_http_guard_html_cstr(ss->health, out) != NGX_OK
-        || ngx_http_guard_out_str(out, "</td><td>") != NGX_OK
-        || ngx_http_guard_html_cstr(ss->admin, out) != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
+    p = ngx_http_guard_put_lit(p, "</td><td>");
+    p = ngx_cpystrn(p, (u_char *) ss->health, 16);
+    p = ngx_http_guard_put_lit(p, "</td><td>");
+    p = ngx_cpystrn(p, (u_char *) ss->admin, 16);
 
     /* a drain's progress, and who set the override and why */
 
-    if (s->admin == NGX_HTTP_GUARD_DRAINING
-        && ngx_http_guard_out_printf(out, NGX_HTTP_GUARD_HTML_MAX,
-                                     "<br><span class=\"aside\">%uA in "
-                                     "flight</span>", s->inflight)
-           != NGX_OK)
-    {
-        return NGX_ERROR;
+    if (ss->admin_id == NGX_HTTP_GUARD_DRAINING) {
+        p = ngx_http_guard_put_lit(p, "<br><span class=\"aside\">");
+        p = ngx_http_guard_put_uint(p, ss->inflight);
+        p = ngx_http_guard_put_lit(p, " in flight</span>");
     }
 
-    if (s->admin == NGX_HTTP_GUARD_DRAINED
-        && s->drained_at >= s->drain_started
-        && (ngx_http_guard_out_str(out, "<br><span class=\"aside\">in ")
-               != NGX_OK
-            || ngx_http_guard_html_duration(s->drained_at - s->drain_started,
-                                            out)
-               != NGX_OK
-            || ngx_http_guard_out_str(out, "</span>") != NGX_OK))
+    if (ss->admin_id == NGX_HTTP_GUARD_DRAINED
+        && ss->drained_at >= ss->drain_started)
     {
-        return NGX_ERROR;
+        p = ngx_http_guard_put_lit(p, "<br><span class=\"aside\">in ");
+        p = ngx_http_guard_html_span(p, ss->drained_at - ss->drain_started);
+        p = ngx_http_guard_put_lit(p, "</span>");
     }
 
-    if (s->ov_admin.since
-        && (ngx_http_guard_out_str(out, "<br><span class=\"aside\">by ")
-               != NGX_OK
-            || ngx_http_guard_out_html(out, s->ov_admin.by,
-                   ngx_strnlen(s->ov_admin.by, NGX_HTTP_GUARD_PRINCIPAL_LEN))
-               != NGX_OK
-            || (s->ov_admin.reason[0]
-                && (ngx_http_guard_out_str(out, ": ") != NGX_OK
-                    || ngx_http_guard_out_html(out, s->ov_admin.reason,
-                           ngx_strnlen(s->ov_admin.reason,
-                                       NGX_HTTP_GUARD_REASON_LEN))
-                       != NGX_OK))
-            || ngx_http_guard_out_str(out, "</span>") != NGX_OK))
-    {
-        return NGX_ERROR;
+    ov = ss->ov_admin;
+
+    if (ov) {
+        p = ngx_http_guard_put_lit(p, "<br><span class=\"aside\">by ");
+        p = ngx_http_guard_put_html(p, ov->by,
+                                    ngx_strnlen(ov->by,
+                                        NGX_HTTP_GUARD_PRINCIPAL_LEN));
+
+        if (ov->reason[0]) {
+            p = ngx_http_guard_put_lit(p, ": ");
+            p = ngx_http_guard_put_html(p, ov->reason,
+                                        ngx_strnlen(ov->reason,
+                                            NGX_HTTP_GUARD_REASON_LEN));
+        }
+
+        p = ngx_http_guard_put_lit(p, "</span>");
     }
 
-    if (ngx_http_guard_out_str(out, "</td><td>") != NGX_OK
-        || ngx_http_guard_html_cstr(ss->config, out) != NGX_OK)
-    {
-        return NGX_ERROR;
+    p = ngx_http_guard_put_lit(p, "</td><td>");
+    p = ngx_cpystrn(p, (u_char *) ss->config, 16);
+    p = ngx_http_guard_put_lit(p, "</td></tr>\n");
+
+    out->b->last = p;
+
+    return NGX_OK;
+}
+
+
+/* how long ago "ms" was, for people */
+
+static u_char *
+ngx_http_guard_html_ago(u_char *p, uint64_t ms, uint64_t now)
+{
+    return ngx_http_guard_html_span(p, now > ms ? now - ms : 0);
+}
+
+
+/* a duration for people: 450ms, 1.5s, 42s, 3m12s, 2h05m, 6d04h */
+
+static u_char *
+ngx_http_guard_html_span(u_char *p, uint64_t ms)
+{
+    uint64_t  s;
+
+    s = ms / 1000;
+
+    if (s == 0) {
+        p = ngx_http_guard_put_uint(p, ms);
+        return ngx_http_guard_put_lit(p, "ms");
     }
 
-    return ngx_http_guard_out_str(out, "</td></tr>\n");
+    if (s < 10 && ms % 1000 >= 100) {
+        p = ngx_http_guard_put_uint(p, s);
+        *p++ = '.';
+        *p++ = (u_char) ('0' + ms % 1000 / 100);
+        *p++ = 's';
+        return p;
+    }
+
+    if (s < 60) {
+        p = ngx_http_guard_put_uint(p, s);
+        *p++ = 's';
+        return p;
+    }
+
+    if (s < 3600) {
+        return ngx_sprintf(p, "%uLm%02uLs", s / 60, s % 60);
+    }
+
+    if (s < 86400) {
+        return ngx_sprintf(p, "%uLh%02uLm", s / 3600, s % 3600 / 60);
+    }
+
+    return ngx_sprintf(p, "%uLd%02uLh", s / 86400, s % 86400 / 3600);
 }
 
 
@@ -1064,42 +1097,19 @@ ngx_http_guard_html_time(uint64_t ms, uint64_t now,
 }
 
 
-/* a duration for people: 450ms, 1.5s, 42s, 3m12s, 2h05m, 6d04h */
+/* a duration for people, see ngx_http_guard_html_span() */
 
 static ngx_int_t
 ngx_http_guard_html_duration(uint64_t ms, ngx_http_guard_out_t *out)
 {
-    uint64_t  s;
+    u_char  *p;
 
-    s = ms / 1000;
-
-    if (s == 0) {
-        return ngx_http_guard_out_printf(out, NGX_HTTP_GUARD_HTML_MAX,
-                                         "%uLms", ms);
+    p = ngx_http_guard_out_reserve(out, NGX_INT64_LEN + 8);
+    if (p == NULL) {
+        return NGX_ERROR;
     }
 
-    if (s < 10 && ms % 1000 >= 100) {
-        return ngx_http_guard_out_printf(out, NGX_HTTP_GUARD_HTML_MAX,
-                                         "%uL.%uLs", s, ms % 1000 / 100);
-    }
+    out->b->last = ngx_http_guard_html_span(p, ms);
 
-    if (s < 60) {
-        return ngx_http_guard_out_printf(out, NGX_HTTP_GUARD_HTML_MAX,
-                                         "%uLs", s);
-    }
-
-    if (s < 3600) {
-        return ngx_http_guard_out_printf(out, NGX_HTTP_GUARD_HTML_MAX,
-                                         "%uLm%02uLs", s / 60, s % 60);
-    }
-
-    if (s < 86400) {
-        return ngx_http_guard_out_printf(out, NGX_HTTP_GUARD_HTML_MAX,
-                                         "%uLh%02uLm", s / 3600,
-                                         s % 3600 / 60);
-    }
-
-    return ngx_http_guard_out_printf(out, NGX_HTTP_GUARD_HTML_MAX,
-                                     "%uLd%02uLh", s / 86400,
-                                     s % 86400 / 3600);
+    return NGX_OK;
 }

@@ -17,10 +17,9 @@
 
 static ngx_int_t ngx_http_guard_json_upstream(
     ngx_http_guard_snap_upstream_t *su, ngx_http_guard_out_t *out);
-static ngx_int_t ngx_http_guard_json_admin(ngx_http_guard_sh_server_t *s,
-    ngx_http_guard_out_t *out);
-static ngx_int_t ngx_http_guard_json_override(
-    ngx_http_guard_sh_override_t *ov, ngx_http_guard_out_t *out);
+static u_char *ngx_http_guard_json_ms(u_char *p, uint64_t ms);
+static u_char *ngx_http_guard_json_override(u_char *p,
+    ngx_http_guard_sh_override_t *ov);
 
 
 ngx_int_t
@@ -35,14 +34,14 @@ ngx_http_guard_status_json(ngx_http_guard_snap_t *snap,
     *p = '\0';
 
     if (ngx_http_guard_out_printf(out, 512,
-            "{\"version\":1,\"module\":\"%s\",\"nginx\":\"%s\","
-            "\"pid\":%P,\"leader_pid\":%P,\"leader_changes\":%ui,"
+            "{\"version\":2,\"module\":\"%s\",\"nginx\":\"%s\","
+            "\"pid\":%P,\"leader_pid\":%P,\"takeovers\":%ui,"
             "\"generation\":%ui,\"started\":%T,\"uptime_s\":%T,"
             "\"frozen\":%s,\"audit_seq\":%uL,\"audit_head\":\"%s\","
-            "\"zone_size\":%uz,\"zone_used\":%uz,\"time_ms\":%uL,"
+            "\"zone_size\":%uz,\"zone_used\":%uz,\"generated_at_ms\":%uL,"
             "\"pending_requests\":[",
             NGX_HTTP_GUARD_VERSION, NGINX_VERSION, ngx_pid,
-            snap->leader_pid, snap->leader_changes, snap->generation,
+            snap->leader_pid, snap->takeovers, snap->generation,
             snap->started,
             (time_t) (snap->now / 1000) - snap->started,
             snap->frozen ? "true" : "false", snap->audit_seq, head,
@@ -84,6 +83,7 @@ static ngx_int_t
 ngx_http_guard_json_upstream(ngx_http_guard_snap_upstream_t *su,
     ngx_http_guard_out_t *out)
 {
+    u_char                     *p;
     ngx_uint_t                  i;
     ngx_http_guard_srv_conf_t  *conf;
 
@@ -97,26 +97,36 @@ ngx_http_guard_json_upstream(ngx_http_guard_snap_upstream_t *su,
     }
 
     if (ngx_http_guard_out_printf(out, 1024,
-            ",\"balancer\":\"%s\",\"check\":\"%s\",\"interval_ms\":%M,"
-            "\"timeout_ms\":%M,\"rise\":%ui,\"fall\":%ui,"
+            ",\"balancer\":\"%s\",\"check\":\"%s\","
+            "\"interval_duration_ms\":%M,\"timeout_duration_ms\":%M,"
+            "\"rise\":%ui,\"fall\":%ui,"
             "\"panic\":\"%s\",\"fail_open_active\":%s,"
             "\"servers_total\":%ui,\"healthy\":%ui,\"in_rotation\":%ui,"
             "\"draining\":%ui,\"standbys\":%ui,\"standbys_promoted\":%ui,"
-            "\"floor\":%ui,\"floor_holds\":%s,\"slow_start_ms\":%M,"
+            "\"untracked\":%ui,"
+            "\"floor\":%ui,\"floor_holds\":%s,\"slow_start_duration_ms\":%M,"
             "\"live_weights\":%s,\"status\":\"%s\","
-            "\"last_change_ms\":%uL,\"servers\":[",
+            "\"last_change_at_ms\":",
             su->balancer, su->check, conf->interval, conf->timeout,
             conf->rise, conf->fall, conf->fail_open ? "open" : "closed",
             su->fail_open_active ? "true" : "false",
             su->total, su->healthy, su->in_rotation, su->draining,
-            su->standbys, su->promoted, su->floor,
+            su->standbys, su->promoted, su->untracked, su->floor,
             su->in_rotation >= su->floor ? "true" : "false",
             conf->slow_start, conf->live_weights ? "true" : "false",
-            su->status, su->last_change)
+            su->status)
         != NGX_OK)
     {
         return NGX_ERROR;
     }
+
+    p = ngx_http_guard_out_reserve(out, NGX_INT64_LEN + 16);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_http_guard_json_ms(p, su->last_change);
+    out->b->last = ngx_http_guard_put_lit(p, ",\"servers\":[");
 
     for (i = 0; i < su->nservers; i++) {
 
@@ -133,138 +143,172 @@ ngx_http_guard_json_upstream(ngx_http_guard_snap_upstream_t *su,
 }
 
 
+/*
+ * One server: the room it can take is reserved once, then written
+ * without further checks (constant text and numbers as they are, names
+ * escaped, a fast path when they need none).
+ */
+
+#define NGX_HTTP_GUARD_JSON_SERVER                                           \
+    (1024 + 30 * NGX_INT64_LEN + 2 * NGX_HTTP_GUARD_WEIGHT_LEN               \
+     + 6 * NGX_HTTP_GUARD_REASON_LEN                                         \
+     + 2 * (128 + 2 * NGX_INT64_LEN                                          \
+            + 6 * (NGX_HTTP_GUARD_PRINCIPAL_LEN + NGX_HTTP_GUARD_REASON_LEN)))
+
 ngx_int_t
 ngx_http_guard_status_json_server(ngx_http_guard_snap_server_t *ss,
     ngx_http_guard_out_t *out)
 {
-    u_char                      *ew, *aw;
-    ngx_http_guard_sh_server_t  *s;
-    u_char                       ewb[NGX_HTTP_GUARD_WEIGHT_LEN];
-    u_char                       awb[NGX_HTTP_GUARD_WEIGHT_LEN];
+    u_char                       *p;
+    ngx_http_upstream_rr_peer_t  *peer;
 
-    s = &ss->s;
+    peer = ss->gp->peer;
 
-    if (ngx_http_guard_out_str(out, "{\"server\":") != NGX_OK
-        || ngx_http_guard_out_json(out, ss->gp->peer->server.data,
-                                   ss->gp->peer->server.len)
-           != NGX_OK
-        || ngx_http_guard_out_str(out, ",\"address\":") != NGX_OK
-        || ngx_http_guard_out_json(out, ss->gp->peer->name.data,
-                                   ss->gp->peer->name.len)
-           != NGX_OK
-        || ngx_http_guard_out_str(out, ",\"last_reason\":") != NGX_OK
-        || ngx_http_guard_out_json(out, s->reason,
-                                   ngx_strnlen(s->reason,
-                                               NGX_HTTP_GUARD_REASON_LEN))
-           != NGX_OK)
-    {
+    p = ngx_http_guard_out_reserve(out, NGX_HTTP_GUARD_JSON_SERVER
+                                        + 6 * (peer->server.len
+                                               + peer->name.len));
+    if (p == NULL) {
         return NGX_ERROR;
     }
 
-    ew = ngx_http_guard_weight_print(ewb, ss->effective_weight);
-    aw = ngx_http_guard_weight_print(awb, s->agent_weight);
+    p = ngx_http_guard_put_lit(p, "{\"server\":");
+    p = ngx_http_guard_put_json(p, peer->server.data, peer->server.len);
+    p = ngx_http_guard_put_lit(p, ",\"address\":");
+    p = ngx_http_guard_put_json(p, peer->name.data, peer->name.len);
 
-    return ngx_http_guard_out_printf(out, 1024,
-               ",\"role\":\"%s\",\"config\":\"%s\",\"health\":\"%s\","
-               "\"admin\":\"%s\",\"state\":\"%s\",\"in_rotation\":%s,"
-               "\"weight\":%ui,\"effective_weight\":%*s,"
-               "\"agent_weight\":%*s,\"slow_start\":%ui.%03ui,"
-               "\"checks\":%ui,\"fails\":%ui,\"rise_count\":%ui,"
-               "\"fall_count\":%ui,\"last_check_ms\":%uL,"
-               "\"last_latency_ms\":%M,\"last_change_ms\":%uL,"
-               "\"downtime_ms\":%uL,\"in_flight\":%uA",
-               ss->role, ss->config, ss->health, ss->admin, ss->state,
-               ss->in_rotation ? "true" : "false",
-               ss->gp->cfg_weight, ew - ewb, ewb, aw - awb, awb,
-               ss->permille / 1000, ss->permille % 1000,
-               s->checks, s->fails, s->rise_count, s->fall_count,
-               s->last_check, s->last_latency, s->last_change,
-               ss->downtime, s->inflight)
-           != NGX_OK
-        ? NGX_ERROR : ngx_http_guard_json_admin(s, out);
+    /* why the last failed check failed, when, and whether it still does */
+
+    if (ss->reason_len == 0) {
+        p = ngx_http_guard_put_lit(p, ",\"last_failure\":null");
+
+    } else {
+        p = ngx_http_guard_put_lit(p, ",\"last_failure\":{\"reason\":");
+        p = ngx_http_guard_put_json(p, ss->reason, ss->reason_len);
+        p = ngx_http_guard_put_lit(p, ",\"at_ms\":");
+        p = ngx_http_guard_json_ms(p, ss->failed_at);
+        p = ss->failing ? ngx_http_guard_put_lit(p, ",\"ongoing\":true}")
+                           : ngx_http_guard_put_lit(p, ",\"ongoing\":false}");
+    }
+
+    p = ngx_http_guard_put_lit(p, ",\"role\":\"");
+    p = ngx_cpystrn(p, (u_char *) ss->role, 16);
+    p = ngx_http_guard_put_lit(p, "\",\"config\":\"");
+    p = ngx_cpystrn(p, (u_char *) ss->config, 16);
+    p = ngx_http_guard_put_lit(p, "\",\"health\":\"");
+    p = ngx_cpystrn(p, (u_char *) ss->health, 16);
+    p = ngx_http_guard_put_lit(p, "\",\"admin\":\"");
+    p = ngx_cpystrn(p, (u_char *) ss->admin, 16);
+    p = ngx_http_guard_put_lit(p, "\",\"state\":\"");
+    p = ngx_cpystrn(p, (u_char *) ss->state, 16);
+    *p++ = '"';
+
+    p = ss->in_rotation ? ngx_http_guard_put_lit(p, ",\"in_rotation\":true")
+                        : ngx_http_guard_put_lit(p, ",\"in_rotation\":false");
+    p = ngx_http_guard_put_lit(p, ",\"weight\":");
+    p = ngx_http_guard_put_uint(p, ss->gp->cfg_weight);
+    p = ngx_http_guard_put_lit(p, ",\"effective_weight\":");
+    p = ngx_http_guard_weight_print(p, ss->effective_weight);
+    p = ngx_http_guard_put_lit(p, ",\"agent_weight\":");
+    p = ngx_http_guard_weight_print(p, ss->agent_weight);
+    p = ngx_http_guard_put_lit(p, ",\"slow_start\":");
+    p = ngx_http_guard_put_milli(p, ss->permille);
+    p = ngx_http_guard_put_lit(p, ",\"checks\":");
+    p = ngx_http_guard_put_uint(p, ss->checks);
+    p = ngx_http_guard_put_lit(p, ",\"checks_failed\":");
+    p = ngx_http_guard_put_uint(p, ss->fails);
+    p = ngx_http_guard_put_lit(p, ",\"down_transitions\":");
+    p = ngx_http_guard_put_uint(p, ss->downs);
+    p = ngx_http_guard_put_lit(p, ",\"rise_count\":");
+    p = ngx_http_guard_put_uint(p, ss->rise_count);
+    p = ngx_http_guard_put_lit(p, ",\"fall_count\":");
+    p = ngx_http_guard_put_uint(p, ss->fall_count);
+    p = ngx_http_guard_put_lit(p, ",\"last_check_at_ms\":");
+    p = ngx_http_guard_json_ms(p, ss->last_check);
+    p = ngx_http_guard_put_lit(p, ",\"last_check_duration_ms\":");
+
+    if (ss->last_check) {
+        p = ngx_http_guard_put_uint(p, ss->last_latency);
+
+    } else {
+        p = ngx_http_guard_put_lit(p, "null");
+    }
+
+    p = ngx_http_guard_put_lit(p, ",\"last_change_at_ms\":");
+    p = ngx_http_guard_json_ms(p, ss->last_change);
+    p = ngx_http_guard_put_lit(p, ",\"downtime_duration_ms\":");
+    p = ngx_http_guard_put_uint(p, ss->downtime);
+    p = ngx_http_guard_put_lit(p, ",\"in_flight\":");
+    p = ngx_http_guard_put_uint(p, ss->inflight);
+
+    /*
+     * the admin dimension's records: the version a change may be based on
+     * (If-Match), the drain and how long it took, the overrides in force
+     */
+
+    p = ngx_http_guard_put_lit(p, ",\"admin_version\":");
+    p = ngx_http_guard_put_uint(p, ss->admin_version);
+    p = ngx_http_guard_put_lit(p, ",\"admin_weight\":");
+    p = ngx_http_guard_json_ms(p, ss->admin_weight);
+    p = ngx_http_guard_put_lit(p, ",\"drain_started_at_ms\":");
+    p = ngx_http_guard_json_ms(p, ss->drain_started);
+    p = ngx_http_guard_put_lit(p, ",\"drain_duration_ms\":");
+
+    if (ss->drained_at && ss->drained_at >= ss->drain_started) {
+        p = ngx_http_guard_put_uint(p, ss->drained_at - ss->drain_started);
+
+    } else {
+        p = ngx_http_guard_put_lit(p, "null");
+    }
+
+    p = ngx_http_guard_put_lit(p, ",\"admin_override\":");
+    p = ngx_http_guard_json_override(p, ss->ov_admin);
+    p = ngx_http_guard_put_lit(p, ",\"weight_override\":");
+    p = ngx_http_guard_json_override(p, ss->ov_weight);
+    *p++ = '}';
+
+    out->b->last = p;
+
+    return NGX_OK;
 }
 
 
-/*
- * The rest of a server object, the admin dimension's records: the version
- * a change may be based on (If-Match), the drain and how long it took, the
- * overrides in force.
- */
+/* a number, or null for 0 (a time that never was, a weight never set) */
 
-static ngx_int_t
-ngx_http_guard_json_admin(ngx_http_guard_sh_server_t *s,
-    ngx_http_guard_out_t *out)
+static u_char *
+ngx_http_guard_json_ms(u_char *p, uint64_t ms)
 {
-    if (ngx_http_guard_out_printf(out, 256,
-            ",\"admin_version\":%uL,\"admin_weight\":", s->admin_version)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
+    if (ms == 0) {
+        return ngx_http_guard_put_lit(p, "null");
     }
 
-    if ((s->admin_weight
-         ? ngx_http_guard_out_printf(out, 32, "%ui", s->admin_weight)
-         : ngx_http_guard_out_str(out, "null"))
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    if (ngx_http_guard_out_str(out, ",\"drain_started_ms\":") != NGX_OK
-        || (s->drain_started
-            ? ngx_http_guard_out_printf(out, 32, "%uL", s->drain_started)
-            : ngx_http_guard_out_str(out, "null"))
-           != NGX_OK
-        || ngx_http_guard_out_str(out, ",\"drain_duration_ms\":") != NGX_OK
-        || (s->drained_at && s->drained_at >= s->drain_started
-            ? ngx_http_guard_out_printf(out, 32, "%uL",
-                                        s->drained_at - s->drain_started)
-            : ngx_http_guard_out_str(out, "null"))
-           != NGX_OK
-        || ngx_http_guard_out_str(out, ",\"admin_override\":") != NGX_OK
-        || ngx_http_guard_json_override(&s->ov_admin, out) != NGX_OK
-        || ngx_http_guard_out_str(out, ",\"weight_override\":") != NGX_OK
-        || ngx_http_guard_json_override(&s->ov_weight, out) != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    return ngx_http_guard_out_str(out, "}");
+    return ngx_http_guard_put_uint(p, ms);
 }
 
 
 /* {"by":..,"reason":..,"since_ms":..,"until_ms":..} or null */
 
-static ngx_int_t
-ngx_http_guard_json_override(ngx_http_guard_sh_override_t *ov,
-    ngx_http_guard_out_t *out)
+static u_char *
+ngx_http_guard_json_override(u_char *p, ngx_http_guard_sh_override_t *ov)
 {
-    if (ov->since == 0) {
-        return ngx_http_guard_out_str(out, "null");
+    if (ov == NULL) {
+        return ngx_http_guard_put_lit(p, "null");
     }
 
-    if (ngx_http_guard_out_str(out, "{\"by\":") != NGX_OK
-        || ngx_http_guard_out_json(out, ov->by,
-                                   ngx_strnlen(ov->by,
-                                               NGX_HTTP_GUARD_PRINCIPAL_LEN))
-           != NGX_OK
-        || ngx_http_guard_out_str(out, ",\"reason\":") != NGX_OK
-        || ngx_http_guard_out_json(out, ov->reason,
-                                   ngx_strnlen(ov->reason,
-                                               NGX_HTTP_GUARD_REASON_LEN))
-           != NGX_OK
-        || ngx_http_guard_out_printf(out, 64, ",\"since_ms\":%uL,"
-                                     "\"until_ms\":", ov->since)
-           != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
+    p = ngx_http_guard_put_lit(p, "{\"by\":");
+    p = ngx_http_guard_put_json(p, ov->by,
+                                ngx_strnlen(ov->by,
+                                            NGX_HTTP_GUARD_PRINCIPAL_LEN));
+    p = ngx_http_guard_put_lit(p, ",\"reason\":");
+    p = ngx_http_guard_put_json(p, ov->reason,
+                                ngx_strnlen(ov->reason,
+                                            NGX_HTTP_GUARD_REASON_LEN));
+    p = ngx_http_guard_put_lit(p, ",\"since_ms\":");
+    p = ngx_http_guard_put_uint(p, ov->since);
+    p = ngx_http_guard_put_lit(p, ",\"until_ms\":");
+    p = ngx_http_guard_json_ms(p, ov->until);
+    *p++ = '}';
 
-    if (ov->until) {
-        return ngx_http_guard_out_printf(out, 32, "%uL}", ov->until);
-    }
-
-    return ngx_http_guard_out_str(out, "null}");
+    return p;
 }
 
 

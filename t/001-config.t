@@ -795,7 +795,7 @@ guard_check parameter "timeout=1000" has no unit, so it means 1000 seconds
     location = /guard { guard_status; }
 --- request
 GET /guard
---- response_body_like: "interval_ms":1000,"timeout_ms":5000,
+--- response_body_like: "interval_duration_ms":1000,"timeout_duration_ms":5000,
 --- error_log eval
 qr/\[warn\] .*guard_check timeout \(5000ms\) is longer than its interval \(1000ms\) in \S+nginx\.conf:\d+: a server that does not answer is checked once per timeout/
 
@@ -823,7 +823,7 @@ Guard::wait_for(sub {
 }, 10) or die "b1 has fewer than 3 checks: " . ($Guard::ERROR // 'no error');
 --- request
 GET /guard
---- response_body_like: "in_rotation":1,"draining":0,"standbys":0,"standbys_promoted":0,"floor":1,"floor_holds":true,.*"status":"degraded",
+--- response_body_like: "in_rotation":1,"draining":0,"standbys":0,"standbys_promoted":0,"untracked":0,"floor":1,"floor_holds":true,.*"status":"degraded",
 --- error_log eval
 qr/\[notice\] .*upstream guard: server 127\.0\.0\.1:\d+ \(127\.0\.0\.1:\d+\) of upstream "app" is down: connect refused/
 --- no_error_log eval
@@ -864,7 +864,7 @@ qr/\[emerg\] .*"check" parameter "interval=1" is below the minimum interval of 1
     location = /guard { guard_status; }
 --- request
 GET /guard
---- response_body_like: "interval_ms":500,"timeout_ms":1000,
+--- response_body_like: "interval_duration_ms":500,"timeout_duration_ms":1000,
 --- no_error_log
 is longer than its interval
 
@@ -879,6 +879,6 @@ is longer than its interval
     location = /guard { guard_status; }
 --- request
 GET /guard
---- response_body_like: "interval_ms":500,"timeout_ms":2000,
+--- response_body_like: "interval_duration_ms":500,"timeout_duration_ms":2000,
 --- error_log eval
 qr/\[warn\] .*check timeout \(2000ms\) is longer than its interval \(500ms\) in \S+nginx\.conf:\d+/

@@ -67,7 +67,7 @@ Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
 Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
 --- request
 GET /guard
---- response_body_like: "address":"127.0.0.1:\d+","last_reason":"status 204","role":"primary","config":"up","health":"down"
+--- response_body_like: "address":"127.0.0.1:\d+","last_failure":\{"reason":"status 204"[^}]*\},"role":"primary","config":"up","health":"down"
 --- no_error_log
 [error]
 
@@ -107,7 +107,7 @@ Guard::wait_health('app', $ENV{TEST_NGINX_B3}, 'down');
 --- request
 GET /guard
 --- response_body_like eval
-qr/"last_reason":"",[^}]*"health":"up".*"last_reason":"header Content-Type mismatch",[^}]*"health":"down".*"last_reason":"header X-Maintenance present",[^}]*"health":"down"/
+qr/"last_failure":null,[^}]*"health":"up".*"last_failure":\{"reason":"header Content-Type mismatch"[^}]*\},[^}]*"health":"down".*"last_failure":\{"reason":"header X-Maintenance present"[^}]*\},[^}]*"health":"down"/
 --- no_error_log
 [error]
 
@@ -137,7 +137,7 @@ Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up', 'health', 10);
 --- request
 GET /guard
 --- response_body_like eval
-qr/"last_reason":"",[^}]*"health":"up".*"last_reason":"body mismatch",[^}]*"health":"down"/
+qr/"last_failure":null,[^}]*"health":"up".*"last_failure":\{"reason":"body mismatch"[^}]*\},[^}]*"health":"down"/
 --- error_log eval
 qr/of upstream "app" is down: body mismatch \(1 consecutive failures\)/
 --- no_error_log
@@ -162,7 +162,7 @@ qr/of upstream "app" is down: body mismatch \(1 consecutive failures\)/
 Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'down');
 --- request
 GET /guard
---- response_body_like: "last_reason":"body matched"
+--- response_body_like: "last_failure":\{"reason":"body matched"[^}]*\}
 
 
 
@@ -243,7 +243,7 @@ Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up', 'health', 10);
 --- request
 GET /guard
 --- response_body_like eval
-qr/"name":"app".*"health":"up".*"name":"wrong".*"last_reason":"status 405"/
+qr/"name":"app".*"health":"up".*"name":"wrong".*"last_failure":\{"reason":"status 405"[^}]*\}/
 --- no_error_log
 [error]
 
@@ -332,6 +332,6 @@ Guard::wait_health('large', $ENV{TEST_NGINX_B1}, 'up', 'health', 10);
 --- request
 GET /guard
 --- response_body_like eval
-qr/"name":"small".*"last_reason":"body mismatch".*"name":"large".*"last_reason":"","[^}]*"health":"up"/
+qr/"name":"small".*"last_failure":\{"reason":"body mismatch"[^}]*\}.*"name":"large".*"last_failure":null,"[^}]*"health":"up"/
 --- no_error_log
 [error]

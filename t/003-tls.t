@@ -34,7 +34,7 @@ __DATA__
 Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
 --- request
 GET /guard
---- response_body_like: "last_reason":"",[^}]*"health":"up"
+--- response_body_like: "last_failure":null,[^}]*"health":"up"
 --- no_error_log
 [error]
 
@@ -60,7 +60,7 @@ GET /guard
 Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'down');
 --- request
 GET /guard
---- response_body_like: "last_reason":"certificate verify failed: self[- ]signed certificate"
+--- response_body_like: "last_failure":\{"reason":"certificate verify failed: self[- ]signed certificate"[^}]*\}
 --- no_error_log
 [error]
 
@@ -86,7 +86,7 @@ GET /guard
 Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'down');
 --- request
 GET /guard
---- response_body_like: "last_reason":"certificate does not match \\"backend.test\\""
+--- response_body_like: "last_failure":\{"reason":"certificate does not match \\"backend.test\\""[^}]*\}
 --- no_error_log
 [error]
 
@@ -127,7 +127,7 @@ Guard::wait_health('nosni', $ENV{TEST_NGINX_B1}, 'down');
 --- request
 GET /guard
 --- response_body_like eval
-qr/"name":"app".*"health":"up".*"name":"named".*"last_reason":"status 421".*"name":"nosni".*"last_reason":"status 421"/
+qr/"name":"app".*"health":"up".*"name":"named".*"last_failure":\{"reason":"status 421"[^}]*\}.*"name":"nosni".*"last_failure":\{"reason":"status 421"[^}]*\}/
 --- no_error_log
 [error]
 
@@ -193,7 +193,7 @@ Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down', 'health', 10);
 --- request
 GET /guard
 --- response_body_like eval
-qr/"health":"up".*"last_reason":"tls handshake failed",[^}]*"health":"down"/
+qr/"health":"up".*"last_failure":\{"reason":"tls handshake failed"[^}]*\},[^}]*"health":"down"/
 --- no_error_log
 [error]
 
@@ -224,6 +224,6 @@ Guard::wait_health('other_port', $ENV{TEST_NGINX_B5}, 'up');
 --- request
 GET /guard
 --- response_body_like eval
-qr/"name":"app".*"health":"up".*"last_reason":"connect refused",[^}]*"health":"down".*"name":"other_port".*"health":"up"/
+qr/"name":"app".*"health":"up".*"last_failure":\{"reason":"connect refused"[^}]*\},[^}]*"health":"down".*"name":"other_port".*"health":"up"/
 --- no_error_log
 [error]

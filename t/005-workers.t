@@ -105,7 +105,7 @@ Test::More::ok($resumed && $resumed - $t0 < 3,
                        ($resumed || 0) - $t0));
 --- request
 GET /guard
---- response_body_like: "leader_changes":[2-9],
+--- response_body_like: "takeovers":[1-9],
 --- error_log eval
 qr/upstream guard: worker \d+ runs the checks/
 --- no_error_log

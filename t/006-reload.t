@@ -49,7 +49,7 @@ __DATA__
     location = /guard { guard_status; }
 --- init
 Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
-Guard::wait_health('app', $ENV{TEST_NGINX_B2}, '3', 'fails');
+Guard::wait_health('app', $ENV{TEST_NGINX_B2}, '3', 'checks_failed');
 --- request eval
 ["GET /", "GET /", "GET /guard"]
 --- response_body_like eval
@@ -92,7 +92,7 @@ Guard::wait_for(sub { my $s = Guard::guard_status(); $s && $s->{generation} >= 2
 --- request eval
 ["GET /", "GET /", "GET /", "GET /guard"]
 --- response_body_like eval
-["^b1\n\$", "^b1\n\$", "^b1\n\$", qr/"generation":2,.*"address":"127\.0\.0\.1:\d+",[^}]*"health":"up",[^}]*"checks":(?:[3-9]|\d\d+),.*"health":"down",[^}]*"fails":(?:[3-9]|\d\d+),.*"address":"127\.0\.0\.1:\d+",[^}]*"health":"(?:checking|down)"/]
+["^b1\n\$", "^b1\n\$", "^b1\n\$", qr/"generation":2,.*"address":"127\.0\.0\.1:\d+",[^}]*"health":"up",[^}]*"checks":(?:[3-9]|\d\d+),.*"health":"down",[^}]*"checks_failed":(?:[3-9]|\d\d+),.*"address":"127\.0\.0\.1:\d+",[^}]*"health":"(?:checking|down)"/]
 --- no_error_log
 [error]
 
@@ -132,7 +132,7 @@ Guard::wait_for(sub { my $s = Guard::guard_status(); $s && $s->{generation} >= 3
 --- request eval
 ["GET /", "GET /", "GET /guard"]
 --- response_body_like eval
-["^b1\n\$", "^b1\n\$", qr/"generation":3,.*"health":"up",[^}]*"checks":(?:[3-9]|\d\d+),.*"health":"down",[^}]*"fails":(?:[3-9]|\d\d+),/]
+["^b1\n\$", "^b1\n\$", qr/"generation":3,.*"health":"up",[^}]*"checks":(?:[3-9]|\d\d+),.*"health":"down",[^}]*"checks_failed":(?:[3-9]|\d\d+),/]
 --- error_log eval
 qr/upstream guard: zone resized from \d+ to 2097152, state kept/
 --- no_error_log
@@ -213,7 +213,7 @@ Guard::wait_for(sub { my $s = Guard::guard_status(); $s && $s->{generation} >= 5
 --- request eval
 ["GET /", "GET /guard"]
 --- response_body_like eval
-["^b1\n\$", qr/"generation":5,.*"health":"up",[^}]*"checks":(?:[3-9]|\d\d+),.*"health":"(?:checking|down)",[^}]*"checks":[01],[^}]*"fails":[01],/]
+["^b1\n\$", qr/"generation":5,.*"health":"up",[^}]*"checks":(?:[3-9]|\d\d+),.*"health":"(?:checking|down)",[^}]*"checks":[01],[^}]*"checks_failed":[01],/]
 --- no_error_log
 [error]
 
@@ -373,7 +373,7 @@ Test::More::ok(Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down'),
 my $now = Guard::guard_status() or die "no status: $Guard::ERROR\n";
 $main::b1_checks = Guard::server_state($now, 'app', $b1)->{checks};
 $main::b2_fails = Guard::server_state($now, 'app',
-                                      "127.0.0.1:$ENV{TEST_NGINX_B2}")->{fails};
+                                      "127.0.0.1:$ENV{TEST_NGINX_B2}")->{checks_failed};
 $main::generation = $now->{generation};
 --- request
 GET /
@@ -419,7 +419,7 @@ Test::More::is($b1->{health}, 'up', "b1 stays up");
 Test::More::cmp_ok($b1->{checks}, '>=', $main::b1_checks,
                    "b1 keeps its check count");
 Test::More::is($b2->{health}, 'down', "b2 stays down");
-Test::More::cmp_ok($b2->{fails}, '>=', $main::b2_fails,
+Test::More::cmp_ok($b2->{checks_failed}, '>=', $main::b2_fails,
                    "b2 keeps its failure count");
 --- request eval
 ["GET /", "GET /"]

@@ -70,15 +70,15 @@ for my $b (1 .. 9) {
 --- request
 GET /guard
 --- response_body_like eval
-qr/"name":"silent".*"last_reason":"timeout\ \(response\)".*
-   "name":"drip".*"last_reason":"timeout\ \(response\)".*
-   "name":"bigheaders".*"last_reason":"(?:headers\ too\ large|too\ many\ headers)".*
-   "name":"endless".*"last_reason":"body\ mismatch".*
-   "name":"garbage".*"last_reason":"bad\ status\ line".*
-   "name":"reset".*"last_reason":"(?:connection\ reset|truncated\ response|bad\ status\ line)".*
-   "name":"tlsgarbage".*"last_reason":"tls\ handshake\ failed".*
-   "name":"noaccept".*"last_reason":"timeout\ \(connect\)".*
-   "name":"close".*"last_reason":"no\ response"/sx
+qr/"name":"silent".*"last_failure":\{"reason":"timeout\ \(response\)"[^}]*\}.*
+   "name":"drip".*"last_failure":\{"reason":"timeout\ \(response\)"[^}]*\}.*
+   "name":"bigheaders".*"last_failure":\{"reason":"(?:headers\ too\ large|too\ many\ headers)"[^}]*\}.*
+   "name":"endless".*"last_failure":\{"reason":"body\ mismatch"[^}]*\}.*
+   "name":"garbage".*"last_failure":\{"reason":"bad\ status\ line"[^}]*\}.*
+   "name":"reset".*"last_failure":\{"reason":"(?:connection\ reset|truncated\ response|bad\ status\ line)"[^}]*\}.*
+   "name":"tlsgarbage".*"last_failure":\{"reason":"tls\ handshake\ failed"[^}]*\}.*
+   "name":"noaccept".*"last_failure":\{"reason":"timeout\ \(connect\)"[^}]*\}.*
+   "name":"close".*"last_failure":\{"reason":"no\ response"[^}]*\}/sx
 --- no_error_log
 [crit]
 [emerg]
@@ -98,7 +98,7 @@ qr/"name":"silent".*"last_reason":"timeout\ \(response\)".*
 Guard::wait_health('endless', $ENV{TEST_NGINX_B4}, 'up');
 --- request
 GET /guard
---- response_body_like: "last_reason":"",[^}]*"health":"up"
+--- response_body_like: "last_failure":null,[^}]*"health":"up"
 --- no_error_log
 [error]
 

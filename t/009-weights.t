@@ -227,7 +227,7 @@ my $tried = grep { /connect\(\) failed .* while connecting to upstream/ } <$fh>;
 Test::More::is($tried, 0, "no request tried the dead server after it was marked down");
 --- request
 GET /guard
---- response_body_like: "health":"up".*"last_reason":"connect refused"
+--- response_body_like: "health":"up".*"last_failure":\{"reason":"connect refused"[^}]*\}
 --- no_error_log
 [crit]
 
@@ -270,7 +270,7 @@ Test::More::ok(@seen >= 4 && $increasing && $seen[0] < 5 && $seen[-1] == 10,
                "slow start ramps in steps: @seen");
 --- request
 GET /guard
---- response_body_like: "slow_start_ms":3000,
+--- response_body_like: "slow_start_duration_ms":3000,
 --- no_error_log
 [error]
 

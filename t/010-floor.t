@@ -71,7 +71,7 @@ my $after = Guard::who(40, $keys);
 Test::More::unlike($after, qr/b[34]/, "b1 back: the standby is demoted: $after");
 --- request
 GET /guard
---- response_body_like: "standbys":2,"standbys_promoted":0,"floor":2,
+--- response_body_like: "standbys":2,"standbys_promoted":0,"untracked":0,"floor":2,
 --- error_log eval
 [qr/upstream guard: standby 127\.0\.0\.1:\d+ \(127\.0\.0\.1:\d+\) of upstream "app" promoted \(1 primaries in rotation, floor 2\)/,
  qr/standby 127\.0\.0\.1:\d+ \(127\.0\.0\.1:\d+\) of upstream "app" demoted \(2 primaries in rotation, floor 2\)/]
@@ -115,7 +115,7 @@ my $after = Guard::who(40, $keys);
 Test::More::unlike($after, qr/b[34]/, "b1 back: the standby is demoted: $after");
 --- request
 GET /guard
---- response_body_like: "standbys":2,"standbys_promoted":0,"floor":2,
+--- response_body_like: "standbys":2,"standbys_promoted":0,"untracked":0,"floor":2,
 --- error_log eval
 [qr/upstream guard: standby 127\.0\.0\.1:\d+ \(127\.0\.0\.1:\d+\) of upstream "app" promoted \(1 primaries in rotation, floor 2\)/,
  qr/standby 127\.0\.0\.1:\d+ \(127\.0\.0\.1:\d+\) of upstream "app" demoted \(2 primaries in rotation, floor 2\)/]
@@ -159,7 +159,7 @@ my $after = Guard::who(40, $keys);
 Test::More::unlike($after, qr/b[34]/, "b1 back: the standby is demoted: $after");
 --- request
 GET /guard
---- response_body_like: "standbys":2,"standbys_promoted":0,"floor":2,
+--- response_body_like: "standbys":2,"standbys_promoted":0,"untracked":0,"floor":2,
 --- error_log eval
 [qr/upstream guard: standby 127\.0\.0\.1:\d+ \(127\.0\.0\.1:\d+\) of upstream "app" promoted \(1 primaries in rotation, floor 2\)/,
  qr/standby 127\.0\.0\.1:\d+ \(127\.0\.0\.1:\d+\) of upstream "app" demoted \(2 primaries in rotation, floor 2\)/]
@@ -192,7 +192,7 @@ Guard::health_file('b1-up', 1);
 Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
 --- request
 GET /guard
---- response_body_like: "in_rotation":3,"draining":0,"standbys":0,"standbys_promoted":0,"floor":3,
+--- response_body_like: "in_rotation":3,"draining":0,"standbys":0,"standbys_promoted":0,"untracked":0,"floor":3,
 --- grep_error_log eval
 qr/upstream "app" is (?:below|back at) its floor: \d+ in rotation, floor \d+/
 --- grep_error_log_out
@@ -224,7 +224,7 @@ Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'down');
 Guard::wait_health('app', $ENV{TEST_NGINX_B3}, 'up');
 --- request
 GET /guard
---- response_body_like: "in_rotation":1,"draining":0,"standbys":1,"standbys_promoted":0,"floor":0,"
+--- response_body_like: "in_rotation":1,"draining":0,"standbys":1,"standbys_promoted":0,"untracked":0,"floor":0,"
 --- no_error_log
 below its floor
 

@@ -89,11 +89,11 @@ Test::More::is_deeply(\@names, ['app', "we\"ird\\name", "\x{0437}\x{0430}\x{043a
 Guard::check_json('/guard?state=down', 'state filter');
 Test::More::is($doc->{upstreams}[0]{balancer}, 'round robin',
                'the default balancer is reported as round robin');
-Guard::check_json('/guard?upstream=nosuch', 'filter matching nothing');
+Guard::check_json('/guard?state=maintenance', 'filter matching nothing');
 --- request
 GET /guard?upstream=app&state=down
 --- response_body_like eval
-qr/\A\{"version":1,.*"upstreams":\[\{"name":"app",.*"servers":\[\{"server":"127\.0\.0\.1:$ENV{TEST_NGINX_B2}",[^\]]*\]\}\]\}\n\z/s
+qr/\A\{"version":2,.*"upstreams":\[\{"name":"app",.*"servers":\[\{"server":"127\.0\.0\.1:$ENV{TEST_NGINX_B2}",[^\]]*\]\}\]\}\n\z/s
 --- response_headers
 Content-Type: application/json
 Cache-Control: no-store
@@ -102,7 +102,7 @@ Cache-Control: no-store
 
 
 
-=== TEST 2: bad queries get a 400 with a JSON reason; only GET and HEAD
+=== TEST 2: bad queries get a 400 with a JSON reason, an unknown upstream a 404; only GET and HEAD
 --- http_config eval
 "    upstream app {
         server 127.0.0.1:\$TEST_NGINX_B1;
@@ -112,15 +112,22 @@ Cache-Control: no-store
 --- config
     location = /guard { guard_status; }
 --- request eval
-["GET /guard?state=sleepy", "GET /guard?format=xml", "GET /guard?refresh=-1", "POST /guard\nx=1", "HEAD /guard"]
+["GET /guard?state=sleepy", "GET /guard?format=xml", "GET /guard?refresh=-1", "POST /guard\nx=1", "HEAD /guard",
+ "GET /guard?upstream=nosuch", "GET /guard?upstream=nosuch&format=html", "GET /guard?upstream=nosuch&format=prometheus",
+ "GET /guard?upstream=app&state=maintenance", "GET /guard?format=prometheus&detail=2"]
 --- error_code eval
-[400, 400, 400, 405, 200]
+[400, 400, 400, 405, 200, 404, 404, 404, 200, 400]
 --- response_body_like eval
 [qr/\A\{"error":"unknown state \\"sleepy\\", expected a health, admin or summary state","status":400\}\n\z/,
  qr/\A\{"error":"unknown format, expected json, html or prometheus","status":400\}\n\z/,
  qr/\A\{"error":"invalid refresh \\"-1\\", expected 0 to 3600 seconds","status":400\}\n\z/,
  qr/405 Not Allowed/,
- qr/\A\z/]
+ qr/\A\z/,
+ qr/\A\{"error":"no checked upstream \\"nosuch\\"","status":404\}\n\z/,
+ qr/\A\{"error":"no checked upstream \\"nosuch\\"","status":404\}\n\z/,
+ qr/\A\{"error":"no checked upstream \\"nosuch\\"","status":404\}\n\z/,
+ qr/"upstreams":\[\]\}\n\z/,
+ qr/\A\{"error":"invalid detail \\"2\\", expected 0 or 1","status":400\}\n\z/]
 
 
 
@@ -170,8 +177,10 @@ Cache-Control: no-store
 Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
 Guard::promtool('/guard?format=prometheus', 'all upstreams');
 Guard::promtool('/guard?format=prometheus&state=down', 'state filter');
+Guard::promtool('/guard?format=prometheus&detail=1', 'detail');
+Guard::promtool('/guard?format=prometheus&detail=1&state=down', 'detail, state filter');
 --- request
-GET /guard?format=prometheus&upstream=app
+GET /guard?format=prometheus&upstream=app&detail=1
 --- response_body_like eval
 qr/^# TYPE nginx_upstream_guard_upstream_in_rotation gauge\n
     nginx_upstream_guard_upstream_in_rotation\{upstream="app"\}\ 1\n.*
@@ -231,6 +240,7 @@ Guard::wait_health('b_broken', $ENV{TEST_NGINX_B2}, 'down');
 my $doc = Guard::check_json('/guard', '10,000 servers');
 Test::More::is(scalar @{ $doc->{upstreams}[0]{servers} || [] }, 10000, '10,000 servers reported');
 Guard::promtool('/guard?format=prometheus', '10,000 servers');
+Guard::promtool('/guard?format=prometheus&detail=1', '10,000 servers, detail');
 --- request
 GET /guard?format=html
 --- response_body_like eval
@@ -268,7 +278,7 @@ my $idle = Guard::wait_health('slow', $ENV{TEST_NGINX_B4}, '0', 'in_flight');
 Test::More::ok($idle, 'released when the clients went away');
 Guard::stop_hostile($ENV{TEST_NGINX_B4});
 --- request
-GET /guard?format=prometheus
+GET /guard?format=prometheus&detail=1
 --- response_body_like: nginx_upstream_guard_server_in_flight\{upstream="slow",[^}]*\} 0
 
 
@@ -385,14 +395,20 @@ GET /guard?upstream=smile%F0%9F%98%80
     location = /guard { guard_status; }
 --- init
 Guard::wait_health('dup', $ENV{TEST_NGINX_B1}, 'up');
-my ($st, $body) = Guard::http_get('/guard?format=prometheus');
+my ($st, $body) = Guard::http_get('/guard?format=prometheus&detail=1');
 Test::More::is($st, 200, 'Prometheus text served');
 Test::More::is_deeply([Guard::prom_errors($body)], [],
                       'valid, and no series twice');
 my @ids = ($body // '') =~ /^nginx_upstream_guard_server_in_rotation\{[^}]*,id="(\d+)"\} \d+$/mg;
 Test::More::is("@ids", "0 1 2 3 4", 'each server has its own id');
+($st, $body) = Guard::http_get('/guard?format=prometheus');
+Test::More::is_deeply([Guard::prom_errors($body)], [],
+                      'compact: valid, and no series twice');
+my @rows = ($body // '') =~ /^(nginx_upstream_guard_server_in_rotation\{.*)$/mg;
+Test::More::is(scalar @rows, 1, 'compact: one series per address')
+    or Test::More::diag(join "\n", @rows);
 --- request
-GET /guard?format=prometheus&state=up
+GET /guard?format=prometheus&state=up&detail=1
 --- response_body_like eval
 qr/^nginx_upstream_guard_server_weight\{upstream="dup",server="127\.0\.0\.1:\d+",address="127\.0\.0\.1:\d+",role="primary",id="2"\} 2$/m
 --- no_error_log

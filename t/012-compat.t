@@ -115,15 +115,15 @@ Guard::wait_health('t_tcp', $ENV{TEST_NGINX_B1}, 'up');
 Guard::wait_health('t_mysql', $ENV{TEST_NGINX_B4}, 'up');
 Guard::wait_health('t_ajp', $ENV{TEST_NGINX_B6}, 'up');
 Guard::wait_health('t_fastcgi', $ENV{TEST_NGINX_B8}, 'up');
-Guard::wait_health('t_mysql_err', $ENV{TEST_NGINX_B5}, '2', 'fails');
-Guard::wait_health('t_ajp_bad', $ENV{TEST_NGINX_B7}, '2', 'fails');
-Guard::wait_health('t_fastcgi_503', $ENV{TEST_NGINX_B9}, '2', 'fails');
-Guard::wait_health('t_ssl_hello', $ENV{TEST_NGINX_B1}, '2', 'fails');
+Guard::wait_health('t_mysql_err', $ENV{TEST_NGINX_B5}, '2', 'checks_failed');
+Guard::wait_health('t_ajp_bad', $ENV{TEST_NGINX_B7}, '2', 'checks_failed');
+Guard::wait_health('t_fastcgi_503', $ENV{TEST_NGINX_B9}, '2', 'checks_failed');
+Guard::wait_health('t_ssl_hello', $ENV{TEST_NGINX_B1}, '2', 'checks_failed');
 --- request eval
 ["GET /status", "GET /guard"]
 --- response_body_like eval
 [qr/\A0,t_tcp,127\.0\.0\.1:\d+,up,\d+,0,tcp,0\n1,t_mysql,127\.0\.0\.1:\d+,up,\d+,0,mysql,0\n2,t_mysql_err,127\.0\.0\.1:\d+,down,0,\d+,mysql,0\n3,t_ajp,127\.0\.0\.1:\d+,up,\d+,0,ajp,0\n4,t_ajp_bad,127\.0\.0\.1:\d+,down,0,\d+,ajp,0\n5,t_fastcgi,127\.0\.0\.1:\d+,up,\d+,0,fastcgi,0\n6,t_fastcgi_503,127\.0\.0\.1:\d+,down,0,\d+,fastcgi,0\n7,t_ssl_hello,127\.0\.0\.1:\d+,down,0,\d+,ssl_hello,0\n\z/,
- qr/"name":"t_mysql_err".*"last_reason":"mysql error packet".*"name":"t_ajp_bad".*"last_reason":"bad ajp reply".*"name":"t_fastcgi_503".*"last_reason":"status 503".*"name":"t_ssl_hello".*"last_reason":"tls handshake failed"/s]
+ qr/"name":"t_mysql_err".*"last_failure":\{"reason":"mysql error packet"[^}]*\}.*"name":"t_ajp_bad".*"last_failure":\{"reason":"bad ajp reply"[^}]*\}.*"name":"t_fastcgi_503".*"last_failure":\{"reason":"status 503"[^}]*\}.*"name":"t_ssl_hello".*"last_failure":\{"reason":"tls handshake failed"[^}]*\}/s]
 --- no_error_log
 [crit]
 
@@ -268,13 +268,13 @@ Guard::wait_for(sub {
     my $st = Guard::guard_status() or return 0;
     my $a = Guard::server_state($st, 'redirect_alive', "127.0.0.1:$ENV{TEST_NGINX_B4}");
     my $d = Guard::server_state($st, 'redirect_dead', "127.0.0.1:$ENV{TEST_NGINX_B4}");
-    $seen = join ' ', map { $_ ? "$_->{health}/$_->{rise_count}/$_->{last_reason}" : 'none' } $a, $d;
-    $a && $d && $a->{rise_count} >= 2 && $d->{last_reason} eq 'status 302';
+    $seen = join ' ', map { $_ ? "$_->{health}/$_->{rise_count}/" . Guard::reason($_) : 'none' } $a, $d;
+    $a && $d && $a->{rise_count} >= 2 && Guard::reason($d) eq 'status 302';
 }, 10) or die "the checks never settled: $seen";
 --- request
 GET /guard
 --- response_body_like eval
-qr/"name":"redirect_alive".*"health":"up".*"fall_count":0,.*"name":"redirect_dead".*"last_reason":"status 302","role":"primary","config":"up","health":"down"/
+qr/"name":"redirect_alive".*"health":"up".*"fall_count":0,.*"name":"redirect_dead".*"last_failure":\{"reason":"status 302"[^}]*\},"role":"primary","config":"up","health":"down"/
 
 
 
@@ -299,10 +299,10 @@ Guard::wait_for(sub {
     my $st = Guard::guard_status() or return 0;
     my $a = Guard::server_state($st, 'plain_alive', "127.0.0.1:$ENV{TEST_NGINX_B5}");
     my $d = Guard::server_state($st, 'plain_dead', "127.0.0.1:$ENV{TEST_NGINX_B5}");
-    $seen = join ' ', map { $_ ? "$_->{health}/$_->{rise_count}/$_->{last_reason}" : 'none' } $a, $d;
-    $a && $d && $a->{rise_count} >= 2 && $d->{last_reason} eq 'status 200';
+    $seen = join ' ', map { $_ ? "$_->{health}/$_->{rise_count}/" . Guard::reason($_) : 'none' } $a, $d;
+    $a && $d && $a->{rise_count} >= 2 && Guard::reason($d) eq 'status 200';
 }, 10) or die "the checks never settled: $seen";
 --- request
 GET /guard
 --- response_body_like eval
-qr/"name":"plain_alive".*"health":"up".*"fall_count":0,.*"name":"plain_dead".*"last_reason":"status 200","role":"primary","config":"up","health":"down"/
+qr/"name":"plain_alive".*"health":"up".*"fall_count":0,.*"name":"plain_dead".*"last_failure":\{"reason":"status 200"[^}]*\},"role":"primary","config":"up","health":"down"/

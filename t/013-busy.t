@@ -34,7 +34,8 @@ my $row = sub {
     my $s = Guard::server_state($st, 'app', $addr)
         or die "no server $addr in the status\n";
     defined $s->{$_} && $s->{$_} =~ /^\d+\z/
-        or die "server $addr without a number for $_\n" for qw(checks fails);
+        or die "server $addr without a number for $_\n"
+        for qw(checks checks_failed);
     return ($s, $st->{leader_pid});
 };
 my ($before) = $row->();
@@ -48,7 +49,7 @@ for my $round (1 .. 4) {
     select(undef, undef, undef, 0.4 + 0.1 * $round);
 }
 my ($s) = $row->();
-Test::More::is($s->{fails} - $before->{fails}, 0,
+Test::More::is($s->{checks_failed} - $before->{checks_failed}, 0,
                "no check failed across 4 stalls of 1.5 s ("
                . ($s->{checks} - $before->{checks}) . " checks)");
 Test::More::cmp_ok($s->{checks} - $before->{checks}, '>', 0,

@@ -54,7 +54,7 @@ sub asan {
 }
 
 sub row { my $s = shift; join ' ', map { "$_=" . ($s->{$_} // 'undef') }
-          qw(health checks fails last_reason last_latency_ms) }
+          qw(health checks checks_failed last_check_duration_ms) }
 
 # TEST 1's servers listen before its nginx starts checking them
 Guard::start_hostile('slow:1900', $ENV{TEST_NGINX_B8}, lifetime => 120);
@@ -84,14 +84,14 @@ __DATA__
 main::poll(sub { my $s = main::server('slow', $ENV{TEST_NGINX_B8});
                  ($s->{checks} >= 3, main::row($s)) }, 15, 'three checks');
 my $s = main::server('slow', $ENV{TEST_NGINX_B8});
-Test::More::is($s->{fails}, $s->{checks}, 'every check of the slow server '
+Test::More::is($s->{checks_failed}, $s->{checks}, 'every check of the slow server '
                . 'failed: ' . main::row($s));
-Test::More::is($s->{last_reason}, 'timeout (response)', 'reason');
+Test::More::is(Guard::reason($s), 'timeout (response)', 'reason');
 # a silent server fails after 1 s, not 2 s
 main::poll(sub { my $s = main::server('silent', $ENV{TEST_NGINX_B9});
                  ($s->{checks} >= 2, main::row($s)) }, 15, 'two checks');
 $s = main::server('silent', $ENV{TEST_NGINX_B9});
-Test::More::ok($s->{last_latency_ms} >= 950 && $s->{last_latency_ms} < 1600,
+Test::More::ok($s->{last_check_duration_ms} >= 950 && $s->{last_check_duration_ms} < 1600,
                'the silent server failed after about 1 s: ' . main::row($s));
 Guard::stop_hostile($ENV{"TEST_NGINX_B$_"}) for 8, 9;
 --- request
@@ -128,10 +128,10 @@ for my $up (qw(evil evilnot)) {
     main::poll(sub { my $s = main::server($up, $ENV{TEST_NGINX_B1});
                      ($s->{checks} >= 3, main::row($s)) }, 15, "$up checked");
     my $s = main::server($up, $ENV{TEST_NGINX_B1});
-    Test::More::is($s->{last_reason}, 'regex limit',
+    Test::More::is(Guard::reason($s), 'regex limit',
                    "$up: the check fails on the limit: " . main::row($s));
-    Test::More::is($s->{fails}, $s->{checks}, "$up: every check failed");
-    Test::More::cmp_ok($s->{last_latency_ms}, '<', 100,
+    Test::More::is($s->{checks_failed}, $s->{checks}, "$up: every check failed");
+    Test::More::cmp_ok($s->{last_check_duration_ms}, '<', 100,
                        "$up: the check ended fast: " . main::row($s));
 }
 # nginx -t says which pattern may backtrack without end
@@ -175,9 +175,9 @@ Guard::start_hostile('chunkbomb', $ENV{TEST_NGINX_B1}, lifetime => 30);
 main::poll(sub { my $s = main::server('bomb', $ENV{TEST_NGINX_B1});
                  ($s->{checks} >= 3, main::row($s)) }, 15, 'three checks');
 my $s = main::server('bomb', $ENV{TEST_NGINX_B1});
-Test::More::is($s->{last_reason}, 'chunk size overflow',
+Test::More::is(Guard::reason($s), 'chunk size overflow',
                'the check fails on the size: ' . main::row($s));
-Test::More::is($s->{fails}, $s->{checks}, 'every check failed');
+Test::More::is($s->{checks_failed}, $s->{checks}, 'every check failed');
 Guard::stop_hostile($ENV{TEST_NGINX_B1});
 --- request
 GET /guard
@@ -250,7 +250,7 @@ main::poll(sub { my $s = main::server('ka', $ENV{TEST_NGINX_B1});
                  ($s->{checks} >= $s0->{checks} + 12, main::row($s)) },
            15, 'twelve more checks');
 my $s = main::server('ka', $ENV{TEST_NGINX_B1});
-Test::More::is($s->{fails} - $s0->{fails}, 0,
+Test::More::is($s->{checks_failed} - $s0->{checks_failed}, 0,
                'no check failed: ' . main::row($s0) . ' -> ' . main::row($s));
 Test::More::is($s->{health}, 'up', 'the server stayed up');
 # every check reused the connection of the one before, which the server
@@ -282,13 +282,13 @@ GET /guard
 --- init
 Guard::start_hostile('tlsbadlen', $ENV{TEST_NGINX_B1}, lifetime => 30);
 main::poll(sub { my $s = main::server('tls', $ENV{TEST_NGINX_B1});
-                 ($s->{checks} >= 10 && $s->{last_reason} ne 'connect refused',
+                 ($s->{checks} >= 10 && Guard::reason($s) ne 'connect refused',
                   main::row($s)) }, 15, 'ten checks');
 main::poll(sub { my $u = Guard::upstream_state(Guard::guard_status(), 'nosock');
                  ($u->{servers}[0]{checks} >= 10, main::row($u->{servers}[0])) },
            15, 'ten checks of the missing socket');
 my $s = main::server('tls', $ENV{TEST_NGINX_B1});
-Test::More::is($s->{last_reason}, 'tls handshake failed', 'tls reason');
+Test::More::is(Guard::reason($s), 'tls handshake failed', 'tls reason');
 # one "is down" line each: the failure reason once per change
 my $log = ($ENV{TEST_NGINX_SERVROOT} || "$ENV{TEST_NGINX_PWD}/t/servroot")
           . "/logs/error.log";
@@ -344,7 +344,7 @@ my $n = $s->{checks} - $s0->{checks};
 # 20 due in 4 s at 200 ms; starved, it got one or two
 Test::More::cmp_ok($n, '>=', 14, "the healthy upstream was checked on time"
                    . " ($n checks in 4 s: " . main::row($s) . ")");
-Test::More::is($s->{fails}, 0, 'and never failed');
+Test::More::is($s->{checks_failed}, 0, 'and never failed');
 Guard::stop_hostile($ENV{TEST_NGINX_B1});
 --- request
 GET /guard
@@ -412,16 +412,16 @@ GET /guard
 --- init
 Guard::health_file('flip-h', 0);
 main::poll(sub { my $s = main::server('flip', $ENV{TEST_NGINX_B2});
-                 ($s->{health} eq 'down' && $s->{fails} >= 5, main::row($s)) },
+                 ($s->{health} eq 'down' && $s->{checks_failed} >= 5, main::row($s)) },
            15, 'down, failing');
 # the file says "up": now a 200 whose body does not match
 Guard::health_file('flip-h', 1);
 main::poll(sub { my $s = main::server('flip', $ENV{TEST_NGINX_B2});
-                 ($s->{last_reason} eq 'body mismatch', main::row($s)) },
+                 (Guard::reason($s) eq 'body mismatch', main::row($s)) },
            15, 'the new reason');
 my $s0 = main::server('flip', $ENV{TEST_NGINX_B2});
 main::poll(sub { my $s = main::server('flip', $ENV{TEST_NGINX_B2});
-                 ($s->{fails} >= $s0->{fails} + 5, main::row($s)) },
+                 ($s->{checks_failed} >= $s0->{checks_failed} + 5, main::row($s)) },
            15, 'five more failures');
 my $log = ($ENV{TEST_NGINX_SERVROOT} || "$ENV{TEST_NGINX_PWD}/t/servroot")
           . "/logs/error.log";

@@ -235,11 +235,19 @@ Test::More::ok(@untracked > 0, "the third set does not fit: "
 Test::More::ok(!grep({ $_->{health} ne 'untracked' } @untracked),
                "their health says so too");
 my ($code, $body) = Guard::http_get('/metrics');
-Test::More::like($body // '', qr/state="untracked"/,
-                 "prometheus shows untracked servers");
+my $n = scalar @untracked;
+Test::More::like($body // '',
+                 qr/^nginx_upstream_guard_upstream_state_servers\{upstream="app",state="untracked"\} $n$/m,
+                 "prometheus counts the untracked servers");
+Test::More::like($body // '',
+                 qr/\A(?!.*server="127\.0\.21\.).*server="127\.0\.22\./s,
+                 "prometheus is of the third set");
+($code, $body) = Guard::http_get('/metrics?detail=1');
+Test::More::like($body // '', qr/state="untracked"\} 1$/m,
+                 "prometheus detail shows each untracked server");
 Test::More::like($body // '',
                  qr/\A(?!.*address="127\.0\.21\.).*address="127\.0\.22\./s,
-                 "prometheus is of the third set");
+                 "prometheus detail is of the third set");
 ($code, $body) = Guard::http_get('/cs');
 Test::More::like($body // '', qr/"status": "untracked"/,
                  "check_status shows them untracked, not up");
@@ -255,7 +263,7 @@ main::all_checked(23, 150, "after the old worker left");
 --- request
 GET /guard
 --- response_body_like eval
-qr/^(?!.*untracked).*"address":"127\.0\.23\.150:/s
+qr/^(?!.*"(?:state|health)":"untracked").*"address":"127\.0\.23\.150:/s
 --- error_log eval
 qr/upstream guard: zone "upstream_guard" is full, \d+ of 150 servers of upstream "app" are not checked and reported as untracked, the first "127\.0\.22\.\d+:\d+"/
 
@@ -305,7 +313,7 @@ Guard::stop_hostile($ENV{TEST_NGINX_B4});
 --- request
 GET /guard
 --- response_body_like eval
-qr/^(?!.*untracked).*"address":"127\.0\.37\.150:/s
+qr/^(?!.*"(?:state|health)":"untracked").*"address":"127\.0\.37\.150:/s
 --- error_log eval
 qr/upstream guard: zone resized from \d+ to \d+, state kept/
 --- no_error_log

@@ -144,7 +144,7 @@ Test::More::unlike($who, qr/b1/,
 my (undef, $html) = Guard::http_get('/guard?format=html');
 Test::More::like($html, qr/drained<br><span class="aside">in [^<]+<\/span><br><span class="aside">by olga: kernel patch<\/span>/,
                  'HTML: drained, in how long, by whom and why');
-my (undef, $prom) = Guard::http_get('/guard?format=prometheus');
+my (undef, $prom) = Guard::http_get('/guard?format=prometheus&detail=1');
 Test::More::like($prom, qr/^nginx_upstream_guard_server_drained\{upstream="app",server="\Q$b1\E"[^}]*\} 1$/m,
                  'Prometheus: server_drained 1');
 Test::More::like($prom, qr/^nginx_upstream_guard_server_admin_version\{upstream="app",server="\Q$b1\E"[^}]*\} 1$/m,

@@ -236,7 +236,12 @@ my $st = Guard::guard_status();
 Test::More::is($st && $st->{generation}, 1, 'a fresh zone: a restart, not a reload');
 my $s = Guard::server_state($st, 'app', $main::B2) || {};
 Test::More::is($s->{health}, 'down', 'b2 is down at once, before any check');
-Test::More::is($s->{last_reason}, 'status 503', 'with the reason it went down for');
+Test::More::is(Guard::reason($s), 'status 503', 'with the reason it went down for');
+Test::More::ok($s->{last_failure} && $s->{last_failure}{ongoing},
+               'a failure that still holds: no check passed since');
+Test::More::ok($s->{last_failure} && exists $s->{last_failure}{at_ms}
+               && !defined $s->{last_failure}{at_ms},
+               'its time is not known after the restart');
 Test::More::is((Guard::server_state($st, 'app', $main::B3) || {})->{health}, 'down', 'b3 too');
 main::out_until_up(15);
 Test::More::like(Guard::who(20, '/'), qr/b2=/, 'b2 serves once up');
@@ -329,7 +334,7 @@ main::conf('interval=1s fall=1 rise=3', $main::B1, $main::B2)
 my $s = main::b2() || {};
 Test::More::is($s->{admin}, 'drained', 'b2 is drained at once');
 Test::More::is($s->{health}, 'up', 'and up, as saved');
-Test::More::is($s->{last_reason}, "was\nslow", 'the reason, percent-encoding undone');
+Test::More::is(Guard::reason($s), "was\nslow", 'the reason, percent-encoding undone');
 Test::More::unlike(Guard::who(20, '/'), qr/b2/, 'no request goes to b2');
 Test::More::is(main::b2_hits(), 0, 'b2 saw none');
 my $want = main::crafted($main::B2Drained, $main::Frozen, $main::Chain0);
@@ -615,7 +620,7 @@ Test::More::like(main::line_of($main::B2, $f), qr/ down /, 'with b2 down');
 GET /guard
 --- response_body_like: "name":"app"
 --- no_error_log eval
-[$main::UNEXPECTED, qr/\[error\](?!.*(?:is down: |below its floor: |not written, retried))/]
+[$main::UNEXPECTED, qr/\[error\](?!.*(?:is down: |below its floor: |has no server in rotation: |not written, retried))/]
 
 
 

@@ -13,10 +13,10 @@ package Guard;
 # and exports the functions below. Core Perl + JSON::PP + the openssl command.
 #
 # Expected errors: the module logs a server going down and an upstream
-# falling below its floor at "error" (the level of Debian's default
-# error_log), so any block that takes a server down has such lines.  A
-# block preprocessor installed here makes the pattern "[error]" of
-# "--- no_error_log" match every error line except those two
+# falling below its floor or out of servers at "error" (the level of
+# Debian's default error_log), so any block that takes a server down has
+# such lines.  A block preprocessor installed here makes the pattern
+# "[error]" of "--- no_error_log" match every error line except those
 # ($Guard::UNEXPECTED_ERROR); a block that must not see a server go down
 # says so with its own pattern ("is down", "below its floor").
 use strict;
@@ -399,13 +399,21 @@ sub server_state {
     return undef;
 }
 
+# reason($server) -> why the server's last failed check failed ("" if none):
+# the report's last_failure.reason
+sub reason {
+    my ($s) = @_;
+    return '' unless $s && ref $s->{last_failure} eq 'HASH';
+    return $s->{last_failure}{reason} // '';
+}
+
 # wait_health($upstream, $port, $health [, $field, $timeout]) -> true once
 # /guard reports server 127.0.0.1:$port of $upstream with $field (default
-# "health") equal to $health; for the counters (checks, fails, rise_count,
-# fall_count), which a poll may step over, at least $health.  After $timeout
-# seconds (default 10) it fails the test, saying what it saw last, and
-# returns false.
-my %COUNTERS = map { $_ => 1 } qw(checks fails rise_count fall_count);
+# "health") equal to $health; for the counters (checks, checks_failed,
+# down_transitions, rise_count, fall_count), which a poll may step over, at
+# least $health.  After $timeout seconds (default 10) it fails the test,
+# saying what it saw last, and returns false.
+my %COUNTERS = map { $_ => 1 } qw(checks checks_failed down_transitions rise_count fall_count);
 sub wait_health {
     my ($up, $port, $want, $field, $timeout) = @_;
     $field //= 'health';
@@ -840,7 +848,7 @@ END {
 
 # ------------------------------------------------------------------ expected errors
 
-our $EXPECTED_ERROR = qr/upstream guard: (?:server \S+ \(\S+\) of upstream ".*" is down: |upstream ".*" is below its floor: )/;
+our $EXPECTED_ERROR = qr/upstream guard: (?:server \S+ \(\S+\) of upstream ".*" is down: |upstream ".*" is below its floor: |upstream ".*" has no server in rotation: )/;
 our $UNEXPECTED_ERROR = qr/\[error\](?!.*$EXPECTED_ERROR)/;
 
 # A block preprocessor: the real Test::Nginx goes on with the block it
