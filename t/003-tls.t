@@ -4,6 +4,15 @@ use lib 't/lib';
 use Guard;
 use Test::Nginx::Socket 'no_plan';
 
+# Under valgrind (TEST_NGINX_USE_VALGRIND, scripts/valgrind) TEST 1-4 are
+# skipped: the first TLS handshake of a fresh nginx process under memcheck
+# keeps it busy for 3-7 s (OpenSSL's first use of its algorithms), longer
+# than the 1 s check timeout, so the first check times out, and these
+# blocks assert on the first result (a clean last_reason, or the reason of
+# the first failure).  TEST 5-7 wait for a state any later check reaches.
+# Test::Nginx runs "--- init" of a skipped block too (against no nginx),
+# hence the same condition there.
+
 make_certs();
 
 no_shuffle();
@@ -14,6 +23,7 @@ run_tests();
 __DATA__
 
 === TEST 1: https with verification against the test CA
+--- skip_eval: 3: $ENV{TEST_NGINX_USE_VALGRIND}
 --- http_config
     upstream app {
         server 127.0.0.1:$TEST_NGINX_B1;
@@ -31,6 +41,7 @@ __DATA__
 --- config
     location = /guard { guard_status; }
 --- init
+return if $ENV{TEST_NGINX_USE_VALGRIND};    # skipped (see the top)
 Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
 --- request
 GET /guard
@@ -41,6 +52,7 @@ GET /guard
 
 
 === TEST 2: a certificate the CA did not sign fails verification
+--- skip_eval: 3: $ENV{TEST_NGINX_USE_VALGRIND}
 --- http_config
     upstream app {
         server 127.0.0.1:$TEST_NGINX_B1;
@@ -57,6 +69,7 @@ GET /guard
 --- config
     location = /guard { guard_status; }
 --- init
+return if $ENV{TEST_NGINX_USE_VALGRIND};    # skipped (see the top)
 Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'down');
 --- request
 GET /guard
@@ -67,6 +80,7 @@ GET /guard
 
 
 === TEST 3: a certificate for another name fails the host check
+--- skip_eval: 3: $ENV{TEST_NGINX_USE_VALGRIND}
 --- http_config
     upstream app {
         server 127.0.0.1:$TEST_NGINX_B1;
@@ -83,6 +97,7 @@ GET /guard
 --- config
     location = /guard { guard_status; }
 --- init
+return if $ENV{TEST_NGINX_USE_VALGRIND};    # skipped (see the top)
 Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'down');
 --- request
 GET /guard
@@ -93,6 +108,7 @@ GET /guard
 
 
 === TEST 4: SNI carries the host name; guard_check_ssl_name overrides it
+--- skip_eval: 3: $ENV{TEST_NGINX_USE_VALGRIND}
 --- http_config
     upstream app {
         server 127.0.0.1:$TEST_NGINX_B1;
@@ -121,6 +137,7 @@ GET /guard
 --- config
     location = /guard { guard_status; }
 --- init
+return if $ENV{TEST_NGINX_USE_VALGRIND};    # skipped (see the top)
 Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
 Guard::wait_health('named', $ENV{TEST_NGINX_B1}, 'down');
 Guard::wait_health('nosni', $ENV{TEST_NGINX_B1}, 'down');

@@ -9,6 +9,17 @@ package Test::Nginx::Util;
 # ("daemon off;") as a child of this process and is waited for with waitpid,
 # and it gets "-e logs/error.log" so that start-up errors land in the same
 # file as with a stock nginx build.
+#
+# TEST_NGINX_USE_VALGRIND runs nginx under valgrind, as the CPAN module does:
+# a number (e.g. 1) means memcheck with its options (--leak-check=full
+# --show-possibly-lost=no --gen-suppressions=all, valgrind.suppress in the
+# current directory when there is one, --exit-on-first-error with
+# TEST_NGINX_VALGRIND_EXIT_ON_FIRST_ERR), any other value is the option
+# string itself ("valgrind -q VALUE nginx ...").  master_process stays as the
+# test file sets it, "--- must_die" blocks run without valgrind, and the
+# block's name is printed on stderr before nginx starts.  Valgrind writes to
+# the runner's stderr (a --log-file in the value wins), not to nginx's
+# stderr file; nginx gets more time to exit (its leak check runs then).
 
 use strict;
 use warnings;
@@ -40,6 +51,8 @@ our $CheckAccumErrLog = $ENV{TEST_NGINX_CHECK_ACCUM_ERR_LOG};
 our $NoNginxManager   = $ENV{TEST_NGINX_NO_NGINX_MANAGER} || 0;
 our $Randomize    = $ENV{TEST_NGINX_RANDOMIZE};
 our $WorkerUser   = $ENV{TEST_NGINX_WORKER_USER};
+our $UseValgrind  = $ENV{TEST_NGINX_USE_VALGRIND};
+our $ValgrindExitOnFirstErr = $ENV{TEST_NGINX_VALGRIND_EXIT_ON_FIRST_ERR};
 
 our $ServerAddr   = '127.0.0.1';
 our $ServerName   = 'localhost';
@@ -60,7 +73,8 @@ our $FirstTime    = 1;
 
 our ($ConfigVersion, $PrevConfig, $PrevBlock, $ErrLogFilePos, $NginxVersion,
      $NginxRawVersion, $HaveErrLogOpt, $RunTestHelper, $CheckErrorLog,
-     $FilterHttpConfig, $InSubprocess, $NginxPid, $NginxGone, @NginxCmd);
+     $FilterHttpConfig, $InSubprocess, $NginxPid, $NginxGone, @NginxCmd,
+     $NginxValgrind);
 our (@EnvToNginx, @BlockPreprocessors, @CleanupHandlers);
 
 srand $$;
@@ -518,15 +532,47 @@ sub set_parent_death_signal () {
     syscall($nr{$arch}, 1, 15, 0, 0, 0) if $nr{$arch};
 }
 
+# The valgrind command line nginx runs under (TEST_NGINX_USE_VALGRIND, see
+# the top).  Valgrind's own output goes to $ValgrindLogFd: the runner's
+# stderr, duplicated there in the child (nginx's stderr is a file).
+our $ValgrindLogFd = 63;
+
+sub valgrind_cmd () {
+    require Text::ParseWords;
+    my @cmd = ('valgrind', "--log-fd=$ValgrindLogFd");
+    if ($UseValgrind =~ /^\d+$/) {
+        push @cmd, '--num-callers=100', '-q', '--tool=memcheck',
+                   '--leak-check=full', '--keep-debuginfo=yes',
+                   '--show-possibly-lost=no';
+        if ($ValgrindExitOnFirstErr) {
+            if (`valgrind --help 2>&1` =~ /exit-on-first-error/) {
+                push @cmd, '--exit-on-first-error=yes', '--error-exitcode=1';
+            } else {
+                warn "WARNING: valgrind does not support "
+                     . "--exit-on-first-error option\n";
+            }
+        }
+        push @cmd, '--gen-suppressions=all';
+        push @cmd, '--suppressions=valgrind.suppress'
+            if -f 'valgrind.suppress';
+    } else {
+        push @cmd, '-q', Text::ParseWords::shellwords($UseValgrind);
+    }
+    return @cmd;
+}
+
 sub spawn_nginx () {
     @NginxCmd = ($NginxBinary, '-p', "$ServRoot/",
                  ($HaveErrLogOpt ? ('-e', $ErrLogFile) : ()),
                  '-c', $ConfFile);
+    unshift @NginxCmd, valgrind_cmd() if $UseValgrind;
     warn "starting nginx: @NginxCmd\n" if $Verbose;
     my $pid = fork;
     bail_out("fork() failed: $!") unless defined $pid;
     if ($pid == 0) {
         $InSubprocess = 1;
+        # (not close-on-exec: valgrind gets it, moves it out of nginx's way)
+        POSIX::dup2(fileno(STDERR), $ValgrindLogFd) if $UseValgrind;
         open STDIN, '<', '/dev/null';
         open STDOUT, '>', '/dev/null';
         open STDERR, '>>', $StderrFile or open STDERR, '>', '/dev/null';
@@ -537,6 +583,7 @@ sub spawn_nginx () {
     }
     $NginxPid = $pid;
     $NginxGone = 0;
+    $NginxValgrind = $UseValgrind;
     return $pid;
 }
 
@@ -583,7 +630,8 @@ sub kill_process ($$$) {
 
     warn "sending QUIT to $pid\n" if $Verbose;
     kill 'QUIT', $pid;
-    if (!$wait_for->($Timeout)) {
+    # under valgrind every process runs its leak check on the way out
+    if (!$wait_for->($NginxValgrind ? 60 : $Timeout)) {
         warn "$name - timeout when waiting for the process $pid to exit\n";
         kill 'TERM', $pid;
         if (!$wait_for->(2)) {
@@ -607,7 +655,7 @@ sub start_nginx ($) {
     my $waited = 0;
     for (my $try = 1; ; $try++) {
         my $pid = spawn_nginx();
-        my ($up, $status) = wait_nginx_start($pid, 30);
+        my ($up, $status) = wait_nginx_start($pid, $UseValgrind ? 120 : 30);
         return $pid if $up;
         my $err = slurp($StderrFile);
         if ($err =~ /Address already in use/ && $waited < 10) {
@@ -761,6 +809,7 @@ sub run_test ($) {
     local $LogLevel = $block->log_level || $LogLevel;
     my $must_die = $block->must_die;
     local $UseHup = defined $must_die ? undef : $UseHup;
+    local $UseValgrind = defined $must_die ? undef : $UseValgrind;
 
     my ($should_restart, $should_reconfig) = (0, 0);
     if (!defined $config) {
@@ -815,6 +864,7 @@ sub run_test ($) {
                 return;
             }
 
+            warn "$name\n" if $UseValgrind;
             start_nginx($name);
             sleep $TestNginxSleep;
         }
