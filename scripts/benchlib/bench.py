@@ -10,6 +10,7 @@ medians with their spread.
 import argparse
 import datetime
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -47,6 +48,20 @@ def errors(r):
         r["connect"], r["read"], r["write"], r["timeout"])
 
 
+def own_ir(dump):
+    """Ir spent in the module's own functions (self cost, inlined helpers
+    included) in a callgrind dump, by callgrind_annotate."""
+    r = subprocess.run(["callgrind_annotate", "--threshold=100", dump],
+                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                       text=True)
+    total = 0
+    for line in r.stdout.splitlines():
+        m = re.match(r"\s*([\d,]+) .*:(ngx_http_guard\w*)", line)
+        if m:
+            total += int(m.group(1).replace(",", ""))
+    return total
+
+
 class Bench:
 
     def __init__(self, args, top):
@@ -79,6 +94,11 @@ class Bench:
         ng.wait_http("http://127.0.0.1:%d/health" % port)
         self.backends[key] = (ng, port, logp)
         return self.backends[key]
+
+    def stop_backends(self):
+        for ng, _, _ in self.backends.values():
+            ng.stop(quiet=True)
+        self.backends = {}
 
     def front(self, name, module, upstreams, check="", workers=2,
               master=True, conns=16384, upstream_keepalive=32,
@@ -209,28 +229,44 @@ class Bench:
 
         idle_rate = ir(1) / (t1 - t0)
         per_req = (ir(2) - idle_rate * (t3 - t2)) / nreq
-        return per_req, idle_rate
+        own = None
+        if module:
+            own_idle = own_ir("%s.1" % out) / (t1 - t0)
+            own = (own_ir("%s.2" % out) - own_idle * (t3 - t2)) / nreq
+        return per_req, idle_rate, own
 
     def sec_callgrind(self):
+        """callgrind instructions per proxied request.  A single-process
+        nginx under callgrind; after a warm-up, callgrind_control zeroes
+        the counters, 1 s (2 s) idle, dump; zero, N requests on one
+        keep-alive connection, dump.  Per request: (Ir of the request
+        window - idle Ir/s x its duration) / N.  Checks are on but with
+        interval=60s, so that no check runs in the windows: this is the
+        request path only (the 150 ms tick is in the idle rate)."""
         sizes = [2, 1000] if not self.a.quick else [2, 100]
         rounds = self.a.cg_rounds
         _, bport, _ = self.backend("cg")
         for n in sizes:
             res = {False: [], True: []}
             idle = {False: [], True: []}
+            owns = []
             for r in range(rounds):
                 for module in ((False, True) if r % 2 == 0
                                else (True, False)):
                     log("callgrind: %s, %d servers, round %d/%d" % (
                         "module" if module else "plain", n, r + 1, rounds))
-                    pr, ir = self.callgrind_one(module, n, self.a.cg_requests,
-                                                bport)
+                    pr, ir, own = self.callgrind_one(
+                        module, n, self.a.cg_requests, bport)
                     res[module].append(pr)
                     idle[module].append(ir)
+                    if own is not None:
+                        owns.append(own)
             p, m = median(res[False]), median(res[True])
             self.row("callgrind Ir per proxied request, %d servers" % n,
                      spread(res[False], 0), spread(res[True], 0),
                      "%.4f (+%d Ir)" % (m / p, round(m - p)))
+            self.row("... of which in the module's own functions "
+                     "(self cost), %d servers" % n, "", spread(owns, 0))
             self.notes.append(
                 "callgrind %d servers: idle Ir/s subtracted: plain %s, "
                 "module %s" % (n, fmt(median(idle[False]), 0),
@@ -313,6 +349,8 @@ class Bench:
                 self.row("first result for every server (ms), %s" % label,
                          "", spread(d["first"], 0), "",
                          GOALS["first_result"])
+                self.row("nginx start to the report's first answer (ms), "
+                         "%s" % label, "", spread(d["exec"], 0))
                 self.row("checks/s achieved / configured, %s" % label, "",
                          "%s / %d" % (spread(d["rate"], 0),
                                       n * 1000 // INTERVAL_MS),
@@ -341,8 +379,9 @@ class Bench:
                         ups, check=self.check_line(keepalive=ka),
                         upstream_keepalive=0)
         ng.start()
-        first, _, _ = self.wait_all_results(ng, 120)
+        first, from_exec, _ = self.wait_all_results(ng, 120)
         d.setdefault("first", []).append(first * 1000)
+        d.setdefault("exec", []).append((from_exec - first) * 1000)
         time.sleep(2)
         ws = ng.wait_workers(2)
         j0 = get_json(ng.url + "/status")
@@ -580,7 +619,9 @@ class Bench:
                 continue
             try:
                 fn()
+                self.stop_backends()
             except Exception as e:      # report the others anyway
+                self.stop_backends()
                 self.failed.append(name)
                 log("section %s failed: %s" % (name, e))
                 if not isinstance(e, Fatal):
