@@ -20,8 +20,8 @@ import traceback
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from guardbench import (Fatal, LogFollower, Nginx, Run, Wrk, cpu_ticks,  # noqa
                         fmt, get_json, git_rev, http_get, log, machine,
-                        median, pct, proc_stat, report_servers, server_addr,
-                        server_checks, server_health, spread, CLK_TCK,
+                        median, pct, proc_stat, report_checks, report_servers,
+                        server_addr, server_health, spread, CLK_TCK,
                         NGINX, start_backend)
 
 PER_UPSTREAM = 100          # servers per upstream at scale
@@ -364,7 +364,7 @@ class Bench:
                                            spread(d["user"], 1)), "",
                          GOALS["cpu_check_ka" if ka else "cpu_check"])
                 self.row("checks/s from the report's counters, %s" % label,
-                         "", spread(d["rate_json"], 0))
+                         "", spread(d.get("rate_json", []), 0))
         if "render" in self.__dict__:
             for f, (ts, sizes_, n) in self.render.items():
                 self.row("status render %s at %d servers: time (ms) / size"
@@ -393,10 +393,10 @@ class Bench:
         j1 = get_json(ng.url + "/status")
         if j0 is None or j1 is None:
             raise Fatal("no JSON report from %s" % ng.name)
-        ch0 = sum(server_checks(s) for _, s in report_servers(j0))
-        ch1 = sum(server_checks(s) for _, s in report_servers(j1))
-        d.setdefault("rate_json", []).append(
-            (ch1 - ch0) / ((j1["time_ms"] - j0["time_ms"]) / 1000.0))
+        ch0, ch1 = report_checks(j0), report_checks(j1)
+        if ch0 is not None and ch1 is not None and "time_ms" in j1:
+            d.setdefault("rate_json", []).append(
+                (ch1 - ch0) / ((j1["time_ms"] - j0["time_ms"]) / 1000.0))
         if render:
             self.render = {}
             for f in ("json", "html", "prometheus"):

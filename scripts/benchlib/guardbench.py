@@ -208,7 +208,16 @@ def field(d, *names, default=None):
 
 
 def server_checks(s):
-    return field(s, "checks", "checks_total", "check_count", default=0)
+    """Checks run on a server; None when the report has no such field."""
+    return field(s, "checks", "checks_total", "check_count", "checks_run")
+
+
+def report_checks(rep):
+    """Checks run over every server of a report, or None."""
+    vals = [server_checks(s) for _, s in report_servers(rep)]
+    if not vals or any(v is None for v in vals):
+        return None
+    return sum(vals)
 
 
 def server_health(s):

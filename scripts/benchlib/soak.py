@@ -20,7 +20,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from guardbench import (Fatal, Nginx, Run, backend_conf, cmdline,  # noqa
                         fd_counts, get_json, git_rev, http_get, log, machine,
-                        median, proc_stat, report_servers, rss_kb,
+                        median, proc_stat, report_checks, report_servers,
+                        rss_kb,
                         server_addr, server_health, spread)
 
 NBACKENDS = 4            # backend 0 never flaps: every upstream keeps one
@@ -62,6 +63,22 @@ end
 '''
 
 
+def slope(ys):
+    """Least-squares slope of ys against their index, or None."""
+    ys = [y for y in ys if y is not None]
+    n = len(ys)
+    if n < 3:
+        return None
+    mx = (n - 1) / 2.0
+    my = sum(ys) / float(n)
+    sxx = sum((i - mx) ** 2 for i in range(n))
+    return sum((i - mx) * (y - my) for i, y in enumerate(ys)) / sxx
+
+
+def fmt_slope(x):
+    return "n/a" if x is None else "%+.2f" % x
+
+
 class Front:
     """One front (module or plain) and what the soak records of it."""
 
@@ -79,6 +96,7 @@ class Front:
         self.killed = []             # (pid, start) we killed
         self.takeovers = []
         self.reload_failed_sent = 0
+        self.master_rss = []         # before each reload of the abuse
 
     def conf(self, variant, broken=False):
         s = self.soak
@@ -87,8 +105,8 @@ class Front:
         text = ng.main_conf(workers=2, conns=8192,
                             module=s.so if self.module else None)
         text += "http {\n%s" % ng.temp_paths()
-        text += ("    log_format err '$msec $status $request_uri "
-                 "$upstream_addr $upstream_status';\n"
+        text += ("    log_format err '$msec|$status|$request_uri|"
+                 "$upstream_addr|$upstream_status|$server_port';\n"
                  "    map $status $not2xx { ~^2 0; default 1; }\n"
                  "    access_log %s/logs/not2xx.log err if=$not2xx;\n"
                  "    keepalive_requests 1000000;\n" % ng.prefix)
@@ -159,8 +177,17 @@ class Front:
             m["worker_fds_socket"] += c.get("socket", 0)
         if self.module:
             rep = self.status()
-            m["zone_used"] = rep["zone_used"] if rep else None
-            m["zone_size"] = rep["zone_size"] if rep else None
+            m["zone_used"] = rep.get("zone_used") if rep else None
+            m["zone_size"] = rep.get("zone_size") if rep else None
+            m["leader_pid"] = rep.get("leader_pid") if rep else None
+            # checks/s from the report's counters over 3 s
+            time.sleep(3)
+            rep2 = self.status()
+            c0 = report_checks(rep) if rep else None
+            c1 = report_checks(rep2) if rep2 else None
+            if c0 is not None and c1 is not None:
+                m["checks_per_s"] = round((c1 - c0) / (
+                    (rep2["time_ms"] - rep["time_ms"]) / 1000.0))
         return m
 
     def crashes(self):
@@ -195,7 +222,8 @@ class Front:
         try:
             with open(os.path.join(self.ng.prefix, "logs", "not2xx.log")) \
                     as f:
-                out = [ln.split() for ln in f if ln.strip()]
+                out = [ln.rstrip("\n").split("|") for ln in f
+                       if ln.strip()]
         except OSError:
             pass
         return out
@@ -213,6 +241,7 @@ class Soak:
         self.counts = {}
         self.admin_codes = {}
         self.agent_state = {}
+        self.not_quiet = []
         self.tokens = self.run.path("admin.tokens")
         with open(self.tokens, "w") as f:
             f.write("soak operator * sha256:%s\n" %
@@ -295,19 +324,23 @@ class Soak:
 
     # -------------------------------------------------------------- events
 
-    def count(self, what):
+    def count(self, what, detail=""):
         self.counts[what] = self.counts.get(what, 0) + 1
+        with open(self.run.path("events.log"), "a") as f:
+            f.write("%.3f %s %s\n" % (time.time(), what, detail))
 
     def ev_flap(self):
         i = self.rng.randrange(1, NBACKENDS)
         if self.backends[i].alive():
             self.backend_down(i)
-            self.count("backend stopped")
+            self.count("backend stopped", "backend%d" % i)
         else:
             self.backend_up(i)
-            self.count("backend started")
+            self.count("backend started", "backend%d" % i)
 
     def ev_reload(self):
+        for f in self.fronts:
+            f.master_rss.append(rss_kb(f.ng.pid))
         self.variant = "B" if self.variant == "A" else "A"
         broken = self.reloads % 4 == 3
         self.reloads += 1
@@ -315,12 +348,12 @@ class Soak:
             for f in self.fronts:
                 f.write(self.variant, broken=True)
                 f.ng.reload()
-            self.count("reload, broken config")
+            self.count("reload, broken config", self.variant)
             time.sleep(1.0)
         for f in self.fronts:
             f.write(self.variant)
             f.ng.reload()
-        self.count("reload")
+        self.count("reload", self.variant)
 
     def ev_kill_worker(self):
         for f in self.fronts:
@@ -340,7 +373,9 @@ class Soak:
             os.kill(victim, signal.SIGKILL)
             f.kill_time = time.monotonic()
             f.killed_leader = victim
-        self.count("kill -9 of a worker (module: the checking one)")
+        self.count("kill -9 of a worker (module: the checking one)",
+                   " ".join("%s:%d" % (f.kind, f.killed[-1][0])
+                            for f in self.fronts if f.killed))
         m = self.module
         t0 = time.monotonic()
         while time.monotonic() - t0 < 5:
@@ -357,7 +392,7 @@ class Soak:
             .split(":")[0]
         value = self.rng.choice(["drain", "50%", "ready", None])
         self.set_agent(addr, value)
-        self.count("agent value changed")
+        self.count("agent value changed", "%s %s" % (addr, value))
 
     def ev_admin(self):
         server = self.rng.choice(self.app_servers)
@@ -370,7 +405,7 @@ class Soak:
                      "Content-Type": "application/json"})
         key = "%s %s" % (op, st)
         self.admin_codes[key] = self.admin_codes.get(key, 0) + 1
-        self.count("admin drain or resume")
+        self.count("admin drain or resume", "%s %s %s" % (op, server, st))
 
     # ------------------------------------------------------------ phases
 
@@ -403,7 +438,8 @@ class Soak:
             busy = any(f.ng.workers(shutting=True) for f in self.fronts)
             rep = self.module.status()
             ok = rep is not None and all(
-                server_health(s) == "up" and s.get("admin") == "active"
+                server_health(s) == "up" and
+                s.get("admin", "active") == "active"
                 for _, s in report_servers(rep))
             if ok and not busy:
                 return True
@@ -423,11 +459,13 @@ class Soak:
             if not self.wait_quiet():
                 log("%s: not quiet after 60 s (workers shutting down or "
                     "servers not healthy)" % label)
+                self.not_quiet.append(label)
         wrks = [self.wrk(f, 5, name="warm") for f in self.fronts]
         for w in wrks:
             w.wait(30)
         time.sleep(3)          # upstream keepalive_timeout 2s
-        self.wait_quiet()
+        if not self.wait_quiet():
+            self.not_quiet.append(label)
         return {f.kind: f.measure() for f in self.fronts}
 
     def wrk(self, f, secs, name):
@@ -572,6 +610,32 @@ class Soak:
         add("worker open fds, other", "worker_fds_other")
         add("zone use (bytes)", "zone_used")
 
+        cb = before["module"].get("checks_per_s")
+        ca = after["module"].get("checks_per_s")
+        ok = cb is not None and ca is not None and ca >= 0.9 * cb
+        if not ok:
+            fails.append("the checks ran at %s/s at the end, %s/s at the "
+                         "start" % (ca, cb))
+        rows.append(("checks/s (report counters, 3 s)", "-",
+                     "%s -> %s" % (cb, ca), ">= 90 %",
+                     "ok" if ok else "**SLOWER**"))
+        la = after["module"].get("leader_pid")
+        rows.append(("checking worker at the end (leader_pid)", "-",
+                     str(la), "a worker", "ok" if la else "**NONE**"))
+        if not la:
+            fails.append("no checking worker at the end")
+        if self.not_quiet:
+            fails.append("not every server healthy and active within 60 s "
+                         "of every backend being up (%s)" %
+                         ", ".join(self.not_quiet))
+
+        slopes = {f.kind: slope(f.master_rss[len(f.master_rss) // 2:])
+                  for f in self.fronts}
+        rows.append(("master RSS per reload, second half of the reloads "
+                     "(kB, least squares)",
+                     fmt_slope(slopes["plain"]), fmt_slope(slopes["module"]),
+                     "", "(see master RSS)"))
+
         stuck = {f.kind: len(f.stuck) for f in self.fronts}
         crashes = {f.kind: f.crashes() for f in self.fronts}
         for kind in ("module",):
@@ -627,12 +691,21 @@ class Soak:
             if n2[kind]:
                 by = {}
                 for parts in n2[kind]:
-                    k = "%s %s" % (parts[1], parts[4] if len(parts) > 4
-                                   else "-")
+                    if len(parts) < 6 or parts[5] != str(self.fronts[
+                            0 if kind == "plain" else 1].ng.port):
+                        continue            # the admin API's answers
+                    loc = {"/lc/": "lc", "/h/": "hash"}.get(
+                        parts[2][:4] if parts[2].startswith("/lc/")
+                        else parts[2][:3], "app")
+                    tries = len(parts[4].split(",")) if parts[4] != "-" \
+                        else 0
+                    k = "%s from upstream %s after %d tries" % (
+                        parts[1], loc, tries)
                     by[k] = by.get(k, 0) + 1
-                print("%s: responses not 2xx by status and upstream status: "
-                      "%s" % (kind, ", ".join("%s: %d" % kv for kv in
-                                              sorted(by.items()))))
+                if by:
+                    print("%s: client responses not 2xx: %s" % (
+                        kind, ", ".join("%d %s" % (v, k) for k, v in
+                                        sorted(by.items()))))
         print("Start and end are measured the same way: config A reloaded "
               "twice, every backend up, 5 s of traffic, 3 s idle.")
         if fails:
