@@ -89,7 +89,8 @@ class Bench:
         logp = os.path.join(ng.prefix, "logs", "check.log") \
             if check_log else None
         from guardbench import backend_conf
-        ng.write(backend_conf(ng, port, check_log=logp, workers=workers))
+        ng.write(backend_conf(ng, port, check_log=logp, workers=workers,
+                              reuseport=workers > 1))
         ng.start()
         ng.wait_http("http://127.0.0.1:%d/health" % port)
         self.backends[key] = (ng, port, logp)

@@ -447,8 +447,11 @@ BACKEND_LOG_FORMAT = "log_format chk '$msec $server_addr:$server_port';\n"
 
 
 def backend_conf(ng, port, check_log=None, agent_map=None, workers=1,
-                 conns=16384):
+                 conns=16384, reuseport=False):
     """A stock nginx answering 200 on every 127/8 address at `port`.
+    reuseport: one listening socket per worker (spreads the accepts of
+    many workers; never with a backend that is reloaded, whose reload
+    then refuses the connections queued on the old workers' sockets).
     check_log: an access log of /health requests ($msec and the address
     checked); agent_map: {address: value} of an X-Agent header."""
     amap = ""
@@ -465,14 +468,14 @@ def backend_conf(ng, port, check_log=None, agent_map=None, workers=1,
                         error_level="warn") + (
         "http {\n    access_log off;\n%s%s%s"
         "    keepalive_requests 1000000;\n    keepalive_timeout 300s;\n"
-        "    server {\n        listen 0.0.0.0:%d reuseport backlog=4096;\n"
+        "    server {\n        listen 0.0.0.0:%d%s backlog=4096;\n"
         "        allow 127.0.0.0/8;\n        deny all;\n"
         "        default_type text/plain;\n"
         "        location = /health {\n            %s\n%s"
         "            return 200 \"ok\\n\";\n        }\n"
         "        location / { return 200 \"hello\\n\"; }\n"
         "    }\n}\n" % (ng.temp_paths(), BACKEND_LOG_FORMAT, amap, port,
-                        alog, ahdr))
+                        " reuseport" if reuseport else "", alog, ahdr))
 
 
 def start_backend(run, name, port, **kw):

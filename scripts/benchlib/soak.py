@@ -262,6 +262,11 @@ class Soak:
         if variant == "B":
             bulk = bulk[:180] + spread_(2000, 20)
         self.app_servers = spread_(0, 8)
+        # drains (agent, admin) only of servers on backends that flap: the
+        # anchor's servers stay in rotation, so that every upstream always
+        # has a server to take a request, whatever else happens
+        self.drainable = [x for x in self.app_servers
+                          if not x.endswith(":%d" % bp[0])]
         return [
             ("app", ("", self.app_servers,
                      ["guard_check http uri=/health interval=500ms "
@@ -288,7 +293,7 @@ class Soak:
             ng = Nginx(self.run, "backend%d" % i)
             ng.port = p
             ng.write(backend_conf(ng, p, conns=4096,
-                                  agent_map={} if i == 0 else None))
+                                  agent_map=None if i == 0 else {}))
             ng.start()
             ng.wait_http("http://127.0.0.1:%d/health" % p)
             self.backends.append(ng)
@@ -312,15 +317,19 @@ class Soak:
         ng.wait_http("http://127.0.0.1:%d/health" % ng.port, timeout=30)
 
     def set_agent(self, addr, value):
-        """The anchor backend answers X-Agent: value for addr (reload)."""
-        ng = self.backends[0]
-        if value is None:
-            self.agent_state.pop(addr, None)
-        else:
-            self.agent_state[addr] = value
-        ng.write(backend_conf(ng, ng.port, conns=4096,
-                              agent_map=self.agent_state))
-        ng.reload()
+        """The backends that flap answer X-Agent: value for addr: each gets
+        the new map, and those running reload it (the anchor, never
+        reloaded, sends no agent header).  addr None: only rewrite."""
+        if addr is not None:
+            if value is None:
+                self.agent_state.pop(addr, None)
+            else:
+                self.agent_state[addr] = value
+        for ng in self.backends[1:]:
+            ng.write(backend_conf(ng, ng.port, conns=4096,
+                                  agent_map=self.agent_state))
+            if ng.alive():
+                ng.reload()
 
     # -------------------------------------------------------------- events
 
@@ -388,14 +397,13 @@ class Soak:
         m.takeovers.append(None)
 
     def ev_agent(self):
-        addr = self.app_servers[self.rng.randrange(len(self.app_servers))] \
-            .split(":")[0]
+        addr = self.rng.choice(self.drainable).split(":")[0]
         value = self.rng.choice(["drain", "50%", "ready", None])
         self.set_agent(addr, value)
         self.count("agent value changed", "%s %s" % (addr, value))
 
     def ev_admin(self):
-        server = self.rng.choice(self.app_servers)
+        server = self.rng.choice(self.drainable)
         op = self.rng.choice(["drain", "resume"])
         st, body, _ = http_get(
             "http://127.0.0.1:%d/guard-admin/upstreams/app/servers/%s/%s" % (
@@ -428,7 +436,7 @@ class Soak:
                 self.backend_up(i)
         for addr in list(self.agent_state):
             self.agent_state.pop(addr)
-        self.set_agent("127.0.0.1", None)
+        self.set_agent(None, None)
         for s in self.app_servers:
             http_get("http://127.0.0.1:%d/guard-admin/upstreams/app/servers/"
                      "%s/resume" % (self.module.admin_port, s), method="POST",
@@ -697,10 +705,12 @@ class Soak:
                     loc = {"/lc/": "lc", "/h/": "hash"}.get(
                         parts[2][:4] if parts[2].startswith("/lc/")
                         else parts[2][:3], "app")
-                    tries = len(parts[4].split(",")) if parts[4] != "-" \
-                        else 0
-                    k = "%s from upstream %s after %d tries" % (
-                        parts[1], loc, tries)
+                    addrs = [x.strip() for x in parts[3].split(",")]
+                    tries = len([x for x in addrs if x[:1].isdigit()])
+                    k = "%s from upstream %s after %d tries%s" % (
+                        parts[1], loc, tries,
+                        ", then no live upstreams"
+                        if addrs and addrs[-1] == loc else "")
                     by[k] = by.get(k, 0) + 1
                 if by:
                     print("%s: client responses not 2xx: %s" % (
