@@ -265,7 +265,7 @@ class Bench:
             p, m = median(res[False]), median(res[True])
             self.row("callgrind Ir per proxied request, %d servers" % n,
                      spread(res[False], 0), spread(res[True], 0),
-                     "%.4f (+%d Ir)" % (m / p, round(m - p)))
+                     "%.4f (%+d Ir)" % (m / p, round(m - p)))
             self.row("... of which in the module's own functions "
                      "(self cost), %d servers" % n, "", spread(owns, 0))
             self.notes.append(
@@ -669,7 +669,7 @@ def main(top, argv):
     a.argv = argv
     q = a.quick
     a.cg_rounds = 1 if q else 3
-    a.cg_requests = 300 if q else 2000
+    a.cg_requests = 1000 if q else 2000
     a.cg_idle = 1.0 if q else 2.0
     a.wrk_rounds = 2 if q else 5
     a.wrk_secs = 2 if q else 5
