@@ -473,9 +473,7 @@ class Bench:
                 time.sleep(2)
                 be = bes["A"][0]
                 t_kill = time.monotonic()
-                for pid in be.all_procs()[::-1]:
-                    os.kill(pid, signal.SIGKILL)
-                be.proc.wait(5)
+                be.kill_all()
                 down = self.wait_lines(follow, "down", a_servers, t_kill,
                                        60 if module else 0)
                 if not module:

@@ -265,7 +265,10 @@ class Run:
         return os.path.join(self.dir, *parts)
 
     def spawn(self, argv, what, **kw):
-        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, **kw)
+        # its own process group: killpg reaches every process it forks,
+        # even a worker forked while we kill its master
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                             start_new_session=True, **kw)
         self.procs.append((p, what))
         return p
 
@@ -414,8 +417,22 @@ class Nginx:
     def reload(self):
         os.kill(self.pid, signal.SIGHUP)
 
+    def kill_all(self):
+        """SIGKILL to the master and every process of its group."""
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            pass
+
     def stop(self, quiet=False, timeout=10):
         if not self.alive():
+            self.kill_group_leftovers()
             return
         kids = [(c, proc_stat(c)) for c in children(self.pid)]
         try:
@@ -436,6 +453,16 @@ class Nginx:
                     os.kill(c, signal.SIGKILL)
                 except OSError:
                     pass
+        self.kill_group_leftovers()
+
+    def kill_group_leftovers(self):
+        """Workers that outlived their master (its process group)."""
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
 
     def error_log_path(self):
         return os.path.join(self.prefix, "logs", "error.log")

@@ -300,16 +300,14 @@ class Soak:
 
     def backend_down(self, i):
         ng = self.backends[i]
-        procs = ng.all_procs()
         if self.rng.random() < 0.5:          # a crash, or a clean stop
-            for p in procs[::-1]:
-                os.kill(p, signal.SIGKILL)
+            ng.kill_all()
         else:
-            os.kill(ng.pid, signal.SIGTERM)
-        try:
-            ng.proc.wait(10)
-        except Exception:
             ng.stop(quiet=True)
+        st, _, _ = http_get("http://127.0.0.1:%d/health" % ng.port,
+                            timeout=2)
+        if st is not None:
+            raise Fatal("backend%d still answers after it was stopped" % i)
 
     def backend_up(self, i):
         ng = self.backends[i]
