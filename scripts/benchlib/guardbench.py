@@ -620,8 +620,10 @@ def machine():
 
 def git_rev(top):
     try:
-        r = subprocess.run(["git", "-C", top, "rev-parse", "--short",
-                            "HEAD"], stdout=subprocess.PIPE,
+        # the last commit of the module's code, not of these scripts
+        r = subprocess.run(["git", "-C", top, "log", "-1", "--format=%h",
+                            "--", "ngx_module", "config"],
+                           stdout=subprocess.PIPE,
                            stderr=subprocess.DEVNULL, text=True)
         rev = r.stdout.strip()
         d = subprocess.run(["git", "-C", top, "status", "--porcelain",
