@@ -22,7 +22,7 @@
 #include "ngx_http_guard_out.h"
 
 
-#define NGX_HTTP_GUARD_VERSION        "0.2.0"
+#define NGX_HTTP_GUARD_VERSION        "0.3.0"
 #define NGX_HTTP_GUARD_SHM_NAME       "upstream_guard"
 #define NGX_HTTP_GUARD_SHM_MAGIC      0x72617567   /* "guar" in memory */
 #define NGX_HTTP_GUARD_SHM_LAYOUT     4   /* bump on a shared struct change */
