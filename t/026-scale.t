@@ -131,15 +131,20 @@ sub backend {
 Guard::stop_nginx($BE);
 backend() or die "the backend nginx did not start";
 
+# every block is the same test on another shape of 10,000 servers: its
+# name says which; the sections are set here
 add_block_preprocessor(sub {
     my $block = shift;
-    if ($block->name =~ /1,000 upstreams/) {
-        $block->set_value(http_config => upstreams(1000, 10,
-                                                   $ENV{TEST_NGINX_B1}));
-    } else {
-        $block->set_value(http_config => upstreams(1, 10000,
-                                                   $ENV{TEST_NGINX_B1}));
-    }
+    my ($nup, $nsrv) = $block->name =~ /1,000 upstreams/ ? (1000, 10)
+                                                         : (1, 10000);
+    $block->set_value(http_config => upstreams($nup, $nsrv,
+                                               $ENV{TEST_NGINX_B1}));
+    $block->set_value(config => "    location = /guard"
+                                . " { guard_status json; }\n");
+    $block->set_value(init => 'main::scale_test(10000);');
+    $block->set_value(request => "GET /guard?format=json&state=checking");
+    $block->set_value(response_body_like => '"upstreams":\[\]');
+    $block->set_value(no_error_log => "[alert]\n[emerg]\n");
 });
 
 run_tests();
@@ -149,27 +154,7 @@ Guard::stop_nginx($BE);
 __DATA__
 
 === TEST 1: 10,000 servers over 1,000 upstreams, from the first second
---- config
-    location = /guard { guard_status json; }
---- init
-main::scale_test(10000);
---- request
-GET /guard?format=json&state=checking
---- response_body_like: "upstreams":\[\]
---- no_error_log
-[alert]
-[emerg]
 
 
 
 === TEST 2: one upstream of 10,000 servers, from the first second
---- config
-    location = /guard { guard_status json; }
---- init
-main::scale_test(10000);
---- request
-GET /guard?format=json&state=checking
---- response_body_like: "upstreams":\[\]
---- no_error_log
-[alert]
-[emerg]
