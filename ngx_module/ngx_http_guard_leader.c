@@ -700,14 +700,10 @@ ngx_http_guard_renew(void)
 
     sh = ngx_http_guard_shm_root(ngx_http_guard_gmcf, &shpool);
 
+    /* the tick's own rule: a lost lease is noticed by the next tick */
+
     ngx_shmtx_lock(&shpool->mutex);
-
-    if (sh->leader_pid == ngx_pid
-        && sh->generation == ngx_http_guard_gmcf->generation)
-    {
-        sh->lease_until = ngx_current_msec + NGX_HTTP_GUARD_LEASE;
-    }
-
+    (void) ngx_http_guard_lead(sh);
     ngx_shmtx_unlock(&shpool->mutex);
 }
 
