@@ -340,6 +340,7 @@ ngx_module_t  ngx_http_upstream_guard_module = {
 static void *
 ngx_http_guard_create_main_conf(ngx_conf_t *cf)
 {
+    ngx_pool_cleanup_t          *cln;
     ngx_http_guard_main_conf_t  *gmcf;
 
     gmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_guard_main_conf_t));
@@ -362,6 +363,16 @@ ngx_http_guard_create_main_conf(ngx_conf_t *cf)
     {
         return NULL;
     }
+
+    /* what the status reports keep is freed with the configuration */
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    cln->handler = ngx_http_guard_out_cache_free;
+    cln->data = &gmcf->status_cache;
 
     return gmcf;
 }

@@ -120,6 +120,27 @@ ngx_http_guard_out_use_cache(ngx_http_guard_out_t *out,
 }
 
 
+void
+ngx_http_guard_out_cache_free(void *data)
+{
+    ngx_http_guard_out_cache_t *cache = data;
+
+    ngx_chain_t  *cl, *next;
+
+    for (cl = cache->free; cl; cl = next) {
+        next = cl->next;
+        ngx_free(cl->buf->start);
+        ngx_free(cl);
+    }
+
+    if (cache->scratch) {
+        ngx_free(cache->scratch);
+    }
+
+    ngx_memzero(cache, sizeof(ngx_http_guard_out_cache_t));
+}
+
+
 void *
 ngx_http_guard_out_alloc(ngx_http_guard_out_t *out, size_t size)
 {

@@ -69,6 +69,12 @@ void ngx_http_guard_out_init(ngx_http_guard_out_t *out, ngx_pool_t *pool);
 ngx_int_t ngx_http_guard_out_use_cache(ngx_http_guard_out_t *out,
     ngx_http_guard_out_cache_t *cache);
 
+/*
+ * Frees what the cache keeps (a cleanup of the pool that holds it, so
+ * that a process leaves nothing behind at exit or with an old cycle).
+ */
+void ngx_http_guard_out_cache_free(void *data);
+
 /* memory for the time of one report: the scratch area, else the pool */
 void *ngx_http_guard_out_alloc(ngx_http_guard_out_t *out, size_t size);
 
