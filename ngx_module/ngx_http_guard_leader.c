@@ -263,8 +263,12 @@ ngx_http_guard_start_leading(ngx_cycle_t *cycle)
     /*
      * A new schedule is spread evenly over the first interval (at most a
      * second), across all upstreams: the k-th of the servers to check
-     * starts at k/total of it, so that a thousand upstreams of ten do not
-     * all start their first servers at once.
+     * takes the phase k/total of it, so that a thousand upstreams of ten
+     * do not all start their first servers at once.  Its first check runs
+     * at half its phase, so that every server has a result well within
+     * one interval, and its second one at its phase plus an interval,
+     * however late the first one ran: the first round runs at twice the
+     * rate (or as fast as the worker can), every later one evenly.
      */
 
     k = 0;
@@ -304,9 +308,13 @@ ngx_http_guard_start_leading(ngx_cycle_t *cycle)
                                               + up[i].conf->jitter)
             {
                 delay = gp->sh->next_check - now;
+                gp->second = 0;
 
             } else {
                 delay = (ngx_msec_t) ((uint64_t) k * spread / total);
+                gp->second = now + delay + up[i].conf->interval;
+                gp->second += (gp->second == 0);
+                delay /= 2;
             }
 
             ngx_http_guard_schedule(chk, gp, delay);
@@ -397,6 +405,7 @@ ngx_http_guard_check_handler(ngx_event_t *ev)
 
     if (gp->sh->admin == NGX_HTTP_GUARD_MAINTENANCE) {
         /* no check traffic to a box being patched: look again later */
+        gp->second = 0;
         ngx_http_guard_schedule(gp->check, gp, up->conf->interval);
         return;
     }
@@ -550,7 +559,15 @@ ngx_http_guard_check_done(ngx_http_guard_peer_t *gp, ngx_uint_t ok,
 
     /* the next check counts from this one's start, not its end */
 
-    res.next = started + gscf->interval + ngx_http_guard_random(gscf->jitter);
+    if (gp->second) {
+        /* the first check of a new schedule: its phase comes next */
+        res.next = gp->second;
+        gp->second = 0;
+
+    } else {
+        res.next = started + gscf->interval
+                   + ngx_http_guard_random(gscf->jitter);
+    }
 
     if (ok != NGX_HTTP_GUARD_CHECK_SKIP) {
         res.outcome = ok;
