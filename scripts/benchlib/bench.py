@@ -20,7 +20,8 @@ import traceback
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from guardbench import (Fatal, LogFollower, Nginx, Run, Wrk, cpu_ticks,  # noqa
                         fmt, get_json, git_rev, http_get, log, machine,
-                        median, pct, proc_stat, report_checks, report_servers,
+                        field, median, pct, proc_stat, report_checks,
+                        report_servers,
                         server_addr, server_health, spread, CLK_TCK,
                         NGINX, start_backend)
 
@@ -38,7 +39,16 @@ GOALS = {   # issue 13's goals table
         FALL * INTERVAL_MS + TIMEOUT_MS),
     "cpu_check": "user <= 5 us; total <= 60 us (peer)",
     "cpu_check_ka": "keep (13 us)",
+    "cpu_check_peer": "total <= the peer's",
 }
+
+# nginx_upstream_check_module's directives for the same check as
+# check_line() (its default send lacks Host, which HTTP/1.0 allows)
+PEER_CHECK = ("check interval=%d rise=%d fall=%d timeout=%d type=http;\n"
+              "        check_http_send \"GET /health HTTP/1.0\\r\\n"
+              "Host: localhost\\r\\nConnection: close\\r\\n\\r\\n\";\n"
+              "        check_http_expect_alive http_2xx http_3xx" % (
+                  INTERVAL_MS, RISE, FALL, TIMEOUT_MS))
 
 
 def errors(r):
@@ -103,10 +113,16 @@ class Bench:
 
     def front(self, name, module, upstreams, check="", workers=2,
               master=True, conns=16384, upstream_keepalive=32,
-              extra_http=""):
+              extra_http="", peer=False):
         """A front nginx: `location /` proxies to the first upstream,
-        `location = /status` is the JSON report (module only)."""
+        `location = /status` is the JSON report (module only).  With
+        peer, the nginx of --peer with its check module's `check`."""
         ng = Nginx(self.run, name)
+        if peer:
+            ng.binary = self.a.peer
+            check = PEER_CHECK
+            # its default 1 MB holds a few thousand servers
+            extra_http += "    check_shm_size 64m;\n"
         port = self.run.port()
         ng.port = port
         ng.url = "http://127.0.0.1:%d" % port
@@ -114,12 +130,13 @@ class Bench:
         for uname, servers in upstreams:
             ups += "    upstream %s {\n" % uname
             ups += "".join("        server %s;\n" % s for s in servers)
-            if module and check:
+            if (module or peer) and check:
                 ups += "        %s;\n" % check
             if upstream_keepalive:
                 ups += "        keepalive %d;\n" % upstream_keepalive
             ups += "    }\n"
         status = ("location = /status { guard_status json; }" if module
+                  else "location = /status { check_status json; }" if peer
                   else "location = /status { return 404; }")
         text = ng.main_conf(workers=workers, conns=conns, master=master,
                             module=self.so if module else None) + (
@@ -334,11 +351,17 @@ class Bench:
         res = {}
         for n in sizes:
             ups = self.scale_upstreams(n, [bport])
+            runs = [False, True] + (["peer"] if self.a.peer else [])
             for r in range(rounds):
-                for ka in (False, True) if r % 2 == 0 else (True, False):
-                    log("checks: %d servers, keepalive %s, round %d/%d" % (
-                        n, "on" if ka else "off", r + 1, rounds))
+                for ka in runs if r % 2 == 0 else runs[::-1]:
+                    log("checks: %d servers, %s, round %d/%d" % (
+                        n, "nginx_upstream_check_module" if ka == "peer"
+                        else "keepalive on" if ka else "keepalive off",
+                        r + 1, rounds))
                     d = res.setdefault((n, ka), {})
+                    if ka == "peer":
+                        self.peer_run(n, ups, be, logp, d)
+                        continue
                     self.check_run(n, ka, ups, be, logp, d,
                                    render=(n == sizes[-1] and not ka
                                            and r == 0))
@@ -366,6 +389,29 @@ class Bench:
                          GOALS["cpu_check_ka" if ka else "cpu_check"])
                 self.row("checks/s from the report's counters, %s" % label,
                          "", spread(d.get("rate_json", []), 0))
+                p = res.get((n, "peer"))
+                if ka or not p:
+                    continue
+                label = "%d servers, new connection, against " \
+                    "nginx_upstream_check_module" % n
+                self.row("checks/s achieved / configured, %s" % label,
+                         "peer %s" % spread(p["rate"], 0),
+                         spread(d["rate"], 0), "%.3f" % (
+                             median(d["rate"]) / median(p["rate"])))
+                self.row("check start-to-start lateness p50 / p99 (ms), %s"
+                         % label, "peer %s / %s" % (spread(p["late50"], 1),
+                                                    spread(p["late99"], 1)),
+                         "%s / %s" % (spread(d["late50"], 1),
+                                      spread(d["late99"], 1)))
+                self.row("CPU per check, all workers (us), %s" % label,
+                         "peer %s (user %s)" % (spread(p["cpu"], 1),
+                                                spread(p["user"], 1)),
+                         "%s (user %s)" % (spread(d["cpu"], 1),
+                                           spread(d["user"], 1)),
+                         "%.3f (user %.3f)" % (
+                             median(d["cpu"]) / median(p["cpu"]),
+                             median(d["user"]) / median(p["user"])),
+                         GOALS["cpu_check_peer"])
         if "render" in self.__dict__:
             for f, (ts, sizes_, n) in self.render.items():
                 self.row("status render %s at %d servers: time (ms) / size"
@@ -386,24 +432,50 @@ class Bench:
         time.sleep(2)
         ws = ng.wait_workers(2)
         j0 = get_json(ng.url + "/status")
-        c0 = cpu_ticks(ws)
-        t0 = time.time()
-        time.sleep(self.a.check_secs)
-        t1 = time.time()
-        c1 = cpu_ticks(ws)
+        c0, t0, c1, t1 = self.check_window(ws)
         j1 = get_json(ng.url + "/status")
         if j0 is None or j1 is None:
             raise Fatal("no JSON report from %s" % ng.name)
         ch0, ch1 = report_checks(j0), report_checks(j1)
-        if ch0 is not None and ch1 is not None and "time_ms" in j1:
+        g0, g1 = (field(j, "generated_at_ms", "time_ms") for j in (j0, j1))
+        if ch0 is not None and ch1 is not None and g0 and g1 and g1 > g0:
             d.setdefault("rate_json", []).append(
-                (ch1 - ch0) / ((j1["time_ms"] - j0["time_ms"]) / 1000.0))
+                (ch1 - ch0) / ((g1 - g0) / 1000.0))
         if render:
             self.render = {}
             for f in ("json", "html", "prometheus"):
                 ts, szs = self.render_times(ng, f, self.a.render_requests)
                 self.render[f] = (ts, szs, n)
         ng.stop()
+        self.check_figures(be, logp, d, c0, t0, c1, t1)
+
+    def check_window(self, ws):
+        """CPU ticks of the workers ws and times around a window of
+        check_secs with nothing but checks running."""
+        c0 = cpu_ticks(ws)
+        t0 = time.time()
+        time.sleep(self.a.check_secs)
+        t1 = time.time()
+        c1 = cpu_ticks(ws)
+        return c0, t0, c1, t1
+
+    def peer_run(self, n, ups, be, logp, d):
+        """The same servers and checks with nginx_upstream_check_module
+        (its nginx given by --peer).  It has no time of first results:
+        the window starts 3 s after its workers run."""
+        ng = self.front("checks-%d-peer" % n, False, ups, peer=True,
+                        upstream_keepalive=0)
+        ng.start()
+        ng.wait_http(ng.url + "/status")
+        ws = ng.wait_workers(2)
+        time.sleep(3)
+        c0, t0, c1, t1 = self.check_window(ws)
+        ng.stop()
+        self.check_figures(be, logp, d, c0, t0, c1, t1)
+
+    def check_figures(self, be, logp, d, c0, t0, c1, t1):
+        """Rate, lateness and CPU per check of the window, from the
+        backend's log of check requests; then a fresh log."""
         time.sleep(1.2)                  # the backend's log flush=1s
         arr = self.read_check_log(logp, t0, t1)
         total = sum(len(v) for v in arr.values())
@@ -663,6 +735,10 @@ def main(top, argv):
                    "failover, reloads")
     p.add_argument("--keep", action="store_true",
                    help="keep the run directory (configs, logs)")
+    p.add_argument("--peer", default="", metavar="NGINX",
+                   help="an nginx built with nginx_upstream_check_module "
+                   "(README, Benchmarks): the checks section measures it "
+                   "side by side")
     a = p.parse_args(argv)
     a.argv = argv
     q = a.quick

@@ -314,6 +314,7 @@ class Nginx:
         self.conf = os.path.join(self.prefix, "conf", "nginx.conf")
         self.proc = None
         self.master_start = None
+        self.binary = NGINX
         run.nginxes.append(self)
 
     def temp_paths(self):
@@ -338,7 +339,8 @@ class Nginx:
             f.write(text)
 
     def test_conf(self, path=None):
-        r = subprocess.run([NGINX, "-t", "-q", "-p", self.prefix + "/",
+        r = subprocess.run([self.binary, "-t", "-q", "-p",
+                            self.prefix + "/",
                             "-e", self.prefix + "/logs/error.log",
                             "-c", path or self.conf],
                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -350,7 +352,7 @@ class Nginx:
             ok, out = self.test_conf()
             if not ok:
                 raise Fatal("%s: nginx -t failed:\n%s" % (self.name, out))
-        argv = (wrap or []) + [NGINX, "-p", self.prefix + "/", "-e",
+        argv = (wrap or []) + [self.binary, "-p", self.prefix + "/", "-e",
                                self.prefix + "/logs/error.log", "-c",
                                self.conf]
         out = open(os.path.join(self.prefix, "logs", "stdout.log"), "ab")
