@@ -424,6 +424,15 @@ ngx_http_guard_check_handler(ngx_event_t *ev)
 }
 
 
+/* the checks in flight a worker allows: a quarter of its connections */
+
+static ngx_uint_t
+ngx_http_guard_budget(void)
+{
+    return ngx_max(ngx_cycle->connection_n / 4, 1);
+}
+
+
 /* a free slot for a check of this upstream */
 
 static ngx_uint_t
@@ -431,7 +440,7 @@ ngx_http_guard_slot(ngx_http_guard_upstream_t *up)
 {
     ngx_uint_t  budget, share;
 
-    budget = ngx_max(ngx_cycle->connection_n / 4, 1);
+    budget = ngx_http_guard_budget();
     share = budget / ngx_max(up->gmcf->upstreams.nelts, 1);
 
     return up->gmcf->leader.active < budget && up->active < ngx_max(share, 1);
@@ -440,15 +449,19 @@ ngx_http_guard_slot(ngx_http_guard_upstream_t *up)
 
 /*
  * Slots freed: upstreams with waiting checks take turns, each starting
- * its oldest waiting check and going to the end of the turn.  A check
- * may end at once (connect refused) and call this again: the outer loop
- * goes on instead.
+ * its oldest waiting check and going to the end of the turn.  An
+ * upstream whose own share is in use leaves the turn until one of its
+ * checks ends (check_done puts it back), so that a walk never passes the
+ * same blocked upstream twice: with a thousand upstreams at their share,
+ * each ending check cost a walk over all of them.  A check may end at
+ * once (connect refused) and call this again: the outer loop goes on
+ * instead.
  */
 
 static void
 ngx_http_guard_dispatch(ngx_http_guard_main_conf_t *gmcf)
 {
-    ngx_uint_t                  n;
+    ngx_uint_t                  budget;
     ngx_queue_t                *q;
     ngx_http_guard_peer_t      *gp;
     ngx_http_guard_leader_t    *lc;
@@ -462,21 +475,19 @@ ngx_http_guard_dispatch(ngx_http_guard_main_conf_t *gmcf)
 
     lc->dispatching = 1;
 
-    /* one full turn without a start ends it */
-
-    n = 0;
+    budget = ngx_http_guard_budget();
 
     while (lc->leading
-           && !ngx_queue_empty(&lc->turns)
-           && n++ < gmcf->upstreams.nelts)
+           && lc->active < budget
+           && !ngx_queue_empty(&lc->turns))
     {
         q = ngx_queue_head(&lc->turns);
         up = ngx_queue_data(q, ngx_http_guard_upstream_t, ready);
 
         ngx_queue_remove(&up->ready);
+        ngx_queue_init(&up->ready);
 
         if (!ngx_http_guard_slot(up)) {
-            ngx_queue_insert_tail(&lc->turns, &up->ready);
             continue;
         }
 
@@ -485,14 +496,9 @@ ngx_http_guard_dispatch(ngx_http_guard_main_conf_t *gmcf)
 
         ngx_queue_remove(&gp->wait);
 
-        if (ngx_queue_empty(&up->waiting)) {
-            ngx_queue_init(&up->ready);
-
-        } else {
+        if (!ngx_queue_empty(&up->waiting)) {
             ngx_queue_insert_tail(&lc->turns, &up->ready);
         }
-
-        n = 0;
 
         ngx_http_guard_start(gp);
     }
@@ -547,6 +553,11 @@ ngx_http_guard_check_done(ngx_http_guard_peer_t *gp, ngx_uint_t ok,
 
     if (up->active) {
         up->active--;
+    }
+
+    if (!ngx_queue_empty(&up->waiting) && ngx_queue_empty(&up->ready)) {
+        /* it left the turn with its share in use: back at the end */
+        ngx_queue_insert_tail(&lc->turns, &up->ready);
     }
 
     if (!ngx_queue_empty(&lc->turns)) {
