@@ -19,7 +19,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from guardbench import (Fatal, Nginx, Run, backend_conf, cmdline,  # noqa
-                        fd_counts, get_json, git_rev, http_get, log, machine,
+                        fd_counts, field, get_json, git_rev, http_get, log,
+                        machine,
                         median, proc_stat, report_checks, report_servers,
                         rss_kb,
                         server_addr, server_health, spread)
@@ -185,9 +186,10 @@ class Front:
             rep2 = self.status()
             c0 = report_checks(rep) if rep else None
             c1 = report_checks(rep2) if rep2 else None
-            if c0 is not None and c1 is not None:
-                m["checks_per_s"] = round((c1 - c0) / (
-                    (rep2["time_ms"] - rep["time_ms"]) / 1000.0))
+            g0 = field(rep, "generated_at_ms", "time_ms") if rep else None
+            g1 = field(rep2, "generated_at_ms", "time_ms") if rep2 else None
+            if c0 is not None and c1 is not None and g0 and g1 and g1 > g0:
+                m["checks_per_s"] = round((c1 - c0) / ((g1 - g0) / 1000.0))
         return m
 
     def crashes(self):
