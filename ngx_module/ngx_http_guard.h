@@ -141,6 +141,7 @@ typedef struct ngx_http_guard_match_s     ngx_http_guard_match_t;
 typedef struct ngx_http_guard_upstream_s  ngx_http_guard_upstream_t;
 typedef struct ngx_http_guard_peer_s      ngx_http_guard_peer_t;
 typedef struct ngx_http_guard_check_s     ngx_http_guard_check_t;
+typedef struct ngx_http_guard_check_free_s ngx_http_guard_check_free_t;
 typedef struct ngx_http_guard_sh_ledger_s ngx_http_guard_sh_ledger_t;
 
 
@@ -332,6 +333,8 @@ typedef struct {
     ngx_event_t                      settle;        /* posted or a timer */
     ngx_queue_t                      unsettled;     /* upstream_t.unsettled */
     ngx_msec_t                       settled;       /* the last settle */
+    ngx_http_guard_check_free_t     *free;          /* receive buffers */
+    ngx_uint_t                       nfree;
 } ngx_http_guard_leader_t;
 
 
@@ -764,6 +767,7 @@ ngx_http_guard_check_t *ngx_http_guard_check_create(ngx_pool_t *pool,
     ngx_http_guard_check_done_pt done);
 ngx_int_t ngx_http_guard_check_start(ngx_http_guard_check_t *chk);
 void ngx_http_guard_check_abort(ngx_http_guard_check_t *chk);
+void ngx_http_guard_check_bufs_free(ngx_http_guard_leader_t *lc);
 ngx_event_t *ngx_http_guard_check_timer(ngx_http_guard_check_t *chk);
 
 /* status.c */

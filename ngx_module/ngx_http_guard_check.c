@@ -29,6 +29,21 @@
 /* a timeout timer this late means the process itself did not run */
 #define NGX_HTTP_GUARD_STALL          100
 
+/*
+ * Receive buffers (8 KB of headers and the body limit) go back to a list
+ * of the checking worker when a check ends, and the next check takes one
+ * from it: a malloc and a free of 24 KB per check cost more than the
+ * module's own parsing, and the heap grew and shrank with them.  A
+ * kept-alive connection holds none while it waits.
+ */
+#define NGX_HTTP_GUARD_FREE_BUFS      64
+
+
+struct ngx_http_guard_check_free_s {
+    ngx_http_guard_check_free_t   *next;
+    size_t                         size;
+};
+
 
 struct ngx_http_guard_check_s {
     ngx_http_guard_peer_t         *gp;
@@ -43,7 +58,8 @@ struct ngx_http_guard_check_s {
     ngx_str_t                      request;
     ngx_str_t                      tls_name;    /* SNI and host check */
 
-    u_char                        *buf;
+    u_char                        *buf;         /* while a check runs */
+    size_t                         buf_size;    /* >= size, see buf_get */
     u_char                        *scratch;     /* FastCGI headers */
     size_t                         size;
     size_t                         len;
@@ -84,6 +100,8 @@ static void ngx_http_guard_check_response(ngx_http_guard_check_t *chk);
 static void ngx_http_guard_check_finish(ngx_http_guard_check_t *chk,
     ngx_uint_t ok, u_char *reason, ngx_uint_t keep);
 static void ngx_http_guard_check_close(ngx_http_guard_check_t *chk);
+static u_char *ngx_http_guard_check_buf_get(ngx_http_guard_check_t *chk);
+static void ngx_http_guard_check_buf_put(ngx_http_guard_check_t *chk);
 static void ngx_http_guard_check_fail(ngx_http_guard_check_t *chk,
     const char *fmt, ...);
 static ngx_int_t ngx_http_guard_check_retry(ngx_http_guard_check_t *chk);
@@ -652,20 +670,21 @@ ngx_http_guard_check_send(ngx_http_guard_check_t *chk)
     chk->phase = NGX_HTTP_GUARD_PHASE_RECV;
 
     if (chk->buf == NULL) {
-        chk->buf = ngx_pnalloc(chk->pool, chk->size);
+        chk->buf = ngx_http_guard_check_buf_get(chk);
         if (chk->buf == NULL) {
             ngx_http_guard_check_fail(chk, "out of memory");
             return;
         }
+    }
 
-        if (chk->gp->up->conf->type->id == NGX_HTTP_GUARD_FASTCGI) {
-            /* the STDOUT bytes, re-assembled on every read */
-            chk->scratch = ngx_pnalloc(chk->pool,
-                                       NGX_HTTP_GUARD_HEADER_LIMIT);
-            if (chk->scratch == NULL) {
-                ngx_http_guard_check_fail(chk, "out of memory");
-                return;
-            }
+    if (chk->scratch == NULL
+        && chk->gp->up->conf->type->id == NGX_HTTP_GUARD_FASTCGI)
+    {
+        /* the STDOUT bytes, re-assembled on every read */
+        chk->scratch = ngx_pnalloc(chk->pool, NGX_HTTP_GUARD_HEADER_LIMIT);
+        if (chk->scratch == NULL) {
+            ngx_http_guard_check_fail(chk, "out of memory");
+            return;
         }
     }
 
@@ -987,6 +1006,7 @@ ngx_http_guard_check_finish(ngx_http_guard_check_t *chk, ngx_uint_t ok,
     c = chk->pc.connection;
 
     if (keep && c) {
+        ngx_http_guard_check_buf_put(chk);
         chk->phase = NGX_HTTP_GUARD_PHASE_PARKED;
         c->read->handler = ngx_http_guard_check_idle_handler;
         c->write->handler = ngx_http_guard_check_idle_handler;
@@ -1066,9 +1086,78 @@ ngx_http_guard_check_close(ngx_http_guard_check_t *chk)
         chk->pool = NULL;
     }
 
-    chk->buf = NULL;
+    ngx_http_guard_check_buf_put(chk);
     chk->scratch = NULL;
     chk->phase = NGX_HTTP_GUARD_PHASE_IDLE;
+}
+
+
+static u_char *
+ngx_http_guard_check_buf_get(ngx_http_guard_check_t *chk)
+{
+    ngx_http_guard_leader_t       *lc;
+    ngx_http_guard_check_free_t   *f, **fp;
+
+    lc = &chk->gp->up->gmcf->leader;
+
+    for (fp = &lc->free; *fp; fp = &(*fp)->next) {
+        f = *fp;
+
+        if (f->size >= chk->size) {
+            *fp = f->next;
+            lc->nfree--;
+            chk->buf_size = f->size;
+            return (u_char *) f;
+        }
+    }
+
+    chk->buf_size = chk->size;
+
+    return ngx_alloc(chk->size, &chk->log);
+}
+
+
+static void
+ngx_http_guard_check_buf_put(ngx_http_guard_check_t *chk)
+{
+    ngx_http_guard_leader_t      *lc;
+    ngx_http_guard_check_free_t  *f;
+
+    if (chk->buf == NULL) {
+        return;
+    }
+
+    lc = &chk->gp->up->gmcf->leader;
+
+    if (lc->nfree < NGX_HTTP_GUARD_FREE_BUFS) {
+        f = (ngx_http_guard_check_free_t *) chk->buf;
+        f->next = lc->free;
+        f->size = chk->buf_size;
+        lc->free = f;
+        lc->nfree++;
+
+    } else {
+        ngx_free(chk->buf);
+    }
+
+    chk->buf = NULL;
+}
+
+
+/* the list's buffers, once no check runs (the checking worker stops) */
+
+void
+ngx_http_guard_check_bufs_free(ngx_http_guard_leader_t *lc)
+{
+    ngx_http_guard_check_free_t  *f;
+
+    while (lc->free) {
+        f = lc->free;
+        lc->free = f->next;
+        ngx_free(f);
+    }
+
+    lc->nfree = 0;
 }
 
 

@@ -361,6 +361,8 @@ ngx_http_guard_stop_leading(void)
             }
         }
     }
+
+    ngx_http_guard_check_bufs_free(lc);
 }
 
 
