@@ -2,7 +2,9 @@
 # approval audited with both names; each refused call leaves exactly one
 # line and no change; the chain verifies against the head the status
 # report publishes; an audit log that cannot be written refuses changes
-# (503 audit_unavailable) while reads keep working.
+# (503 audit_unavailable) while reads keep working; the changes the module
+# makes itself (standby promotions and demotions, the floor lost and
+# regained, agent weights and drains), one line each.
 use lib 't/lib';
 use Guard;
 use Test::Nginx::Socket 'no_plan';
@@ -270,3 +272,119 @@ GET /guard
 --- response_body_like: "admin":"active"
 --- no_error_log
 [error]
+
+
+
+=== TEST 5: the module's own changes: promotions, the floor, agents; one line each
+--- http_config eval
+"    guard_audit_log $::Log.5;
+    guard_audit_key $::Key;
+    upstream app {
+        server 127.0.0.1:$ENV{TEST_NGINX_B1};
+        server 127.0.0.1:$ENV{TEST_NGINX_B2};
+        server 127.0.0.1:$ENV{TEST_NGINX_B3};
+        guard_standby 127.0.0.1:$ENV{TEST_NGINX_B3};
+        guard_check http uri=/health interval=100ms fall=1 rise=1;
+    }
+    upstream thin {
+        server 127.0.0.1:$ENV{TEST_NGINX_B1};
+        server 127.0.0.1:$ENV{TEST_NGINX_B2};
+        guard_check http uri=/health interval=100ms fall=1 rise=1;
+        guard_floor 2;
+    }
+    upstream agents {
+        server 127.0.0.1:$ENV{TEST_NGINX_B4} weight=10;
+        server 127.0.0.1:$ENV{TEST_NGINX_B5};
+        server 127.0.0.1:$ENV{TEST_NGINX_B6};
+        guard_check http uri=/health interval=100ms;
+        guard_agent X-Agent;
+    }
+    server {
+        listen 127.0.0.1:$ENV{TEST_NGINX_B1};
+        location /health { root html; if (-f \$document_root/b1-down) { return 503; } return 200; }
+    }
+    server {
+        listen 127.0.0.1:$ENV{TEST_NGINX_B2};
+        listen 127.0.0.1:$ENV{TEST_NGINX_B3};
+        listen 127.0.0.1:$ENV{TEST_NGINX_B6};
+        location /health { return 200; }
+    }
+    server {
+        listen 127.0.0.1:$ENV{TEST_NGINX_B4};
+        location /health { add_header X-Agent 50%; return 200; }
+    }
+    server {
+        listen 127.0.0.1:$ENV{TEST_NGINX_B5};
+        location /health {
+            root html;
+            if (-f \$document_root/b5-drain) { add_header X-Agent drain; return 200; }
+            return 200;
+        }
+    }
+"
+--- config eval: $::Config
+--- init
+my $log = "$::Log.5";
+Guard::wait_health('app', $ENV{"TEST_NGINX_B$_"}, 'up') for 1 .. 2;
+Guard::wait_health('thin', $ENV{"TEST_NGINX_B$_"}, 'up') for 1 .. 2;
+Guard::wait_health('agents', $ENV{"TEST_NGINX_B$_"}, 'up') for 4 .. 6;
+Guard::wait_health('agents', $ENV{TEST_NGINX_B4}, '5', 'effective_weight');
+Guard::health_file('b5-drain', 1);
+Guard::wait_health('agents', $ENV{TEST_NGINX_B5}, 'draining', 'admin');
+Guard::health_file('b5-drain', 0);
+Guard::wait_health('agents', $ENV{TEST_NGINX_B5}, 'active', 'admin');
+Guard::health_file('b1-down', 1);
+Guard::wait_health('app', $ENV{TEST_NGINX_B3}, 'up', 'state');
+Guard::wait_health('thin', $ENV{TEST_NGINX_B1}, 'down');
+Guard::health_file('b1-down', 0);
+Guard::wait_health('app', $ENV{TEST_NGINX_B3}, 'standby', 'state');
+Guard::wait_health('thin', $ENV{TEST_NGINX_B1}, 'up');
+my @l;
+my $events = sub {
+    open my $in, '<', $log or return ();
+    return grep { $_->{principal} ne 'reload' && $_->{principal} ne '-' }
+           map { JSON::PP->new->decode($_) } <$in>;
+};
+Guard::wait_for(sub { @l = $events->(); grep { $_->{op} eq 'floor_regained' } @l }, 10);
+my $srv = sub { "127.0.0.1:$ENV{qq(TEST_NGINX_B$_[0])}" };
+my $show = sub {
+    my ($e) = @_;
+    return join ' ', map { $_ // 'null' } @$e{qw(principal op upstream server
+        before after result client)};
+};
+my $one = sub {
+    my ($name, $op, $up, $want) = @_;
+    my @m = grep { $_->{op} eq $op && $_->{upstream} eq $up } @l;
+    Test::More::is(scalar @m, 1, "$name: one line") or Test::More::diag(map { $show->($_) . "\n" } @l);
+    Test::More::is($m[0] ? $show->($m[0]) : 'none', $want, "$name: who, what, before, after");
+    return $m[0] || {};
+};
+my $p = $one->('a standby promoted', 'promote', 'app',
+               'guard promote app ' . $srv->(3) . ' standby promoted applied null');
+my $d = $one->('and demoted', 'demote', 'app',
+               'guard demote app ' . $srv->(3) . ' promoted standby applied null');
+Test::More::ok($p->{seq} && $d->{seq} && $p->{seq} < $d->{seq}, 'promoted, then demoted');
+my $lost = $one->('the floor lost', 'floor_lost', 'thin',
+                  'guard floor_lost thin null holds below applied null');
+Test::More::is($lost->{detail}, '1 in rotation, floor 2', 'with the numbers');
+my $back = $one->('and regained', 'floor_regained', 'thin',
+                  'guard floor_regained thin null below holds applied null');
+Test::More::ok($lost->{seq} && $back->{seq} && $lost->{seq} < $back->{seq}, 'lost, then regained');
+my $w = $one->('an agent weight', 'agent_weight', 'agents',
+               'agent:' . $srv->(4) . ' agent_weight agents ' . $srv->(4)
+               . ' null null applied null');
+Test::More::like($w->{detail} // '', qr/^weight 5 \(configured 10\); \d in rotation, floor 2$/,
+                 "the weight set: " . ($w->{detail} // 'none'));
+$one->('an agent drain', 'agent_drain', 'agents',
+       'agent:' . $srv->(5) . ' agent_drain agents ' . $srv->(5) . ' active draining applied null');
+$one->('and its end', 'agent_drain_end', 'agents',
+       'agent:' . $srv->(5) . ' agent_drain_end agents ' . $srv->(5) . ' draining active applied null');
+my $st = Guard::guard_status();
+my $out = `$::Verify $log --key $::Key --head $st->{audit_seq}:$st->{audit_head} 2>&1`;
+Test::More::is($? >> 8, 0, 'the chain verifies') or Test::More::diag($out);
+--- request
+GET /guard
+--- response_body_like: "standbys_promoted":0
+--- no_error_log
+[alert]
+[crit]
