@@ -74,8 +74,9 @@ sub srv { "127.0.0.1:$ENV{qq(TEST_NGINX_B$_[0])}" }
 sub view {
     my $st = Guard::guard_status() or return 'no status';
     my $u = Guard::upstream_state($st, 'app') or return 'no upstream';
-    return join ' ', map { "$_->{server}=$_->{admin}/$_->{admin_version}" }
-                     @{ $u->{servers} };
+    # a drain in force is "draining" or "drained": the tick moves it on
+    return join ' ', map { "$_->{server}=" . ($_->{admin} =~ s/^drained$/draining/r)
+                           . "/$_->{admin_version}" } @{ $u->{servers} };
 }
 
 sub Guard::expect {
