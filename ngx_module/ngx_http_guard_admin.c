@@ -71,6 +71,9 @@ typedef struct {
 static ngx_int_t ngx_http_guard_admin_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_guard_admin_route(ngx_http_request_t *r,
     ngx_http_guard_admin_ctx_t *ctx);
+static const char *ngx_http_guard_admin_asked(ngx_http_request_t *r,
+    ngx_http_guard_admin_ctx_t *ctx);
+static ngx_http_guard_admin_op_t *ngx_http_guard_admin_op(ngx_str_t *name);
 static ngx_int_t ngx_http_guard_admin_split(ngx_http_request_t *r,
     ngx_http_guard_admin_ctx_t *ctx);
 static ngx_int_t ngx_http_guard_admin_target(ngx_http_request_t *r,
@@ -199,6 +202,15 @@ ngx_http_guard_admin_handler(ngx_http_request_t *r)
     }
 
     if (rc != NGX_OK) {
+        /* the audit line says what was asked, and on what */
+
+        if (ngx_http_guard_admin_split(r, ctx) == NGX_OK) {
+            ctx->op = ngx_http_guard_admin_asked(r, ctx);
+
+        } else {
+            ctx->path = 0;
+        }
+
         if (ngx_http_discard_request_body(r) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
@@ -279,22 +291,16 @@ ngx_http_guard_admin_route(ngx_http_request_t *r,
     write = !(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD));
     role = NGX_HTTP_GUARD_ROLE_VIEWER;
     allow = "GET, HEAD";
+    ctx->op = ngx_http_guard_admin_asked(r, ctx);
 
     switch (ctx->path) {
 
     case NGX_HTTP_GUARD_PATH_ACTION:
         allow = "POST";
 
-        for (op = ngx_http_guard_admin_ops; op->name.len; op++) {
-            if (op->name.len == ctx->seg[4].len
-                && ngx_strncmp(op->name.data, ctx->seg[4].data,
-                               op->name.len) == 0)
-            {
-                break;
-            }
-        }
+        op = ngx_http_guard_admin_op(&ctx->seg[4]);
 
-        if (op->name.len == 0) {
+        if (op == NULL) {
             (void) ngx_http_discard_request_body(r);
             return ngx_http_guard_admin_error(r, ctx, NGX_HTTP_NOT_FOUND,
                                               "unknown_path",
@@ -305,7 +311,6 @@ ngx_http_guard_admin_route(ngx_http_request_t *r,
         }
 
         ctx->cmd.op = op->op;
-        ctx->op = ngx_http_guard_op_name(op->op);
         role = op->role;
 
         if (r->method != NGX_HTTP_POST) {
@@ -323,7 +328,6 @@ ngx_http_guard_admin_route(ngx_http_request_t *r,
             }
 
             ctx->cmd.op = NGX_HTTP_GUARD_OP_REVERT;
-            ctx->op = "revert_all";
             role = NGX_HTTP_GUARD_ROLE_ADMIN;
         }
 
@@ -331,7 +335,6 @@ ngx_http_guard_admin_route(ngx_http_request_t *r,
 
     case NGX_HTTP_GUARD_PATH_APPROVE:
         allow = "POST";
-        ctx->op = "approve";
 
         if (r->method != NGX_HTTP_POST) {
             goto not_allowed;
@@ -348,7 +351,6 @@ ngx_http_guard_admin_route(ngx_http_request_t *r,
                 goto not_allowed;
             }
 
-            ctx->op = "cancel";
             role = NGX_HTTP_GUARD_ROLE_OPERATOR;
         }
 
@@ -363,7 +365,6 @@ ngx_http_guard_admin_route(ngx_http_request_t *r,
             }
 
             ctx->freeze = (r->method == NGX_HTTP_PUT);
-            ctx->op = ctx->freeze ? "freeze" : "unfreeze";
             role = NGX_HTTP_GUARD_ROLE_ADMIN;
         }
 
@@ -459,6 +460,62 @@ not_allowed:
                                       "method_not_allowed",
                                       "%V is not allowed here, only %s",
                                       &r->method_name, allow);
+}
+
+
+/*
+ * What a call asks for, by its path and method, for the audit line: also
+ * for a call refused before it is authenticated or authorised.
+ */
+
+static const char *
+ngx_http_guard_admin_asked(ngx_http_request_t *r,
+    ngx_http_guard_admin_ctx_t *ctx)
+{
+    ngx_http_guard_admin_op_t  *op;
+
+    switch (ctx->path) {
+
+    case NGX_HTTP_GUARD_PATH_ACTION:
+        op = ngx_http_guard_admin_op(&ctx->seg[4]);
+        return op ? ngx_http_guard_op_name(op->op) : "unknown";
+
+    case NGX_HTTP_GUARD_PATH_OVERRIDES:
+        return (r->method == NGX_HTTP_DELETE) ? "revert_all" : "read";
+
+    case NGX_HTTP_GUARD_PATH_APPROVE:
+        return "approve";
+
+    case NGX_HTTP_GUARD_PATH_REQUEST:
+        return (r->method == NGX_HTTP_DELETE) ? "cancel" : "read";
+
+    case NGX_HTTP_GUARD_PATH_FREEZE:
+        if (r->method == NGX_HTTP_PUT) {
+            return "freeze";
+        }
+
+        return (r->method == NGX_HTTP_DELETE) ? "unfreeze" : "read";
+
+    default:
+        return "read";
+    }
+}
+
+
+static ngx_http_guard_admin_op_t *
+ngx_http_guard_admin_op(ngx_str_t *name)
+{
+    ngx_http_guard_admin_op_t  *op;
+
+    for (op = ngx_http_guard_admin_ops; op->name.len; op++) {
+        if (op->name.len == name->len
+            && ngx_strncmp(op->name.data, name->data, name->len) == 0)
+        {
+            return op;
+        }
+    }
+
+    return NULL;
 }
 
 
@@ -2091,8 +2148,23 @@ ngx_http_guard_admin_answer(ngx_http_request_t *r,
 
         rec.client = r->connection->addr_text;
         rec.op = ctx->op;
-        rec.upstream = ctx->up ? ctx->up->uscf->host : ctx->seg[1];
-        rec.server = ctx->gp ? ctx->gp->peer->server : ctx->seg[3];
+        if (ctx->path == NGX_HTTP_GUARD_PATH_UPSTREAM
+            || ctx->path == NGX_HTTP_GUARD_PATH_SERVER
+            || ctx->path == NGX_HTTP_GUARD_PATH_ACTION
+            || ctx->req.id)
+        {
+            /* as asked (or as the request names them) */
+            rec.upstream = ctx->seg[1];
+            rec.server = ctx->seg[3];
+        }
+
+        if (ctx->up) {
+            rec.upstream = ctx->up->uscf->host;
+        }
+
+        if (ctx->gp) {
+            rec.server = ctx->gp->peer->server;
+        }
         rec.result = (status >= NGX_HTTP_SPECIAL_RESPONSE) ? "refused"
                      : (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) ? "read"
                      : "unchanged";

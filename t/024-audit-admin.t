@@ -389,3 +389,83 @@ GET /guard
 --- no_error_log
 [alert]
 [crit]
+
+
+
+=== TEST 6: every refusal of the admin API's list: one audit line each, nothing changes
+--- http_config eval
+"    guard_audit_log $::Log.6;
+    guard_audit_key $::Key;
+" . ($::Upstream =~ s/guard_admin_two_person[^;]*;//r) . $::Backends
+--- config eval: $::Config
+--- init
+my $log = "$::Log.6";
+my $read = sub {
+    open my $in, '<', $log or return ();
+    return map { JSON::PP->new->decode($_) } <$in>;
+};
+# the whole state an admin call could touch: every server of every
+# upstream, the freeze, the requests
+my $state = sub {
+    my $st = Guard::guard_status() or return 'no status';
+    my @s;
+    for my $u (@{ $st->{upstreams} }) {
+        push @s, map { "$u->{name}/$_->{server}="
+                       . ($_->{admin} =~ s/^drained$/draining/r)
+                       . "/$_->{admin_version}/$_->{effective_weight}" }
+                 @{ $u->{servers} };
+    }
+    return join ' ', @s, "frozen=" . ($st->{frozen} ? 1 : 0),
+                     'requests=' . scalar @{ $st->{pending_requests} || [] };
+};
+Guard::wait_health('app', $ENV{"TEST_NGINX_B$_"}, 'up') for 1 .. 3;
+my ($b1, $b2) = (main::srv(1), main::srv(2));
+Guard::expect('drain b1 first', '200 ok', 'POST',
+    "/admin/upstreams/app/servers/$b1/drain", 'test-token-olga', '{}');
+my $before = $state->();
+my $d = "/admin/upstreams/app/servers/$b2/drain";
+my @cases = (
+    ['no token', '401 unauthenticated', 'POST', $d, undef, '{}'],
+    ['wrong token', '401 unauthenticated', 'POST', $d, 'test-token-nobody', '{}'],
+    ['viewer writing', '403 forbidden', 'POST', $d, 'test-token-vera', '{}'],
+    ['operator doing maintenance', '403 forbidden', 'POST',
+     "/admin/upstreams/app/servers/$b2/maintenance", 'test-token-olga', '{}'],
+    ['principal outside its upstreams', '403 forbidden', 'POST',
+     "/admin/upstreams/billing/servers/$b1/drain", 'test-token-olga', '{}'],
+    ['GET writing', '405 method_not_allowed', 'GET', $d, 'test-token-olga', undef],
+    ['malformed JSON', '400 bad_json', 'POST', $d, 'test-token-olga', '{]'],
+    ['truncated JSON', '400 bad_json', 'POST', $d, 'test-token-olga', '{"reason":"x'],
+    ['duplicated key', '400 bad_json', 'POST', $d, 'test-token-olga',
+     '{"reason":"a","reason":"b"}'],
+    ['wrong type', '400 bad_value', 'POST', $d, 'test-token-olga', '{"reason":5}'],
+    ['oversize body', '413 body_too_large', 'POST', $d, 'test-token-olga',
+     '{"reason":"' . ('x' x 5000) . '"}'],
+    ['unknown upstream', '404 unknown_upstream', 'POST',
+     "/admin/upstreams/nope/servers/$b2/drain", 'test-token-otto', '{}'],
+    ['unknown server', '404 unknown_server', 'POST',
+     '/admin/upstreams/app/servers/127.0.0.1:1/drain', 'test-token-olga', '{}'],
+    ['floor breach', '409 floor', 'POST', $d, 'test-token-olga', '{}'],
+);
+for my $c (@cases) {
+    my @l0 = $read->();
+    Guard::expect(@$c);
+    my @l = $read->();
+    Test::More::is(scalar(@l) - scalar(@l0), 1, "$c->[0]: one audit line");
+    my $e = $l[-1] || {};
+    my $code = ($c->[1] =~ /(\S+)$/)[0];
+    my ($op, $up, $srv) = $c->[3] =~ m{/upstreams/([^/]+)/servers/([^/]+)/(\w+)$}
+        ? ($3, $1, $2) : ('?', '?', '?');
+    Test::More::is(join(' ', map { $_ // 'null' }
+                            @$e{qw(op upstream server result code client)}),
+                   "$op $up $srv refused $code 127.0.0.1",
+                   "$c->[0]: audited as refused, what was asked, the code");
+    Test::More::is($state->(), $before, "$c->[0]: nothing changed");
+}
+my ($floor) = grep { ($_->{code} // '') eq 'floor' } $read->();
+Test::More::is(join(' ', map { $_ // 'null' } @$floor{qw(principal upstream server before after)}),
+               "olga app $b2 active draining", 'the floor refusal: who, what, the state it would have made');
+--- request
+GET /guard
+--- response_body_like: "admin":"drain(ing|ed)"
+--- no_error_log
+[error]
