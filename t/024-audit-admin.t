@@ -1,8 +1,9 @@
 # The audit log on the admin path (issue 12): a pending drain and its
 # approval audited with both names; each refused call leaves exactly one
 # line and no change; the chain verifies against the head the status
-# report publishes; an audit log that cannot be written refuses changes
-# (503 audit_unavailable) while reads keep working; the changes the module
+# report publishes; an audit log that cannot be written (a full disk, a
+# read-only file) refuses changes (503 audit_unavailable) while reads keep
+# working, and changes go on once it is writable; the changes the module
 # makes itself (standby promotions and demotions, the floor lost and
 # regained, agent weights and drains), one line each.
 use lib 't/lib';
@@ -63,6 +64,10 @@ our $Config = <<"_EOC_";
         guard_admin_tokens $Tokens;
     }
 _EOC_
+
+# a log made immutable by TEST 7, made writable again whatever happens
+our $Immutable;
+END { system("chattr -i $Immutable") if $Immutable }
 
 sub lines {
     open my $fh, '<', $Log or return ();
@@ -467,5 +472,59 @@ Test::More::is(join(' ', map { $_ // 'null' } @$floor{qw(principal upstream serv
 --- request
 GET /guard
 --- response_body_like: "admin":"drain(ing|ed)"
+--- no_error_log
+[error]
+
+
+
+=== TEST 7: a read-only audit log refuses changes, reads go on; writable again, changes too
+--- http_config eval
+"    guard_audit_log $::Log.7;
+    guard_audit_key $::Key;
+" . ($::Upstream =~ s/guard_admin_two_person[^;]*;//r) . $::Backends
+--- config eval: $::Config
+--- init
+my $log = "$::Log.7";
+Guard::wait_health('app', $ENV{"TEST_NGINX_B$_"}, 'up') for 1 .. 3;
+my $b1 = '/admin/upstreams/app/servers/' . main::srv(1);
+Guard::expect('drain b1 while the log is writable', '200 ok', 'POST', "$b1/drain",
+              'test-token-olga', '{}');
+my $size = -s $log;
+# root writes through any mode: the immutable flag makes the open file
+# refuse write() (EPERM), as a file system remounted read-only does
+SKIP: {
+    if (system("chattr +i $log 2>/dev/null") != 0) {
+        Test::More::diag('chattr +i failed (no CAP_LINUX_IMMUTABLE, or a file system without it): not tested');
+        Test::More::skip('a read-only audit log needs chattr +i', 9);
+    }
+    $::Immutable = $log;
+    my $before = main::view();
+    my $st0 = Guard::guard_status();
+    Guard::expect('resume: refused, it cannot be audited', '503 audit_unavailable',
+                  'POST', "$b1/resume", 'test-token-olga', '{}');
+    Guard::expect('weight: refused too', '503 audit_unavailable', 'POST',
+        '/admin/upstreams/app/servers/' . main::srv(2) . '/weight', 'test-token-olga',
+        '{"weight":2}');
+    Guard::expect('admin reads work', '200 ok', 'GET', '/admin/upstreams/app',
+                  'test-token-vera', undef);
+    my $st = Guard::guard_status();
+    Test::More::ok($st, 'the status page works');
+    Test::More::is(main::view(), $before, 'nothing changed');
+    Test::More::is($st->{audit_seq}, $st0->{audit_seq}, 'the head did not move');
+    Test::More::is(-s $log, $size, 'the log is as it was');
+    system("chattr -i $log") == 0 or die "chattr -i $log failed\n";
+    $::Immutable = undef;
+    Guard::expect('writable again: resume applies', '200 ok', 'POST', "$b1/resume",
+                  'test-token-olga', '{}');
+    my $out = `$::Verify $log --key $::Key 2>&1`;
+    Test::More::like("$? $out", qr/^0 OK: /, 'one chain, no gap where lines were refused')
+        or Test::More::diag($out);
+}
+--- request
+GET /guard
+--- response_body_like: "admin":"active"
+--- error_log eval
+[qr/\[alert\] .*upstream guard: audit log "\S+audit\.log\.7": write\(\) failed, line \d+ \(resume\) is not recorded; changes are refused while lines cannot be written \(1: Operation not permitted\)/,
+ qr/\[notice\] .*upstream guard: audit log "\S+audit\.log\.7" is written again, from line \d+/]
 --- no_error_log
 [error]
