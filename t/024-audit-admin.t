@@ -167,6 +167,20 @@ my $out = `$::Verify $::Log --key $::Key --head $st->{audit_seq}:$st->{audit_hea
 Test::More::is($? >> 8, 0, 'the chain verifies against the published head')
     or Test::More::diag($out);
 Test::More::like($out, qr/^OK: \d+ lines, last seq $st->{audit_seq}/, $out);
+# the same head in the Prometheus and HTML formats: each verifies the log
+my (undef, $prom) = Guard::http_get('/guard?format=prometheus');
+my ($pseq) = $prom =~ /^nginx_upstream_guard_audit_sequence (\d+)$/m;
+my ($hseq, $hmac) = $prom =~ /^nginx_upstream_guard_audit_head_info\{seq="(\d+)",mac="([0-9a-f]{64})"\} 1$/m;
+Test::More::ok($pseq && $hseq && $pseq == $hseq, 'Prometheus: audit_sequence and audit_head_info')
+    or Test::More::diag($prom);
+$out = `$::Verify $::Log --key $::Key --head @{[$hseq // 0]}:@{[$hmac // 'x']} 2>&1`;
+Test::More::like(($? >> 8) . " $out", qr/^0 OK: \d+ lines, last seq $hseq,/,
+                 'the log verifies against the head Prometheus publishes');
+my (undef, $html) = Guard::http_get('/guard?format=html');
+my ($tseq, $tmac) = $html =~ m{audit line (\d+), MAC <code>([0-9a-f]{64})</code>};
+$out = `$::Verify $::Log --key $::Key --head @{[$tseq // 0]}:@{[$tmac // 'x']} 2>&1`;
+Test::More::like(($? >> 8) . " $out", qr/^0 OK: \d+ lines, last seq $tseq,/,
+                 'and against the head the HTML page shows');
 --- request
 GET /guard
 --- response_body_like: "audit_seq":[1-9]
