@@ -1,7 +1,8 @@
 # The two-person rule: a high-risk drain is a pending request that the
 # requester cannot approve and a second principal can; re-evaluation at
 # approval, expiry, cancel, the share-in-window rule, the blast-radius
-# cap, and requests surviving a reload.
+# cap, requests surviving a reload, and the requester refused under a
+# second token of the same name or another way in.
 use lib 't/lib';
 use Guard;
 use Test::Nginx::Socket 'no_plan';
@@ -20,6 +21,17 @@ our $Tokens = "$Dir/tokens";
         Guard::token_line('erin', 'operator', 'erp_*', 'test-token-erin');
     close $fh;
     chmod 0600, $Tokens;
+}
+
+# a second tokens file, for another location: the same names, other tokens
+our $Tokens2 = "$Dir/tokens2";
+{
+    open my $fh, '>', $Tokens2 or die "$Tokens2: $!\n";
+    print $fh
+        Guard::token_line('olga', 'operator', '*', 'test-token-olga-second'),
+        Guard::token_line('otto', 'operator', '*', 'test-token-otto-second');
+    close $fh;
+    chmod 0600, $Tokens2;
 }
 
 our $Backends = join '', map { <<"_EOC_" } 1 .. 4;
@@ -289,3 +301,43 @@ GET /guard
 --- must_die
 --- error_log eval
 qr/invalid parameter "share=150%" of guard_admin_two_person/
+
+
+
+=== TEST 7: the requester cannot approve with a second token of the same name, nor by another way in
+--- http_config eval: $::Http . $::Backends
+--- config eval
+$::Config . "
+    location /admin2/ {
+        guard_admin;
+        guard_admin_tokens $::Tokens2;
+    }
+    location /sso/ {
+        guard_admin;
+        guard_admin_tokens $::Tokens;
+        guard_admin_principal \$http_x_sso_user;
+    }
+"
+--- init
+main::all_up();
+my $d = sub { '/admin/upstreams/app/servers/' . main::srv($_[0]) . '/drain' };
+Guard::expect('b1 out', '200 ok', 'POST', $d->(1), 'test-token-olga', '{}');
+my ($j) = Guard::expect('b2: pending', '202 ok', 'POST', $d->(2), 'test-token-olga', '{}');
+my $id = $j->{request};
+($j) = Guard::expect('olga\'s second token, in another tokens file, is olga',
+    '200 ok', 'GET', '/admin2/whoami', 'test-token-olga-second', undef);
+Test::More::is($j->{principal}, 'olga', 'whoami: olga');
+Guard::expect('olga cannot approve with her second token', '403 same_principal',
+    'POST', "/admin2/pending/$id/approve", 'test-token-olga-second', '{}');
+Guard::expect('nor as olga named by an authenticated variable', '403 same_principal',
+    'POST', "/sso/pending/$id/approve", undef, '{}',
+    headers => { 'X-SSO-User' => 'olga' });
+Test::More::is(main::admin_of(2), 'active', 'nothing applied');
+($j) = Guard::expect('otto, through the second location, approves', '200 ok', 'POST',
+    "/admin2/pending/$id/approve", 'test-token-otto-second', '{}');
+Test::More::is("$j->{requester}/$j->{approver}", 'olga/otto', 'olga asked, otto approved');
+--- request
+GET /guard
+--- response_body_like: "in_rotation":2,
+--- no_error_log
+[error]
