@@ -27,7 +27,8 @@ File::Path::mkpath("$Dir/w");
 $ENV{TEST_NGINX_STATE_DIR} = $Dir;
 
 our $File = "$Dir/guard.state";
-our ($Request, $Head);     # the pending request and audit head, TEST 20-21
+our ($Request, $Head);     # the pending request and audit head, TEST 20-23
+our $Until;                # its expiry, TEST 22-23
 {
     File::Path::rmtree("$Dir-audit"); File::Path::mkpath("$Dir-audit");
     open my $fh, '>', "$Dir-audit/audit.key" or die "$Dir-audit/audit.key: $!\n";
@@ -749,5 +750,102 @@ Test::More::ok($st->{audit_seq} > $seq, "the chain went on: $seq, then $st->{aud
 --- request
 GET /guard
 --- response_body_like: "admin":"drain
+--- no_error_log
+[error]
+
+
+
+=== TEST 22: a pending request that expires soon is written
+--- http_config eval
+local $main::StateFile = "$main::Dir/expire.state";
+"    guard_admin_two_person expire=4s;
+    guard_audit_log $main::Dir-audit/expire.log;
+    guard_audit_key $main::Dir-audit/audit.key;
+" . main::conf('interval=100ms fall=1 rise=1', $main::B1, $main::B2)
+--- config eval: $::Admin
+--- tokens eval: $::Tokens
+--- user_files
+>>> b2-up
+up
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
+Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'up');
+my ($st, $j) = Guard::admin('POST', "/admin/upstreams/app/servers/$main::B1/drain",
+                            'test-token-olga', '{}');
+Test::More::is($st, 202, 'pending') or Test::More::diag($Guard::BODY);
+$main::Request = $j->{request};
+$main::Until = $j->{expires_ms};
+Test::More::ok(Guard::wait_for(sub {
+    (main::slurp("$main::Dir/expire.state") // '') =~ /^request $main::Request 1 1 0 0 2 1 \d+ $main::Until 0 /m
+}, 5), 'the request is in the file, with its expiry')
+    or Test::More::diag(main::slurp("$main::Dir/expire.state"));
+--- request
+GET /guard
+--- response_body_like: "pending_requests":\[\{"id":\d+
+--- no_error_log
+[error]
+
+
+
+=== TEST 23: after a restart it expires at the time it was given, and cannot be approved
+--- http_config eval
+local $main::StateFile = "$main::Dir/expire.state";
+"    guard_admin_two_person expire=4s;
+    guard_audit_log $main::Dir-audit/expire.log;
+    guard_audit_key $main::Dir-audit/audit.key;
+" . main::conf('interval=100ms fall=1 rise=1', $main::B1, $main::B2)
+--- config eval: $::Admin
+--- tokens eval: $::Tokens
+--- user_files
+>>> b2-up
+up
+--- init
+my $st = Guard::guard_status();
+Test::More::is($st->{generation}, 1, 'a fresh zone: a restart');
+my $r;
+Test::More::ok(Guard::wait_for(sub {
+    (undef, my $j) = Guard::admin('GET', "/admin/pending/$main::Request", 'test-token-adam');
+    $r = $j && $j->{request};
+    return $r && $r->{state} eq 'expired';
+}, 15), 'the request restored from the file expires') or Test::More::diag($Guard::BODY);
+Test::More::is($r->{expires_ms}, $main::Until, 'at the time it was given, not a new one');
+Test::More::ok($r->{closed_ms} >= $main::Until, "not before: closed $r->{closed_ms}, due $main::Until");
+my ($code) = Guard::admin('POST', "/admin/pending/$main::Request/approve", 'test-token-adam', '{}');
+Test::More::is($code, 409, 'an expired request cannot be approved');
+my @l = do {
+    open my $in, '<', "$main::Dir-audit/expire.log" or die "expire.log: $!\n";
+    map { JSON::PP->new->decode($_) } <$in>;
+};
+my @e = grep { $_->{op} eq 'expire' && ($_->{request} // 0) == $main::Request } @l;
+Test::More::is(join(' ', map { "$_->{principal}/$_->{result}" } @e), 'guard/expired',
+               'its expiry audited once, by guard');
+--- request
+GET /guard
+--- response_body_like: "admin":"active"
+--- no_error_log
+[error]
+
+
+
+=== TEST 24: a request whose time ran out while nginx was down is expired at start
+--- http_config eval
+"    guard_admin_two_person;
+" . main::conf('interval=100ms fall=1 rise=1', $main::B1, $main::B2)
+--- config eval: $::Admin
+--- tokens eval: $::Tokens
+--- user_files eval
+[[ 'b2-up', "up\n" ],
+ [ $main::File, main::crafted('freeze off 0 0 - -', 'chain 0 ' . ('0' x 64) . ' 41',
+     "request 41 1 1 0 0 2 1 1700000000000 1700000900000 0 app $main::B1 olga - - below%20the%20floor") ]]
+--- init
+my ($code, $j) = Guard::admin('GET', '/admin/pending/41', 'test-token-adam');
+Test::More::is($code, 200, 'the request was restored') or Test::More::diag($Guard::BODY);
+Test::More::is($j && $j->{request}{state}, 'expired', 'as expired, not pending')
+    or Test::More::diag($Guard::BODY);
+($code, $j) = Guard::admin('POST', '/admin/pending/41/approve', 'test-token-adam', '{}');
+Test::More::is($code . ' ' . ($j ? $j->{code} : ''), '409 not_pending', 'it cannot be approved');
+--- request
+GET /guard
+--- response_body_like: "admin":"active"
 --- no_error_log
 [error]
