@@ -1,12 +1,15 @@
 # The two-person rule: a high-risk drain is a pending request that the
 # requester cannot approve and a second principal can; re-evaluation at
-# approval, expiry, cancel, the share-in-window rule, the blast-radius
-# cap, requests surviving a reload, and the requester refused under a
-# second token of the same name or another way in.
+# approval, expiry (15 min by default, on time across a reload), cancel,
+# the share-in-window rule (drains older than the window do not count),
+# the concurrency rule (a pending change counts), the blast-radius cap,
+# requests surviving a reload, and the requester refused under a second
+# token of the same name or another way in.
 use lib 't/lib';
 use Guard;
 use Test::Nginx::Socket 'no_plan';
 use JSON::PP ();
+use Time::HiRes ();
 
 our $Dir = "/tmp/guard-two-person-" . Guard::_server_port();
 mkdir $Dir;
@@ -265,6 +268,8 @@ Guard::reload();
                      'test-token-vera', undef);
 Test::More::is($j->{request}{state}, 'pending', 'still pending after the reload');
 Test::More::is($j->{request}{reason}, 'firmware', 'with its reason');
+Test::More::is($j->{request}{expires_ms} - $j->{request}{created_ms}, 15 * 60 * 1000,
+               'it expires 15 min after it was asked: the default');
 --- request
 GET /guard
 --- response_body_like: "admin":"active"
@@ -339,5 +344,86 @@ Test::More::is("$j->{requester}/$j->{approver}", 'olga/otto', 'olga asked, otto 
 --- request
 GET /guard
 --- response_body_like: "in_rotation":2,
+--- no_error_log
+[error]
+
+
+
+=== TEST 8: a request expires on time across a reload
+--- http_config eval: $::Http =~ s/expire=5s/expire=3s/r . $::Backends
+--- config eval: $::Config
+--- init
+main::all_up();
+my $d = sub { '/admin/upstreams/app/servers/' . main::srv($_[0]) . '/drain' };
+Guard::expect('b1 out', '200 ok', 'POST', $d->(1), 'test-token-olga', '{}');
+my ($j) = Guard::expect('b2: pending', '202 ok', 'POST', $d->(2), 'test-token-olga', '{}');
+my ($id, $until) = ($j->{request}, $j->{expires_ms});
+Guard::reload();
+my $r;
+Test::More::ok(Guard::wait_for(sub {
+    (undef, my $a) = Guard::admin('GET', "/admin/pending/$id", 'test-token-vera');
+    $r = $a && $a->{request};
+    return $r && $r->{state} eq 'expired';
+}, 15), 'it expires after the reload') or Test::More::diag($Guard::BODY);
+Test::More::is($r->{expires_ms}, $until, 'at the time it was given');
+Test::More::ok($r->{closed_ms} >= $until, "not before: closed $r->{closed_ms}, due $until");
+Guard::expect('it cannot be approved', '409 not_pending', 'POST',
+    "/admin/pending/$id/approve", 'test-token-otto', '{}');
+--- request
+GET /guard
+--- response_body_like: "pending_requests":\[\]
+--- no_error_log
+[error]
+
+
+
+=== TEST 9: the share counts drains within the window only
+--- http_config eval
+"    guard_admin_two_person share=25% window=2s concurrent=5 max_out=75%;
+" . ($::Http =~ s/guard_admin_two_person[^;]*;//r =~ s/guard_floor 3;/guard_floor 1;/r) . $::Backends
+--- config eval: $::Config
+--- init
+main::all_up();
+my $d = sub { '/admin/upstreams/app/servers/' . main::srv($_[0]) . '/drain' };
+Guard::expect('b1 out: 1 of 4, not over 25%', '200 ok', 'POST', $d->(1),
+              'test-token-olga', '{}');
+my $since = Guard::server_state(Guard::guard_status(), 'app', main::srv(1))
+                ->{admin_override}{since_ms};
+my ($j) = Guard::expect('b2 within the window: 2 of 4, over 25%', '202 ok', 'POST',
+                        $d->(2), 'test-token-olga', '{}');
+Test::More::like($j->{why}, qr/^2 of 4 servers out within 2 s, over 25%$/, "why: $j->{why}");
+Guard::expect('withdrawn', '200 ok', 'DELETE', "/admin/pending/$j->{request}",
+              'test-token-olga', undef);
+# the window ends 2 s after b1 went out; b1 is still out, but no longer recent
+Guard::wait_for(sub { Time::HiRes::time() * 1000 > $since + 2500 }, 10);
+($j) = Guard::expect('b2 after the window: one principal may', '200 ok', 'POST',
+                     $d->(2), 'test-token-olga', '{}');
+Test::More::ok($j->{applied}, 'applied at once');
+--- request
+GET /guard
+--- response_body_like: "in_rotation":2,
+--- no_error_log
+[error]
+
+
+
+=== TEST 10: concurrent=1: a pending change counts, not only one in force
+--- http_config eval
+"    guard_admin_two_person share=20% concurrent=1 max_out=100%;
+" . ($::Http =~ s/guard_admin_two_person[^;]*;//r =~ s/guard_floor 3;/guard_floor 1;/r) . $::Backends
+--- config eval: $::Config
+--- init
+main::all_up();
+my $d = sub { '/admin/upstreams/app/servers/' . main::srv($_[0]) . '/drain' };
+my ($j) = Guard::expect('b1: 1 of 4 is over 20%: pending', '202 ok', 'POST', $d->(1),
+                        'test-token-olga', '{}');
+Test::More::unlike($j->{why}, qr/other change/, "the first: the share only: $j->{why}");
+($j) = Guard::expect('b2, while b1 is only pending: pending', '202 ok', 'POST', $d->(2),
+                     'test-token-olga', '{}');
+Test::More::like($j->{why}, qr/(^|; )1 other change in force or pending$/,
+                 "the second: the pending one counts: $j->{why}");
+--- request
+GET /guard
+--- response_body_like: "in_rotation":4,
 --- no_error_log
 [error]
