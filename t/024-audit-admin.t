@@ -5,11 +5,13 @@
 # read-only file) refuses changes (503 audit_unavailable) while reads keep
 # working, and changes go on once it is writable; the changes the module
 # makes itself (standby promotions and demotions, the floor lost and
-# regained, agent weights and drains), one line each.
+# regained, agent weights and drains), one line each; eight clients at
+# once on two workers with a reopen in the middle: one whole chain.
 use lib 't/lib';
 use Guard;
 use Test::Nginx::Socket 'no_plan';
 use JSON::PP ();
+use POSIX ();
 
 our $Dir = "/tmp/guard-audit-admin-" . Guard::_server_port();
 mkdir $Dir, 0700;
@@ -542,3 +544,54 @@ GET /guard
  qr/\[notice\] .*upstream guard: audit log "\S+audit\.log\.7" is written again, from line \d+/]
 --- no_error_log
 [error]
+
+
+
+=== TEST 8: two workers, eight clients at once, a reopen in the middle: one whole chain
+--- http_config eval
+"    guard_audit_log $::Log.8;
+    guard_audit_key $::Key;
+" . ($::Upstream =~ s/guard_admin_two_person[^;]*;//r) . $::Backends
+--- config eval: $::Config
+--- init
+my $log = "$::Log.8";
+Guard::wait_health('app', $ENV{"TEST_NGINX_B$_"}, 'up') for 1 .. 3;
+my $st0 = Guard::guard_status();
+my @pids;
+for my $c (1 .. 8) {
+    my $pid = fork;
+    die "fork: $!\n" unless defined $pid;
+    if ($pid == 0) {
+        my $bad = 0;
+        for my $i (1 .. 10) {
+            my ($st) = $i % 2
+                ? Guard::admin('GET', '/admin/upstreams/app', 'test-token-vera')
+                : Guard::admin('POST', '/admin/upstreams/app/servers/'
+                               . main::srv(1 + $c % 3) . '/weight',
+                               'test-token-otto', '{"weight":' . (1 + $i % 3) . '}');
+            $bad++ unless defined $st && $st == 200;
+        }
+        POSIX::_exit($bad ? 1 : 0);
+    }
+    push @pids, $pid;
+}
+# rotate while they run: the lines go on in the new file
+Guard::wait_for(sub { (-s $log // 0) > 4000 }, 10);
+rename $log, "$log.1" or die "rename $log: $!\n";
+kill 'USR1', Guard::master_pid();
+Test::More::is(Guard::wait_children(@pids), 8, 'every call answered 200');
+Test::More::ok(Guard::wait_for(sub { -e $log }, 10), 'reopen made a new file');
+my $st = Guard::guard_status();
+Test::More::is($st->{audit_seq} - $st0->{audit_seq}, 80, '80 calls, 80 lines');
+my $out = `$::Verify $log.1 $log --key $::Key --head $st->{audit_seq}:$st->{audit_head} 2>&1`;
+Test::More::like(($? >> 8) . " $out", qr/^0 OK: \d+ lines, last seq $st->{audit_seq},/,
+                 'the two files are one chain, every line whole and in order')
+    or Test::More::diag($out);
+my $n = () = `cat $log.1 $log`;
+Test::More::is($n, $st->{audit_seq}, 'no line lost, none twice');
+--- request
+GET /guard
+--- response_body_like: "admin":"active"
+--- no_error_log
+[error]
+[alert]
