@@ -2331,8 +2331,9 @@ ngx_http_guard_state_restore_freeze(ngx_http_guard_main_conf_t *gmcf,
 
 /*
  * A fresh zone takes from the state file the requests that were pending,
- * the next request id and, unless the audit log set it already, the audit
- * chain's head ("head" in hex, or NULL).
+ * the next request id and the audit chain's head ("head" in hex, or
+ * NULL); the audit log's last line, read next (audit.c), wins when it is
+ * further on.
  */
 
 void
