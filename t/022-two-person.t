@@ -213,7 +213,7 @@ qr/upstream guard: request \d+ of olga \(drain of server 127\.0\.0\.1:\d+ of ups
 
 
 
-=== TEST 3: the share within the window, the concurrency rule, the cap
+=== TEST 3: the share within the window, the cap, also at approval
 --- http_config eval
 "    guard_admin_two_person share=25% window=10m concurrent=5 max_out=50%;
     upstream app {
@@ -236,11 +236,17 @@ my ($j) = Guard::expect('2 of 4 within the window: over 25%', '202 ok', 'POST',
                         $d->(2), 'test-token-olga', '{}');
 Test::More::like($j->{why}, qr/2 of 4 servers out within 600 s, over 25%/,
                  "why: $j->{why}");
-Guard::expect('approved', '200 ok', 'POST', "/admin/pending/$j->{request}/approve",
+my ($j3) = Guard::expect('b3 too, while b2 waits: within the cap then, pending',
+                         '202 ok', 'POST', $d->(3), 'test-token-olga', '{}');
+Guard::expect('b2 approved', '200 ok', 'POST', "/admin/pending/$j->{request}/approve",
               'test-token-adam', '{}');
-Guard::expect('3 of 4 out: over the cap of 50%, even for an admin', '409 blast_radius',
-              'POST', $d->(3), 'test-token-adam', '{}');
-Test::More::is(main::admin_of(3), 'active', 'the cap changes nothing');
+Guard::expect('b3 approved now: 3 of 4 out, over the cap of 50%, even for two',
+              '409 blast_radius', 'POST', "/admin/pending/$j3->{request}/approve",
+              'test-token-adam', '{}');
+Guard::expect('b4 by an admin: over the cap', '409 blast_radius',
+              'POST', $d->(4), 'test-token-adam', '{}');
+Test::More::is(main::admin_of(3) . ' ' . main::admin_of(4), 'active active',
+               'the cap changes nothing');
 --- request
 GET /guard
 --- response_body_like: "in_rotation":2,
