@@ -758,7 +758,7 @@ GET /guard
 === TEST 22: a pending request that expires soon is written
 --- http_config eval
 local $main::StateFile = "$main::Dir/expire.state";
-"    guard_admin_two_person expire=4s;
+"    guard_admin_two_person expire=8s;
     guard_audit_log $main::Dir-audit/expire.log;
     guard_audit_key $main::Dir-audit/audit.key;
 " . main::conf('interval=100ms fall=1 rise=1', $main::B1, $main::B2)
@@ -790,7 +790,7 @@ GET /guard
 === TEST 23: after a restart it expires at the time it was given, and cannot be approved
 --- http_config eval
 local $main::StateFile = "$main::Dir/expire.state";
-"    guard_admin_two_person expire=4s;
+"    guard_admin_two_person expire=8s;
     guard_audit_log $main::Dir-audit/expire.log;
     guard_audit_key $main::Dir-audit/audit.key;
 " . main::conf('interval=100ms fall=1 rise=1', $main::B1, $main::B2)
@@ -807,7 +807,7 @@ Test::More::ok(Guard::wait_for(sub {
     (undef, my $j) = Guard::admin('GET', "/admin/pending/$main::Request", 'test-token-adam');
     $r = $j && $j->{request};
     return $r && $r->{state} eq 'expired';
-}, 15), 'the request restored from the file expires') or Test::More::diag($Guard::BODY);
+}, 25), 'the request restored from the file expires') or Test::More::diag($Guard::BODY);
 Test::More::is($r->{expires_ms}, $main::Until, 'at the time it was given, not a new one');
 Test::More::ok($r->{closed_ms} >= $main::Until, "not before: closed $r->{closed_ms}, due $main::Until");
 my ($code) = Guard::admin('POST', "/admin/pending/$main::Request/approve", 'test-token-adam', '{}');
