@@ -433,3 +433,21 @@ GET /guard
 --- response_body_like: "in_rotation":4,
 --- no_error_log
 [error]
+
+
+
+=== TEST 11: maintenance=off (the default): maintenance of a server in rotation is no second person's
+--- http_config eval
+"    guard_admin_two_person share=100% concurrent=5 max_out=100%;
+" . ($::Http =~ s/guard_admin_two_person[^;]*;//r =~ s/guard_floor 3;/guard_floor 1;/r) . $::Backends
+--- config eval: $::Config
+--- init
+main::all_up();
+my ($j) = Guard::expect('maintenance of b1, in rotation: applied at once', '200 ok', 'POST',
+    '/admin/upstreams/app/servers/' . main::srv(1) . '/maintenance', 'test-token-adam', '{}');
+Test::More::ok($j->{applied} && !$j->{pending}, 'applied, nothing pending');
+--- request
+GET /guard
+--- response_body_like: "admin":"maintenance"
+--- no_error_log
+[error]

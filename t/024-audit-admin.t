@@ -131,6 +131,8 @@ Test::More::ok($done && $done->{principal} eq 'olga' && $done->{approver} eq 'ot
                'audited: applied, requested by olga, approved by otto')
     or Test::More::diag(JSON::PP->new->encode($done // {}));
 Test::More::is($asked->{client}, '127.0.0.1', 'with the client address');
+Test::More::is("$asked->{reason}/$asked->{upstream}/$asked->{server}",
+               'patch 2/app/' . main::srv(2), 'the reason given, the target');
 # every refused call: exactly one line, and nothing changes
 my $before = main::view();
 my $b3 = '/admin/upstreams/app/servers/' . main::srv(3);
