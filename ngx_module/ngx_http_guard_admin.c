@@ -1717,23 +1717,19 @@ ngx_http_guard_admin_requests(ngx_http_request_t *r,
 {
     ngx_str_t                     name;
     ngx_uint_t                    i, j, n, first;
-    ngx_slab_pool_t              *shpool;
-    ngx_http_guard_sh_t          *sh;
     ngx_http_guard_out_t          out;
     ngx_http_guard_main_conf_t   *gmcf;
     ngx_http_guard_sh_request_t  *all, tmp;
 
     gmcf = ngx_http_get_module_main_conf(r, ngx_http_upstream_guard_module);
-    sh = ngx_http_guard_shm_root(gmcf, &shpool);
 
-    all = ngx_palloc(r->pool, sizeof(sh->requests));
+    all = ngx_palloc(r->pool, NGX_HTTP_GUARD_REQUESTS
+                              * sizeof(ngx_http_guard_sh_request_t));
     if (all == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_shmtx_lock(&shpool->mutex);
-    ngx_memcpy(all, sh->requests, sizeof(sh->requests));
-    ngx_shmtx_unlock(&shpool->mutex);
+    ngx_http_guard_state_requests(gmcf, all);
 
     n = 0;
 

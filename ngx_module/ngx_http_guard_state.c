@@ -1901,7 +1901,10 @@ ngx_http_guard_request_copy(u_char *dst, ngx_str_t *src, size_t size)
 }
 
 
-/* a copy of request "id" for the admin API: NGX_DECLINED if unknown */
+/*
+ * A copy of request "id" for the admin API: NGX_DECLINED if unknown.  A
+ * request whose time is up reads as expired, also before the tick says so.
+ */
 
 ngx_int_t
 ngx_http_guard_state_request(ngx_http_guard_main_conf_t *gmcf, ngx_uint_t id,
@@ -1915,6 +1918,8 @@ ngx_http_guard_state_request(ngx_http_guard_main_conf_t *gmcf, ngx_uint_t id,
 
     ngx_shmtx_lock(&shpool->mutex);
 
+    ngx_http_guard_requests_expire(gmcf, sh, ngx_http_guard_now_ms());
+
     req = ngx_http_guard_request_find(sh, id);
 
     if (req) {
@@ -1924,6 +1929,26 @@ ngx_http_guard_state_request(ngx_http_guard_main_conf_t *gmcf, ngx_uint_t id,
     ngx_shmtx_unlock(&shpool->mutex);
 
     return req ? NGX_OK : NGX_DECLINED;
+}
+
+
+/* every request, for the admin API's list, the due ones expired first */
+
+void
+ngx_http_guard_state_requests(ngx_http_guard_main_conf_t *gmcf,
+    ngx_http_guard_sh_request_t *all)
+{
+    ngx_slab_pool_t      *shpool;
+    ngx_http_guard_sh_t  *sh;
+
+    sh = ngx_http_guard_shm_root(gmcf, &shpool);
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    ngx_http_guard_requests_expire(gmcf, sh, ngx_http_guard_now_ms());
+    ngx_memcpy(all, sh->requests, sizeof(sh->requests));
+
+    ngx_shmtx_unlock(&shpool->mutex);
 }
 
 
@@ -1950,6 +1975,9 @@ ngx_http_guard_state_cancel(ngx_http_guard_main_conf_t *gmcf, ngx_uint_t id,
     sh = ngx_http_guard_shm_root(gmcf, &shpool);
 
     ngx_shmtx_lock(&shpool->mutex);
+
+    /* one whose time is up is expired, not cancelled */
+    ngx_http_guard_requests_expire(gmcf, sh, ngx_http_guard_now_ms());
 
     req = ngx_http_guard_request_find(sh, id);
 
