@@ -115,6 +115,9 @@ static ngx_int_t ngx_http_guard_admin_error(ngx_http_request_t *r,
 static ngx_int_t ngx_http_guard_admin_error_send(ngx_http_request_t *r,
     ngx_http_guard_admin_ctx_t *ctx, ngx_uint_t status, const char *code,
     u_char *msg, size_t len);
+static void ngx_http_guard_admin_cleanup(void *data);
+static void ngx_http_guard_admin_audit(ngx_http_request_t *r,
+    ngx_http_guard_admin_ctx_t *ctx, ngx_uint_t status, const char *code);
 static ngx_int_t ngx_http_guard_admin_answer(ngx_http_request_t *r,
     ngx_http_guard_admin_ctx_t *ctx, ngx_http_guard_out_t *out,
     ngx_uint_t status);
@@ -175,6 +178,7 @@ static ngx_int_t
 ngx_http_guard_admin_handler(ngx_http_request_t *r)
 {
     ngx_int_t                     rc;
+    ngx_pool_cleanup_t           *cln;
     ngx_http_guard_loc_conf_t    *glcf;
     ngx_http_guard_main_conf_t   *gmcf;
     ngx_http_guard_admin_ctx_t   *ctx;
@@ -186,6 +190,16 @@ ngx_http_guard_admin_handler(ngx_http_request_t *r)
     }
 
     ngx_http_set_ctx(r, ctx, ngx_http_upstream_guard_module);
+
+    /* a call that ends without our answer still leaves its audit line */
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln->handler = ngx_http_guard_admin_cleanup;
+    cln->data = r;
 
     ctx->cmd.client = r->connection->addr_text;
     ctx->op = "read";
@@ -2112,8 +2126,8 @@ ngx_http_guard_admin_error_send(ngx_http_request_t *r,
 
 
 /*
- * Every answer of the admin API, allowed or refused, leaves here: the
- * place where the audit step of the two-person rule will record it.
+ * Every answer of the admin API, allowed or refused, leaves here, with its
+ * audit line (the state owner writes those of the changes it decides).
  */
 
 static ngx_int_t
@@ -2121,65 +2135,118 @@ ngx_http_guard_admin_answer(ngx_http_request_t *r,
     ngx_http_guard_admin_ctx_t *ctx, ngx_http_guard_out_t *out,
     ngx_uint_t status)
 {
-    ngx_http_guard_audit_rec_t   rec;
-    ngx_http_guard_main_conf_t  *gmcf;
-
     /* If-Match is ours: nginx's own test of it would answer 412 */
     r->disable_not_modified = 1;
 
-    /* every call, allowed or refused: the state owner wrote its own */
-
-    if (!ctx->res.audited) {
-        gmcf = ngx_http_get_module_main_conf(r,
-                                             ngx_http_upstream_guard_module);
-
-        ngx_memzero(&rec, sizeof(ngx_http_guard_audit_rec_t));
-
-        if (ctx->principal) {
-            rec.principal = ctx->principal->name;
-
-        } else {
-            ngx_str_set(&rec.principal, "-");
-        }
-
-        rec.client = r->connection->addr_text;
-        rec.op = ctx->op;
-        if (ctx->path == NGX_HTTP_GUARD_PATH_UPSTREAM
-            || ctx->path == NGX_HTTP_GUARD_PATH_SERVER
-            || ctx->path == NGX_HTTP_GUARD_PATH_ACTION
-            || ctx->req.id)
-        {
-            /* as asked (or as the request names them) */
-            rec.upstream = ctx->seg[1];
-            rec.server = ctx->seg[3];
-        }
-
-        if (ctx->up) {
-            rec.upstream = ctx->up->uscf->host;
-        }
-
-        if (ctx->gp) {
-            rec.server = ctx->gp->peer->server;
-        }
-        rec.result = (status >= NGX_HTTP_SPECIAL_RESPONSE) ? "refused"
-                     : (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) ? "read"
-                     : "unchanged";
-        rec.code = (status < NGX_HTTP_SPECIAL_RESPONSE) ? NULL
-                                                        : ctx->res.code;
-        rec.reason = ctx->cmd.reason;
-        rec.request = ctx->request;
-        rec.detail.data = r->uri.data;
-        rec.detail.len = ngx_min(r->uri.len, 256);
-
-        if (status >= NGX_HTTP_SPECIAL_RESPONSE && rec.code == NULL) {
-            rec.code = ctx->code;
-        }
-
-        (void) ngx_http_guard_audit(gmcf, &rec);
-        ctx->res.audited = 1;
-    }
+    ngx_http_guard_admin_audit(r, ctx, status,
+                               (status < NGX_HTTP_SPECIAL_RESPONSE) ? NULL
+                               : ctx->res.code ? ctx->res.code : ctx->code);
 
     return ngx_http_guard_status_send(r, out, status, "application/json");
+}
+
+
+/*
+ * The request is freed without an answer of ours: its body never came
+ * whole (the client went away, or was too slow), or nginx refused it
+ * first.  Nothing was changed; the call is audited as refused.
+ */
+
+static void
+ngx_http_guard_admin_cleanup(void *data)
+{
+    ngx_http_request_t  *r = data;
+
+    ngx_uint_t                   status;
+    const char                  *code;
+    ngx_http_guard_admin_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_upstream_guard_module);
+
+    if (ctx == NULL || ctx->res.audited) {
+        return;
+    }
+
+    status = r->headers_out.status ? r->headers_out.status
+                                   : NGX_HTTP_CLOSE;
+
+    switch (status) {
+
+    case NGX_HTTP_REQUEST_TIME_OUT:
+        code = "body_timeout";
+        break;
+
+    case NGX_HTTP_REQUEST_ENTITY_TOO_LARGE:
+        code = "body_too_large";
+        break;
+
+    default:
+        code = "aborted";
+    }
+
+    ngx_http_guard_admin_audit(r, ctx, ngx_max(status,
+                                               NGX_HTTP_SPECIAL_RESPONSE),
+                               code);
+}
+
+
+/* the call's line, unless the state owner wrote it */
+
+static void
+ngx_http_guard_admin_audit(ngx_http_request_t *r,
+    ngx_http_guard_admin_ctx_t *ctx, ngx_uint_t status, const char *code)
+{
+    ngx_http_guard_audit_rec_t   rec;
+    ngx_http_guard_main_conf_t  *gmcf;
+
+    if (ctx->res.audited) {
+        return;
+    }
+
+    ctx->res.audited = 1;
+
+    gmcf = ngx_http_get_module_main_conf(r, ngx_http_upstream_guard_module);
+
+    ngx_memzero(&rec, sizeof(ngx_http_guard_audit_rec_t));
+
+    if (ctx->principal) {
+        rec.principal = ctx->principal->name;
+
+    } else {
+        ngx_str_set(&rec.principal, "-");
+    }
+
+    rec.client = r->connection->addr_text;
+    rec.op = ctx->op;
+
+    if (ctx->path == NGX_HTTP_GUARD_PATH_UPSTREAM
+        || ctx->path == NGX_HTTP_GUARD_PATH_SERVER
+        || ctx->path == NGX_HTTP_GUARD_PATH_ACTION
+        || ctx->req.id)
+    {
+        /* as asked (or as the request names them) */
+        rec.upstream = ctx->seg[1];
+        rec.server = ctx->seg[3];
+    }
+
+    if (ctx->up) {
+        rec.upstream = ctx->up->uscf->host;
+    }
+
+    if (ctx->gp) {
+        rec.server = ctx->gp->peer->server;
+    }
+
+    rec.result = (status >= NGX_HTTP_SPECIAL_RESPONSE) ? "refused"
+                 : (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) ? "read"
+                 : "unchanged";
+    rec.code = code;
+    rec.reason = ctx->cmd.reason;
+    rec.request = ctx->request;
+    rec.detail.data = r->uri.data;
+    rec.detail.len = ngx_min(r->uri.len, 256);
+
+    (void) ngx_http_guard_audit(gmcf, &rec);
 }
 
 

@@ -12,6 +12,8 @@ use Guard;
 use Test::Nginx::Socket 'no_plan';
 use JSON::PP ();
 use POSIX ();
+use IO::Socket::INET ();
+use Time::HiRes ();
 
 our $Dir = "/tmp/guard-audit-admin-" . Guard::_server_port();
 mkdir $Dir, 0700;
@@ -483,6 +485,25 @@ for my $c (@cases) {
                    "$op $up $srv refused $code 127.0.0.1",
                    "$c->[0]: audited as refused, what was asked, the code");
     Test::More::is($state->(), $before, "$c->[0]: nothing changed");
+}
+# a body that never arrives whole: the client goes away after a part
+{
+    my $n0 = scalar(my @l0 = $read->());
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => Guard::_server_port(),
+                                  Proto => 'tcp') or die "connect: $!\n";
+    syswrite $s, "POST $d HTTP/1.0\r\nHost: localhost\r\n"
+                 . "Authorization: Bearer test-token-olga\r\n"
+                 . "Content-Type: application/json\r\nContent-Length: 50\r\n\r\n"
+                 . '{"reason":';
+    Time::HiRes::sleep(0.5);
+    close $s;
+    Test::More::ok(Guard::wait_for(sub { scalar(my @l = $read->()) > $n0 }, 5),
+                   'a body cut short: audited');
+    my @l = $read->();
+    Test::More::is(scalar(@l) - $n0, 1, 'a body cut short: one line');
+    Test::More::is(join(' ', map { $_ // 'null' } @{ $l[-1] }{qw(principal op server result code)}),
+                   "olga drain $b2 refused aborted", 'a body cut short: refused, with what was asked');
+    Test::More::is($state->(), $before, 'a body cut short: nothing changed');
 }
 my ($floor) = grep { ($_->{code} // '') eq 'floor' } $read->();
 Test::More::is(join(' ', map { $_ // 'null' } @$floor{qw(principal upstream server before after)}),
