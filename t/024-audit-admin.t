@@ -422,7 +422,8 @@ GET /guard
 "    guard_audit_log $::Log.6;
     guard_audit_key $::Key;
 " . ($::Upstream =~ s/guard_admin_two_person[^;]*;//r) . $::Backends
---- config eval: $::Config
+--- config eval
+$::Config =~ s/guard_admin;/guard_admin;\n        client_body_timeout 1s;/r
 --- init
 my $log = "$::Log.6";
 my $read = sub {
@@ -504,6 +505,23 @@ for my $c (@cases) {
     Test::More::is(join(' ', map { $_ // 'null' } @{ $l[-1] }{qw(principal op server result code)}),
                    "olga drain $b2 refused aborted", 'a body cut short: refused, with what was asked');
     Test::More::is($state->(), $before, 'a body cut short: nothing changed');
+}
+# a body that stops coming: client_body_timeout ends the call
+{
+    my $n0 = scalar(my @l0 = $read->());
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => Guard::_server_port(),
+                                  Proto => 'tcp') or die "connect: $!\n";
+    syswrite $s, "POST $d HTTP/1.0\r\nHost: localhost\r\n"
+                 . "Authorization: Bearer test-token-olga\r\n"
+                 . "Content-Type: application/json\r\nContent-Length: 50\r\n\r\n"
+                 . '{"reason":';
+    Test::More::ok(Guard::wait_for(sub { scalar(my @l = $read->()) > $n0 }, 10),
+                   'a body timed out: audited');
+    close $s;
+    my @l = $read->();
+    Test::More::is(join(' ', scalar(@l) - $n0, map { $_ // 'null' }
+                             @{ $l[-1] }{qw(principal op result code)}),
+                   '1 olga drain refused body_timeout', 'a body timed out: one line, its code');
 }
 my ($floor) = grep { ($_->{code} // '') eq 'floor' } $read->();
 Test::More::is(join(' ', map { $_ // 'null' } @$floor{qw(principal upstream server before after)}),
