@@ -685,6 +685,8 @@ void ngx_http_guard_state_changed(ngx_http_guard_sh_t *sh);
 void ngx_http_guard_state_reload_audit(ngx_http_guard_upstream_t *up);
 ngx_int_t ngx_http_guard_state_request(ngx_http_guard_main_conf_t *gmcf,
     ngx_uint_t id, ngx_http_guard_sh_request_t *copy);
+void ngx_http_guard_state_requests(ngx_http_guard_main_conf_t *gmcf,
+    ngx_http_guard_sh_request_t *all);
 ngx_int_t ngx_http_guard_state_cancel(ngx_http_guard_main_conf_t *gmcf,
     ngx_uint_t id, ngx_http_guard_admin_cmd_t *cmd, ngx_uint_t admin,
     ngx_http_guard_admin_res_t *res);

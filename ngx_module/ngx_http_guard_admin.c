@@ -71,6 +71,9 @@ typedef struct {
 static ngx_int_t ngx_http_guard_admin_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_guard_admin_route(ngx_http_request_t *r,
     ngx_http_guard_admin_ctx_t *ctx);
+static const char *ngx_http_guard_admin_asked(ngx_http_request_t *r,
+    ngx_http_guard_admin_ctx_t *ctx);
+static ngx_http_guard_admin_op_t *ngx_http_guard_admin_op(ngx_str_t *name);
 static ngx_int_t ngx_http_guard_admin_split(ngx_http_request_t *r,
     ngx_http_guard_admin_ctx_t *ctx);
 static ngx_int_t ngx_http_guard_admin_target(ngx_http_request_t *r,
@@ -112,6 +115,9 @@ static ngx_int_t ngx_http_guard_admin_error(ngx_http_request_t *r,
 static ngx_int_t ngx_http_guard_admin_error_send(ngx_http_request_t *r,
     ngx_http_guard_admin_ctx_t *ctx, ngx_uint_t status, const char *code,
     u_char *msg, size_t len);
+static void ngx_http_guard_admin_cleanup(void *data);
+static void ngx_http_guard_admin_audit(ngx_http_request_t *r,
+    ngx_http_guard_admin_ctx_t *ctx, ngx_uint_t status, const char *code);
 static ngx_int_t ngx_http_guard_admin_answer(ngx_http_request_t *r,
     ngx_http_guard_admin_ctx_t *ctx, ngx_http_guard_out_t *out,
     ngx_uint_t status);
@@ -172,6 +178,7 @@ static ngx_int_t
 ngx_http_guard_admin_handler(ngx_http_request_t *r)
 {
     ngx_int_t                     rc;
+    ngx_pool_cleanup_t           *cln;
     ngx_http_guard_loc_conf_t    *glcf;
     ngx_http_guard_main_conf_t   *gmcf;
     ngx_http_guard_admin_ctx_t   *ctx;
@@ -183,6 +190,16 @@ ngx_http_guard_admin_handler(ngx_http_request_t *r)
     }
 
     ngx_http_set_ctx(r, ctx, ngx_http_upstream_guard_module);
+
+    /* a call that ends without our answer still leaves its audit line */
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln->handler = ngx_http_guard_admin_cleanup;
+    cln->data = r;
 
     ctx->cmd.client = r->connection->addr_text;
     ctx->op = "read";
@@ -199,6 +216,15 @@ ngx_http_guard_admin_handler(ngx_http_request_t *r)
     }
 
     if (rc != NGX_OK) {
+        /* the audit line says what was asked, and on what */
+
+        if (ngx_http_guard_admin_split(r, ctx) == NGX_OK) {
+            ctx->op = ngx_http_guard_admin_asked(r, ctx);
+
+        } else {
+            ctx->path = 0;
+        }
+
         if (ngx_http_discard_request_body(r) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
@@ -279,22 +305,16 @@ ngx_http_guard_admin_route(ngx_http_request_t *r,
     write = !(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD));
     role = NGX_HTTP_GUARD_ROLE_VIEWER;
     allow = "GET, HEAD";
+    ctx->op = ngx_http_guard_admin_asked(r, ctx);
 
     switch (ctx->path) {
 
     case NGX_HTTP_GUARD_PATH_ACTION:
         allow = "POST";
 
-        for (op = ngx_http_guard_admin_ops; op->name.len; op++) {
-            if (op->name.len == ctx->seg[4].len
-                && ngx_strncmp(op->name.data, ctx->seg[4].data,
-                               op->name.len) == 0)
-            {
-                break;
-            }
-        }
+        op = ngx_http_guard_admin_op(&ctx->seg[4]);
 
-        if (op->name.len == 0) {
+        if (op == NULL) {
             (void) ngx_http_discard_request_body(r);
             return ngx_http_guard_admin_error(r, ctx, NGX_HTTP_NOT_FOUND,
                                               "unknown_path",
@@ -305,7 +325,6 @@ ngx_http_guard_admin_route(ngx_http_request_t *r,
         }
 
         ctx->cmd.op = op->op;
-        ctx->op = ngx_http_guard_op_name(op->op);
         role = op->role;
 
         if (r->method != NGX_HTTP_POST) {
@@ -323,7 +342,6 @@ ngx_http_guard_admin_route(ngx_http_request_t *r,
             }
 
             ctx->cmd.op = NGX_HTTP_GUARD_OP_REVERT;
-            ctx->op = "revert_all";
             role = NGX_HTTP_GUARD_ROLE_ADMIN;
         }
 
@@ -331,7 +349,6 @@ ngx_http_guard_admin_route(ngx_http_request_t *r,
 
     case NGX_HTTP_GUARD_PATH_APPROVE:
         allow = "POST";
-        ctx->op = "approve";
 
         if (r->method != NGX_HTTP_POST) {
             goto not_allowed;
@@ -348,7 +365,6 @@ ngx_http_guard_admin_route(ngx_http_request_t *r,
                 goto not_allowed;
             }
 
-            ctx->op = "cancel";
             role = NGX_HTTP_GUARD_ROLE_OPERATOR;
         }
 
@@ -363,7 +379,6 @@ ngx_http_guard_admin_route(ngx_http_request_t *r,
             }
 
             ctx->freeze = (r->method == NGX_HTTP_PUT);
-            ctx->op = ctx->freeze ? "freeze" : "unfreeze";
             role = NGX_HTTP_GUARD_ROLE_ADMIN;
         }
 
@@ -459,6 +474,62 @@ not_allowed:
                                       "method_not_allowed",
                                       "%V is not allowed here, only %s",
                                       &r->method_name, allow);
+}
+
+
+/*
+ * What a call asks for, by its path and method, for the audit line: also
+ * for a call refused before it is authenticated or authorised.
+ */
+
+static const char *
+ngx_http_guard_admin_asked(ngx_http_request_t *r,
+    ngx_http_guard_admin_ctx_t *ctx)
+{
+    ngx_http_guard_admin_op_t  *op;
+
+    switch (ctx->path) {
+
+    case NGX_HTTP_GUARD_PATH_ACTION:
+        op = ngx_http_guard_admin_op(&ctx->seg[4]);
+        return op ? ngx_http_guard_op_name(op->op) : "unknown";
+
+    case NGX_HTTP_GUARD_PATH_OVERRIDES:
+        return (r->method == NGX_HTTP_DELETE) ? "revert_all" : "read";
+
+    case NGX_HTTP_GUARD_PATH_APPROVE:
+        return "approve";
+
+    case NGX_HTTP_GUARD_PATH_REQUEST:
+        return (r->method == NGX_HTTP_DELETE) ? "cancel" : "read";
+
+    case NGX_HTTP_GUARD_PATH_FREEZE:
+        if (r->method == NGX_HTTP_PUT) {
+            return "freeze";
+        }
+
+        return (r->method == NGX_HTTP_DELETE) ? "unfreeze" : "read";
+
+    default:
+        return "read";
+    }
+}
+
+
+static ngx_http_guard_admin_op_t *
+ngx_http_guard_admin_op(ngx_str_t *name)
+{
+    ngx_http_guard_admin_op_t  *op;
+
+    for (op = ngx_http_guard_admin_ops; op->name.len; op++) {
+        if (op->name.len == name->len
+            && ngx_strncmp(op->name.data, name->data, name->len) == 0)
+        {
+            return op;
+        }
+    }
+
+    return NULL;
 }
 
 
@@ -1660,23 +1731,19 @@ ngx_http_guard_admin_requests(ngx_http_request_t *r,
 {
     ngx_str_t                     name;
     ngx_uint_t                    i, j, n, first;
-    ngx_slab_pool_t              *shpool;
-    ngx_http_guard_sh_t          *sh;
     ngx_http_guard_out_t          out;
     ngx_http_guard_main_conf_t   *gmcf;
     ngx_http_guard_sh_request_t  *all, tmp;
 
     gmcf = ngx_http_get_module_main_conf(r, ngx_http_upstream_guard_module);
-    sh = ngx_http_guard_shm_root(gmcf, &shpool);
 
-    all = ngx_palloc(r->pool, sizeof(sh->requests));
+    all = ngx_palloc(r->pool, NGX_HTTP_GUARD_REQUESTS
+                              * sizeof(ngx_http_guard_sh_request_t));
     if (all == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_shmtx_lock(&shpool->mutex);
-    ngx_memcpy(all, sh->requests, sizeof(sh->requests));
-    ngx_shmtx_unlock(&shpool->mutex);
+    ngx_http_guard_state_requests(gmcf, all);
 
     n = 0;
 
@@ -2059,8 +2126,8 @@ ngx_http_guard_admin_error_send(ngx_http_request_t *r,
 
 
 /*
- * Every answer of the admin API, allowed or refused, leaves here: the
- * place where the audit step of the two-person rule will record it.
+ * Every answer of the admin API, allowed or refused, leaves here, with its
+ * audit line (the state owner writes those of the changes it decides).
  */
 
 static ngx_int_t
@@ -2068,50 +2135,118 @@ ngx_http_guard_admin_answer(ngx_http_request_t *r,
     ngx_http_guard_admin_ctx_t *ctx, ngx_http_guard_out_t *out,
     ngx_uint_t status)
 {
-    ngx_http_guard_audit_rec_t   rec;
-    ngx_http_guard_main_conf_t  *gmcf;
-
     /* If-Match is ours: nginx's own test of it would answer 412 */
     r->disable_not_modified = 1;
 
-    /* every call, allowed or refused: the state owner wrote its own */
-
-    if (!ctx->res.audited) {
-        gmcf = ngx_http_get_module_main_conf(r,
-                                             ngx_http_upstream_guard_module);
-
-        ngx_memzero(&rec, sizeof(ngx_http_guard_audit_rec_t));
-
-        if (ctx->principal) {
-            rec.principal = ctx->principal->name;
-
-        } else {
-            ngx_str_set(&rec.principal, "-");
-        }
-
-        rec.client = r->connection->addr_text;
-        rec.op = ctx->op;
-        rec.upstream = ctx->up ? ctx->up->uscf->host : ctx->seg[1];
-        rec.server = ctx->gp ? ctx->gp->peer->server : ctx->seg[3];
-        rec.result = (status >= NGX_HTTP_SPECIAL_RESPONSE) ? "refused"
-                     : (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) ? "read"
-                     : "unchanged";
-        rec.code = (status < NGX_HTTP_SPECIAL_RESPONSE) ? NULL
-                                                        : ctx->res.code;
-        rec.reason = ctx->cmd.reason;
-        rec.request = ctx->request;
-        rec.detail.data = r->uri.data;
-        rec.detail.len = ngx_min(r->uri.len, 256);
-
-        if (status >= NGX_HTTP_SPECIAL_RESPONSE && rec.code == NULL) {
-            rec.code = ctx->code;
-        }
-
-        (void) ngx_http_guard_audit(gmcf, &rec);
-        ctx->res.audited = 1;
-    }
+    ngx_http_guard_admin_audit(r, ctx, status,
+                               (status < NGX_HTTP_SPECIAL_RESPONSE) ? NULL
+                               : ctx->res.code ? ctx->res.code : ctx->code);
 
     return ngx_http_guard_status_send(r, out, status, "application/json");
+}
+
+
+/*
+ * The request is freed without an answer of ours: its body never came
+ * whole (the client went away, or was too slow), or nginx refused it
+ * first.  Nothing was changed; the call is audited as refused.
+ */
+
+static void
+ngx_http_guard_admin_cleanup(void *data)
+{
+    ngx_http_request_t  *r = data;
+
+    ngx_uint_t                   status;
+    const char                  *code;
+    ngx_http_guard_admin_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_upstream_guard_module);
+
+    if (ctx == NULL || ctx->res.audited) {
+        return;
+    }
+
+    status = r->headers_out.status ? r->headers_out.status
+                                   : NGX_HTTP_CLOSE;
+
+    switch (status) {
+
+    case NGX_HTTP_REQUEST_TIME_OUT:
+        code = "body_timeout";
+        break;
+
+    case NGX_HTTP_REQUEST_ENTITY_TOO_LARGE:
+        code = "body_too_large";
+        break;
+
+    default:
+        code = "aborted";
+    }
+
+    ngx_http_guard_admin_audit(r, ctx, ngx_max(status,
+                                               NGX_HTTP_SPECIAL_RESPONSE),
+                               code);
+}
+
+
+/* the call's line, unless the state owner wrote it */
+
+static void
+ngx_http_guard_admin_audit(ngx_http_request_t *r,
+    ngx_http_guard_admin_ctx_t *ctx, ngx_uint_t status, const char *code)
+{
+    ngx_http_guard_audit_rec_t   rec;
+    ngx_http_guard_main_conf_t  *gmcf;
+
+    if (ctx->res.audited) {
+        return;
+    }
+
+    ctx->res.audited = 1;
+
+    gmcf = ngx_http_get_module_main_conf(r, ngx_http_upstream_guard_module);
+
+    ngx_memzero(&rec, sizeof(ngx_http_guard_audit_rec_t));
+
+    if (ctx->principal) {
+        rec.principal = ctx->principal->name;
+
+    } else {
+        ngx_str_set(&rec.principal, "-");
+    }
+
+    rec.client = r->connection->addr_text;
+    rec.op = ctx->op;
+
+    if (ctx->path == NGX_HTTP_GUARD_PATH_UPSTREAM
+        || ctx->path == NGX_HTTP_GUARD_PATH_SERVER
+        || ctx->path == NGX_HTTP_GUARD_PATH_ACTION
+        || ctx->req.id)
+    {
+        /* as asked (or as the request names them) */
+        rec.upstream = ctx->seg[1];
+        rec.server = ctx->seg[3];
+    }
+
+    if (ctx->up) {
+        rec.upstream = ctx->up->uscf->host;
+    }
+
+    if (ctx->gp) {
+        rec.server = ctx->gp->peer->server;
+    }
+
+    rec.result = (status >= NGX_HTTP_SPECIAL_RESPONSE) ? "refused"
+                 : (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) ? "read"
+                 : "unchanged";
+    rec.code = code;
+    rec.reason = ctx->cmd.reason;
+    rec.request = ctx->request;
+    rec.detail.data = r->uri.data;
+    rec.detail.len = ngx_min(r->uri.len, 256);
+
+    (void) ngx_http_guard_audit(gmcf, &rec);
 }
 
 

@@ -72,7 +72,7 @@ static void ngx_http_guard_audit_syslog(ngx_http_guard_main_conf_t *gmcf,
 static void ngx_http_guard_audit_inherit(ngx_cycle_t *cycle,
     ngx_http_guard_main_conf_t *gmcf);
 static ngx_int_t ngx_http_guard_audit_tail(ngx_http_guard_main_conf_t *gmcf,
-    ngx_log_t *log, uint64_t *seq, u_char *mac);
+    ngx_log_t *log, uint64_t *seq, u_char *mac, ngx_uint_t *verified);
 
 
 /* ---------------------------------------------------------------------- */
@@ -860,10 +860,14 @@ ngx_http_guard_audit_syslog(ngx_http_guard_main_conf_t *gmcf,
 /* the chain across starts                                                 */
 
 /*
- * init_module, master: a zone that knows no line (a start: neither the
- * running zone nor a state file gave a head) takes the last whole line of
- * the file, so that the chain goes on where the file ends.  An empty or
- * missing file starts at seq 1 with a "prev" of zeros.
+ * init_module, master, after the state file was read: the chain goes on
+ * from whichever is further on, the head the zone knows (the running
+ * zone's, or the state file's at a start) or the last whole line of the
+ * file.  The state file is written after lasting changes only, so lines
+ * written since (reads, refusals, the last ones before a crash) put the
+ * file ahead of it; a file behind the head was cut, or rotated away, and
+ * the next line's seq says so.  An empty or missing file and no head:
+ * seq 1 with a "prev" of zeros.
  */
 
 ngx_int_t
@@ -871,8 +875,9 @@ ngx_http_guard_audit_init(ngx_cycle_t *cycle,
     ngx_http_guard_main_conf_t *gmcf)
 {
     u_char                mac[NGX_HTTP_GUARD_AUDIT_MAC_LEN];
-    uint64_t              seq;
+    uint64_t              seq, head;
     ngx_int_t             rc;
+    ngx_uint_t            verified;
     ngx_slab_pool_t      *shpool;
     ngx_http_guard_sh_t  *sh;
 
@@ -884,38 +889,75 @@ ngx_http_guard_audit_init(ngx_cycle_t *cycle,
 
     sh = ngx_http_guard_shm_root(gmcf, &shpool);
 
+    seq = 0;
+    verified = 0;
+
+    /* read without the lock: a line written meanwhile only moves the head */
+
+    rc = ngx_http_guard_audit_tail(gmcf, cycle->log, &seq, mac, &verified);
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
     ngx_shmtx_lock(&shpool->mutex);
 
-    rc = NGX_OK;
+    head = sh->audit_seq;
 
-    if (sh->audit_seq == 0) {
-        rc = ngx_http_guard_audit_tail(gmcf, cycle->log, &seq, mac);
-
-        if (rc == NGX_OK) {
-            sh->audit_seq = seq;
-            ngx_memcpy(sh->audit_head, mac, NGX_HTTP_GUARD_AUDIT_MAC_LEN);
-
-            ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
-                          "upstream guard: the audit chain goes on from the "
-                          "last line of \"%V\", seq %uL",
-                          &gmcf->audit_file->name, seq);
-        }
+    if (rc == NGX_OK && seq > head) {
+        sh->audit_seq = seq;
+        ngx_memcpy(sh->audit_head, mac, NGX_HTTP_GUARD_AUDIT_MAC_LEN);
     }
 
     ngx_shmtx_unlock(&shpool->mutex);
 
-    return (rc == NGX_ERROR) ? NGX_ERROR : NGX_OK;
+    if (rc == NGX_ABORT && head == 0) {
+        ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                      "upstream guard: the last line of the audit log "
+                      "\"%V\" is not an audit line: the chain starts again "
+                      "at seq 1", &gmcf->audit_file->name);
+    }
+
+    if (rc != NGX_OK || seq <= head) {
+        return NGX_OK;
+    }
+
+    if (head) {
+        ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                      "upstream guard: the audit log \"%V\" goes on to seq "
+                      "%uL, past the head the state file kept (seq %uL): "
+                      "the chain goes on from its last line",
+                      &gmcf->audit_file->name, seq, head);
+
+    } else {
+        ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                      "upstream guard: the audit chain goes on from the "
+                      "last line of \"%V\", seq %uL",
+                      &gmcf->audit_file->name, seq);
+    }
+
+    if (!verified) {
+        ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                      "upstream guard: the last line of the audit log "
+                      "\"%V\" (seq %uL) does not verify with the key (a new "
+                      "key, or an edited line): the chain goes on from it, "
+                      "guard-audit-verify reports it",
+                      &gmcf->audit_file->name, seq);
+    }
+
+    return NGX_OK;
 }
 
 
 /*
- * The last whole line of the file: its seq and mac.  NGX_DECLINED: no line
- * (or not a regular file); NGX_ERROR: a last line that is not ours.
+ * The last whole line of the file: its seq and mac, and whether its mac
+ * verifies.  NGX_DECLINED: no line (or not a regular file); NGX_ABORT: a
+ * last line that is not ours; NGX_ERROR: the HMAC failed.
  */
 
 static ngx_int_t
 ngx_http_guard_audit_tail(ngx_http_guard_main_conf_t *gmcf, ngx_log_t *log,
-    uint64_t *seq, u_char *mac)
+    uint64_t *seq, u_char *mac, ngx_uint_t *verified)
 {
     u_char           *buf, *start, *end, *p, *t, check[32];
     off_t             size, from;
@@ -1036,23 +1078,14 @@ ngx_http_guard_audit_tail(ngx_http_guard_main_conf_t *gmcf, ngx_log_t *log,
         goto done;
     }
 
-    if (ngx_memcmp(check, mac, NGX_HTTP_GUARD_AUDIT_MAC_LEN) != 0) {
-        ngx_log_error(NGX_LOG_WARN, log, 0,
-                      "upstream guard: the last line of the audit log "
-                      "\"%V\" (seq %uL) does not verify with the key (a new "
-                      "key, or an edited line): the chain goes on from it, "
-                      "guard-audit-verify reports it", &file.name, *seq);
-    }
+    *verified = (ngx_memcmp(check, mac, NGX_HTTP_GUARD_AUDIT_MAC_LEN) == 0);
 
     rc = NGX_OK;
     goto done;
 
 bad:
 
-    ngx_log_error(NGX_LOG_WARN, log, 0,
-                  "upstream guard: the last line of the audit log \"%V\" "
-                  "is not an audit line: the chain starts again at seq 1",
-                  &file.name);
+    rc = NGX_ABORT;
 
 done:
 

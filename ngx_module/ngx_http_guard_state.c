@@ -60,7 +60,7 @@ static void ngx_http_guard_requests_expire(ngx_http_guard_main_conf_t *gmcf,
     ngx_http_guard_sh_t *sh, uint64_t now);
 static void ngx_http_guard_state_event(ngx_http_guard_upstream_t *up,
     ngx_http_guard_sh_server_t *s, ngx_http_guard_sh_server_t *agent,
-    const char *op, const char *before, const char *after,
+    const char *op, const char *before, const char *after, ngx_str_t *what,
     ngx_uint_t in_rotation);
 static ngx_int_t ngx_http_guard_state_audit(ngx_http_guard_upstream_t *up,
     ngx_http_guard_sh_server_t *s, ngx_http_guard_admin_cmd_t *cmd,
@@ -418,7 +418,7 @@ ngx_http_guard_pool_eval(ngx_http_guard_upstream_t *up, uint64_t now)
                                        want ? "promote" : "demote",
                                        want ? "standby" : "promoted",
                                        want ? "promoted" : "standby",
-                                       primaries);
+                                       NULL, primaries);
         }
     }
 
@@ -510,7 +510,7 @@ ngx_http_guard_pool_agent_drains(ngx_http_guard_upstream_t *up,
                                            : "agent_drain_resume",
                                    suspend ? "draining" : "active",
                                    suspend ? "active" : "draining",
-                                   *primaries + promoted);
+                                   NULL, *primaries + promoted);
     }
 
     return changed;
@@ -550,7 +550,8 @@ ngx_http_guard_pool_floor(ngx_http_guard_upstream_t *up,
     ngx_http_guard_state_event(up, NULL, NULL,
                                below ? "floor_lost" : "floor_regained",
                                below ? "holds" : "below",
-                               below ? "below" : "holds", in_rotation);
+                               below ? "below" : "holds", NULL,
+                               in_rotation);
 
     if (below) {
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
@@ -812,8 +813,10 @@ ngx_http_guard_agent_apply(ngx_http_guard_peer_t *gp,
 {
     u_char                      *p;
     uint64_t                     w, conf, lo, hi;
+    ngx_str_t                    what;
     ngx_uint_t                   changed, drain;
     u_char                       buf[NGX_HTTP_GUARD_WEIGHT_LEN];
+    u_char                       text[NGX_HTTP_GUARD_WEIGHT_LEN + 48];
     ngx_http_guard_upstream_t   *up;
     ngx_http_guard_srv_conf_t   *gscf;
     ngx_http_guard_sh_server_t  *s;
@@ -878,8 +881,14 @@ ngx_http_guard_agent_apply(ngx_http_guard_peer_t *gp,
                       &s->server, &s->server, &up->uscf->host,
                       p - buf, buf, gp->cfg_weight);
 
+        what.data = text;
+        what.len = ngx_slprintf(text, text + sizeof(text), "weight %*s "
+                                "(configured %ui)", p - buf, buf,
+                                gp->cfg_weight)
+                   - text;
+
         ngx_http_guard_state_event(up, s, s, "agent_weight", NULL, NULL,
-                                   up->sh->in_rotation);
+                                   &what, up->sh->in_rotation);
 
         s->agent_weight = (ngx_uint_t) w;
         changed = gscf->live_weights;
@@ -905,7 +914,7 @@ ngx_http_guard_agent_apply(ngx_http_guard_peer_t *gp,
                 s->agent_refused = 1;
 
                 ngx_http_guard_state_event(up, s, s, "agent_drain_refused",
-                                           "active", "active",
+                                           "active", "active", NULL,
                                            up->sh->in_rotation);
             }
 
@@ -918,7 +927,7 @@ ngx_http_guard_agent_apply(ngx_http_guard_peer_t *gp,
                       &up->uscf->host);
 
         ngx_http_guard_state_event(up, s, s, "agent_drain", "active",
-                                   "draining", up->sh->in_rotation);
+                                   "draining", NULL, up->sh->in_rotation);
 
         s->agent_drain = 1;
         s->agent_refused = 0;
@@ -939,7 +948,7 @@ ngx_http_guard_agent_apply(ngx_http_guard_peer_t *gp,
                           "server %V of upstream \"%V\"", &s->server,
                           &s->server, &up->uscf->host);
             ngx_http_guard_state_event(up, s, s, "agent_drain_end",
-                                       "draining", "active",
+                                       "draining", "active", NULL,
                                        up->sh->in_rotation);
             changed = 1;
         }
@@ -1892,7 +1901,10 @@ ngx_http_guard_request_copy(u_char *dst, ngx_str_t *src, size_t size)
 }
 
 
-/* a copy of request "id" for the admin API: NGX_DECLINED if unknown */
+/*
+ * A copy of request "id" for the admin API: NGX_DECLINED if unknown.  A
+ * request whose time is up reads as expired, also before the tick says so.
+ */
 
 ngx_int_t
 ngx_http_guard_state_request(ngx_http_guard_main_conf_t *gmcf, ngx_uint_t id,
@@ -1906,6 +1918,8 @@ ngx_http_guard_state_request(ngx_http_guard_main_conf_t *gmcf, ngx_uint_t id,
 
     ngx_shmtx_lock(&shpool->mutex);
 
+    ngx_http_guard_requests_expire(gmcf, sh, ngx_http_guard_now_ms());
+
     req = ngx_http_guard_request_find(sh, id);
 
     if (req) {
@@ -1915,6 +1929,26 @@ ngx_http_guard_state_request(ngx_http_guard_main_conf_t *gmcf, ngx_uint_t id,
     ngx_shmtx_unlock(&shpool->mutex);
 
     return req ? NGX_OK : NGX_DECLINED;
+}
+
+
+/* every request, for the admin API's list, the due ones expired first */
+
+void
+ngx_http_guard_state_requests(ngx_http_guard_main_conf_t *gmcf,
+    ngx_http_guard_sh_request_t *all)
+{
+    ngx_slab_pool_t      *shpool;
+    ngx_http_guard_sh_t  *sh;
+
+    sh = ngx_http_guard_shm_root(gmcf, &shpool);
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    ngx_http_guard_requests_expire(gmcf, sh, ngx_http_guard_now_ms());
+    ngx_memcpy(all, sh->requests, sizeof(sh->requests));
+
+    ngx_shmtx_unlock(&shpool->mutex);
 }
 
 
@@ -1941,6 +1975,9 @@ ngx_http_guard_state_cancel(ngx_http_guard_main_conf_t *gmcf, ngx_uint_t id,
     sh = ngx_http_guard_shm_root(gmcf, &shpool);
 
     ngx_shmtx_lock(&shpool->mutex);
+
+    /* one whose time is up is expired, not cancelled */
+    ngx_http_guard_requests_expire(gmcf, sh, ngx_http_guard_now_ms());
 
     req = ngx_http_guard_request_find(sh, id);
 
@@ -2156,14 +2193,15 @@ ngx_http_guard_state_audit(ngx_http_guard_upstream_t *up,
 /*
  * Under the mutex: the audit line of a change the module makes on its own
  * (principal "guard", or "agent:<server>" when "agent" is the server whose
- * agent asked).  It is made whatever the audit log says: a promotion
+ * agent asked), "what" (or NULL) saying what changed beyond the states,
+ * e.g. the weight.  It is made whatever the audit log says: a promotion
  * that the floor needs never waits for a disk.
  */
 
 static void
 ngx_http_guard_state_event(ngx_http_guard_upstream_t *up,
     ngx_http_guard_sh_server_t *s, ngx_http_guard_sh_server_t *agent,
-    const char *op, const char *before, const char *after,
+    const char *op, const char *before, const char *after, ngx_str_t *what,
     ngx_uint_t in_rotation)
 {
     u_char                      *p;
@@ -2171,7 +2209,7 @@ ngx_http_guard_state_event(ngx_http_guard_upstream_t *up,
     ngx_http_guard_sh_t         *sh;
     ngx_http_guard_audit_rec_t   rec;
     u_char                       principal[NGX_HTTP_GUARD_NAME_LEN + 8];
-    u_char                       detail[64];
+    u_char                       detail[128];
 
     sh = ngx_http_guard_shm_root(up->gmcf, &shpool);
 
@@ -2202,7 +2240,13 @@ ngx_http_guard_state_event(ngx_http_guard_upstream_t *up,
     rec.after = after;
     rec.result = "applied";
 
-    p = ngx_slprintf(detail, detail + sizeof(detail),
+    p = detail;
+
+    if (what) {
+        p = ngx_slprintf(p, detail + sizeof(detail), "%V; ", what);
+    }
+
+    p = ngx_slprintf(p, detail + sizeof(detail),
                      "%ui in rotation, floor %ui", in_rotation, up->floor);
     rec.detail.data = detail;
     rec.detail.len = p - detail;
@@ -2315,8 +2359,9 @@ ngx_http_guard_state_restore_freeze(ngx_http_guard_main_conf_t *gmcf,
 
 /*
  * A fresh zone takes from the state file the requests that were pending,
- * the next request id and, unless the audit log set it already, the audit
- * chain's head ("head" in hex, or NULL).
+ * the next request id and the audit chain's head ("head" in hex, or
+ * NULL); the audit log's last line, read next (audit.c), wins when it is
+ * further on.
  */
 
 void

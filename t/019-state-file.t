@@ -27,7 +27,8 @@ File::Path::mkpath("$Dir/w");
 $ENV{TEST_NGINX_STATE_DIR} = $Dir;
 
 our $File = "$Dir/guard.state";
-our ($Request, $Head);     # the pending request and audit head, TEST 20-21
+our ($Request, $Head);     # the pending request and audit head, TEST 20-23
+our $Until;                # its expiry, TEST 22-23
 {
     File::Path::rmtree("$Dir-audit"); File::Path::mkpath("$Dir-audit");
     open my $fh, '>', "$Dir-audit/audit.key" or die "$Dir-audit/audit.key: $!\n";
@@ -749,5 +750,205 @@ Test::More::ok($st->{audit_seq} > $seq, "the chain went on: $seq, then $st->{aud
 --- request
 GET /guard
 --- response_body_like: "admin":"drain
+--- no_error_log
+[error]
+
+
+
+=== TEST 22: a pending request that expires soon is written
+--- http_config eval
+local $main::StateFile = "$main::Dir/expire.state";
+"    guard_admin_two_person expire=8s;
+    guard_audit_log $main::Dir-audit/expire.log;
+    guard_audit_key $main::Dir-audit/audit.key;
+" . main::conf('interval=100ms fall=1 rise=1', $main::B1, $main::B2)
+--- config eval: $::Admin
+--- tokens eval: $::Tokens
+--- user_files
+>>> b2-up
+up
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
+Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'up');
+my ($st, $j) = Guard::admin('POST', "/admin/upstreams/app/servers/$main::B1/drain",
+                            'test-token-olga', '{}');
+Test::More::is($st, 202, 'pending') or Test::More::diag($Guard::BODY);
+$main::Request = $j->{request};
+$main::Until = $j->{expires_ms};
+Test::More::ok(Guard::wait_for(sub {
+    (main::slurp("$main::Dir/expire.state") // '') =~ /^request $main::Request 1 1 0 0 2 1 \d+ $main::Until 0 /m
+}, 5), 'the request is in the file, with its expiry')
+    or Test::More::diag(main::slurp("$main::Dir/expire.state"));
+--- request
+GET /guard
+--- response_body_like: "pending_requests":\[\{"id":\d+
+--- no_error_log
+[error]
+
+
+
+=== TEST 23: after a restart it expires at the time it was given, and cannot be approved
+--- http_config eval
+local $main::StateFile = "$main::Dir/expire.state";
+"    guard_admin_two_person expire=8s;
+    guard_audit_log $main::Dir-audit/expire.log;
+    guard_audit_key $main::Dir-audit/audit.key;
+" . main::conf('interval=100ms fall=1 rise=1', $main::B1, $main::B2)
+--- config eval: $::Admin
+--- tokens eval: $::Tokens
+--- user_files
+>>> b2-up
+up
+--- init
+my $st = Guard::guard_status();
+Test::More::is($st->{generation}, 1, 'a fresh zone: a restart');
+my $r;
+Test::More::ok(Guard::wait_for(sub {
+    (undef, my $j) = Guard::admin('GET', "/admin/pending/$main::Request", 'test-token-adam');
+    $r = $j && $j->{request};
+    return $r && $r->{state} eq 'expired';
+}, 25), 'the request restored from the file expires') or Test::More::diag($Guard::BODY);
+Test::More::is($r->{expires_ms}, $main::Until, 'at the time it was given, not a new one');
+Test::More::ok($r->{closed_ms} >= $main::Until, "not before: closed $r->{closed_ms}, due $main::Until");
+my ($code) = Guard::admin('POST', "/admin/pending/$main::Request/approve", 'test-token-adam', '{}');
+Test::More::is($code, 409, 'an expired request cannot be approved');
+my @l = do {
+    open my $in, '<', "$main::Dir-audit/expire.log" or die "expire.log: $!\n";
+    map { JSON::PP->new->decode($_) } <$in>;
+};
+my @e = grep { $_->{op} eq 'expire' && ($_->{request} // 0) == $main::Request } @l;
+Test::More::is(join(' ', map { "$_->{principal}/$_->{result}" } @e), 'guard/expired',
+               'its expiry audited once, by guard');
+--- request
+GET /guard
+--- response_body_like: "admin":"active"
+--- no_error_log
+[error]
+
+
+
+=== TEST 24: a request whose time ran out while nginx was down is expired at start
+--- http_config eval
+"    guard_admin_two_person;
+" . main::conf('interval=100ms fall=1 rise=1', $main::B1, $main::B2)
+--- config eval: $::Admin
+--- tokens eval: $::Tokens
+--- user_files eval
+[[ 'b2-up', "up\n" ],
+ [ $main::File, main::crafted('freeze off 0 0 - -', 'chain 0 ' . ('0' x 64) . ' 41',
+     "request 41 1 1 0 0 2 1 1700000000000 1700000900000 0 app $main::B1 olga - - below%20the%20floor") ]]
+--- init
+# at once: whether or not the checking worker's first tick came yet
+my ($code, $j) = Guard::admin('GET', '/admin/pending/41', 'test-token-adam');
+Test::More::is(($j ? $j->{request}{state} : $code), 'expired', 'it was restored, as expired')
+    or Test::More::diag($Guard::BODY);
+($code, $j) = Guard::admin('DELETE', '/admin/pending/41', 'test-token-adam');
+Test::More::is($code . ' ' . ($j ? $j->{code} : ''), '409 not_pending', 'it cannot be cancelled');
+($code, $j) = Guard::admin('POST', '/admin/pending/41/approve', 'test-token-adam', '{}');
+Test::More::is($code . ' ' . ($j ? $j->{code} : ''), '409 not_pending', 'nor approved');
+--- request
+GET /guard
+--- response_body_like: "admin":"active"
+--- no_error_log
+[error]
+
+
+
+=== TEST 25: audited reads after the state file's last write
+--- http_config eval
+local $main::StateFile = "$main::Dir/lag.state";
+"    guard_audit_log $main::Dir-audit/lag.log;
+    guard_audit_key $main::Dir-audit/audit.key;
+" . main::conf('interval=100ms fall=1 rise=1', $main::B1, $main::B2)
+--- config eval: $::Admin
+--- tokens eval: $::Tokens
+--- user_files
+>>> b2-up
+up
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
+Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'up');
+main::api('a weight: a lasting change, the state file is written', 'POST',
+          "/upstreams/app/servers/$main::B1/weight", 'test-token-olga', '{"weight":2}');
+my $g = Guard::guard_status();
+Test::More::ok(Guard::wait_for(sub {
+    (main::slurp("$main::Dir/lag.state") // '') =~ /^chain (\d+) /m && $1 == $g->{audit_seq}
+}, 5), 'the state file has the head');
+# reads are audited too, but change no state: the file is not written again
+main::api("read $_", 'GET', '/upstreams/app', 'test-token-olga') for 1 .. 3;
+$g = Guard::guard_status();
+$main::Head = "$g->{audit_seq}:$g->{audit_head}";
+--- request
+GET /guard
+--- response_body_like: "audit_seq":\d+
+--- no_error_log
+[error]
+
+
+
+=== TEST 26: after a restart the chain goes on from the log's last line, not the older head in the state file
+--- http_config eval
+local $main::StateFile = "$main::Dir/lag.state";
+"    guard_audit_log $main::Dir-audit/lag.log;
+    guard_audit_key $main::Dir-audit/audit.key;
+" . main::conf('interval=100ms fall=1 rise=1', $main::B1, $main::B2)
+--- config eval: $::Admin
+--- tokens eval: $::Tokens
+--- user_files
+>>> b2-up
+up
+--- init
+my $st = Guard::guard_status();
+Test::More::is($st->{generation}, 1, 'a fresh zone: a restart');
+my ($seq) = $main::Head =~ /^(\d+):/;
+Test::More::is($st->{audit_seq}, $seq + 1, "the start's line follows the last one written: $seq");
+my $verify = "$ENV{TEST_NGINX_PWD}/scripts/guard-audit-verify";
+my $out = `$verify $main::Dir-audit/lag.log --key $main::Dir-audit/audit.key --head $st->{audit_seq}:$st->{audit_head} 2>&1`;
+Test::More::is($? >> 8, 0, 'one chain across the restart') or Test::More::diag($out);
+# now a lasting change, and its line cut off the log: the state file
+# keeps the head that the next start goes on from, so the cut shows
+main::api('a weight', 'POST', "/upstreams/app/servers/$main::B1/weight",
+          'test-token-olga', '{"weight":3}');
+$st = Guard::guard_status();
+Test::More::ok(Guard::wait_for(sub {
+    (main::slurp("$main::Dir/lag.state") // '') =~ /^chain (\d+) /m && $1 == $st->{audit_seq}
+}, 5), "the state file has the head, seq $st->{audit_seq}");
+my @l = split /^/, main::slurp("$main::Dir-audit/lag.log");
+open my $fh, '>', "$main::Dir-audit/lag.log" or die "lag.log: $!\n";
+print $fh @l[0 .. $#l - 1];
+close $fh;
+$main::Head = $st->{audit_seq};
+--- request
+GET /guard
+--- response_body_like: "audit_seq":\d+
+--- error_log eval
+qr/\[notice\] .*upstream guard: the audit log "\S+lag\.log" goes on to seq \d+, past the head the state file kept \(seq \d+\): the chain goes on from its last line/
+--- no_error_log
+[error]
+
+
+
+=== TEST 27: a log whose last line was cut: the chain goes on from the state file's head, the gap shows
+--- http_config eval
+local $main::StateFile = "$main::Dir/lag.state";
+"    guard_audit_log $main::Dir-audit/lag.log;
+    guard_audit_key $main::Dir-audit/audit.key;
+" . main::conf('interval=100ms fall=1 rise=1', $main::B1, $main::B2)
+--- config eval: $::Admin
+--- tokens eval: $::Tokens
+--- user_files
+>>> b2-up
+up
+--- init
+my $st = Guard::guard_status();
+Test::More::is($st->{audit_seq}, $main::Head + 1, "the start's line follows the head, seq $main::Head");
+my $verify = "$ENV{TEST_NGINX_PWD}/scripts/guard-audit-verify";
+my $out = `$verify $main::Dir-audit/lag.log --key $main::Dir-audit/audit.key 2>&1`;
+my $cut = $main::Head;
+Test::More::like(($? >> 8) . " $out", qr/^1 FAIL: \S+lag\.log:\d+: seq gap: seq $cut missing after seq @{[$cut - 1]}/,
+                 "the cut line is missing: $out");
+--- request
+GET /guard
+--- response_body_like: "audit_seq":\d+
 --- no_error_log
 [error]

@@ -1,11 +1,15 @@
 # The two-person rule: a high-risk drain is a pending request that the
 # requester cannot approve and a second principal can; re-evaluation at
-# approval, expiry, cancel, the share-in-window rule, the blast-radius
-# cap, and requests surviving a reload.
+# approval, expiry (15 min by default, on time across a reload), cancel,
+# the share-in-window rule (drains older than the window do not count),
+# the concurrency rule (a pending change counts), the blast-radius cap,
+# requests surviving a reload, and the requester refused under a second
+# token of the same name or another way in.
 use lib 't/lib';
 use Guard;
 use Test::Nginx::Socket 'no_plan';
 use JSON::PP ();
+use Time::HiRes ();
 
 our $Dir = "/tmp/guard-two-person-" . Guard::_server_port();
 mkdir $Dir;
@@ -20,6 +24,17 @@ our $Tokens = "$Dir/tokens";
         Guard::token_line('erin', 'operator', 'erp_*', 'test-token-erin');
     close $fh;
     chmod 0600, $Tokens;
+}
+
+# a second tokens file, for another location: the same names, other tokens
+our $Tokens2 = "$Dir/tokens2";
+{
+    open my $fh, '>', $Tokens2 or die "$Tokens2: $!\n";
+    print $fh
+        Guard::token_line('olga', 'operator', '*', 'test-token-olga-second'),
+        Guard::token_line('otto', 'operator', '*', 'test-token-otto-second');
+    close $fh;
+    chmod 0600, $Tokens2;
 }
 
 our $Backends = join '', map { <<"_EOC_" } 1 .. 4;
@@ -198,7 +213,7 @@ qr/upstream guard: request \d+ of olga \(drain of server 127\.0\.0\.1:\d+ of ups
 
 
 
-=== TEST 3: the share within the window, the concurrency rule, the cap
+=== TEST 3: the share within the window, the cap, also at approval
 --- http_config eval
 "    guard_admin_two_person share=25% window=10m concurrent=5 max_out=50%;
     upstream app {
@@ -221,11 +236,17 @@ my ($j) = Guard::expect('2 of 4 within the window: over 25%', '202 ok', 'POST',
                         $d->(2), 'test-token-olga', '{}');
 Test::More::like($j->{why}, qr/2 of 4 servers out within 600 s, over 25%/,
                  "why: $j->{why}");
-Guard::expect('approved', '200 ok', 'POST', "/admin/pending/$j->{request}/approve",
+my ($j3) = Guard::expect('b3 too, while b2 waits: within the cap then, pending',
+                         '202 ok', 'POST', $d->(3), 'test-token-olga', '{}');
+Guard::expect('b2 approved', '200 ok', 'POST', "/admin/pending/$j->{request}/approve",
               'test-token-adam', '{}');
-Guard::expect('3 of 4 out: over the cap of 50%, even for an admin', '409 blast_radius',
-              'POST', $d->(3), 'test-token-adam', '{}');
-Test::More::is(main::admin_of(3), 'active', 'the cap changes nothing');
+Guard::expect('b3 approved now: 3 of 4 out, over the cap of 50%, even for two',
+              '409 blast_radius', 'POST', "/admin/pending/$j3->{request}/approve",
+              'test-token-adam', '{}');
+Guard::expect('b4 by an admin: over the cap', '409 blast_radius',
+              'POST', $d->(4), 'test-token-adam', '{}');
+Test::More::is(main::admin_of(3) . ' ' . main::admin_of(4), 'active active',
+               'the cap changes nothing');
 --- request
 GET /guard
 --- response_body_like: "in_rotation":2,
@@ -253,6 +274,8 @@ Guard::reload();
                      'test-token-vera', undef);
 Test::More::is($j->{request}{state}, 'pending', 'still pending after the reload');
 Test::More::is($j->{request}{reason}, 'firmware', 'with its reason');
+Test::More::is($j->{request}{expires_ms} - $j->{request}{created_ms}, 15 * 60 * 1000,
+               'it expires 15 min after it was asked: the default');
 --- request
 GET /guard
 --- response_body_like: "admin":"active"
@@ -289,3 +312,142 @@ GET /guard
 --- must_die
 --- error_log eval
 qr/invalid parameter "share=150%" of guard_admin_two_person/
+
+
+
+=== TEST 7: the requester cannot approve with a second token of the same name, nor by another way in
+--- http_config eval: $::Http . $::Backends
+--- config eval
+$::Config . "
+    location /admin2/ {
+        guard_admin;
+        guard_admin_tokens $::Tokens2;
+    }
+    location /sso/ {
+        guard_admin;
+        guard_admin_tokens $::Tokens;
+        guard_admin_principal \$http_x_sso_user;
+    }
+"
+--- init
+main::all_up();
+my $d = sub { '/admin/upstreams/app/servers/' . main::srv($_[0]) . '/drain' };
+Guard::expect('b1 out', '200 ok', 'POST', $d->(1), 'test-token-olga', '{}');
+my ($j) = Guard::expect('b2: pending', '202 ok', 'POST', $d->(2), 'test-token-olga', '{}');
+my $id = $j->{request};
+($j) = Guard::expect('olga\'s second token, in another tokens file, is olga',
+    '200 ok', 'GET', '/admin2/whoami', 'test-token-olga-second', undef);
+Test::More::is($j->{principal}, 'olga', 'whoami: olga');
+Guard::expect('olga cannot approve with her second token', '403 same_principal',
+    'POST', "/admin2/pending/$id/approve", 'test-token-olga-second', '{}');
+Guard::expect('nor as olga named by an authenticated variable', '403 same_principal',
+    'POST', "/sso/pending/$id/approve", undef, '{}',
+    headers => { 'X-SSO-User' => 'olga' });
+Test::More::is(main::admin_of(2), 'active', 'nothing applied');
+($j) = Guard::expect('otto, through the second location, approves', '200 ok', 'POST',
+    "/admin2/pending/$id/approve", 'test-token-otto-second', '{}');
+Test::More::is("$j->{requester}/$j->{approver}", 'olga/otto', 'olga asked, otto approved');
+--- request
+GET /guard
+--- response_body_like: "in_rotation":2,
+--- no_error_log
+[error]
+
+
+
+=== TEST 8: a request expires on time across a reload
+--- http_config eval: $::Http =~ s/expire=5s/expire=3s/r . $::Backends
+--- config eval: $::Config
+--- init
+main::all_up();
+my $d = sub { '/admin/upstreams/app/servers/' . main::srv($_[0]) . '/drain' };
+Guard::expect('b1 out', '200 ok', 'POST', $d->(1), 'test-token-olga', '{}');
+my ($j) = Guard::expect('b2: pending', '202 ok', 'POST', $d->(2), 'test-token-olga', '{}');
+my ($id, $until) = ($j->{request}, $j->{expires_ms});
+Guard::reload();
+my $r;
+Test::More::ok(Guard::wait_for(sub {
+    (undef, my $a) = Guard::admin('GET', "/admin/pending/$id", 'test-token-vera');
+    $r = $a && $a->{request};
+    return $r && $r->{state} eq 'expired';
+}, 15), 'it expires after the reload') or Test::More::diag($Guard::BODY);
+Test::More::is($r->{expires_ms}, $until, 'at the time it was given');
+Test::More::ok($r->{closed_ms} >= $until, "not before: closed $r->{closed_ms}, due $until");
+Guard::expect('it cannot be approved', '409 not_pending', 'POST',
+    "/admin/pending/$id/approve", 'test-token-otto', '{}');
+--- request
+GET /guard
+--- response_body_like: "pending_requests":\[\]
+--- no_error_log
+[error]
+
+
+
+=== TEST 9: the share counts drains within the window only
+--- http_config eval
+"    guard_admin_two_person share=25% window=2s concurrent=5 max_out=75%;
+" . ($::Http =~ s/guard_admin_two_person[^;]*;//r =~ s/guard_floor 3;/guard_floor 1;/r) . $::Backends
+--- config eval: $::Config
+--- init
+main::all_up();
+my $d = sub { '/admin/upstreams/app/servers/' . main::srv($_[0]) . '/drain' };
+Guard::expect('b1 out: 1 of 4, not over 25%', '200 ok', 'POST', $d->(1),
+              'test-token-olga', '{}');
+my $since = Guard::server_state(Guard::guard_status(), 'app', main::srv(1))
+                ->{admin_override}{since_ms};
+my ($j) = Guard::expect('b2 within the window: 2 of 4, over 25%', '202 ok', 'POST',
+                        $d->(2), 'test-token-olga', '{}');
+Test::More::like($j->{why}, qr/^2 of 4 servers out within 2 s, over 25%$/, "why: $j->{why}");
+Guard::expect('withdrawn', '200 ok', 'DELETE', "/admin/pending/$j->{request}",
+              'test-token-olga', undef);
+# the window ends 2 s after b1 went out; b1 is still out, but no longer recent
+Guard::wait_for(sub { Time::HiRes::time() * 1000 > $since + 2500 }, 10);
+($j) = Guard::expect('b2 after the window: one principal may', '200 ok', 'POST',
+                     $d->(2), 'test-token-olga', '{}');
+Test::More::ok($j->{applied}, 'applied at once');
+--- request
+GET /guard
+--- response_body_like: "in_rotation":2,
+--- no_error_log
+[error]
+
+
+
+=== TEST 10: concurrent=1: a pending change counts, not only one in force
+--- http_config eval
+"    guard_admin_two_person share=20% concurrent=1 max_out=100%;
+" . ($::Http =~ s/guard_admin_two_person[^;]*;//r =~ s/guard_floor 3;/guard_floor 1;/r) . $::Backends
+--- config eval: $::Config
+--- init
+main::all_up();
+my $d = sub { '/admin/upstreams/app/servers/' . main::srv($_[0]) . '/drain' };
+my ($j) = Guard::expect('b1: 1 of 4 is over 20%: pending', '202 ok', 'POST', $d->(1),
+                        'test-token-olga', '{}');
+Test::More::unlike($j->{why}, qr/other change/, "the first: the share only: $j->{why}");
+($j) = Guard::expect('b2, while b1 is only pending: pending', '202 ok', 'POST', $d->(2),
+                     'test-token-olga', '{}');
+Test::More::like($j->{why}, qr/(^|; )1 other change in force or pending$/,
+                 "the second: the pending one counts: $j->{why}");
+--- request
+GET /guard
+--- response_body_like: "in_rotation":4,
+--- no_error_log
+[error]
+
+
+
+=== TEST 11: maintenance=off (the default): maintenance of a server in rotation is no second person's
+--- http_config eval
+"    guard_admin_two_person share=100% concurrent=5 max_out=100%;
+" . ($::Http =~ s/guard_admin_two_person[^;]*;//r =~ s/guard_floor 3;/guard_floor 1;/r) . $::Backends
+--- config eval: $::Config
+--- init
+main::all_up();
+my ($j) = Guard::expect('maintenance of b1, in rotation: applied at once', '200 ok', 'POST',
+    '/admin/upstreams/app/servers/' . main::srv(1) . '/maintenance', 'test-token-adam', '{}');
+Test::More::ok($j->{applied} && !$j->{pending}, 'applied, nothing pending');
+--- request
+GET /guard
+--- response_body_like: "admin":"maintenance"
+--- no_error_log
+[error]

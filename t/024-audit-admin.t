@@ -1,12 +1,19 @@
 # The audit log on the admin path (issue 12): a pending drain and its
 # approval audited with both names; each refused call leaves exactly one
 # line and no change; the chain verifies against the head the status
-# report publishes; an audit log that cannot be written refuses changes
-# (503 audit_unavailable) while reads keep working.
+# report publishes; an audit log that cannot be written (a full disk, a
+# read-only file) refuses changes (503 audit_unavailable) while reads keep
+# working, and changes go on once it is writable; the changes the module
+# makes itself (standby promotions and demotions, the floor lost and
+# regained, agent weights and drains), one line each; eight clients at
+# once on two workers with a reopen in the middle: one whole chain.
 use lib 't/lib';
 use Guard;
 use Test::Nginx::Socket 'no_plan';
 use JSON::PP ();
+use POSIX ();
+use IO::Socket::INET ();
+use Time::HiRes ();
 
 our $Dir = "/tmp/guard-audit-admin-" . Guard::_server_port();
 mkdir $Dir, 0700;
@@ -62,6 +69,10 @@ our $Config = <<"_EOC_";
     }
 _EOC_
 
+# a log made immutable by TEST 7, made writable again whatever happens
+our $Immutable;
+END { system("chattr -i $Immutable") if $Immutable }
+
 sub lines {
     open my $fh, '<', $Log or return ();
     return map { JSON::PP->new->decode($_) } <$fh>;
@@ -72,8 +83,9 @@ sub srv { "127.0.0.1:$ENV{qq(TEST_NGINX_B$_[0])}" }
 sub view {
     my $st = Guard::guard_status() or return 'no status';
     my $u = Guard::upstream_state($st, 'app') or return 'no upstream';
-    return join ' ', map { "$_->{server}=$_->{admin}/$_->{admin_version}" }
-                     @{ $u->{servers} };
+    # a drain in force is "draining" or "drained": the tick moves it on
+    return join ' ', map { "$_->{server}=" . ($_->{admin} =~ s/^drained$/draining/r)
+                           . "/$_->{admin_version}" } @{ $u->{servers} };
 }
 
 sub Guard::expect {
@@ -121,6 +133,8 @@ Test::More::ok($done && $done->{principal} eq 'olga' && $done->{approver} eq 'ot
                'audited: applied, requested by olga, approved by otto')
     or Test::More::diag(JSON::PP->new->encode($done // {}));
 Test::More::is($asked->{client}, '127.0.0.1', 'with the client address');
+Test::More::is("$asked->{reason}/$asked->{upstream}/$asked->{server}",
+               'patch 2/app/' . main::srv(2), 'the reason given, the target');
 # every refused call: exactly one line, and nothing changes
 my $before = main::view();
 my $b3 = '/admin/upstreams/app/servers/' . main::srv(3);
@@ -159,6 +173,20 @@ my $out = `$::Verify $::Log --key $::Key --head $st->{audit_seq}:$st->{audit_hea
 Test::More::is($? >> 8, 0, 'the chain verifies against the published head')
     or Test::More::diag($out);
 Test::More::like($out, qr/^OK: \d+ lines, last seq $st->{audit_seq}/, $out);
+# the same head in the Prometheus and HTML formats: each verifies the log
+my (undef, $prom) = Guard::http_get('/guard?format=prometheus');
+my ($pseq) = $prom =~ /^nginx_upstream_guard_audit_sequence (\d+)$/m;
+my ($hseq, $hmac) = $prom =~ /^nginx_upstream_guard_audit_head_info\{seq="(\d+)",mac="([0-9a-f]{64})"\} 1$/m;
+Test::More::ok($pseq && $hseq && $pseq == $hseq, 'Prometheus: audit_sequence and audit_head_info')
+    or Test::More::diag($prom);
+$out = `$::Verify $::Log --key $::Key --head @{[$hseq // 0]}:@{[$hmac // 'x']} 2>&1`;
+Test::More::like(($? >> 8) . " $out", qr/^0 OK: \d+ lines, last seq $hseq,/,
+                 'the log verifies against the head Prometheus publishes');
+my (undef, $html) = Guard::http_get('/guard?format=html');
+my ($tseq, $tmac) = $html =~ m{audit line (\d+), MAC <code>([0-9a-f]{64})</code>};
+$out = `$::Verify $::Log --key $::Key --head @{[$tseq // 0]}:@{[$tmac // 'x']} 2>&1`;
+Test::More::like(($? >> 8) . " $out", qr/^0 OK: \d+ lines, last seq $tseq,/,
+                 'and against the head the HTML page shows');
 --- request
 GET /guard
 --- response_body_like: "audit_seq":[1-9]
@@ -270,3 +298,341 @@ GET /guard
 --- response_body_like: "admin":"active"
 --- no_error_log
 [error]
+
+
+
+=== TEST 5: the module's own changes: promotions, the floor, agents; one line each
+--- http_config eval
+"    guard_audit_log $::Log.5;
+    guard_audit_key $::Key;
+    upstream app {
+        server 127.0.0.1:$ENV{TEST_NGINX_B1};
+        server 127.0.0.1:$ENV{TEST_NGINX_B2};
+        server 127.0.0.1:$ENV{TEST_NGINX_B3};
+        guard_standby 127.0.0.1:$ENV{TEST_NGINX_B3};
+        guard_check http uri=/health interval=100ms fall=1 rise=1;
+    }
+    upstream thin {
+        server 127.0.0.1:$ENV{TEST_NGINX_B1};
+        server 127.0.0.1:$ENV{TEST_NGINX_B2};
+        guard_check http uri=/health interval=100ms fall=1 rise=1;
+        guard_floor 2;
+    }
+    upstream agents {
+        server 127.0.0.1:$ENV{TEST_NGINX_B4} weight=10;
+        server 127.0.0.1:$ENV{TEST_NGINX_B5};
+        server 127.0.0.1:$ENV{TEST_NGINX_B6};
+        guard_check http uri=/health interval=100ms;
+        guard_agent X-Agent;
+    }
+    server {
+        listen 127.0.0.1:$ENV{TEST_NGINX_B1};
+        location /health { root html; if (-f \$document_root/b1-down) { return 503; } return 200; }
+    }
+    server {
+        listen 127.0.0.1:$ENV{TEST_NGINX_B2};
+        listen 127.0.0.1:$ENV{TEST_NGINX_B3};
+        listen 127.0.0.1:$ENV{TEST_NGINX_B6};
+        location /health { return 200; }
+    }
+    server {
+        listen 127.0.0.1:$ENV{TEST_NGINX_B4};
+        location /health { add_header X-Agent 50%; return 200; }
+    }
+    server {
+        listen 127.0.0.1:$ENV{TEST_NGINX_B5};
+        location /health {
+            root html;
+            if (-f \$document_root/b5-drain) { add_header X-Agent drain; return 200; }
+            return 200;
+        }
+    }
+"
+--- config eval: $::Config
+--- init
+my $log = "$::Log.5";
+Guard::wait_health('app', $ENV{"TEST_NGINX_B$_"}, 'up') for 1 .. 2;
+Guard::wait_health('thin', $ENV{"TEST_NGINX_B$_"}, 'up') for 1 .. 2;
+Guard::wait_health('agents', $ENV{"TEST_NGINX_B$_"}, 'up') for 4 .. 6;
+Guard::wait_health('agents', $ENV{TEST_NGINX_B4}, '5', 'effective_weight');
+Guard::health_file('b5-drain', 1);
+Guard::wait_health('agents', $ENV{TEST_NGINX_B5}, 'draining', 'admin');
+Guard::health_file('b5-drain', 0);
+Guard::wait_health('agents', $ENV{TEST_NGINX_B5}, 'active', 'admin');
+Guard::health_file('b1-down', 1);
+Guard::wait_health('app', $ENV{TEST_NGINX_B3}, 'up', 'state');
+Guard::wait_health('thin', $ENV{TEST_NGINX_B1}, 'down');
+Guard::health_file('b1-down', 0);
+Guard::wait_health('app', $ENV{TEST_NGINX_B3}, 'standby', 'state');
+Guard::wait_health('thin', $ENV{TEST_NGINX_B1}, 'up');
+my @l;
+my $events = sub {
+    open my $in, '<', $log or return ();
+    return grep { $_->{principal} ne 'reload' && $_->{principal} ne '-' }
+           map { JSON::PP->new->decode($_) } <$in>;
+};
+Guard::wait_for(sub { @l = $events->(); grep { $_->{op} eq 'floor_regained' } @l }, 10);
+my $srv = sub { "127.0.0.1:$ENV{qq(TEST_NGINX_B$_[0])}" };
+my $show = sub {
+    my ($e) = @_;
+    return join ' ', map { $_ // 'null' } @$e{qw(principal op upstream server
+        before after result client)};
+};
+my $one = sub {
+    my ($name, $op, $up, $want) = @_;
+    my @m = grep { $_->{op} eq $op && $_->{upstream} eq $up } @l;
+    Test::More::is(scalar @m, 1, "$name: one line") or Test::More::diag(map { $show->($_) . "\n" } @l);
+    Test::More::is($m[0] ? $show->($m[0]) : 'none', $want, "$name: who, what, before, after");
+    return $m[0] || {};
+};
+my $p = $one->('a standby promoted', 'promote', 'app',
+               'guard promote app ' . $srv->(3) . ' standby promoted applied null');
+my $d = $one->('and demoted', 'demote', 'app',
+               'guard demote app ' . $srv->(3) . ' promoted standby applied null');
+Test::More::ok($p->{seq} && $d->{seq} && $p->{seq} < $d->{seq}, 'promoted, then demoted');
+my $lost = $one->('the floor lost', 'floor_lost', 'thin',
+                  'guard floor_lost thin null holds below applied null');
+Test::More::is($lost->{detail}, '1 in rotation, floor 2', 'with the numbers');
+my $back = $one->('and regained', 'floor_regained', 'thin',
+                  'guard floor_regained thin null below holds applied null');
+Test::More::ok($lost->{seq} && $back->{seq} && $lost->{seq} < $back->{seq}, 'lost, then regained');
+my $w = $one->('an agent weight', 'agent_weight', 'agents',
+               'agent:' . $srv->(4) . ' agent_weight agents ' . $srv->(4)
+               . ' null null applied null');
+Test::More::like($w->{detail} // '', qr/^weight 5 \(configured 10\); \d in rotation, floor 2$/,
+                 "the weight set: " . ($w->{detail} // 'none'));
+$one->('an agent drain', 'agent_drain', 'agents',
+       'agent:' . $srv->(5) . ' agent_drain agents ' . $srv->(5) . ' active draining applied null');
+$one->('and its end', 'agent_drain_end', 'agents',
+       'agent:' . $srv->(5) . ' agent_drain_end agents ' . $srv->(5) . ' draining active applied null');
+my $st = Guard::guard_status();
+my $out = `$::Verify $log --key $::Key --head $st->{audit_seq}:$st->{audit_head} 2>&1`;
+Test::More::is($? >> 8, 0, 'the chain verifies') or Test::More::diag($out);
+--- request
+GET /guard
+--- response_body_like: "standbys_promoted":0
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 6: every refusal of the admin API's list: one audit line each, nothing changes
+--- http_config eval
+"    guard_audit_log $::Log.6;
+    guard_audit_key $::Key;
+" . ($::Upstream =~ s/guard_admin_two_person[^;]*;//r) . $::Backends
+--- config eval
+$::Config =~ s/guard_admin;/guard_admin;\n        client_body_timeout 1s;/r
+--- init
+my $log = "$::Log.6";
+my $read = sub {
+    open my $in, '<', $log or return ();
+    return map { JSON::PP->new->decode($_) } <$in>;
+};
+# the whole state an admin call could touch: every server of every
+# upstream, the freeze, the requests
+my $state = sub {
+    my $st = Guard::guard_status() or return 'no status';
+    my @s;
+    for my $u (@{ $st->{upstreams} }) {
+        push @s, map { "$u->{name}/$_->{server}="
+                       . ($_->{admin} =~ s/^drained$/draining/r)
+                       . "/$_->{admin_version}/$_->{effective_weight}" }
+                 @{ $u->{servers} };
+    }
+    return join ' ', @s, "frozen=" . ($st->{frozen} ? 1 : 0),
+                     'requests=' . scalar @{ $st->{pending_requests} || [] };
+};
+Guard::wait_health('app', $ENV{"TEST_NGINX_B$_"}, 'up') for 1 .. 3;
+my ($b1, $b2) = (main::srv(1), main::srv(2));
+Guard::expect('drain b1 first', '200 ok', 'POST',
+    "/admin/upstreams/app/servers/$b1/drain", 'test-token-olga', '{}');
+my $before = $state->();
+my $d = "/admin/upstreams/app/servers/$b2/drain";
+my @cases = (
+    ['no token', '401 unauthenticated', 'POST', $d, undef, '{}'],
+    ['wrong token', '401 unauthenticated', 'POST', $d, 'test-token-nobody', '{}'],
+    ['viewer writing', '403 forbidden', 'POST', $d, 'test-token-vera', '{}'],
+    ['operator doing maintenance', '403 forbidden', 'POST',
+     "/admin/upstreams/app/servers/$b2/maintenance", 'test-token-olga', '{}'],
+    ['principal outside its upstreams', '403 forbidden', 'POST',
+     "/admin/upstreams/billing/servers/$b1/drain", 'test-token-olga', '{}'],
+    ['GET writing', '405 method_not_allowed', 'GET', $d, 'test-token-olga', undef],
+    ['malformed JSON', '400 bad_json', 'POST', $d, 'test-token-olga', '{]'],
+    ['truncated JSON', '400 bad_json', 'POST', $d, 'test-token-olga', '{"reason":"x'],
+    ['duplicated key', '400 bad_json', 'POST', $d, 'test-token-olga',
+     '{"reason":"a","reason":"b"}'],
+    ['wrong type', '400 bad_value', 'POST', $d, 'test-token-olga', '{"reason":5}'],
+    ['oversize body', '413 body_too_large', 'POST', $d, 'test-token-olga',
+     '{"reason":"' . ('x' x 5000) . '"}'],
+    ['unknown upstream', '404 unknown_upstream', 'POST',
+     "/admin/upstreams/nope/servers/$b2/drain", 'test-token-otto', '{}'],
+    ['unknown server', '404 unknown_server', 'POST',
+     '/admin/upstreams/app/servers/127.0.0.1:1/drain', 'test-token-olga', '{}'],
+    ['floor breach', '409 floor', 'POST', $d, 'test-token-olga', '{}'],
+);
+for my $c (@cases) {
+    my @l0 = $read->();
+    Guard::expect(@$c);
+    my @l = $read->();
+    Test::More::is(scalar(@l) - scalar(@l0), 1, "$c->[0]: one audit line");
+    my $e = $l[-1] || {};
+    my $code = ($c->[1] =~ /(\S+)$/)[0];
+    my ($op, $up, $srv) = $c->[3] =~ m{/upstreams/([^/]+)/servers/([^/]+)/(\w+)$}
+        ? ($3, $1, $2) : ('?', '?', '?');
+    Test::More::is(join(' ', map { $_ // 'null' }
+                            @$e{qw(op upstream server result code client)}),
+                   "$op $up $srv refused $code 127.0.0.1",
+                   "$c->[0]: audited as refused, what was asked, the code");
+    Test::More::is($state->(), $before, "$c->[0]: nothing changed");
+}
+# a body that never arrives whole: the client goes away after a part
+{
+    my $n0 = scalar(my @l0 = $read->());
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => Guard::_server_port(),
+                                  Proto => 'tcp') or die "connect: $!\n";
+    syswrite $s, "POST $d HTTP/1.0\r\nHost: localhost\r\n"
+                 . "Authorization: Bearer test-token-olga\r\n"
+                 . "Content-Type: application/json\r\nContent-Length: 50\r\n\r\n"
+                 . '{"reason":';
+    Time::HiRes::sleep(0.5);
+    close $s;
+    Test::More::ok(Guard::wait_for(sub { scalar(my @l = $read->()) > $n0 }, 5),
+                   'a body cut short: audited');
+    my @l = $read->();
+    Test::More::is(scalar(@l) - $n0, 1, 'a body cut short: one line');
+    Test::More::is(join(' ', map { $_ // 'null' } @{ $l[-1] }{qw(principal op server result code)}),
+                   "olga drain $b2 refused aborted", 'a body cut short: refused, with what was asked');
+    Test::More::is($state->(), $before, 'a body cut short: nothing changed');
+}
+# a body that stops coming: client_body_timeout ends the call
+{
+    my $n0 = scalar(my @l0 = $read->());
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => Guard::_server_port(),
+                                  Proto => 'tcp') or die "connect: $!\n";
+    syswrite $s, "POST $d HTTP/1.0\r\nHost: localhost\r\n"
+                 . "Authorization: Bearer test-token-olga\r\n"
+                 . "Content-Type: application/json\r\nContent-Length: 50\r\n\r\n"
+                 . '{"reason":';
+    Test::More::ok(Guard::wait_for(sub { scalar(my @l = $read->()) > $n0 }, 10),
+                   'a body timed out: audited');
+    close $s;
+    my @l = $read->();
+    Test::More::is(join(' ', scalar(@l) - $n0, map { $_ // 'null' }
+                             @{ $l[-1] }{qw(principal op result code)}),
+                   '1 olga drain refused body_timeout', 'a body timed out: one line, its code');
+}
+my ($floor) = grep { ($_->{code} // '') eq 'floor' } $read->();
+Test::More::is(join(' ', map { $_ // 'null' } @$floor{qw(principal upstream server before after)}),
+               "olga app $b2 active draining", 'the floor refusal: who, what, the state it would have made');
+--- request
+GET /guard
+--- response_body_like: "admin":"drain(ing|ed)"
+--- no_error_log
+[error]
+
+
+
+=== TEST 7: a read-only audit log refuses changes, reads go on; writable again, changes too
+--- http_config eval
+"    guard_audit_log $::Log.7;
+    guard_audit_key $::Key;
+" . ($::Upstream =~ s/guard_admin_two_person[^;]*;//r) . $::Backends
+--- config eval: $::Config
+--- init
+my $log = "$::Log.7";
+Guard::wait_health('app', $ENV{"TEST_NGINX_B$_"}, 'up') for 1 .. 3;
+my $b1 = '/admin/upstreams/app/servers/' . main::srv(1);
+Guard::expect('drain b1 while the log is writable', '200 ok', 'POST', "$b1/drain",
+              'test-token-olga', '{}');
+my $size = -s $log;
+# root writes through any mode: the immutable flag makes the open file
+# refuse write() (EPERM), as a file system remounted read-only does
+SKIP: {
+    if (system("chattr +i $log 2>/dev/null") != 0) {
+        Test::More::diag('chattr +i failed (no CAP_LINUX_IMMUTABLE, or a file system without it): not tested');
+        Test::More::skip('a read-only audit log needs chattr +i', 9);
+    }
+    $::Immutable = $log;
+    my $before = main::view();
+    my $st0 = Guard::guard_status();
+    Guard::expect('resume: refused, it cannot be audited', '503 audit_unavailable',
+                  'POST', "$b1/resume", 'test-token-olga', '{}');
+    Guard::expect('weight: refused too', '503 audit_unavailable', 'POST',
+        '/admin/upstreams/app/servers/' . main::srv(2) . '/weight', 'test-token-olga',
+        '{"weight":2}');
+    Guard::expect('admin reads work', '200 ok', 'GET', '/admin/upstreams/app',
+                  'test-token-vera', undef);
+    my $st = Guard::guard_status();
+    Test::More::ok($st, 'the status page works');
+    Test::More::is(main::view(), $before, 'nothing changed');
+    Test::More::is($st->{audit_seq}, $st0->{audit_seq}, 'the head did not move');
+    Test::More::is(-s $log, $size, 'the log is as it was');
+    system("chattr -i $log") == 0 or die "chattr -i $log failed\n";
+    $::Immutable = undef;
+    Guard::expect('writable again: resume applies', '200 ok', 'POST', "$b1/resume",
+                  'test-token-olga', '{}');
+    my $out = `$::Verify $log --key $::Key 2>&1`;
+    Test::More::like("$? $out", qr/^0 OK: /, 'one chain, no gap where lines were refused')
+        or Test::More::diag($out);
+}
+--- request
+GET /guard
+--- response_body_like: "admin":"active"
+--- error_log eval
+[qr/\[alert\] .*upstream guard: audit log "\S+audit\.log\.7": write\(\) failed, line \d+ \(resume\) is not recorded; changes are refused while lines cannot be written \(1: Operation not permitted\)/,
+ qr/\[notice\] .*upstream guard: audit log "\S+audit\.log\.7" is written again, from line \d+/]
+--- no_error_log
+[error]
+
+
+
+=== TEST 8: two workers, eight clients at once, a reopen in the middle: one whole chain
+--- http_config eval
+"    guard_audit_log $::Log.8;
+    guard_audit_key $::Key;
+" . ($::Upstream =~ s/guard_admin_two_person[^;]*;//r) . $::Backends
+--- config eval: $::Config
+--- init
+my $log = "$::Log.8";
+Guard::wait_health('app', $ENV{"TEST_NGINX_B$_"}, 'up') for 1 .. 3;
+my $st0 = Guard::guard_status();
+my @pids;
+for my $c (1 .. 8) {
+    my $pid = fork;
+    die "fork: $!\n" unless defined $pid;
+    if ($pid == 0) {
+        my $bad = 0;
+        for my $i (1 .. 10) {
+            my ($st) = $i % 2
+                ? Guard::admin('GET', '/admin/upstreams/app', 'test-token-vera')
+                : Guard::admin('POST', '/admin/upstreams/app/servers/'
+                               . main::srv(1 + $c % 3) . '/weight',
+                               'test-token-otto', '{"weight":' . (1 + $i % 3) . '}');
+            $bad++ unless defined $st && $st == 200;
+        }
+        POSIX::_exit($bad ? 1 : 0);
+    }
+    push @pids, $pid;
+}
+# rotate while they run: the lines go on in the new file
+Guard::wait_for(sub { (-s $log // 0) > 4000 }, 10);
+rename $log, "$log.1" or die "rename $log: $!\n";
+kill 'USR1', Guard::master_pid();
+Test::More::is(Guard::wait_children(@pids), 8, 'every call answered 200');
+Test::More::ok(Guard::wait_for(sub { -e $log }, 10), 'reopen made a new file');
+my $st = Guard::guard_status();
+Test::More::is($st->{audit_seq} - $st0->{audit_seq}, 80, '80 calls, 80 lines');
+my $out = `$::Verify $log.1 $log --key $::Key --head $st->{audit_seq}:$st->{audit_head} 2>&1`;
+Test::More::like(($? >> 8) . " $out", qr/^0 OK: \d+ lines, last seq $st->{audit_seq},/,
+                 'the two files are one chain, every line whole and in order')
+    or Test::More::diag($out);
+my $n = () = `cat $log.1 $log`;
+Test::More::is($n, $st->{audit_seq}, 'no line lost, none twice');
+--- request
+GET /guard
+--- response_body_like: "admin":"active"
+--- no_error_log
+[error]
+[alert]
