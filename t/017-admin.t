@@ -1,7 +1,8 @@
 # The admin API: drain until drained (with requests in flight, two
-# workers, a reload mid-drain), resume, maintenance without check traffic,
-# live weights, dry runs, versions, the freeze, expiring overrides, and
-# every refusal answering its code and changing nothing.
+# workers, a reload mid-drain, one that resizes the zone), resume,
+# maintenance without check traffic, live weights, dry runs, versions, the
+# freeze, expiring overrides, and every refusal answering its code and
+# changing nothing.
 use lib 't/lib';
 use Guard;
 use Test::Nginx::Socket 'no_plan';
@@ -560,3 +561,77 @@ GET /guard
 --- response_body_like: "admin":"drain(ing|ed)"
 --- no_error_log
 [error]
+
+
+
+=== TEST 10: a reload that resizes the zone mid-drain: drained only once the requests end; the freeze stays
+--- http_config eval
+"    guard_shm_size 1m;
+    upstream slow {
+        server 127.0.0.1:\$TEST_NGINX_B5;
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        server 127.0.0.1:\$TEST_NGINX_B3;
+        guard_check tcp interval=100ms;
+        guard_floor 2;
+    }
+" . $::Backends
+--- config eval
+"    location / { proxy_pass http://slow; proxy_read_timeout 20s; }
+" . $::Config =~ s{location / \{.*?\}\n}{}sr
+--- init
+my $b5 = "127.0.0.1:$ENV{TEST_NGINX_B5}";
+Guard::start_hostile('slow:5000', $ENV{TEST_NGINX_B5}, lifetime => 60);
+Guard::wait_health('slow', $ENV{TEST_NGINX_B5}, 'up');
+Guard::wait_health('slow', $ENV{TEST_NGINX_B3}, 'up');
+my @kids = Guard::background_get('/', 6);
+main::busy($b5) or die;
+my $t0 = Time::HiRes::time();
+my ($j) = Guard::expect('drain with requests in flight', '200 ok', 'POST',
+    "/admin/upstreams/slow/servers/$b5/drain", 'test-token-olga', '{}');
+Test::More::is($j->{admin_after}, 'draining', 'draining');
+Guard::expect('freeze', '200 ok', 'PUT', '/admin/freeze', 'test-token-adam',
+              '{"reason":"resize"}');
+# the reload doubles the guard zone: a new zone, the state copied
+my $root = $ENV{TEST_NGINX_SERVROOT} || "$ENV{TEST_NGINX_PWD}/t/servroot";
+my $conf = "$root/conf/nginx.conf";
+open my $fh, '<', $conf or die "$conf: $!\n";
+my $text = do { local $/; <$fh> };
+close $fh;
+$text =~ s/guard_shm_size 1m;/guard_shm_size 2m;/ or die "no guard_shm_size in $conf\n";
+open $fh, '>', $conf or die "$conf: $!\n";
+print $fh $text;
+close $fh;
+Guard::reload();
+# while the slow requests go on in the old workers, it stays draining
+my @seen;
+for (1 .. 10) {
+    my $s = Guard::server_state(Guard::guard_status(), 'slow', $b5) || {};
+    push @seen, $s->{admin} // 'none';
+    select undef, undef, undef, 0.1;
+}
+my $elapsed = Time::HiRes::time() - $t0;
+Test::More::ok($elapsed < 4, sprintf 'the slow requests are still in flight (%.1f s)', $elapsed);
+Test::More::is(join(',', grep { $_ ne 'draining' } @seen), '',
+               'draining all along after the resize');
+my $st = Guard::guard_status();
+Test::More::ok($st->{frozen}, 'the freeze survives the resize');
+Guard::expect('still frozen: no drain', '409 frozen', 'POST',
+    "/admin/upstreams/slow/servers/127.0.0.1:$ENV{TEST_NGINX_B2}/drain",
+    'test-token-olga', '{}');
+($j) = Guard::expect('wait until drained', '200 ok', 'GET',
+    "/admin/upstreams/slow/servers/$b5?wait=drained&timeout=20s",
+    'test-token-vera', undef, timeout => 25);
+Test::More::is($j->{server}{admin}, 'drained', 'drained');
+Test::More::ok(Time::HiRes::time() - $t0 >= 3, 'not before the slow requests ended');
+Test::More::is(Guard::wait_children(@kids), 6, 'every request in flight finished');
+Guard::expect('lift the freeze', '200 ok', 'DELETE', '/admin/freeze',
+              'test-token-adam', undef);
+--- request
+GET /guard
+--- response_body_like: "admin":"drained"
+--- error_log eval
+[qr/upstream guard: zone resized from \d+ to 2097152, state kept/,
+ qr/upstream guard: server 127\.0\.0\.1:\d+ of upstream "slow" is drained/]
+--- no_error_log
+[error]
+is gone with
