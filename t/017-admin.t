@@ -635,3 +635,64 @@ GET /guard
 --- no_error_log
 [error]
 is gone with
+
+
+
+=== TEST 11: nginx -s reload reads the tokens file again; a file others may read fails the reload
+--- http_config eval: $::App . $::Backends
+--- config eval: $::Config
+--- init
+open my $fh, '<', $main::Tokens or die "$main::Tokens: $!\n";
+my $orig = do { local $/; <$fh> };
+close $fh;
+my $write = sub {
+    my ($text, $mode) = @_;
+    open my $fh, '>', $main::Tokens or die "$main::Tokens: $!\n";
+    print $fh $text;
+    close $fh;
+    chmod $mode, $main::Tokens;
+};
+Guard::expect('vera before', '200 ok', 'GET', '/admin/whoami', 'test-token-vera', undef);
+Guard::expect('bob before', '401 unauthenticated', 'GET', '/admin/whoami',
+              'test-token-bob', undef);
+# vera's line goes, bob's comes
+(my $text = $orig) =~ s/^vera .*\n//m or die "no vera in $main::Tokens\n";
+$text .= Guard::token_line('bob', 'viewer', 'app', 'test-token-bob');
+$write->($text, 0600);
+my $master = Guard::master_pid();
+my @old = grep { /^\d+$/ } split /\s+/, `pgrep -P $master`;
+Guard::reload();
+# the reload's generation shows in old workers too: wait until they are gone
+Test::More::ok(Guard::wait_for(sub { !grep { kill 0, $_ } @old }, 10),
+               'the old workers are gone');
+my ($j) = Guard::expect('bob after the reload', '200 ok', 'GET', '/admin/whoami',
+                        'test-token-bob', undef);
+Test::More::is($j && "$j->{principal} $j->{role}", 'bob viewer', 'bob is a viewer');
+Guard::expect('vera after the reload', '401 unauthenticated', 'GET',
+              '/admin/whoami', 'test-token-vera', undef);
+# readable by others now: the reload fails, the file read last holds
+$write->($text, 0644);
+my $before = Guard::guard_status();
+kill 'HUP', $master;
+my $log = ($ENV{TEST_NGINX_SERVROOT} || "$ENV{TEST_NGINX_PWD}/t/servroot")
+          . '/logs/error.log';
+Test::More::ok(Guard::wait_for(sub {
+    open my $fh, '<', $log or return 0;
+    local $/;
+    return <$fh> =~ /\[emerg\] .*guard_admin_tokens "\Q$main::Tokens\E": the file is readable by other users/;
+}, 10), 'the reload is refused: the file is readable by other users');
+Test::More::is(Guard::guard_status()->{generation}, $before->{generation},
+               'no new generation');
+Guard::expect('bob still', '200 ok', 'GET', '/admin/whoami', 'test-token-bob', undef);
+Guard::expect('vera still not', '401 unauthenticated', 'GET', '/admin/whoami',
+              'test-token-vera', undef);
+$write->($orig, 0600);
+--- request
+GET /admin/whoami
+--- more_headers
+Authorization: Bearer test-token-bob
+--- response_body_like: "principal":"bob","role":"viewer"
+--- error_log eval
+qr/\[emerg\] .*guard_admin_tokens/
+--- no_error_log eval
+[qr/upstream guard.*test-token/, '[error]']

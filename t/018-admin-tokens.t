@@ -773,3 +773,27 @@ qr/\[warn\] .*upstream guard: admin API: a bearer token over plain HTTP from 192
 --- no_error_log
 authentication from
 [error]
+
+
+=== TEST 45: a cookie never authenticates, whatever it carries
+--- tokens eval: $::Tokens
+--- http_config eval: $::Http
+--- config eval: $::Config
+--- init
+my $b1 = "127.0.0.1:$ENV{TEST_NGINX_B1}";
+for my $c ('token=test-token-adam', 'Authorization=Bearer test-token-adam',
+           'access_token=test-token-adam; session=test-token-adam') {
+    my ($j) = main::expect("a drain with the cookie \"$c\"", '401 unauthenticated',
+                           'POST', "/admin/upstreams/app/servers/$b1/drain",
+                           undef, '{}', headers => { Cookie => $c });
+    Test::More::is($j && $j->{error}, 'credentials required', 'no credentials seen');
+}
+main::expect('the same token as a bearer', '200 ok', 'GET', '/admin/whoami',
+             'test-token-adam');
+--- request
+GET /guard
+--- response_body_like: "admin":"active".*"admin":"active"
+--- no_error_log
+authentication from
+[error]
+
