@@ -696,3 +696,106 @@ Authorization: Bearer test-token-bob
 qr/\[emerg\] .*guard_admin_tokens/
 --- no_error_log eval
 [qr/upstream guard.*test-token/, '[error]']
+
+
+
+=== TEST 12: more refusals change nothing: conflict, weight bounds, fixed weights, a refused dry run, the freeze
+--- http_config eval
+"    upstream app {
+        zone app 64k;
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        server 127.0.0.1:\$TEST_NGINX_B3;
+        guard_check http uri=/health interval=100ms fall=1 rise=1;
+        guard_floor 2;
+    }
+    upstream hashed {
+        hash \$arg_k consistent;
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        guard_check http uri=/health interval=100ms;
+        guard_floor 1;
+    }
+    upstream randomized {
+        random two;
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        guard_check http uri=/health interval=100ms;
+        guard_floor 1;
+    }
+" . $::Backends
+--- config eval: $::Config
+--- init
+my ($b1, $b2, $b3) = map { "127.0.0.1:$ENV{qq(TEST_NGINX_B$_)}" } 1 .. 3;
+Guard::wait_health('app', $ENV{"TEST_NGINX_B$_"}, 'up') for 1 .. 3;
+Guard::wait_health('randomized', $ENV{TEST_NGINX_B2}, 'up');
+Guard::expect('b3 into maintenance', '200 ok', 'POST',
+    "/admin/upstreams/app/servers/$b3/maintenance", 'test-token-adam', '{}');
+# every server of every upstream: admin state, version, weight, rotation
+my $view = sub {
+    my $st = Guard::guard_status() or return "no status: $Guard::ERROR";
+    return join ' ', 'frozen=' . ($st->{frozen} ? 1 : 0), map {
+        my $u = $_;
+        "$u->{name}:$u->{in_rotation}", map {
+            join ',', $_->{server}, $_->{admin}, $_->{admin_version},
+                $_->{admin_weight} // '-', $_->{in_rotation} ? 'in' : 'out'
+        } @{ $u->{servers} }
+    } @{ $st->{upstreams} };
+};
+my $before = $view->();
+my $w = sub { "/admin/upstreams/$_[0]/servers/$_[1]/weight" };
+my @cases = (
+    ['drain of a server in maintenance', '409 conflict', 'POST',
+     "/admin/upstreams/app/servers/$b3/drain", 'test-token-adam', '{}'],
+    ['weight 1001', '400 bad_value', 'POST', $w->('app', $b1), 'test-token-olga',
+     '{"weight":1001}'],
+    ['weight -1', '400 bad_value', 'POST', $w->('app', $b1), 'test-token-olga',
+     '{"weight":-1}'],
+    ['weight as a string', '400 bad_value', 'POST', $w->('app', $b1),
+     'test-token-olga', '{"weight":"3"}'],
+    ['no weight', '400 bad_value', 'POST', $w->('app', $b1), 'test-token-olga',
+     '{}'],
+    ['weight on hash consistent', '409 not_live_weights', 'POST',
+     $w->('hashed', $b1), 'test-token-adam', '{"weight":2}'],
+    ['weight on random', '409 not_live_weights', 'POST',
+     $w->('randomized', $b1), 'test-token-adam', '{"weight":2}'],
+    ['a dry run the floor refuses', '409 floor', 'POST',
+     "/admin/upstreams/app/servers/$b1/drain", 'test-token-olga',
+     '{"dry_run":true}'],
+);
+Guard::expect(@$_) for @cases;
+Test::More::is($view->(), $before, 'the refusals changed nothing');
+my ($j) = Guard::expect('the refused dry run says the numbers', '409 floor',
+    'POST', "/admin/upstreams/app/servers/$b1/drain", 'test-token-olga',
+    '{"dry_run":true}');
+Test::More::is(join('/', map { $j->{pool}{$_} // '-' } qw(in_rotation_after floor)),
+               '1/2', 'the pool it would leave and the floor');
+($j) = Guard::expect('the not_live_weights refusal names the balancer',
+    '409 not_live_weights', 'POST', $w->('randomized', $b1), 'test-token-adam',
+    '{"weight":2}');
+Test::More::like($j->{error}, qr/\brandom\b/, "it names the balancer: $j->{error}");
+Guard::expect('freeze', '200 ok', 'PUT', '/admin/freeze', 'test-token-adam',
+              '{"reason":"incident"}');
+$before = $view->();
+@cases = (
+    ['frozen: drain', '409 frozen', 'POST',
+     "/admin/upstreams/app/servers/$b1/drain", 'test-token-olga', '{}'],
+    ['frozen: weight', '409 frozen', 'POST', $w->('app', $b1), 'test-token-olga',
+     '{"weight":2}'],
+    ['frozen: maintenance', '409 frozen', 'POST',
+     "/admin/upstreams/app/servers/$b2/maintenance", 'test-token-adam', '{}'],
+    ['frozen: a dry run', '409 frozen', 'POST',
+     "/admin/upstreams/app/servers/$b1/drain", 'test-token-olga',
+     '{"dry_run":true}'],
+);
+Guard::expect(@$_) for @cases;
+Test::More::is($view->(), $before, 'the refusals while frozen changed nothing');
+Guard::expect('frozen: resume still goes', '200 ok', 'POST',
+    "/admin/upstreams/app/servers/$b3/resume", 'test-token-olga', '{}');
+Guard::expect('lift the freeze', '200 ok', 'DELETE', '/admin/freeze',
+              'test-token-adam', undef);
+--- request
+GET /guard
+--- response_body_like: "frozen":false
+--- no_error_log
+[error]
