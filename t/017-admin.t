@@ -799,3 +799,50 @@ GET /guard
 --- response_body_like: "frozen":false
 --- no_error_log
 [error]
+
+
+
+=== TEST 13: a change that reaches an old worker after a reload: 503 reloading, nothing changed
+--- http_config eval: $::App . $::Backends
+--- config eval: $::Config
+--- init
+my $b1 = "127.0.0.1:$ENV{TEST_NGINX_B1}";
+Guard::wait_health('app', $ENV{"TEST_NGINX_B$_"}, 'up') for 1 .. 3;
+my $before = main::admin_view();
+my $master = Guard::master_pid();
+my @old = grep { /^\d+$/ } split /\s+/, `pgrep -P $master`;
+# a request whose headers are not all sent yet holds its worker past the
+# reload: the worker shuts down, but finishes what it has begun
+my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                              PeerPort => Guard::_server_port(),
+                              Proto => 'tcp', Timeout => 10)
+    or die "connect: $@\n";
+syswrite $s, "POST /admin/upstreams/app/servers/$b1/drain HTTP/1.0\r\n"
+             . "Host: localhost\r\n";
+Guard::reload();
+Test::More::ok(Guard::wait_for(sub { Guard::old_workers() == 1 }, 10),
+               'one old worker, shutting down, holds the request')
+    or Test::More::diag('old workers: ' . Guard::old_workers());
+syswrite $s, "Authorization: Bearer test-token-olga\r\n"
+             . "Content-Length: 2\r\n\r\n{}";
+my $buf = '';
+my $end = time + 10;
+while (time < $end) {
+    my $n = sysread $s, $buf, 65536, length $buf;
+    last unless $n;
+}
+close $s;
+my ($head, $body) = split /\r\n\r\n/, $buf, 2;
+Test::More::like($head // '', qr{^HTTP/1\.\d 503}, 'answered 503');
+Test::More::like($body // '', qr/^\{"ok":false,"code":"reloading","error":"this worker is shutting down after a reload: send the change again"/,
+                 'code reloading');
+Test::More::ok(Guard::wait_for(sub { !grep { kill 0, $_ } @old }, 10),
+               'the old workers are gone');
+Test::More::is(main::admin_view(), $before, 'nothing changed');
+Guard::expect('sent again: applied', '200 ok', 'POST',
+    "/admin/upstreams/app/servers/$b1/drain", 'test-token-olga', '{}');
+--- request
+GET /guard
+--- response_body_like: "admin":"drain(ing|ed)"
+--- no_error_log
+[error]
