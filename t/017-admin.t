@@ -394,6 +394,9 @@ my ($j) = Guard::expect('drain with requests in flight', '200 ok', 'POST',
     "/admin/upstreams/slow/servers/$b5/drain", 'test-token-olga', '{}');
 Test::More::is($j->{admin_after}, 'draining', 'draining, not drained');
 Test::More::ok($j->{in_flight} >= 1, "in flight: $j->{in_flight}");
+my $log = ($ENV{TEST_NGINX_SERVROOT} || "$ENV{TEST_NGINX_PWD}/t/servroot")
+          . '/logs/error.log';
+my $from = -s $log;
 Guard::reload();
 my $s = Guard::server_state(Guard::guard_status(), 'slow', $b5);
 Test::More::is($s->{admin}, 'draining', 'still draining after the reload');
@@ -406,6 +409,11 @@ Test::More::ok(time - $t0 >= 1.5, 'not before the slow requests ended');
 Test::More::is(Guard::wait_children(@kids), 6, 'every request in flight finished');
 Test::More::ok($j->{server}{drain_duration_ms} >= 1500,
                "drain took $j->{server}{drain_duration_ms} ms");
+open my $fh, '<', $log or die "$log: $!\n";
+seek $fh, $from, 0;
+my $since = do { local $/; <$fh> };
+my @said = $since =~ /(admin overrides? of the admin API stays? in force)/g;
+Test::More::is(scalar @said, 1, 'the reload said once that the override stays');
 --- request
 GET /guard
 --- response_body_like: "admin":"drained"
