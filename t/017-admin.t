@@ -854,3 +854,48 @@ GET /guard
 --- response_body_like: "admin":"drain(ing|ed)"
 --- no_error_log
 [error]
+
+
+
+=== TEST 14: a reload keeps an admin weight; one that changes the server's weight in nginx.conf drops it, and says so
+--- http_config eval: $::App . $::Backends
+--- config eval: $::Config
+--- init
+my $b1 = "127.0.0.1:$ENV{TEST_NGINX_B1}";
+Guard::wait_health('app', $ENV{"TEST_NGINX_B$_"}, 'up') for 1 .. 3;
+Guard::expect('weight 3 for b1', '200 ok', 'POST',
+    "/admin/upstreams/app/servers/$b1/weight", 'test-token-olga',
+    '{"weight":3,"reason":"canary"}');
+my $weight = sub {
+    my $s = Guard::server_state(Guard::guard_status(), 'app', $b1) || {};
+    return ($s->{admin_weight} // '-') . '/' . ($s->{admin_version} // '-');
+};
+Test::More::is($weight->(), '3/1', 'admin weight 3, version 1');
+my $master = Guard::master_pid();
+my @old = grep { /^\d+$/ } split /\s+/, `pgrep -P $master`;
+Guard::reload();
+Guard::wait_for(sub { !grep { kill 0, $_ } @old }, 10);
+Test::More::is($weight->(), '3/1', 'a reload keeps it');
+my $root = $ENV{TEST_NGINX_SERVROOT} || "$ENV{TEST_NGINX_PWD}/t/servroot";
+my $conf = "$root/conf/nginx.conf";
+open my $fh, '<', $conf or die "$conf: $!\n";
+my $text = do { local $/; <$fh> };
+close $fh;
+$text =~ s/(upstream app \{.*?server \Q$b1\E);/$1 weight=2;/s
+    or die "no server $b1 in upstream app of $conf\n";
+open $fh, '>', $conf or die "$conf: $!\n";
+print $fh $text;
+close $fh;
+@old = grep { /^\d+$/ } split /\s+/, `pgrep -P $master`;
+Guard::reload();
+Guard::wait_for(sub { !grep { kill 0, $_ } @old }, 10);
+Test::More::is($weight->(), '-/2', 'nginx.conf changed the weight: the admin weight goes');
+my $s = Guard::server_state(Guard::guard_status(), 'app', $b1) || {};
+Test::More::is($s->{weight}, 2, 'the configured weight 2 is in force');
+--- request
+GET /guard
+--- response_body_like: "name":"app"
+--- error_log eval
+qr/\[notice\] .*upstream guard: nginx\.conf changed the weight of server 127\.0\.0\.1:\d+ of upstream "app" from 1 to 2: the weight 3 set by olga is dropped/
+--- no_error_log
+[error]
