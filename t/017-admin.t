@@ -899,3 +899,75 @@ GET /guard
 qr/\[notice\] .*upstream guard: nginx\.conf changed the weight of server 127\.0\.0\.1:\d+ of upstream "app" from 1 to 2: the weight 3 set by olga is dropped/
 --- no_error_log
 [error]
+
+
+
+=== TEST 15: chunked bodies over the limit, an unknown request, slow start after resume
+--- http_config eval
+"    upstream app {
+        zone app 64k;
+        server 127.0.0.1:\$TEST_NGINX_B1 weight=10;
+        server 127.0.0.1:\$TEST_NGINX_B2 weight=10;
+        server 127.0.0.1:\$TEST_NGINX_B3 weight=10;
+        guard_check http uri=/health interval=100ms fall=1 rise=1;
+        guard_slow_start 4s;
+        guard_floor 2;
+    }
+" . $::Backends
+--- config eval: $::Config
+--- init
+my $b1 = "127.0.0.1:$ENV{TEST_NGINX_B1}";
+Guard::wait_health('app', $ENV{"TEST_NGINX_B$_"}, 'up') for 1 .. 3;
+my $before = main::admin_view();
+# raw: a chunked body (no Content-Length) of $n bytes, in chunks of 1000
+my $chunked = sub {
+    my ($n) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => Guard::_server_port(),
+                                  Proto => 'tcp', Timeout => 10)
+        or return "connect: $@";
+    my $json = '{"reason":"' . ('x' x ($n - 13)) . '"}';
+    my $req = "POST /admin/upstreams/app/servers/$b1/drain HTTP/1.1\r\n"
+              . "Host: localhost\r\nConnection: close\r\n"
+              . "Authorization: Bearer test-token-olga\r\n"
+              . "Transfer-Encoding: chunked\r\n\r\n";
+    for (my $i = 0; $i < length $json; $i += 1000) {
+        my $c = substr $json, $i, 1000;
+        $req .= sprintf("%x\r\n", length $c) . "$c\r\n";
+    }
+    $req .= "0\r\n\r\n";
+    local $SIG{PIPE} = 'IGNORE';
+    syswrite $s, $req;
+    my $buf = '';
+    my $end = time + 10;
+    while (time < $end) {
+        my $n = sysread $s, $buf, 65536, length $buf;
+        last unless $n;
+    }
+    my ($head, $body) = split /\r\n\r\n/, $buf, 2;
+    my ($st) = ($head // '') =~ m{^HTTP/1\.\d (\d+)};
+    my ($code) = ($body // '') =~ /"code":"(\w+)"/;
+    return ($st // 'none') . ' ' . ($code // 'none');
+};
+Test::More::is($chunked->(5000), '413 body_too_large', 'chunked, 5000 bytes: 413');
+Test::More::is($chunked->(40000), '413 body_too_large',
+               'chunked, 40000 bytes (beyond the body buffer): 413');
+Test::More::is(main::admin_view(), $before, 'the oversize bodies changed nothing');
+Guard::expect('an unknown pending request', '404 unknown_request', 'GET',
+              '/admin/pending/999', 'test-token-vera', undef);
+# resume: slow start, as after a recovery
+Guard::expect('drain b1', '200 ok', 'POST', "/admin/upstreams/app/servers/$b1/drain",
+              'test-token-olga', '{}');
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'drained', 'admin');
+Guard::expect('resume b1', '200 ok', 'POST', "/admin/upstreams/app/servers/$b1/resume",
+              'test-token-olga', '{}');
+my $s = Guard::server_state(Guard::guard_status(), 'app', $b1) || {};
+Test::More::is($s->{state}, 'slow-start', 'resumed: slow start');
+Test::More::ok(($s->{effective_weight} // 10) < 10,
+               "with a lower weight: " . ($s->{effective_weight} // 'none'));
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, '10', 'effective_weight', 10);
+--- request
+GET /guard
+--- response_body_like: "state":"up"
+--- no_error_log
+[error]
