@@ -449,6 +449,17 @@ my ($j) = Guard::expect('drain, wait 1s', '200 ok', 'POST',
     '{"wait":"1s"}');
 Test::More::ok($j->{timed_out} && !$j->{drained}, 'timed out, not drained');
 Test::More::ok($j->{waited_ms} >= 900, "waited $j->{waited_ms} ms");
+# the drain in progress in every format: in flight, draining
+my (undef, $html) = Guard::http_get('/guard?format=html');
+Test::More::like($html, qr/draining<br><span class="aside">[1-9]\d* in flight<\/span>/,
+                 'HTML: draining, with the requests in flight');
+my (undef, $prom) = Guard::http_get('/guard?format=prometheus&detail=1');
+Test::More::like($prom, qr/^nginx_upstream_guard_server_in_flight\{upstream="slow",server="\Q$b5\E"[^}]*\} [1-9]\d*$/m,
+                 'Prometheus: server_in_flight');
+Test::More::like($prom, qr/^nginx_upstream_guard_server_draining\{upstream="slow",server="\Q$b5\E"[^}]*\} 1$/m,
+                 'Prometheus: server_draining 1');
+my $js = Guard::server_state(Guard::guard_status(), 'slow', $b5) || {};
+Test::More::ok(($js->{in_flight} // 0) >= 1, 'JSON: in_flight');
 Guard::expect('resume', '200 ok', 'POST',
     "/admin/upstreams/slow/servers/$b5/resume", 'test-token-olga', '{}');
 Guard::wait_children(@kids);
@@ -459,6 +470,9 @@ main::busy($b5) or die;
     '{"wait":"10s"}', timeout => 15);
 Test::More::ok($j->{drained} && !$j->{timed_out}, 'drained within the wait');
 Test::More::ok($j->{drain_ms} >= 1000, "drain took $j->{drain_ms} ms");
+(undef, $prom) = Guard::http_get('/guard?format=prometheus&detail=1');
+my ($secs) = $prom =~ /^nginx_upstream_guard_server_drain_duration_seconds\{upstream="slow",server="\Q$b5\E"[^}]*\} (\S+)$/m;
+Test::More::ok(defined $secs && $secs >= 1, 'Prometheus: drain_duration_seconds ' . ($secs // 'none'));
 Test::More::is(Guard::wait_children(@kids), 6, 'every request finished');
 --- request
 GET /guard
