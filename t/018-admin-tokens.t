@@ -76,6 +76,8 @@ sub expect {
 # $address (X-Real-IP, which the realip module takes from 127.0.0.1)
 sub from { return (headers => { 'X-Real-IP' => $_[0] }) }
 
+Guard::make_certs();
+
 no_shuffle();
 no_root_location();
 run_tests();
@@ -797,3 +799,58 @@ GET /guard
 authentication from
 [error]
 
+
+
+=== TEST 46: a client certificate's DN as the principal ($ssl_client_s_dn)
+--- tokens eval
+$::Tokens . qq{"CN=guard-client"          operator  app            -\n}
+--- http_config eval
+$::Http . "    server {
+        listen 127.0.0.1:$ENV{TEST_NGINX_B7} ssl;
+        ssl_certificate $ENV{TEST_NGINX_CERTS}/server.crt;
+        ssl_certificate_key $ENV{TEST_NGINX_CERTS}/server.key;
+        ssl_client_certificate $ENV{TEST_NGINX_CERTS}/ca.crt;
+        ssl_verify_client optional;
+        location /admin/ {
+            guard_admin;
+            guard_admin_principal \$ssl_client_s_dn;
+        }
+    }
+"
+--- config eval: $::Config
+--- init
+my $c = $ENV{TEST_NGINX_CERTS};
+my $url = "https://127.0.0.1:$ENV{TEST_NGINX_B7}/admin";
+my $curl = sub {
+    my ($method, $path, @opt) = @_;
+    my $cmd = join ' ', map { quotemeta } 'curl', '-s', '-S', '--max-time', '10',
+        '--cacert', "$c/ca.crt", '-X', $method, @opt, '-w', '\n%{http_code}',
+        "$url$path";
+    my $out = `$cmd 2>&1`;
+    my ($body, $st) = $out =~ /\A(.*)\n(\d+)\z/s or return ('none', $out);
+    my $j = eval { JSON::PP->new->decode($body) } || {};
+    return ($st . ' ' . ($j->{code} // 'ok'), $j, $body);
+};
+my @cert = ('--cert', "$c/client.crt", '--key', "$c/client.key");
+my ($r, $j, $raw) = $curl->('GET', '/whoami', @cert);
+Test::More::is($r, '200 ok', 'whoami with the client certificate') or Test::More::diag($raw);
+Test::More::is("$j->{principal} $j->{role}", 'CN=guard-client operator',
+               'the principal is the certificate\'s DN');
+my $b1 = "127.0.0.1:$ENV{TEST_NGINX_B1}";
+($r, $j, $raw) = $curl->('POST', "/upstreams/app/servers/$b1/weight", @cert,
+                         '-H', 'Content-Type: application/json',
+                         '-d', '{"weight":2}');
+Test::More::is($r, '200 ok', 'it sets a weight in app') or Test::More::diag($raw);
+($r) = $curl->('POST', "/upstreams/erp_billing/servers/$b1/weight", @cert,
+               '-d', '{"weight":2}');
+Test::More::is($r, '403 forbidden', 'not in erp_billing');
+($r, $j) = $curl->('GET', '/whoami', '-H', 'Authorization: Bearer test-token-alice');
+Test::More::is("$r " . ($j->{principal} // '-'), '200 ok alice',
+               'no certificate: the bearer token');
+($r) = $curl->('GET', '/whoami');
+Test::More::is($r, '401 unauthenticated', 'neither: 401');
+--- request
+GET /guard
+--- response_body_like: "admin_weight":2,
+--- no_error_log
+[error]
