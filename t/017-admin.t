@@ -846,6 +846,7 @@ Test::More::ok(Guard::wait_for(sub { Guard::old_workers() == 1 }, 10),
                'one old worker, shutting down, holds the request')
     or Test::More::diag('old workers: ' . Guard::old_workers());
 syswrite $s, "Authorization: Bearer test-token-olga\r\n"
+             . "Content-Type: application/json\r\n"
              . "Content-Length: 2\r\n\r\n{}";
 my $buf = '';
 my $end = time + 10;
@@ -944,6 +945,7 @@ my $chunked = sub {
     my $req = "POST /admin/upstreams/app/servers/$b1/drain HTTP/1.1\r\n"
               . "Host: localhost\r\nConnection: close\r\n"
               . "Authorization: Bearer test-token-olga\r\n"
+              . "Content-Type: application/json\r\n"
               . "Transfer-Encoding: chunked\r\n\r\n";
     for (my $i = 0; $i < length $json; $i += 1000) {
         my $c = substr $json, $i, 1000;

@@ -854,3 +854,64 @@ GET /guard
 --- response_body_like: "admin_weight":2,
 --- no_error_log
 [error]
+
+
+=== TEST 47: no write without Content-Type: application/json, so that a browser holding a certificate cannot be made to write
+--- tokens eval
+$::Tokens . qq{"CN=guard-client"          operator  app            -\n}
+--- http_config eval
+$::Http . "    server {
+        listen 127.0.0.1:$ENV{TEST_NGINX_B7} ssl;
+        ssl_certificate $ENV{TEST_NGINX_CERTS}/server.crt;
+        ssl_certificate_key $ENV{TEST_NGINX_CERTS}/server.key;
+        ssl_client_certificate $ENV{TEST_NGINX_CERTS}/ca.crt;
+        ssl_verify_client optional;
+        location /admin/ {
+            guard_admin;
+            guard_admin_principal \$ssl_client_s_dn;
+        }
+    }
+"
+--- config eval: $::Config
+--- init
+my $c = $ENV{TEST_NGINX_CERTS};
+my $b1 = "127.0.0.1:$ENV{TEST_NGINX_B1}";
+my $url = "https://127.0.0.1:$ENV{TEST_NGINX_B7}/admin/upstreams/app/servers/$b1/weight";
+# what a page on another site can make a browser send with its certificate
+my $post = sub {
+    my (@opt) = @_;
+    my $cmd = join ' ', map { quotemeta } 'curl', '-s', '-S', '--max-time', '10',
+        '--cacert', "$c/ca.crt", '--cert', "$c/client.crt", '--key',
+        "$c/client.key", '-X', 'POST', @opt, '-w', '\n%{http_code}', $url;
+    my $out = `$cmd 2>&1`;
+    my ($body, $st) = $out =~ /\A(.*)\n(\d+)\z/s or return "none: $out";
+    my ($code) = $body =~ /"code":"(\w+)"/;
+    return "$st " . ($code // 'ok');
+};
+my $weight = sub {
+    my $s = Guard::server_state(Guard::guard_status(), 'app', $b1) || {};
+    return ($s->{admin_weight} // '-') . '/' . ($s->{admin_version} // '-');
+};
+Test::More::is($post->('-d', '{"weight":2}'), '415 unsupported_media_type',
+               'a form post (application/x-www-form-urlencoded)');
+Test::More::is($post->('-H', 'Content-Type: text/plain', '--data-binary',
+                       '{"weight":2}'), '415 unsupported_media_type',
+               'text/plain, as a form with enctype text/plain sends');
+Test::More::is($post->('-H', 'Content-Type: multipart/form-data; boundary=x',
+                       '--data-binary', "--x--\r\n"), '415 unsupported_media_type',
+               'multipart/form-data');
+Test::More::is($post->(), '415 unsupported_media_type',
+               'no body and no Content-Type (fetch in no-cors mode)');
+Test::More::is($post->('-H', 'Content-Type: application/jsonp', '--data-binary',
+                       '{"weight":2}'), '415 unsupported_media_type',
+               'application/jsonp is not application/json');
+Test::More::is($weight->(), '-/0', 'none of them changed anything');
+Test::More::is($post->('-H', 'Content-Type: Application/JSON; charset=utf-8',
+                       '--data-binary', '{"weight":2}'), '200 ok',
+               'application/json, in any case, with a charset: applied');
+Test::More::is($weight->(), '2/1', 'weight 2');
+--- request
+GET /guard
+--- response_body_like: "admin_weight":2,
+--- no_error_log
+[error]
