@@ -987,3 +987,43 @@ GET /guard
 --- response_body_like: "state":"up"
 --- no_error_log
 [error]
+
+
+
+=== TEST 16: least_conn: an admin weight shifts the shares, and back
+--- http_config eval
+"    upstream app {
+        least_conn;
+        zone app 64k;
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        server 127.0.0.1:\$TEST_NGINX_B3;
+        guard_check http uri=/health interval=100ms fall=1 rise=1;
+        guard_floor 2;
+    }
+" . $::Backends
+--- config eval: $::Config
+--- init
+my $b1 = "127.0.0.1:$ENV{TEST_NGINX_B1}";
+Guard::wait_health('app', $ENV{"TEST_NGINX_B$_"}, 'up') for 1 .. 3;
+my $c = Guard::shares(60, '/');
+Test::More::ok(abs(($c->{b1} // 0) - 20) <= 2, 'equal weights: b1 about 20 of 60')
+    or Test::More::diag(join ',', %$c);
+Guard::expect('weight 4 for b1', '200 ok', 'POST',
+    "/admin/upstreams/app/servers/$b1/weight", 'test-token-olga', '{"weight":4}');
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, '4', 'admin_weight');
+$c = Guard::shares(60, '/');
+# 4 of 6: 40 of 60
+Test::More::ok(abs(($c->{b1} // 0) - 40) <= 3, 'weight 4 of 6: b1 about 40 of 60')
+    or Test::More::diag(join ',', %$c);
+Guard::expect('weight back to 1', '200 ok', 'POST',
+    "/admin/upstreams/app/servers/$b1/weight", 'test-token-olga', '{"weight":1}');
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, '1', 'effective_weight');
+$c = Guard::shares(60, '/');
+Test::More::ok(abs(($c->{b1} // 0) - 20) <= 2, 'weight 1 again: b1 about 20 of 60')
+    or Test::More::diag(join ',', %$c);
+--- request
+GET /guard
+--- response_body_like: "balancer":"least_conn"
+--- no_error_log
+[error]
