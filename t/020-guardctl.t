@@ -425,3 +425,46 @@ GET /guard
  qr/upstream guard: drain of server 127\.0\.0\.1:\d+ of upstream "app" by olga/]
 --- no_error_log
 [error]
+
+
+
+=== TEST 6: the rollback itself refused: exit 5, the state of each instance printed
+--- http_config eval
+"    upstream app {
+        zone app 64k;
+        server 127.0.0.1:\$TEST_NGINX_B1 weight=2000;
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        server 127.0.0.1:\$TEST_NGINX_B3;
+        guard_check http uri=/health interval=100ms fall=1 rise=1;
+        guard_floor 2;
+    }
+" . $::Backends
+--- config eval: $::Config
+--- init
+# b1 has weight 2000 in nginx.conf, beyond the admin API's 1..1000: after
+# "weight 3" the first instance cannot be set back to 2000
+my $b1 = "127.0.0.1:$ENV{TEST_NGINX_B1}";
+Guard::wait_health('app', $ENV{"TEST_NGINX_B$_"}, 'up') for 1 .. 3;
+# the second nginx does not know b1: it refuses
+main::start_second(@ENV{qw(TEST_NGINX_B2 TEST_NGINX_B3)});
+my ($rc, $out) = main::ctl({ GUARDCTL_TOKEN => 'test-token-olga' },
+                           '--instance', $main::One, '--instance', $main::Two,
+                           'weight', 'app', $b1, '3');
+Test::More::is($rc, 5, 'the rollback failed: exit 5') or Test::More::diag($out);
+Test::More::like($out, qr{^\Q$main::Two\E/: HTTP 404 unknown_server: }m,
+                 'the second instance\'s refusal');
+Test::More::like($out, qr/HTTP 400 bad_value: /, 'the refused rollback');
+Test::More::like($out, qr/^\*\*\* ROLLBACK FAILED: the fleet is in a mixed state\. State of each instance now: \*\*\*$/m,
+                 'it says the fleet is in a mixed state');
+Test::More::like($out, qr{^  \Q$main::One\E: app/\Q$b1\E admin active, state up, weight 3\b}m,
+                 'the first instance: weight 3, as the rollback could not undo it');
+Test::More::like($out, qr{^  \Q$main::Two\E/: HTTP 404 unknown_server: }m,
+                 'the second instance: it does not know the server');
+Test::More::is(main::server_of(Guard::_server_port(), $ENV{TEST_NGINX_B1})->{admin_weight},
+               3, 'the first instance keeps weight 3');
+main::stop_second();
+--- request
+GET /guard
+--- response_body_like: "admin_weight":3,
+--- no_error_log
+[error]
