@@ -629,6 +629,7 @@ typedef struct {
     ngx_str_t                        client;        /* its address */
     unsigned                         if_match_set:1;
     unsigned                         dry_run:1;
+    unsigned                         weight_config:1;  /* null: nginx.conf's */
 } ngx_http_guard_admin_cmd_t;
 
 /* what it did, or why not: the answer and, later, the audit line */

@@ -962,6 +962,12 @@ ngx_http_guard_admin_parse_body(ngx_http_request_t *r,
         } else if (ngx_http_guard_key_is("weight")
                    && ctx->cmd.op == NGX_HTTP_GUARD_OP_WEIGHT)
         {
+            if (f->type == NGX_HTTP_GUARD_JSON_NULL) {
+                /* no admin weight: back to the one in nginx.conf */
+                ctx->cmd.weight_config = 1;
+                continue;
+            }
+
             if (f->type != NGX_HTTP_GUARD_JSON_NUMBER) {
                 goto wrong_type;
             }
@@ -989,11 +995,14 @@ ngx_http_guard_admin_parse_body(ngx_http_request_t *r,
 #undef ngx_http_guard_key_is
     }
 
-    if (ctx->cmd.op == NGX_HTTP_GUARD_OP_WEIGHT && ctx->cmd.weight == 0) {
+    if (ctx->cmd.op == NGX_HTTP_GUARD_OP_WEIGHT && ctx->cmd.weight == 0
+        && !ctx->cmd.weight_config)
+    {
         return ngx_http_guard_admin_error(r, ctx, NGX_HTTP_BAD_REQUEST,
                                           "bad_value",
                                           "\"weight\" is required, an "
-                                          "integer from 1 to %d",
+                                          "integer from 1 to %d, or null "
+                                          "for the configured weight",
                                           NGX_HTTP_GUARD_WEIGHT_MAX);
     }
 

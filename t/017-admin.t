@@ -1027,3 +1027,47 @@ GET /guard
 --- response_body_like: "balancer":"least_conn"
 --- no_error_log
 [error]
+
+
+
+=== TEST 17: "weight":null drops the admin weight: nginx.conf's weight, no override left
+--- http_config eval: $::App . $::Backends
+--- config eval: $::Config
+--- init
+my $b1 = "127.0.0.1:$ENV{TEST_NGINX_B1}";
+my $w = "/admin/upstreams/app/servers/$b1/weight";
+Guard::wait_health('app', $ENV{"TEST_NGINX_B$_"}, 'up') for 1 .. 3;
+my $state = sub {
+    my $s = Guard::server_state(Guard::guard_status(), 'app', $b1) || {};
+    return join ' ', map { $_ // 'null' }
+        $s->{admin_weight}, ($s->{weight_override} || {})->{by},
+        $s->{effective_weight}, $s->{admin_version};
+};
+Guard::expect('weight 3', '200 ok', 'POST', $w, 'test-token-olga',
+              '{"weight":3,"reason":"canary"}');
+Test::More::is($state->(), '3 olga 3 1', 'admin weight 3, an override by olga');
+Guard::expect('weight "null" as a string', '400 bad_value', 'POST', $w,
+              'test-token-olga', '{"weight":"null"}');
+Guard::expect('weight null on hash consistent', '409 not_live_weights', 'POST',
+    "/admin/upstreams/hashed/servers/$b1/weight", 'test-token-olga',
+    '{"weight":null}');
+Guard::expect('viewer: weight null', '403 forbidden', 'POST', $w, 'test-token-vera',
+              '{"weight":null}');
+Test::More::is($state->(), '3 olga 3 1', 'the refusals changed nothing');
+my ($j) = Guard::expect('weight null, dry run', '200 ok', 'POST', $w,
+                        'test-token-olga', '{"weight":null,"dry_run":true}');
+Test::More::is($state->(), '3 olga 3 1', 'the dry run changed nothing');
+($j) = Guard::expect('weight null', '200 ok', 'POST', $w, 'test-token-olga',
+                     '{"weight":null}');
+Test::More::is($j->{version}, 2, 'version 2');
+Test::More::is($state->(), 'null null 1 2', 'no admin weight, no override: weight 1');
+($j) = Guard::expect('overrides', '200 ok', 'GET', '/admin/overrides',
+                     'test-token-vera', undef);
+Test::More::is(scalar @{ $j->{overrides} || [] }, 0, 'none listed');
+--- request
+GET /guard
+--- response_body_like: "admin_weight":null,
+--- error_log eval
+qr/upstream guard: weight of server 127\.0\.0\.1:\d+ of upstream "app" by olga: active/
+--- no_error_log
+[error]
