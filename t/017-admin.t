@@ -1071,3 +1071,45 @@ GET /guard
 qr/upstream guard: weight of server 127\.0\.0\.1:\d+ of upstream "app" by olga: active/
 --- no_error_log
 [error]
+
+
+
+=== TEST 18: a server is named as written in nginx.conf or by its address
+--- http_config eval
+"    upstream app {
+        zone app 64k;
+        server 127.1:\$TEST_NGINX_B1;
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        server 127.0.0.1:\$TEST_NGINX_B3;
+        guard_check http uri=/health interval=100ms fall=1 rise=1;
+        guard_floor 1;
+    }
+" . $::Backends
+--- config eval: $::Config
+--- init
+# "127.1" is written in nginx.conf; it resolves to 127.0.0.1
+my $written = "127.1:$ENV{TEST_NGINX_B1}";
+my $addr = "127.0.0.1:$ENV{TEST_NGINX_B1}";
+Guard::wait_health('app', $ENV{"TEST_NGINX_B$_"}, 'up') for 1 .. 3;
+my $s = Guard::server_state(Guard::guard_status(), 'app', $addr) || {};
+Test::More::is("$s->{server} $s->{address}", "$written $addr",
+               'the report has both');
+my ($j) = Guard::expect('by name: weight 2', '200 ok', 'POST',
+    "/admin/upstreams/app/servers/$written/weight", 'test-token-olga',
+    '{"weight":2}');
+Test::More::is("$j->{server} $j->{address}", "$written $addr", 'the answer names both');
+($j) = Guard::expect('by address: read', '200 ok', 'GET',
+    "/admin/upstreams/app/servers/$addr", 'test-token-vera', undef);
+Test::More::is($j->{server}{admin_weight}, 2, 'the same server');
+(my $enc = $addr) =~ s/([.:])/sprintf '%%%02X', ord $1/ge;
+($j) = Guard::expect('by address, URL-encoded: drain', '200 ok', 'POST',
+    "/admin/upstreams/app/servers/$enc/drain", 'test-token-olga', '{}');
+Test::More::is($j->{server}, $written, 'the server as written');
+Guard::expect('a name it is not', '404 unknown_server', 'POST',
+    "/admin/upstreams/app/servers/127.0.0.2:$ENV{TEST_NGINX_B1}/resume",
+    'test-token-olga', '{}');
+--- request
+GET /guard
+--- response_body_like: "server":"127\.1:\d+","address":"127\.0\.0\.1:\d+"
+--- no_error_log
+[error]
