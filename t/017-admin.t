@@ -784,6 +784,8 @@ my @cases = (
     ['a dry run the floor refuses', '409 floor', 'POST',
      "/admin/upstreams/app/servers/$b1/drain", 'test-token-olga',
      '{"dry_run":true}'],
+    ['a maintenance the floor refuses', '409 floor', 'POST',
+     "/admin/upstreams/app/servers/$b1/maintenance", 'test-token-adam', '{}'],
 );
 Guard::expect(@$_) for @cases;
 Test::More::is($view->(), $before, 'the refusals changed nothing');
