@@ -1115,3 +1115,58 @@ GET /guard
 --- response_body_like: "server":"127\.1:\d+","address":"127\.0\.0\.1:\d+"
 --- no_error_log
 [error]
+
+
+
+=== TEST 19: after a resizing reload, an old worker killed with requests in flight does not hold the drain
+--- http_config eval
+"    guard_shm_size 1m;
+    upstream slow {
+        server 127.0.0.1:\$TEST_NGINX_B5;
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        server 127.0.0.1:\$TEST_NGINX_B3;
+        guard_check tcp interval=100ms;
+        guard_floor 2;
+    }
+" . $::Backends
+--- config eval
+"    location / { proxy_pass http://slow; proxy_read_timeout 20s; }
+" . $::Config =~ s{location / \{.*?\}\n}{}sr
+--- init
+my $b5 = "127.0.0.1:$ENV{TEST_NGINX_B5}";
+Guard::start_hostile('slow:10000', $ENV{TEST_NGINX_B5}, lifetime => 60);
+Guard::wait_health('slow', $ENV{TEST_NGINX_B5}, 'up');
+Guard::wait_health('slow', $ENV{TEST_NGINX_B3}, 'up');
+my @kids = Guard::background_get('/', 6);
+main::busy($b5) or die;
+Guard::expect('drain with requests in flight', '200 ok', 'POST',
+    "/admin/upstreams/slow/servers/$b5/drain", 'test-token-olga', '{}');
+my $master = Guard::master_pid();
+my @old = grep { /^\d+$/ } split /\s+/, `pgrep -P $master`;
+my $root = $ENV{TEST_NGINX_SERVROOT} || "$ENV{TEST_NGINX_PWD}/t/servroot";
+my $conf = "$root/conf/nginx.conf";
+open my $fh, '<', $conf or die "$conf: $!\n";
+my $text = do { local $/; <$fh> };
+close $fh;
+$text =~ s/guard_shm_size 1m;/guard_shm_size 2m;/ or die "no guard_shm_size in $conf\n";
+open $fh, '>', $conf or die "$conf: $!\n";
+print $fh $text;
+close $fh;
+Guard::reload();
+my $s = Guard::server_state(Guard::guard_status(), 'slow', $b5) || {};
+Test::More::is($s->{admin}, 'draining', 'draining after the resize');
+my @alive = grep { kill 0, $_ } @old;
+Test::More::ok(@alive >= 1, 'old workers still finish the slow requests');
+my $t0 = Time::HiRes::time();
+kill 'KILL', @alive;
+Test::More::ok(Guard::wait_health('slow', $ENV{TEST_NGINX_B5}, 'drained', 'admin', 6),
+               'drained once the old workers are gone');
+Test::More::ok(Time::HiRes::time() - $t0 < 6, 'long before the slow backend answers');
+Guard::wait_children(@kids);
+--- request
+GET /guard
+--- response_body_like: "admin":"drained"
+--- error_log eval
+qr/upstream guard: zone resized from \d+ to 2097152, state kept/
+--- no_error_log
+[error]
