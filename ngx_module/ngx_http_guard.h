@@ -633,6 +633,7 @@ typedef struct {
     ngx_str_t                        client;        /* its address */
     unsigned                         if_match_set:1;
     unsigned                         dry_run:1;
+    unsigned                         weight_config:1;  /* null: nginx.conf's */
 } ngx_http_guard_admin_cmd_t;
 
 /* what it did, or why not: the answer and, later, the audit line */
@@ -749,6 +750,8 @@ void ngx_http_guard_inflight_free(ngx_http_guard_peer_t *gp);
 void ngx_http_guard_inflight_reap(ngx_http_guard_main_conf_t *gmcf);
 void ngx_http_guard_inflight_reap_locked(ngx_http_guard_sh_t *sh,
     ngx_slab_pool_t *shpool);
+void ngx_http_guard_inflight_carry_locked(ngx_http_guard_sh_t *sh,
+    ngx_slab_pool_t *shpool, ngx_http_guard_sh_t *osh);
 
 /* leader.c */
 ngx_int_t ngx_http_guard_leader_init_process(ngx_cycle_t *cycle);

@@ -78,6 +78,7 @@ static ngx_int_t ngx_http_guard_admin_split(ngx_http_request_t *r,
     ngx_http_guard_admin_ctx_t *ctx);
 static ngx_int_t ngx_http_guard_admin_target(ngx_http_request_t *r,
     ngx_http_guard_admin_ctx_t *ctx);
+static ngx_uint_t ngx_http_guard_admin_is_json(ngx_http_request_t *r);
 static void ngx_http_guard_admin_body(ngx_http_request_t *r);
 static ngx_int_t ngx_http_guard_admin_parse_body(ngx_http_request_t *r,
     ngx_http_guard_admin_ctx_t *ctx);
@@ -426,6 +427,25 @@ ngx_http_guard_admin_route(ngx_http_request_t *r,
                                           "this worker is shutting down "
                                           "after a reload: send the change "
                                           "again");
+    }
+
+    /*
+     * A POST or PUT must say that its body is JSON.  No browser sends
+     * that to another site without asking first (a CORS preflight, which
+     * this API never answers), so a page cannot make a browser that holds
+     * a client certificate or an SSO session (guard_admin_principal)
+     * change anything: forms and no-cors fetches are refused here.
+     */
+
+    if ((r->method & (NGX_HTTP_POST|NGX_HTTP_PUT))
+        && !ngx_http_guard_admin_is_json(r))
+    {
+        (void) ngx_http_discard_request_body(r);
+        return ngx_http_guard_admin_error(r, ctx,
+                                          NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                          "unsupported_media_type",
+                                          "a change is a JSON body with "
+                                          "\"Content-Type: application/json\"");
     }
 
     /* a change: its body first, within the limit */
@@ -819,6 +839,37 @@ ngx_http_guard_admin_target(ngx_http_request_t *r,
 }
 
 
+/* "application/json", in any case, alone or with parameters */
+
+static ngx_uint_t
+ngx_http_guard_admin_is_json(ngx_http_request_t *r)
+{
+    u_char           *p, *last;
+    ngx_table_elt_t  *h;
+
+    h = r->headers_in.content_type;
+
+    if (h == NULL) {
+        return 0;
+    }
+
+    p = h->value.data;
+    last = p + h->value.len;
+
+    if (h->value.len < sizeof("application/json") - 1
+        || ngx_strncasecmp(p, (u_char *) "application/json",
+                           sizeof("application/json") - 1)
+           != 0)
+    {
+        return 0;
+    }
+
+    p += sizeof("application/json") - 1;
+
+    return p == last || *p == ';' || *p == ' ' || *p == '\t';
+}
+
+
 /* the body of a change has been read */
 
 static void
@@ -982,6 +1033,12 @@ ngx_http_guard_admin_parse_body(ngx_http_request_t *r,
         } else if (ngx_http_guard_key_is("weight")
                    && ctx->cmd.op == NGX_HTTP_GUARD_OP_WEIGHT)
         {
+            if (f->type == NGX_HTTP_GUARD_JSON_NULL) {
+                /* no admin weight: back to the one in nginx.conf */
+                ctx->cmd.weight_config = 1;
+                continue;
+            }
+
             if (f->type != NGX_HTTP_GUARD_JSON_NUMBER) {
                 goto wrong_type;
             }
@@ -1009,11 +1066,14 @@ ngx_http_guard_admin_parse_body(ngx_http_request_t *r,
 #undef ngx_http_guard_key_is
     }
 
-    if (ctx->cmd.op == NGX_HTTP_GUARD_OP_WEIGHT && ctx->cmd.weight == 0) {
+    if (ctx->cmd.op == NGX_HTTP_GUARD_OP_WEIGHT && ctx->cmd.weight == 0
+        && !ctx->cmd.weight_config)
+    {
         return ngx_http_guard_admin_error(r, ctx, NGX_HTTP_BAD_REQUEST,
                                           "bad_value",
                                           "\"weight\" is required, an "
-                                          "integer from 1 to %d",
+                                          "integer from 1 to %d, or null "
+                                          "for the configured weight",
                                           NGX_HTTP_GUARD_WEIGHT_MAX);
     }
 

@@ -11,6 +11,11 @@
  * in the zone, one entry per server of its configuration, and the ledgers
  * of processes that died are subtracted (by the checking worker's tick,
  * and by the master before a reload frees slots).
+ *
+ * A reload that resizes the zone leaves the old workers counting in the
+ * old zone, which the new workers never see: their ledgers are carried
+ * into the new zone, and what they count there is given back when they
+ * are gone.
  */
 
 
@@ -27,6 +32,7 @@
 struct ngx_http_guard_sh_ledger_s {
     ngx_http_guard_sh_ledger_t      *next;
     ngx_pid_t                        pid;
+    ngx_uint_t                       carried;   /* from a resized zone */
     ngx_uint_t                       n;
     ngx_http_guard_sh_server_t     **slot;      /* [n] */
     ngx_atomic_t                    *count;     /* [n], by its process */
@@ -85,6 +91,7 @@ ngx_http_guard_inflight_init_process(ngx_cycle_t *cycle,
     }
 
     lg->pid = ngx_pid;
+    lg->carried = 0;
     lg->n = n;
     lg->count = (ngx_atomic_t *) (lg + 1);
     lg->slot = (ngx_http_guard_sh_server_t **) (lg->count + n);
@@ -192,7 +199,17 @@ ngx_http_guard_inflight_reap_locked(ngx_http_guard_sh_t *sh,
         }
 
         for (i = 0; i < lg->n; i++) {
-            if (lg->count[i] && lg->slot[i]) {
+            if (lg->count[i] && lg->slot[i] && lg->carried) {
+                /* an old worker that finished and exited: expected */
+                ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                               "upstream guard: process %P of a resized "
+                               "zone is gone: %uA requests to server %V "
+                               "no longer counted", lg->pid, lg->count[i],
+                               &lg->slot[i]->server);
+
+                ngx_http_guard_inflight_sub(lg->slot[i], lg->count[i]);
+
+            } else if (lg->count[i] && lg->slot[i]) {
                 ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
                               "upstream guard: process %P is gone with %uA "
                               "requests in flight to server %V: no longer "
@@ -205,6 +222,100 @@ ngx_http_guard_inflight_reap_locked(ngx_http_guard_sh_t *sh,
 
         *lp = lg->next;
         ngx_slab_free_locked(shpool, lg);
+    }
+}
+
+
+/*
+ * A reload resized the zone: the master, under the mutexes of both zones,
+ * after the new zone's slots are mapped.  Each live process's ledger in
+ * the old zone is copied into the new one, naming the new slots of the
+ * same servers (a server no longer configured is left out), and its
+ * counts are added to theirs.  The old workers go on counting in the old
+ * zone only, so the copy is what they had in flight at the reload and it
+ * stays until they are gone: a drain ends when the old workers have
+ * finished (they exit after their last request), never before.  The
+ * master's own ledger ("master_process off": the same process goes on)
+ * is not carried; it could never be given back.
+ */
+
+void
+ngx_http_guard_inflight_carry_locked(ngx_http_guard_sh_t *sh,
+    ngx_slab_pool_t *shpool, ngx_http_guard_sh_t *osh)
+{
+    size_t                        size;
+    ngx_uint_t                    i, m;
+    ngx_str_node_t               *sn;
+    ngx_http_guard_sh_server_t   *os;
+    ngx_http_guard_sh_ledger_t   *lg, *olg;
+
+    for (olg = osh->ledgers; olg; olg = olg->next) {
+
+        if (olg->pid == ngx_pid
+            || (kill(olg->pid, 0) == -1 && ngx_errno == NGX_ESRCH))
+        {
+            continue;
+        }
+
+        m = 0;
+
+        for (i = 0; i < olg->n; i++) {
+            m += (olg->count[i] && olg->slot[i]);
+        }
+
+        if (m == 0) {
+            continue;
+        }
+
+        size = sizeof(ngx_http_guard_sh_ledger_t)
+               + m * (sizeof(ngx_http_guard_sh_server_t *)
+                      + sizeof(ngx_atomic_t));
+
+        lg = ngx_slab_alloc_locked(shpool, size);
+
+        if (lg == NULL) {
+            ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                          "upstream guard: zone \"%s\" has no room for the "
+                          "requests in flight of old worker %P: a drain may "
+                          "end before they do", NGX_HTTP_GUARD_SHM_NAME,
+                          olg->pid);
+            continue;
+        }
+
+        lg->pid = olg->pid;
+        lg->carried = 1;
+        lg->n = 0;
+        lg->count = (ngx_atomic_t *) (lg + 1);
+        lg->slot = (ngx_http_guard_sh_server_t **) (lg->count + m);
+
+        for (i = 0; i < olg->n && lg->n < m; i++) {
+            os = olg->slot[i];
+
+            if (olg->count[i] == 0 || os == NULL) {
+                continue;
+            }
+
+            sn = ngx_str_rbtree_lookup(&sh->servers, &os->node.str,
+                                       os->node.node.key);
+            if (sn == NULL) {
+                continue;       /* no longer configured */
+            }
+
+            lg->slot[lg->n] = (ngx_http_guard_sh_server_t *) sn;
+            lg->count[lg->n] = olg->count[i];
+
+            (void) ngx_atomic_fetch_add(&lg->slot[lg->n]->inflight,
+                                        olg->count[i]);
+            lg->n++;
+        }
+
+        if (lg->n == 0) {
+            ngx_slab_free_locked(shpool, lg);
+            continue;
+        }
+
+        lg->next = sh->ledgers;
+        sh->ledgers = lg;
     }
 }
 
@@ -229,7 +340,7 @@ ngx_http_guard_inflight_reap(ngx_http_guard_main_conf_t *gmcf)
 }
 
 
-/* never below zero: a resized zone starts its counts afresh */
+/* never below zero */
 
 static void
 ngx_http_guard_inflight_sub(ngx_http_guard_sh_server_t *s,

@@ -627,6 +627,7 @@ ngx_http_guard_shm_server(ngx_slab_pool_t *shpool, ngx_http_guard_sh_t *sh,
                    sizeof(ngx_http_guard_sh_server_t)
                    - offsetof(ngx_http_guard_sh_server_t, seen_gen));
 
+        /* the old workers' share: ngx_http_guard_inflight_carry_locked() */
         s->inflight = 0;
     }
 
@@ -744,6 +745,12 @@ ngx_http_guard_shm_reconcile(ngx_cycle_t *cycle,
             rc = NGX_ERROR;
             break;
         }
+    }
+
+    /* what old workers have in flight, counted in the old zone only */
+
+    if (osh && rc == NGX_OK) {
+        ngx_http_guard_inflight_carry_locked(sh, shpool, osh);
     }
 
     ngx_shmtx_unlock(&shpool->mutex);

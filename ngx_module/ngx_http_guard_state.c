@@ -1142,7 +1142,7 @@ ngx_http_guard_state_admin(ngx_http_guard_peer_t *gp,
         goto refused;
     }
 
-    if (cmd->op == NGX_HTTP_GUARD_OP_WEIGHT
+    if (cmd->op == NGX_HTTP_GUARD_OP_WEIGHT && !cmd->weight_config
         && (cmd->weight < 1 || cmd->weight > NGX_HTTP_GUARD_WEIGHT_MAX))
     {
         res->status = NGX_HTTP_BAD_REQUEST;
@@ -1324,6 +1324,13 @@ ngx_http_guard_state_admin(ngx_http_guard_peer_t *gp,
         break;
 
     case NGX_HTTP_GUARD_OP_WEIGHT:
+        if (cmd->weight_config) {
+            /* no admin weight: nginx.conf's again, no override left */
+            s->admin_weight = 0;
+            ngx_memzero(&s->ov_weight, sizeof(ngx_http_guard_sh_override_t));
+            break;
+        }
+
         s->admin_weight = cmd->weight;
         ngx_http_guard_override_set(&s->ov_weight, cmd, now);
         break;
@@ -2164,7 +2171,10 @@ ngx_http_guard_state_audit(ngx_http_guard_upstream_t *up,
 
     p = detail;
 
-    if (cmd->op == NGX_HTTP_GUARD_OP_WEIGHT) {
+    if (cmd->op == NGX_HTTP_GUARD_OP_WEIGHT && cmd->weight_config) {
+        p = ngx_sprintf(p, "weight as configured; ");
+
+    } else if (cmd->op == NGX_HTTP_GUARD_OP_WEIGHT) {
         p = ngx_sprintf(p, "weight %ui; ", cmd->weight);
     }
 

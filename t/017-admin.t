@@ -1,7 +1,8 @@
 # The admin API: drain until drained (with requests in flight, two
-# workers, a reload mid-drain), resume, maintenance without check traffic,
-# live weights, dry runs, versions, the freeze, expiring overrides, and
-# every refusal answering its code and changing nothing.
+# workers, a reload mid-drain, one that resizes the zone), resume,
+# maintenance without check traffic, live weights, dry runs, versions, the
+# freeze, expiring overrides, and every refusal answering its code and
+# changing nothing.
 use lib 't/lib';
 use Guard;
 use Test::Nginx::Socket 'no_plan';
@@ -393,6 +394,9 @@ my ($j) = Guard::expect('drain with requests in flight', '200 ok', 'POST',
     "/admin/upstreams/slow/servers/$b5/drain", 'test-token-olga', '{}');
 Test::More::is($j->{admin_after}, 'draining', 'draining, not drained');
 Test::More::ok($j->{in_flight} >= 1, "in flight: $j->{in_flight}");
+my $log = ($ENV{TEST_NGINX_SERVROOT} || "$ENV{TEST_NGINX_PWD}/t/servroot")
+          . '/logs/error.log';
+my $from = -s $log;
 Guard::reload();
 my $s = Guard::server_state(Guard::guard_status(), 'slow', $b5);
 Test::More::is($s->{admin}, 'draining', 'still draining after the reload');
@@ -405,6 +409,11 @@ Test::More::ok(time - $t0 >= 1.5, 'not before the slow requests ended');
 Test::More::is(Guard::wait_children(@kids), 6, 'every request in flight finished');
 Test::More::ok($j->{server}{drain_duration_ms} >= 1500,
                "drain took $j->{server}{drain_duration_ms} ms");
+open my $fh, '<', $log or die "$log: $!\n";
+seek $fh, $from, 0;
+my $since = do { local $/; <$fh> };
+my @said = $since =~ /(admin overrides? of the admin API stays? in force)/g;
+Test::More::is(scalar @said, 1, 'the reload said once that the override stays');
 --- request
 GET /guard
 --- response_body_like: "admin":"drained"
@@ -440,6 +449,17 @@ my ($j) = Guard::expect('drain, wait 1s', '200 ok', 'POST',
     '{"wait":"1s"}');
 Test::More::ok($j->{timed_out} && !$j->{drained}, 'timed out, not drained');
 Test::More::ok($j->{waited_ms} >= 900, "waited $j->{waited_ms} ms");
+# the drain in progress in every format: in flight, draining
+my (undef, $html) = Guard::http_get('/guard?format=html');
+Test::More::like($html, qr/draining<br><span class="aside">[1-9]\d* in flight<\/span>/,
+                 'HTML: draining, with the requests in flight');
+my (undef, $prom) = Guard::http_get('/guard?format=prometheus&detail=1');
+Test::More::like($prom, qr/^nginx_upstream_guard_server_in_flight\{upstream="slow",server="\Q$b5\E"[^}]*\} [1-9]\d*$/m,
+                 'Prometheus: server_in_flight');
+Test::More::like($prom, qr/^nginx_upstream_guard_server_draining\{upstream="slow",server="\Q$b5\E"[^}]*\} 1$/m,
+                 'Prometheus: server_draining 1');
+my $js = Guard::server_state(Guard::guard_status(), 'slow', $b5) || {};
+Test::More::ok(($js->{in_flight} // 0) >= 1, 'JSON: in_flight');
 Guard::expect('resume', '200 ok', 'POST',
     "/admin/upstreams/slow/servers/$b5/resume", 'test-token-olga', '{}');
 Guard::wait_children(@kids);
@@ -450,6 +470,9 @@ main::busy($b5) or die;
     '{"wait":"10s"}', timeout => 15);
 Test::More::ok($j->{drained} && !$j->{timed_out}, 'drained within the wait');
 Test::More::ok($j->{drain_ms} >= 1000, "drain took $j->{drain_ms} ms");
+(undef, $prom) = Guard::http_get('/guard?format=prometheus&detail=1');
+my ($secs) = $prom =~ /^nginx_upstream_guard_server_drain_duration_seconds\{upstream="slow",server="\Q$b5\E"[^}]*\} (\S+)$/m;
+Test::More::ok(defined $secs && $secs >= 1, 'Prometheus: drain_duration_seconds ' . ($secs // 'none'));
 Test::More::is(Guard::wait_children(@kids), 6, 'every request finished');
 --- request
 GET /guard
@@ -558,5 +581,592 @@ Test::More::is($bound, 'b1=10', "a request whose session names b1 still goes: $b
 --- request
 GET /guard
 --- response_body_like: "admin":"drain(ing|ed)"
+--- no_error_log
+[error]
+
+
+
+=== TEST 10: a reload that resizes the zone mid-drain: drained only once the requests end; the freeze stays
+--- http_config eval
+"    guard_shm_size 1m;
+    upstream slow {
+        server 127.0.0.1:\$TEST_NGINX_B5;
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        server 127.0.0.1:\$TEST_NGINX_B3;
+        guard_check tcp interval=100ms;
+        guard_floor 2;
+    }
+" . $::Backends
+--- config eval
+"    location / { proxy_pass http://slow; proxy_read_timeout 20s; }
+" . $::Config =~ s{location / \{.*?\}\n}{}sr
+--- init
+my $b5 = "127.0.0.1:$ENV{TEST_NGINX_B5}";
+Guard::start_hostile('slow:8000', $ENV{TEST_NGINX_B5}, lifetime => 60);
+Guard::wait_health('slow', $ENV{TEST_NGINX_B5}, 'up');
+Guard::wait_health('slow', $ENV{TEST_NGINX_B3}, 'up');
+my @kids = Guard::background_get('/', 6);
+main::busy($b5) or die;
+my $t0 = Time::HiRes::time();
+my ($j) = Guard::expect('drain with requests in flight', '200 ok', 'POST',
+    "/admin/upstreams/slow/servers/$b5/drain", 'test-token-olga', '{}');
+Test::More::is($j->{admin_after}, 'draining', 'draining');
+Guard::expect('freeze', '200 ok', 'PUT', '/admin/freeze', 'test-token-adam',
+              '{"reason":"resize"}');
+# the reload doubles the guard zone: a new zone, the state copied
+my $root = $ENV{TEST_NGINX_SERVROOT} || "$ENV{TEST_NGINX_PWD}/t/servroot";
+my $conf = "$root/conf/nginx.conf";
+open my $fh, '<', $conf or die "$conf: $!\n";
+my $text = do { local $/; <$fh> };
+close $fh;
+$text =~ s/guard_shm_size 1m;/guard_shm_size 2m;/ or die "no guard_shm_size in $conf\n";
+open $fh, '>', $conf or die "$conf: $!\n";
+print $fh $text;
+close $fh;
+Guard::reload();
+# while the slow requests go on in the old workers, it stays draining
+my @seen;
+for (1 .. 10) {
+    my $s = Guard::server_state(Guard::guard_status(), 'slow', $b5) || {};
+    push @seen, $s->{admin} // 'none';
+    select undef, undef, undef, 0.1;
+}
+my $elapsed = Time::HiRes::time() - $t0;
+Test::More::ok($elapsed < 7, sprintf 'the slow requests are still in flight (%.1f s)', $elapsed);
+Test::More::is(join(',', grep { $_ ne 'draining' } @seen), '',
+               'draining all along after the resize');
+my $st = Guard::guard_status();
+Test::More::ok($st->{frozen}, 'the freeze survives the resize');
+Guard::expect('still frozen: no drain', '409 frozen', 'POST',
+    "/admin/upstreams/slow/servers/127.0.0.1:$ENV{TEST_NGINX_B2}/drain",
+    'test-token-olga', '{}');
+($j) = Guard::expect('wait until drained', '200 ok', 'GET',
+    "/admin/upstreams/slow/servers/$b5?wait=drained&timeout=20s",
+    'test-token-vera', undef, timeout => 25);
+Test::More::is($j->{server}{admin}, 'drained', 'drained');
+Test::More::ok(Time::HiRes::time() - $t0 >= 3, 'not before the slow requests ended');
+Test::More::is(Guard::wait_children(@kids), 6, 'every request in flight finished');
+Guard::expect('lift the freeze', '200 ok', 'DELETE', '/admin/freeze',
+              'test-token-adam', undef);
+--- request
+GET /guard
+--- response_body_like: "admin":"drained"
+--- error_log eval
+[qr/upstream guard: zone resized from \d+ to 2097152, state kept/,
+ qr/upstream guard: server 127\.0\.0\.1:\d+ of upstream "slow" is drained/]
+--- no_error_log
+[error]
+is gone with
+
+
+
+=== TEST 11: nginx -s reload reads the tokens file again; a file others may read fails the reload
+--- http_config eval: $::App . $::Backends
+--- config eval: $::Config
+--- init
+open my $fh, '<', $main::Tokens or die "$main::Tokens: $!\n";
+my $orig = do { local $/; <$fh> };
+close $fh;
+my $write = sub {
+    my ($text, $mode) = @_;
+    open my $fh, '>', $main::Tokens or die "$main::Tokens: $!\n";
+    print $fh $text;
+    close $fh;
+    chmod $mode, $main::Tokens;
+};
+Guard::expect('vera before', '200 ok', 'GET', '/admin/whoami', 'test-token-vera', undef);
+Guard::expect('bob before', '401 unauthenticated', 'GET', '/admin/whoami',
+              'test-token-bob', undef);
+# vera's line goes, bob's comes
+(my $text = $orig) =~ s/^vera .*\n//m or die "no vera in $main::Tokens\n";
+$text .= Guard::token_line('bob', 'viewer', 'app', 'test-token-bob');
+$write->($text, 0600);
+my $master = Guard::master_pid();
+my @old = grep { /^\d+$/ } split /\s+/, `pgrep -P $master`;
+Guard::reload();
+# the reload's generation shows in old workers too: wait until they are gone
+Test::More::ok(Guard::wait_for(sub { !grep { kill 0, $_ } @old }, 10),
+               'the old workers are gone');
+my ($j) = Guard::expect('bob after the reload', '200 ok', 'GET', '/admin/whoami',
+                        'test-token-bob', undef);
+Test::More::is($j && "$j->{principal} $j->{role}", 'bob viewer', 'bob is a viewer');
+Guard::expect('vera after the reload', '401 unauthenticated', 'GET',
+              '/admin/whoami', 'test-token-vera', undef);
+# readable by others now: the reload fails, the file read last holds
+$write->($text, 0644);
+my $before = Guard::guard_status();
+kill 'HUP', $master;
+my $log = ($ENV{TEST_NGINX_SERVROOT} || "$ENV{TEST_NGINX_PWD}/t/servroot")
+          . '/logs/error.log';
+Test::More::ok(Guard::wait_for(sub {
+    open my $fh, '<', $log or return 0;
+    local $/;
+    return <$fh> =~ /\[emerg\] .*guard_admin_tokens "\Q$main::Tokens\E": the file is readable by other users/;
+}, 10), 'the reload is refused: the file is readable by other users');
+Test::More::is(Guard::guard_status()->{generation}, $before->{generation},
+               'no new generation');
+Guard::expect('bob still', '200 ok', 'GET', '/admin/whoami', 'test-token-bob', undef);
+Guard::expect('vera still not', '401 unauthenticated', 'GET', '/admin/whoami',
+              'test-token-vera', undef);
+$write->($orig, 0600);
+--- request
+GET /admin/whoami
+--- more_headers
+Authorization: Bearer test-token-bob
+--- response_body_like: "principal":"bob","role":"viewer"
+--- error_log eval
+qr/\[emerg\] .*guard_admin_tokens/
+--- no_error_log eval
+[qr/upstream guard.*test-token/, '[error]']
+
+
+
+=== TEST 12: more refusals change nothing: conflict, weight bounds, fixed weights, a refused dry run, the freeze
+--- http_config eval
+"    upstream app {
+        zone app 64k;
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        server 127.0.0.1:\$TEST_NGINX_B3;
+        guard_check http uri=/health interval=100ms fall=1 rise=1;
+        guard_floor 2;
+    }
+    upstream hashed {
+        hash \$arg_k consistent;
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        guard_check http uri=/health interval=100ms;
+        guard_floor 1;
+    }
+    upstream randomized {
+        random two;
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        guard_check http uri=/health interval=100ms;
+        guard_floor 1;
+    }
+" . $::Backends
+--- config eval: $::Config
+--- init
+my ($b1, $b2, $b3) = map { "127.0.0.1:$ENV{qq(TEST_NGINX_B$_)}" } 1 .. 3;
+Guard::wait_health('app', $ENV{"TEST_NGINX_B$_"}, 'up') for 1 .. 3;
+Guard::wait_health('randomized', $ENV{TEST_NGINX_B2}, 'up');
+Guard::expect('b3 into maintenance', '200 ok', 'POST',
+    "/admin/upstreams/app/servers/$b3/maintenance", 'test-token-adam', '{}');
+# every server of every upstream: admin state, version, weight, rotation
+my $view = sub {
+    my $st = Guard::guard_status() or return "no status: $Guard::ERROR";
+    return join ' ', 'frozen=' . ($st->{frozen} ? 1 : 0), map {
+        my $u = $_;
+        "$u->{name}:$u->{in_rotation}", map {
+            join ',', $_->{server}, $_->{admin}, $_->{admin_version},
+                $_->{admin_weight} // '-', $_->{in_rotation} ? 'in' : 'out'
+        } @{ $u->{servers} }
+    } @{ $st->{upstreams} };
+};
+my $before = $view->();
+my $w = sub { "/admin/upstreams/$_[0]/servers/$_[1]/weight" };
+my @cases = (
+    ['drain of a server in maintenance', '409 conflict', 'POST',
+     "/admin/upstreams/app/servers/$b3/drain", 'test-token-adam', '{}'],
+    ['weight 1001', '400 bad_value', 'POST', $w->('app', $b1), 'test-token-olga',
+     '{"weight":1001}'],
+    ['weight -1', '400 bad_value', 'POST', $w->('app', $b1), 'test-token-olga',
+     '{"weight":-1}'],
+    ['weight as a string', '400 bad_value', 'POST', $w->('app', $b1),
+     'test-token-olga', '{"weight":"3"}'],
+    ['no weight', '400 bad_value', 'POST', $w->('app', $b1), 'test-token-olga',
+     '{}'],
+    ['weight on hash consistent', '409 not_live_weights', 'POST',
+     $w->('hashed', $b1), 'test-token-adam', '{"weight":2}'],
+    ['weight on random', '409 not_live_weights', 'POST',
+     $w->('randomized', $b1), 'test-token-adam', '{"weight":2}'],
+    ['a dry run the floor refuses', '409 floor', 'POST',
+     "/admin/upstreams/app/servers/$b1/drain", 'test-token-olga',
+     '{"dry_run":true}'],
+    ['a maintenance the floor refuses', '409 floor', 'POST',
+     "/admin/upstreams/app/servers/$b1/maintenance", 'test-token-adam', '{}'],
+);
+Guard::expect(@$_) for @cases;
+Test::More::is($view->(), $before, 'the refusals changed nothing');
+my ($j) = Guard::expect('the refused dry run says the numbers', '409 floor',
+    'POST', "/admin/upstreams/app/servers/$b1/drain", 'test-token-olga',
+    '{"dry_run":true}');
+Test::More::is(join('/', map { $j->{pool}{$_} // '-' } qw(in_rotation_after floor)),
+               '1/2', 'the pool it would leave and the floor');
+($j) = Guard::expect('the not_live_weights refusal names the balancer',
+    '409 not_live_weights', 'POST', $w->('randomized', $b1), 'test-token-adam',
+    '{"weight":2}');
+Test::More::like($j->{error}, qr/\brandom\b/, "it names the balancer: $j->{error}");
+Guard::expect('freeze', '200 ok', 'PUT', '/admin/freeze', 'test-token-adam',
+              '{"reason":"incident"}');
+$before = $view->();
+@cases = (
+    ['frozen: drain', '409 frozen', 'POST',
+     "/admin/upstreams/app/servers/$b1/drain", 'test-token-olga', '{}'],
+    ['frozen: weight', '409 frozen', 'POST', $w->('app', $b1), 'test-token-olga',
+     '{"weight":2}'],
+    ['frozen: maintenance', '409 frozen', 'POST',
+     "/admin/upstreams/app/servers/$b2/maintenance", 'test-token-adam', '{}'],
+    ['frozen: a dry run', '409 frozen', 'POST',
+     "/admin/upstreams/app/servers/$b1/drain", 'test-token-olga',
+     '{"dry_run":true}'],
+);
+Guard::expect(@$_) for @cases;
+Test::More::is($view->(), $before, 'the refusals while frozen changed nothing');
+Guard::expect('frozen: resume still goes', '200 ok', 'POST',
+    "/admin/upstreams/app/servers/$b3/resume", 'test-token-olga', '{}');
+Guard::expect('lift the freeze', '200 ok', 'DELETE', '/admin/freeze',
+              'test-token-adam', undef);
+--- request
+GET /guard
+--- response_body_like: "frozen":false
+--- no_error_log
+[error]
+
+
+
+=== TEST 13: a change that reaches an old worker after a reload: 503 reloading, nothing changed
+--- http_config eval: $::App . $::Backends
+--- config eval: $::Config
+--- init
+my $b1 = "127.0.0.1:$ENV{TEST_NGINX_B1}";
+Guard::wait_health('app', $ENV{"TEST_NGINX_B$_"}, 'up') for 1 .. 3;
+my $before = main::admin_view();
+my $master = Guard::master_pid();
+my @old = grep { /^\d+$/ } split /\s+/, `pgrep -P $master`;
+# a request whose headers are not all sent yet holds its worker past the
+# reload: the worker shuts down, but finishes what it has begun
+my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                              PeerPort => Guard::_server_port(),
+                              Proto => 'tcp', Timeout => 10)
+    or die "connect: $@\n";
+syswrite $s, "POST /admin/upstreams/app/servers/$b1/drain HTTP/1.0\r\n"
+             . "Host: localhost\r\n";
+Guard::reload();
+Test::More::ok(Guard::wait_for(sub { Guard::old_workers() == 1 }, 10),
+               'one old worker, shutting down, holds the request')
+    or Test::More::diag('old workers: ' . Guard::old_workers());
+syswrite $s, "Authorization: Bearer test-token-olga\r\n"
+             . "Content-Type: application/json\r\n"
+             . "Content-Length: 2\r\n\r\n{}";
+my $buf = '';
+my $end = time + 10;
+while (time < $end) {
+    my $n = sysread $s, $buf, 65536, length $buf;
+    last unless $n;
+}
+close $s;
+my ($head, $body) = split /\r\n\r\n/, $buf, 2;
+Test::More::like($head // '', qr{^HTTP/1\.\d 503}, 'answered 503');
+Test::More::like($body // '', qr/^\{"ok":false,"code":"reloading","error":"this worker is shutting down after a reload: send the change again"/,
+                 'code reloading');
+Test::More::ok(Guard::wait_for(sub { !grep { kill 0, $_ } @old }, 10),
+               'the old workers are gone');
+Test::More::is(main::admin_view(), $before, 'nothing changed');
+Guard::expect('sent again: applied', '200 ok', 'POST',
+    "/admin/upstreams/app/servers/$b1/drain", 'test-token-olga', '{}');
+--- request
+GET /guard
+--- response_body_like: "admin":"drain(ing|ed)"
+--- no_error_log
+[error]
+
+
+
+=== TEST 14: a reload keeps an admin weight; one that changes the server's weight in nginx.conf drops it, and says so
+--- http_config eval: $::App . $::Backends
+--- config eval: $::Config
+--- init
+my $b1 = "127.0.0.1:$ENV{TEST_NGINX_B1}";
+Guard::wait_health('app', $ENV{"TEST_NGINX_B$_"}, 'up') for 1 .. 3;
+Guard::expect('weight 3 for b1', '200 ok', 'POST',
+    "/admin/upstreams/app/servers/$b1/weight", 'test-token-olga',
+    '{"weight":3,"reason":"canary"}');
+my $weight = sub {
+    my $s = Guard::server_state(Guard::guard_status(), 'app', $b1) || {};
+    return ($s->{admin_weight} // '-') . '/' . ($s->{admin_version} // '-');
+};
+Test::More::is($weight->(), '3/1', 'admin weight 3, version 1');
+my $master = Guard::master_pid();
+my @old = grep { /^\d+$/ } split /\s+/, `pgrep -P $master`;
+Guard::reload();
+Guard::wait_for(sub { !grep { kill 0, $_ } @old }, 10);
+Test::More::is($weight->(), '3/1', 'a reload keeps it');
+my $root = $ENV{TEST_NGINX_SERVROOT} || "$ENV{TEST_NGINX_PWD}/t/servroot";
+my $conf = "$root/conf/nginx.conf";
+open my $fh, '<', $conf or die "$conf: $!\n";
+my $text = do { local $/; <$fh> };
+close $fh;
+$text =~ s/(upstream app \{.*?server \Q$b1\E);/$1 weight=2;/s
+    or die "no server $b1 in upstream app of $conf\n";
+open $fh, '>', $conf or die "$conf: $!\n";
+print $fh $text;
+close $fh;
+@old = grep { /^\d+$/ } split /\s+/, `pgrep -P $master`;
+Guard::reload();
+Guard::wait_for(sub { !grep { kill 0, $_ } @old }, 10);
+Test::More::is($weight->(), '-/2', 'nginx.conf changed the weight: the admin weight goes');
+my $s = Guard::server_state(Guard::guard_status(), 'app', $b1) || {};
+Test::More::is($s->{weight}, 2, 'the configured weight 2 is in force');
+--- request
+GET /guard
+--- response_body_like: "name":"app"
+--- error_log eval
+qr/\[notice\] .*upstream guard: nginx\.conf changed the weight of server 127\.0\.0\.1:\d+ of upstream "app" from 1 to 2: the weight 3 set by olga is dropped/
+--- no_error_log
+[error]
+
+
+
+=== TEST 15: chunked bodies over the limit, an unknown request, slow start after resume
+--- http_config eval
+"    upstream app {
+        zone app 64k;
+        server 127.0.0.1:\$TEST_NGINX_B1 weight=10;
+        server 127.0.0.1:\$TEST_NGINX_B2 weight=10;
+        server 127.0.0.1:\$TEST_NGINX_B3 weight=10;
+        guard_check http uri=/health interval=100ms fall=1 rise=1;
+        guard_slow_start 4s;
+        guard_floor 2;
+    }
+" . $::Backends
+--- config eval: $::Config
+--- init
+my $b1 = "127.0.0.1:$ENV{TEST_NGINX_B1}";
+Guard::wait_health('app', $ENV{"TEST_NGINX_B$_"}, 'up') for 1 .. 3;
+my $before = main::admin_view();
+# raw: a chunked body (no Content-Length) of $n bytes, in chunks of 1000
+my $chunked = sub {
+    my ($n) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => Guard::_server_port(),
+                                  Proto => 'tcp', Timeout => 10)
+        or return "connect: $@";
+    my $json = '{"reason":"' . ('x' x ($n - 13)) . '"}';
+    my $req = "POST /admin/upstreams/app/servers/$b1/drain HTTP/1.1\r\n"
+              . "Host: localhost\r\nConnection: close\r\n"
+              . "Authorization: Bearer test-token-olga\r\n"
+              . "Content-Type: application/json\r\n"
+              . "Transfer-Encoding: chunked\r\n\r\n";
+    for (my $i = 0; $i < length $json; $i += 1000) {
+        my $c = substr $json, $i, 1000;
+        $req .= sprintf("%x\r\n", length $c) . "$c\r\n";
+    }
+    $req .= "0\r\n\r\n";
+    local $SIG{PIPE} = 'IGNORE';
+    syswrite $s, $req;
+    my $buf = '';
+    my $end = time + 10;
+    while (time < $end) {
+        my $n = sysread $s, $buf, 65536, length $buf;
+        last unless $n;
+    }
+    my ($head, $body) = split /\r\n\r\n/, $buf, 2;
+    my ($st) = ($head // '') =~ m{^HTTP/1\.\d (\d+)};
+    my ($code) = ($body // '') =~ /"code":"(\w+)"/;
+    return ($st // 'none') . ' ' . ($code // 'none');
+};
+Test::More::is($chunked->(5000), '413 body_too_large', 'chunked, 5000 bytes: 413');
+Test::More::is($chunked->(40000), '413 body_too_large',
+               'chunked, 40000 bytes (beyond the body buffer): 413');
+Test::More::is(main::admin_view(), $before, 'the oversize bodies changed nothing');
+Guard::expect('an unknown pending request', '404 unknown_request', 'GET',
+              '/admin/pending/999', 'test-token-vera', undef);
+# resume: slow start, as after a recovery
+Guard::expect('drain b1', '200 ok', 'POST', "/admin/upstreams/app/servers/$b1/drain",
+              'test-token-olga', '{}');
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'drained', 'admin');
+Guard::expect('resume b1', '200 ok', 'POST', "/admin/upstreams/app/servers/$b1/resume",
+              'test-token-olga', '{}');
+my $s = Guard::server_state(Guard::guard_status(), 'app', $b1) || {};
+Test::More::is($s->{state}, 'slow-start', 'resumed: slow start');
+Test::More::ok(($s->{effective_weight} // 10) < 10,
+               "with a lower weight: " . ($s->{effective_weight} // 'none'));
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, '10', 'effective_weight', 10);
+--- request
+GET /guard
+--- response_body_like: "state":"up"
+--- no_error_log
+[error]
+
+
+
+=== TEST 16: least_conn: an admin weight shifts the shares, and back
+--- http_config eval
+"    upstream app {
+        least_conn;
+        zone app 64k;
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        server 127.0.0.1:\$TEST_NGINX_B3;
+        guard_check http uri=/health interval=100ms fall=1 rise=1;
+        guard_floor 2;
+    }
+" . $::Backends
+--- config eval: $::Config
+--- init
+my $b1 = "127.0.0.1:$ENV{TEST_NGINX_B1}";
+Guard::wait_health('app', $ENV{"TEST_NGINX_B$_"}, 'up') for 1 .. 3;
+my $c = Guard::shares(60, '/');
+Test::More::ok(abs(($c->{b1} // 0) - 20) <= 2, 'equal weights: b1 about 20 of 60')
+    or Test::More::diag(join ',', %$c);
+Guard::expect('weight 4 for b1', '200 ok', 'POST',
+    "/admin/upstreams/app/servers/$b1/weight", 'test-token-olga', '{"weight":4}');
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, '4', 'admin_weight');
+$c = Guard::shares(60, '/');
+# 4 of 6: 40 of 60
+Test::More::ok(abs(($c->{b1} // 0) - 40) <= 3, 'weight 4 of 6: b1 about 40 of 60')
+    or Test::More::diag(join ',', %$c);
+Guard::expect('weight back to 1', '200 ok', 'POST',
+    "/admin/upstreams/app/servers/$b1/weight", 'test-token-olga', '{"weight":1}');
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, '1', 'effective_weight');
+$c = Guard::shares(60, '/');
+Test::More::ok(abs(($c->{b1} // 0) - 20) <= 2, 'weight 1 again: b1 about 20 of 60')
+    or Test::More::diag(join ',', %$c);
+--- request
+GET /guard
+--- response_body_like: "balancer":"least_conn"
+--- no_error_log
+[error]
+
+
+
+=== TEST 17: "weight":null drops the admin weight: nginx.conf's weight, no override left
+--- http_config eval: $::App . $::Backends
+--- config eval: $::Config
+--- init
+my $b1 = "127.0.0.1:$ENV{TEST_NGINX_B1}";
+my $w = "/admin/upstreams/app/servers/$b1/weight";
+Guard::wait_health('app', $ENV{"TEST_NGINX_B$_"}, 'up') for 1 .. 3;
+my $state = sub {
+    my $s = Guard::server_state(Guard::guard_status(), 'app', $b1) || {};
+    return join ' ', map { $_ // 'null' }
+        $s->{admin_weight}, ($s->{weight_override} || {})->{by},
+        $s->{effective_weight}, $s->{admin_version};
+};
+Guard::expect('weight 3', '200 ok', 'POST', $w, 'test-token-olga',
+              '{"weight":3,"reason":"canary"}');
+Test::More::is($state->(), '3 olga 3 1', 'admin weight 3, an override by olga');
+Guard::expect('weight "null" as a string', '400 bad_value', 'POST', $w,
+              'test-token-olga', '{"weight":"null"}');
+Guard::expect('weight null on hash consistent', '409 not_live_weights', 'POST',
+    "/admin/upstreams/hashed/servers/$b1/weight", 'test-token-olga',
+    '{"weight":null}');
+Guard::expect('viewer: weight null', '403 forbidden', 'POST', $w, 'test-token-vera',
+              '{"weight":null}');
+Test::More::is($state->(), '3 olga 3 1', 'the refusals changed nothing');
+my ($j) = Guard::expect('weight null, dry run', '200 ok', 'POST', $w,
+                        'test-token-olga', '{"weight":null,"dry_run":true}');
+Test::More::is($state->(), '3 olga 3 1', 'the dry run changed nothing');
+($j) = Guard::expect('weight null', '200 ok', 'POST', $w, 'test-token-olga',
+                     '{"weight":null}');
+Test::More::is($j->{version}, 2, 'version 2');
+Test::More::is($state->(), 'null null 1 2', 'no admin weight, no override: weight 1');
+($j) = Guard::expect('overrides', '200 ok', 'GET', '/admin/overrides',
+                     'test-token-vera', undef);
+Test::More::is(scalar @{ $j->{overrides} || [] }, 0, 'none listed');
+--- request
+GET /guard
+--- response_body_like: "admin_weight":null,
+--- error_log eval
+qr/upstream guard: weight of server 127\.0\.0\.1:\d+ of upstream "app" by olga: active/
+--- no_error_log
+[error]
+
+
+
+=== TEST 18: a server is named as written in nginx.conf or by its address
+--- http_config eval
+"    upstream app {
+        zone app 64k;
+        server 127.1:\$TEST_NGINX_B1;
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        server 127.0.0.1:\$TEST_NGINX_B3;
+        guard_check http uri=/health interval=100ms fall=1 rise=1;
+        guard_floor 1;
+    }
+" . $::Backends
+--- config eval: $::Config
+--- init
+# "127.1" is written in nginx.conf; it resolves to 127.0.0.1
+my $written = "127.1:$ENV{TEST_NGINX_B1}";
+my $addr = "127.0.0.1:$ENV{TEST_NGINX_B1}";
+Guard::wait_health('app', $ENV{"TEST_NGINX_B$_"}, 'up') for 1 .. 3;
+my $s = Guard::server_state(Guard::guard_status(), 'app', $addr) || {};
+Test::More::is("$s->{server} $s->{address}", "$written $addr",
+               'the report has both');
+my ($j) = Guard::expect('by name: weight 2', '200 ok', 'POST',
+    "/admin/upstreams/app/servers/$written/weight", 'test-token-olga',
+    '{"weight":2}');
+Test::More::is("$j->{server} $j->{address}", "$written $addr", 'the answer names both');
+($j) = Guard::expect('by address: read', '200 ok', 'GET',
+    "/admin/upstreams/app/servers/$addr", 'test-token-vera', undef);
+Test::More::is($j->{server}{admin_weight}, 2, 'the same server');
+(my $enc = $addr) =~ s/([.:])/sprintf '%%%02X', ord $1/ge;
+($j) = Guard::expect('by address, URL-encoded: drain', '200 ok', 'POST',
+    "/admin/upstreams/app/servers/$enc/drain", 'test-token-olga', '{}');
+Test::More::is($j->{server}, $written, 'the server as written');
+Guard::expect('a name it is not', '404 unknown_server', 'POST',
+    "/admin/upstreams/app/servers/127.0.0.2:$ENV{TEST_NGINX_B1}/resume",
+    'test-token-olga', '{}');
+--- request
+GET /guard
+--- response_body_like: "server":"127\.1:\d+","address":"127\.0\.0\.1:\d+"
+--- no_error_log
+[error]
+
+
+
+=== TEST 19: after a resizing reload, an old worker killed with requests in flight does not hold the drain
+--- http_config eval
+"    guard_shm_size 1m;
+    upstream slow {
+        server 127.0.0.1:\$TEST_NGINX_B5;
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        server 127.0.0.1:\$TEST_NGINX_B3;
+        guard_check tcp interval=100ms;
+        guard_floor 2;
+    }
+" . $::Backends
+--- config eval
+"    location / { proxy_pass http://slow; proxy_read_timeout 20s; }
+" . $::Config =~ s{location / \{.*?\}\n}{}sr
+--- init
+my $b5 = "127.0.0.1:$ENV{TEST_NGINX_B5}";
+Guard::start_hostile('slow:10000', $ENV{TEST_NGINX_B5}, lifetime => 60);
+Guard::wait_health('slow', $ENV{TEST_NGINX_B5}, 'up');
+Guard::wait_health('slow', $ENV{TEST_NGINX_B3}, 'up');
+my @kids = Guard::background_get('/', 6);
+main::busy($b5) or die;
+Guard::expect('drain with requests in flight', '200 ok', 'POST',
+    "/admin/upstreams/slow/servers/$b5/drain", 'test-token-olga', '{}');
+my $master = Guard::master_pid();
+my @old = grep { /^\d+$/ } split /\s+/, `pgrep -P $master`;
+my $root = $ENV{TEST_NGINX_SERVROOT} || "$ENV{TEST_NGINX_PWD}/t/servroot";
+my $conf = "$root/conf/nginx.conf";
+open my $fh, '<', $conf or die "$conf: $!\n";
+my $text = do { local $/; <$fh> };
+close $fh;
+$text =~ s/guard_shm_size 1m;/guard_shm_size 2m;/ or die "no guard_shm_size in $conf\n";
+open $fh, '>', $conf or die "$conf: $!\n";
+print $fh $text;
+close $fh;
+Guard::reload();
+my $s = Guard::server_state(Guard::guard_status(), 'slow', $b5) || {};
+Test::More::is($s->{admin}, 'draining', 'draining after the resize');
+my @alive = grep { kill 0, $_ } @old;
+Test::More::ok(@alive >= 1, 'old workers still finish the slow requests');
+my $t0 = Time::HiRes::time();
+kill 'KILL', @alive;
+Test::More::ok(Guard::wait_health('slow', $ENV{TEST_NGINX_B5}, 'drained', 'admin', 6),
+               'drained once the old workers are gone');
+Test::More::ok(Time::HiRes::time() - $t0 < 6, 'long before the slow backend answers');
+Guard::wait_children(@kids);
+--- request
+GET /guard
+--- response_body_like: "admin":"drained"
+--- error_log eval
+qr/upstream guard: zone resized from \d+ to 2097152, state kept/
 --- no_error_log
 [error]

@@ -76,6 +76,8 @@ sub expect {
 # $address (X-Real-IP, which the realip module takes from 127.0.0.1)
 sub from { return (headers => { 'X-Real-IP' => $_[0] }) }
 
+Guard::make_certs();
+
 no_shuffle();
 no_root_location();
 run_tests();
@@ -772,4 +774,144 @@ Authorization: Bearer test-token-alice
 qr/\[warn\] .*upstream guard: admin API: a bearer token over plain HTTP from 192\.0\.2\.10 is refused/
 --- no_error_log
 authentication from
+[error]
+
+
+=== TEST 45: a cookie never authenticates, whatever it carries
+--- tokens eval: $::Tokens
+--- http_config eval: $::Http
+--- config eval: $::Config
+--- init
+my $b1 = "127.0.0.1:$ENV{TEST_NGINX_B1}";
+for my $c ('token=test-token-adam', 'Authorization=Bearer test-token-adam',
+           'access_token=test-token-adam; session=test-token-adam') {
+    my ($j) = main::expect("a drain with the cookie \"$c\"", '401 unauthenticated',
+                           'POST', "/admin/upstreams/app/servers/$b1/drain",
+                           undef, '{}', headers => { Cookie => $c });
+    Test::More::is($j && $j->{error}, 'credentials required', 'no credentials seen');
+}
+main::expect('the same token as a bearer', '200 ok', 'GET', '/admin/whoami',
+             'test-token-adam');
+--- request
+GET /guard
+--- response_body_like: "admin":"active".*"admin":"active"
+--- no_error_log
+authentication from
+[error]
+
+
+
+=== TEST 46: a client certificate's DN as the principal ($ssl_client_s_dn)
+--- tokens eval
+$::Tokens . qq{"CN=guard-client"          operator  app            -\n}
+--- http_config eval
+$::Http . "    server {
+        listen 127.0.0.1:$ENV{TEST_NGINX_B7} ssl;
+        ssl_certificate $ENV{TEST_NGINX_CERTS}/server.crt;
+        ssl_certificate_key $ENV{TEST_NGINX_CERTS}/server.key;
+        ssl_client_certificate $ENV{TEST_NGINX_CERTS}/ca.crt;
+        ssl_verify_client optional;
+        location /admin/ {
+            guard_admin;
+            guard_admin_principal \$ssl_client_s_dn;
+        }
+    }
+"
+--- config eval: $::Config
+--- init
+my $c = $ENV{TEST_NGINX_CERTS};
+my $url = "https://127.0.0.1:$ENV{TEST_NGINX_B7}/admin";
+my $curl = sub {
+    my ($method, $path, @opt) = @_;
+    my $cmd = join ' ', map { quotemeta } 'curl', '-s', '-S', '--max-time', '10',
+        '--cacert', "$c/ca.crt", '-X', $method, @opt, '-w', '\n%{http_code}',
+        "$url$path";
+    my $out = `$cmd 2>&1`;
+    my ($body, $st) = $out =~ /\A(.*)\n(\d+)\z/s or return ('none', $out);
+    my $j = eval { JSON::PP->new->decode($body) } || {};
+    return ($st . ' ' . ($j->{code} // 'ok'), $j, $body);
+};
+my @cert = ('--cert', "$c/client.crt", '--key', "$c/client.key");
+my ($r, $j, $raw) = $curl->('GET', '/whoami', @cert);
+Test::More::is($r, '200 ok', 'whoami with the client certificate') or Test::More::diag($raw);
+Test::More::is("$j->{principal} $j->{role}", 'CN=guard-client operator',
+               'the principal is the certificate\'s DN');
+my $b1 = "127.0.0.1:$ENV{TEST_NGINX_B1}";
+($r, $j, $raw) = $curl->('POST', "/upstreams/app/servers/$b1/weight", @cert,
+                         '-H', 'Content-Type: application/json',
+                         '-d', '{"weight":2}');
+Test::More::is($r, '200 ok', 'it sets a weight in app') or Test::More::diag($raw);
+($r) = $curl->('POST', "/upstreams/erp_billing/servers/$b1/weight", @cert,
+               '-d', '{"weight":2}');
+Test::More::is($r, '403 forbidden', 'not in erp_billing');
+($r, $j) = $curl->('GET', '/whoami', '-H', 'Authorization: Bearer test-token-alice');
+Test::More::is("$r " . ($j->{principal} // '-'), '200 ok alice',
+               'no certificate: the bearer token');
+($r) = $curl->('GET', '/whoami');
+Test::More::is($r, '401 unauthenticated', 'neither: 401');
+--- request
+GET /guard
+--- response_body_like: "admin_weight":2,
+--- no_error_log
+[error]
+
+
+=== TEST 47: no write without Content-Type: application/json, so that a browser holding a certificate cannot be made to write
+--- tokens eval
+$::Tokens . qq{"CN=guard-client"          operator  app            -\n}
+--- http_config eval
+$::Http . "    server {
+        listen 127.0.0.1:$ENV{TEST_NGINX_B7} ssl;
+        ssl_certificate $ENV{TEST_NGINX_CERTS}/server.crt;
+        ssl_certificate_key $ENV{TEST_NGINX_CERTS}/server.key;
+        ssl_client_certificate $ENV{TEST_NGINX_CERTS}/ca.crt;
+        ssl_verify_client optional;
+        location /admin/ {
+            guard_admin;
+            guard_admin_principal \$ssl_client_s_dn;
+        }
+    }
+"
+--- config eval: $::Config
+--- init
+my $c = $ENV{TEST_NGINX_CERTS};
+my $b1 = "127.0.0.1:$ENV{TEST_NGINX_B1}";
+my $url = "https://127.0.0.1:$ENV{TEST_NGINX_B7}/admin/upstreams/app/servers/$b1/weight";
+# what a page on another site can make a browser send with its certificate
+my $post = sub {
+    my (@opt) = @_;
+    my $cmd = join ' ', map { quotemeta } 'curl', '-s', '-S', '--max-time', '10',
+        '--cacert', "$c/ca.crt", '--cert', "$c/client.crt", '--key',
+        "$c/client.key", '-X', 'POST', @opt, '-w', '\n%{http_code}', $url;
+    my $out = `$cmd 2>&1`;
+    my ($body, $st) = $out =~ /\A(.*)\n(\d+)\z/s or return "none: $out";
+    my ($code) = $body =~ /"code":"(\w+)"/;
+    return "$st " . ($code // 'ok');
+};
+my $weight = sub {
+    my $s = Guard::server_state(Guard::guard_status(), 'app', $b1) || {};
+    return ($s->{admin_weight} // '-') . '/' . ($s->{admin_version} // '-');
+};
+Test::More::is($post->('-d', '{"weight":2}'), '415 unsupported_media_type',
+               'a form post (application/x-www-form-urlencoded)');
+Test::More::is($post->('-H', 'Content-Type: text/plain', '--data-binary',
+                       '{"weight":2}'), '415 unsupported_media_type',
+               'text/plain, as a form with enctype text/plain sends');
+Test::More::is($post->('-H', 'Content-Type: multipart/form-data; boundary=x',
+                       '--data-binary', "--x--\r\n"), '415 unsupported_media_type',
+               'multipart/form-data');
+Test::More::is($post->(), '415 unsupported_media_type',
+               'no body and no Content-Type (fetch in no-cors mode)');
+Test::More::is($post->('-H', 'Content-Type: application/jsonp', '--data-binary',
+                       '{"weight":2}'), '415 unsupported_media_type',
+               'application/jsonp is not application/json');
+Test::More::is($weight->(), '-/0', 'none of them changed anything');
+Test::More::is($post->('-H', 'Content-Type: Application/JSON; charset=utf-8',
+                       '--data-binary', '{"weight":2}'), '200 ok',
+               'application/json, in any case, with a charset: applied');
+Test::More::is($weight->(), '2/1', 'weight 2');
+--- request
+GET /guard
+--- response_body_like: "admin_weight":2,
+--- no_error_log
 [error]

@@ -425,3 +425,97 @@ GET /guard
  qr/upstream guard: drain of server 127\.0\.0\.1:\d+ of upstream "app" by olga/]
 --- no_error_log
 [error]
+
+
+
+
+=== TEST 6: a weight rolled back where there was none: no admin weight, no override left
+--- http_config eval: $::App . $::Backends
+--- config eval: $::Config
+--- init
+my $b1 = "127.0.0.1:$ENV{TEST_NGINX_B1}";
+Guard::wait_health('app', $ENV{"TEST_NGINX_B$_"}, 'up') for 1 .. 3;
+# the second nginx does not know b1: it refuses
+main::start_second(@ENV{qw(TEST_NGINX_B2 TEST_NGINX_B3)});
+my $before = main::server_of(Guard::_server_port(), $ENV{TEST_NGINX_B1});
+my ($rc, $out) = main::ctl({ GUARDCTL_TOKEN => 'test-token-olga' },
+                           '--instance', $main::One, '--instance', $main::Two,
+                           'weight', 'app', $b1, '3');
+Test::More::is($rc, 1, 'refused by the second: exit 1') or Test::More::diag($out);
+Test::More::like($out, qr{^rollback \Q$main::One\E: weight app/\Q$b1\E}m,
+                 'the first instance rolled back');
+my $s = main::server_of(Guard::_server_port(), $ENV{TEST_NGINX_B1});
+Test::More::is(join(' ', map { $_ // 'null' } @$s{qw(admin_weight weight_override weight)}),
+               'null null 1', 'no admin weight, no override: the configured weight');
+Test::More::is($s->{admin_version}, $before->{admin_version} + 2,
+               'its version moved by two (weight, rollback)');
+($rc, $out) = main::ctl({ GUARDCTL_TOKEN => 'test-token-olga' }, '--instance', $main::One,
+                        'overrides');
+Test::More::like($out, qr/^no override in force$/m, 'no override listed');
+# guardctl weight ... config: the same by hand
+($rc, $out) = main::ctl({ GUARDCTL_TOKEN => 'test-token-olga' }, '--instance', $main::One,
+                        'weight', 'app', $b1, '4');
+Test::More::is($rc, 0, 'weight 4 on the first alone: exit 0') or Test::More::diag($out);
+($rc, $out) = main::ctl({ GUARDCTL_TOKEN => 'test-token-olga' }, '--instance', $main::One,
+                        'weight', 'app', $b1, 'config');
+Test::More::is($rc, 0, 'weight config: exit 0') or Test::More::diag($out);
+Test::More::is(main::server_of(Guard::_server_port(), $ENV{TEST_NGINX_B1})->{admin_weight},
+               undef, 'weight config: the admin weight is gone');
+main::stop_second();
+--- request
+GET /guard
+--- response_body_like: "admin_weight":null,
+--- error_log eval
+qr/upstream guard: weight of server 127\.0\.0\.1:\d+ of upstream "app" by olga: active.*guardctl rollback/
+--- no_error_log
+[error]
+
+
+
+=== TEST 7: the rollback itself refused: exit 5, the state of each instance printed
+--- http_config eval: $::App . $::Backends
+--- config eval: $::Config
+--- init
+my $b1 = "127.0.0.1:$ENV{TEST_NGINX_B1}";
+Guard::wait_health('app', $ENV{"TEST_NGINX_B$_"}, 'up') for 1 .. 3;
+my ($rc, $out) = main::ctl({ GUARDCTL_TOKEN => 'test-token-olga' },
+                           '--instance', $main::One, 'drain', 'app', $b1);
+Test::More::is($rc, 0, 'b1 drained with floor 2') or Test::More::diag($out);
+# the floor becomes 3: b1 stays drained, but draining it again would break it
+my $root = $ENV{TEST_NGINX_SERVROOT} || "$ENV{TEST_NGINX_PWD}/t/servroot";
+my $conf = "$root/conf/nginx.conf";
+open my $fh, '<', $conf or die "$conf: $!\n";
+my $text = do { local $/; <$fh> };
+close $fh;
+$text =~ s/guard_floor 2;/guard_floor 3;/ or die "no guard_floor 2 in $conf\n";
+open $fh, '>', $conf or die "$conf: $!\n";
+print $fh $text;
+close $fh;
+my $master = Guard::master_pid();
+my @old = grep { /^\d+$/ } split /\s+/, `pgrep -P $master`;
+Guard::reload();
+Guard::wait_for(sub { !grep { kill 0, $_ } @old }, 10);
+# the second nginx does not know b1: it refuses the resume, and the
+# rollback (drain b1 again on the first) is refused by the floor
+main::start_second(@ENV{qw(TEST_NGINX_B2 TEST_NGINX_B3)});
+($rc, $out) = main::ctl({ GUARDCTL_TOKEN => 'test-token-olga' },
+                        '--instance', $main::One, '--instance', $main::Two,
+                        'resume', 'app', $b1);
+Test::More::is($rc, 5, 'the rollback failed: exit 5') or Test::More::diag($out);
+Test::More::like($out, qr{^\Q$main::Two\E/: HTTP 404 unknown_server: }m,
+                 'the second instance\'s refusal');
+Test::More::like($out, qr/HTTP 409 floor: /, 'the refused rollback: the floor');
+Test::More::like($out, qr/^\*\*\* ROLLBACK FAILED: the fleet is in a mixed state\. State of each instance now: \*\*\*$/m,
+                 'it says the fleet is in a mixed state');
+Test::More::like($out, qr{^  \Q$main::One\E: app/\Q$b1\E admin active, state }m,
+                 'the first instance: active, as the rollback could not undo it');
+Test::More::like($out, qr{^  \Q$main::Two\E/: HTTP 404 unknown_server: }m,
+                 'the second instance: it does not know the server');
+Test::More::is(main::server_of(Guard::_server_port(), $ENV{TEST_NGINX_B1})->{admin},
+               'active', 'the first instance is left active');
+main::stop_second();
+--- request
+GET /guard
+--- response_body_like: "admin":"active"
+--- no_error_log
+[error]

@@ -449,5 +449,51 @@ Test::More::ok($j->{applied} && !$j->{pending}, 'applied, nothing pending');
 --- request
 GET /guard
 --- response_body_like: "admin":"maintenance"
+
+
+
+=== TEST 12: a pending request survives a reload that resizes the zone, and is approved after it
+--- http_config eval
+"    guard_shm_size 1m;
+    guard_admin_two_person expire=60s;
+" . ($::Http =~ s/guard_admin_two_person[^;]*;//r) . $::Backends
+--- config eval: $::Config
+--- init
+main::all_up();
+Guard::expect('b1 out: 3 left, floor 3: allowed', '200 ok', 'POST',
+    '/admin/upstreams/app/servers/' . main::srv(1) . '/drain', 'test-token-olga', '{}');
+my ($j) = Guard::expect('b2 out would break the floor: pending', '202 ok', 'POST',
+    '/admin/upstreams/app/servers/' . main::srv(2) . '/drain', 'test-token-olga',
+    '{"reason":"disk swap"}');
+my $id = $j->{request};
+Test::More::ok($id, "request $id");
+my $root = $ENV{TEST_NGINX_SERVROOT} || "$ENV{TEST_NGINX_PWD}/t/servroot";
+my $conf = "$root/conf/nginx.conf";
+open my $fh, '<', $conf or die "$conf: $!\n";
+my $text = do { local $/; <$fh> };
+close $fh;
+$text =~ s/guard_shm_size 1m;/guard_shm_size 2m;/ or die "no guard_shm_size in $conf\n";
+open $fh, '>', $conf or die "$conf: $!\n";
+print $fh $text;
+close $fh;
+my $master = Guard::master_pid();
+my @old = grep { /^\d+$/ } split /\s+/, `pgrep -P $master`;
+Guard::reload();
+Test::More::ok(Guard::wait_for(sub { !grep { kill 0, $_ } @old }, 10),
+               'the old workers are gone');
+($j) = Guard::expect('after the resize', '200 ok', 'GET', "/admin/pending/$id",
+                     'test-token-vera', undef);
+Test::More::is($j->{request}{state} // 'none', 'pending', 'still pending');
+Test::More::is($j->{request}{reason} // 'none', 'disk swap', 'with its reason');
+Guard::expect('the requester still cannot approve', '403 same_principal', 'POST',
+    "/admin/pending/$id/approve", 'test-token-olga', '{}');
+($j) = Guard::expect('a second principal approves it', '200 ok', 'POST',
+    "/admin/pending/$id/approve", 'test-token-otto', '{}');
+Test::More::like(main::admin_of(2), qr/^drain(ing|ed)$/, 'b2 drains');
+--- request
+GET /guard
+--- response_body_like: "admin":"drain(ing|ed)"
+--- error_log eval
+qr/upstream guard: zone resized from \d+ to 2097152, state kept/
 --- no_error_log
 [error]
