@@ -440,7 +440,8 @@ class Soak:
         for s in self.app_servers:
             http_get("http://127.0.0.1:%d/guard-admin/upstreams/app/servers/"
                      "%s/resume" % (self.module.admin_port, s), method="POST",
-                     body=b"{}", headers={"Authorization": "Bearer " + TOKEN})
+                     body=b"{}", headers={"Authorization": "Bearer " + TOKEN,
+                                          "Content-Type": "application/json"})
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             busy = any(f.ng.workers(shutting=True) for f in self.fronts)
