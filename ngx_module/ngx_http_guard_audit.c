@@ -812,14 +812,15 @@ ngx_http_guard_audit_write(ngx_http_guard_main_conf_t *gmcf,
         ngx_log_error(NGX_LOG_ALERT, log, 0,
                       "upstream guard: audit log \"%V\": short write (%z "
                       "of %uz bytes), line %uL (%s) is not recorded; "
-                      "changes are refused while lines cannot be written",
+                      "admin changes are refused while lines cannot be "
+                      "written",
                       &file->name, n, line->len, seq, op ? op : "-");
 
     } else {
         ngx_log_error(NGX_LOG_ALERT, log, err,
                       "upstream guard: audit log \"%V\": write() failed, "
-                      "line %uL (%s) is not recorded; changes are refused "
-                      "while lines cannot be written",
+                      "line %uL (%s) is not recorded; admin changes are "
+                      "refused while lines cannot be written",
                       &file->name, seq, op ? op : "-");
     }
 

@@ -313,7 +313,7 @@ $::Http . "guard_audit_log /dev/full; guard_audit_key $::Key;"
 --- init
 Guard::reload();
 Guard::reload();
-Test::More::is(::count(qr/\[alert\] .*upstream guard: audit log "\/dev\/full": write\(\) failed, line 1 \(reload\) is not recorded; changes are refused while lines cannot be written \(28: No space left on device\)/),
+Test::More::is(::count(qr/\[alert\] .*upstream guard: audit log "\/dev\/full": write\(\) failed, line 1 \(reload\) is not recorded; admin changes are refused while lines cannot be written \(28: No space left on device\)/),
                1, 'one alert for 3 failed lines');
 Test::More::is(::count(qr/\[warn\] .*upstream guard: the reload to generation \d+ is not in the audit log "\/dev\/full"/),
                3, 'each failed line returns NGX_ERROR: the start and 2 reloads');

@@ -581,7 +581,7 @@ SKIP: {
 GET /guard
 --- response_body_like: "admin":"active"
 --- error_log eval
-[qr/\[alert\] .*upstream guard: audit log "\S+audit\.log\.7": write\(\) failed, line \d+ \(resume\) is not recorded; changes are refused while lines cannot be written \(1: Operation not permitted\)/,
+[qr/\[alert\] .*upstream guard: audit log "\S+audit\.log\.7": write\(\) failed, line \d+ \(resume\) is not recorded; admin changes are refused while lines cannot be written \(1: Operation not permitted\)/,
  qr/\[notice\] .*upstream guard: audit log "\S+audit\.log\.7" is written again, from line \d+/]
 --- no_error_log
 [error]
