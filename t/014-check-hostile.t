@@ -318,7 +318,7 @@ SSL_do_handshake
 # 40 servers whose checks all go to a server that never answers; with
 # worker_connections 64, 16 checks may be in flight
 "    upstream hung {\n"
-. join('', map { "        server 127.0.0.1:" . ($ENV{TEST_NGINX_SERVER_PORT} + 100 + $_)
+. CORE::join('', map { "        server 127.0.0.1:" . ($ENV{TEST_NGINX_SERVER_PORT} + 100 + $_)
                  . ";\n" } 1 .. 40)
 . "        guard_check http port=\$TEST_NGINX_B1 interval=100ms timeout=3s;
     }
@@ -359,7 +359,7 @@ GET /guard
 --- http_config eval
 # 16 slots (worker_connections 64), 20 upstreams whose checks hang 1 s,
 # and one healthy upstream: it must get its turn at the slots that free
-join('', map { "    upstream hung$_ {
+CORE::join('', map { "    upstream hung$_ {
         server 127.0.0.1:" . ($ENV{TEST_NGINX_SERVER_PORT} + 100 + $_) . ";
         guard_check http port=\$TEST_NGINX_B1 interval=100ms timeout=1s;
     }\n" } 1 .. 20)
