@@ -199,25 +199,21 @@ ngx_http_guard_inflight_reap_locked(ngx_http_guard_sh_t *sh,
         }
 
         for (i = 0; i < lg->n; i++) {
-            if (lg->count[i] && lg->slot[i] && lg->carried) {
-                /* an old worker that finished and exited: expected */
-                ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
-                               "upstream guard: process %P of a resized "
-                               "zone is gone: %uA requests to server %V "
-                               "no longer counted", lg->pid, lg->count[i],
-                               &lg->slot[i]->server);
+            if (lg->count[i] == 0 || lg->slot[i] == NULL) {
+                continue;
+            }
 
-                ngx_http_guard_inflight_sub(lg->slot[i], lg->count[i]);
+            /* an old worker carried from a resized zone exits when done */
 
-            } else if (lg->count[i] && lg->slot[i]) {
+            if (!lg->carried) {
                 ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
                               "upstream guard: process %P is gone with %uA "
                               "requests in flight to server %V: no longer "
                               "counted", lg->pid, lg->count[i],
                               &lg->slot[i]->server);
-
-                ngx_http_guard_inflight_sub(lg->slot[i], lg->count[i]);
             }
+
+            ngx_http_guard_inflight_sub(lg->slot[i], lg->count[i]);
         }
 
         *lp = lg->next;
