@@ -389,7 +389,7 @@ Guard::wait_health('slow', $ENV{TEST_NGINX_B5}, 'up');
 Guard::wait_health('slow', $ENV{TEST_NGINX_B3}, 'up');
 my @kids = Guard::background_get('/', 6);
 main::busy($b5) or die;
-my $t0 = time;
+my $t0 = Time::HiRes::time();
 my ($j) = Guard::expect('drain with requests in flight', '200 ok', 'POST',
     "/admin/upstreams/slow/servers/$b5/drain", 'test-token-olga', '{}');
 Test::More::is($j->{admin_after}, 'draining', 'draining, not drained');
@@ -405,7 +405,7 @@ Test::More::is($s->{admin}, 'draining', 'still draining after the reload');
     'test-token-vera', undef, timeout => 20);
 Test::More::is($j->{server}{admin}, 'drained', 'drained');
 Test::More::ok(!$j->{timed_out}, 'before the timeout');
-Test::More::ok(time - $t0 >= 1.5, 'not before the slow requests ended');
+Test::More::ok(Time::HiRes::time() - $t0 >= 1.5, 'not before the slow requests ended');
 Test::More::is(Guard::wait_children(@kids), 6, 'every request in flight finished');
 Test::More::ok($j->{server}{drain_duration_ms} >= 1500,
                "drain took $j->{server}{drain_duration_ms} ms");
@@ -540,9 +540,9 @@ Test::More::is($j->{admin_after}, 'draining', 'draining');
 my $master = Guard::master_pid();
 my @workers = grep { /^\d+$/ } split /\s+/, `pgrep -P $master`;
 kill 'KILL', @workers;
-my $t0 = time;
+my $t0 = Time::HiRes::time();
 Guard::wait_health('slow', $ENV{TEST_NGINX_B5}, 'drained', 'admin', 6);
-Test::More::ok(time - $t0 < 6, 'drained long before the slow backend answers');
+Test::More::ok(Time::HiRes::time() - $t0 < 6, 'drained long before the slow backend answers');
 Guard::wait_children(@kids);
 --- request
 GET /guard

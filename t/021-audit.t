@@ -11,6 +11,8 @@ use Guard;
 use Test::Nginx::Socket 'no_plan';
 use File::Copy ();
 use IO::Socket::INET;
+use Time::HiRes ();
+use Time::Local ();
 
 # the key and the logs, outside the server root the runner wipes
 our $Dir = "/tmp/guard-audit-" . Guard::_server_port();
@@ -165,7 +167,14 @@ Test::More::is(join(',', map { "$_->{principal} $_->{op} $_->{result}" } @j[0, 3
                'principal, op, result');
 Test::More::like($j[3]{detail}, qr/^generation \d+$/, 'detail: the generation');
 Test::More::like($j[3]{time}, qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, 'time');
-Test::More::is(int($j[3]{ms} / 1000), int(time), 'ms since the epoch');
+my $now = Time::HiRes::time() * 1000;
+Test::More::ok($j[3]{ms} =~ /^\d+$/ && $j[3]{ms} <= $now + 1
+               && $j[3]{ms} > $now - 60000,
+               "ms since the epoch, within the last minute ($j[3]{ms}, now $now)");
+my ($Y, $M, $D, $h, $m, $s, $f) = $j[3]{time} =~
+    /^(\d+)-(\d+)-(\d+)T(\d+):(\d+):(\d+)\.(\d+)Z$/;
+Test::More::is(Time::Local::timegm($s, $m, $h, $D, $M - 1, $Y) * 1000 + $f,
+               $j[3]{ms}, 'time and ms say the same instant');
 Test::More::ok(!defined $j[0]{client} && !defined $j[0]{request},
                'empty fields are null');
 # the mac: HMAC-SHA256 over the text before ,"mac":
