@@ -90,6 +90,7 @@ static void ngx_http_guard_check_write_handler(ngx_event_t *wev);
 static void ngx_http_guard_check_read_handler(ngx_event_t *rev);
 static void ngx_http_guard_check_idle_handler(ngx_event_t *ev);
 static void ngx_http_guard_check_timeout_handler(ngx_event_t *ev);
+static ngx_pool_t *ngx_http_guard_check_pool(ngx_http_guard_check_t *chk);
 static ngx_int_t ngx_http_guard_check_test_connect(ngx_connection_t *c,
     u_char *reason);
 static void ngx_http_guard_check_send(ngx_http_guard_check_t *chk);
@@ -409,11 +410,7 @@ ngx_http_guard_check_connect(ngx_http_guard_check_t *chk)
     chk->pc.log_error = NGX_ERROR_INFO;
     chk->requests = 0;
 
-    chk->pool = ngx_create_pool(1024, &chk->log);
-    if (chk->pool == NULL) {
-        ngx_http_guard_check_fail(chk, "out of memory");
-        return;
-    }
+    /* the pool is made when TLS or FastCGI needs it: most checks never do */
 
     chk->phase = NGX_HTTP_GUARD_PHASE_CONNECT;
 
@@ -441,7 +438,6 @@ ngx_http_guard_check_connect(ngx_http_guard_check_t *chk)
 
     c = chk->pc.connection;
     c->data = chk;
-    c->pool = chk->pool;
     c->log = &chk->log;
     c->read->log = &chk->log;
     c->write->log = &chk->log;
@@ -454,11 +450,46 @@ ngx_http_guard_check_connect(ngx_http_guard_check_t *chk)
 }
 
 
+static ngx_pool_t *
+ngx_http_guard_check_pool(ngx_http_guard_check_t *chk)
+{
+    if (chk->pool == NULL) {
+        chk->pool = ngx_create_pool(1024, &chk->log);
+
+        if (chk->pool != NULL && chk->pc.connection != NULL) {
+            chk->pc.connection->pool = chk->pool;
+        }
+    }
+
+    return chk->pool;
+}
+
+
 static ngx_int_t
 ngx_http_guard_check_test_connect(ngx_connection_t *c, u_char *reason)
 {
     int        err;
     socklen_t  len;
+
+#if (NGX_HAVE_EPOLLRDHUP)
+
+    /*
+     * epoll reports a failed connect with EPOLLRDHUP (tcp_done() shuts
+     * the socket both ways), and never reports EPOLLOUT while the
+     * connect is still in progress: writable without it, the connect
+     * succeeded, and one getsockopt() per check is saved.  A server
+     * that closed at once also sets it: that case is asked below.
+     */
+
+    if ((ngx_event_flags & NGX_USE_EPOLL_EVENT)
+        && ngx_use_epoll_rdhup
+        && !c->read->pending_eof
+        && !c->write->error)
+    {
+        return NGX_OK;
+    }
+
+#endif
 
     err = 0;
     len = sizeof(int);
@@ -543,6 +574,11 @@ ngx_http_guard_check_tls(ngx_http_guard_check_t *chk)
     gscf = chk->gp->up->conf;
 
     chk->phase = NGX_HTTP_GUARD_PHASE_TLS;
+
+    if (ngx_http_guard_check_pool(chk) == NULL) {
+        ngx_http_guard_check_fail(chk, "out of memory");
+        return;
+    }
 
     if (ngx_ssl_create_connection(gscf->ssl, c,
                                   NGX_SSL_BUFFER|NGX_SSL_CLIENT)
@@ -681,7 +717,11 @@ ngx_http_guard_check_send(ngx_http_guard_check_t *chk)
         && chk->gp->up->conf->type->id == NGX_HTTP_GUARD_FASTCGI)
     {
         /* the STDOUT bytes, re-assembled on every read */
-        chk->scratch = ngx_pnalloc(chk->pool, NGX_HTTP_GUARD_HEADER_LIMIT);
+        if (ngx_http_guard_check_pool(chk) != NULL) {
+            chk->scratch = ngx_pnalloc(chk->pool,
+                                       NGX_HTTP_GUARD_HEADER_LIMIT);
+        }
+
         if (chk->scratch == NULL) {
             ngx_http_guard_check_fail(chk, "out of memory");
             return;

@@ -161,3 +161,39 @@ GET /guard
 --- no_error_log
 [crit]
 [emerg]
+
+
+
+=== TEST 4: tcp checks: a server that accepts and closes at once is up, one that never accepts is down
+A tcp check is the connect.  On epoll the module takes "writable, no
+EPOLLRDHUP" as a connect that succeeded and asks the socket only when the
+peer hung up, so whether the server's close came before the check looked
+or after, it must not read as a failure.
+--- http_config
+    upstream close {
+        server 127.0.0.1:$TEST_NGINX_B9;
+        guard_check tcp interval=100ms timeout=1s fall=1 rise=1;
+    }
+    upstream noaccept {
+        server 127.0.0.1:$TEST_NGINX_B8;
+        guard_check tcp interval=300ms timeout=500ms fall=1;
+    }
+--- config
+    location = /guard { guard_status; }
+--- init
+Guard::wait_health('close', $ENV{TEST_NGINX_B9}, 20, 'checks');
+Guard::wait_health('noaccept', $ENV{TEST_NGINX_B8}, 'down');
+my $st = Guard::guard_status();
+my $c = Guard::server_state($st, 'close', "127.0.0.1:$ENV{TEST_NGINX_B9}");
+Test::More::is($c->{health}, 'up', 'closes at once: up');
+Test::More::is($c->{checks_failed}, 0,
+               "closes at once: no check failed of $c->{checks}");
+my $n = Guard::server_state($st, 'noaccept', "127.0.0.1:$ENV{TEST_NGINX_B8}");
+Test::More::is(Guard::reason($n), 'timeout (connect)',
+               'never accepts: the connect timed out');
+--- request
+GET /guard
+--- response_body_like: "name":"close"
+--- no_error_log
+[crit]
+[emerg]
