@@ -20,10 +20,8 @@ import traceback
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from guardbench import (Fatal, LogFollower, Nginx, Run, Wrk, cpu_ticks,  # noqa
                         fmt, get_json, git_rev, http_get, log, machine,
-                        field, median, pct, proc_stat, report_checks,
-                        report_servers,
-                        server_addr, server_health, spread, CLK_TCK,
-                        NGINX, start_backend)
+                        field, median, pct, report_checks,
+                        server_addr, spread, CLK_TCK)
 
 PER_UPSTREAM = 100          # servers per upstream at scale
 INTERVAL_MS = 1000          # check interval at scale
@@ -365,6 +363,10 @@ class Bench:
                     self.check_run(n, ka, ups, be, logp, d,
                                    render=(n == sizes[-1] and not ka
                                            and r == 0))
+                log("checks: %d servers, the floor (bare system calls), "
+                    "round %d/%d" % (n, r + 1, rounds))
+                self.floor_run(bport, n * 1000 // INTERVAL_MS,
+                               res.setdefault((n, "floor"), {}))
         for n in sizes:
             for ka in (False, True):
                 d = res[(n, ka)]
@@ -412,6 +414,16 @@ class Bench:
                              median(d["cpu"]) / median(p["cpu"]),
                              median(d["user"]) / median(p["user"])),
                          GOALS["cpu_check_peer"])
+        for n in sizes:
+            d, f = res[(n, False)], res[(n, "floor")]
+            self.row("CPU per check of the same system calls at the same "
+                     "rate in a bare C loop (us), the floor, %d servers"
+                     % n, "", "%s (user %s)" % (spread(f["cpu"], 1),
+                                                spread(f["user"], 1)), "")
+            self.row("CPU per check, module / floor, %d servers, new "
+                     "connection" % n, "", "", "%.2f (user %.2f)" % (
+                         median(d["cpu"]) / median(f["cpu"]),
+                         median(d["user"]) / median(f["user"])))
         if "render" in self.__dict__:
             for f, (ts, sizes_, n) in self.render.items():
                 self.row("status render %s at %d servers: time (ms) / size"
@@ -448,6 +460,31 @@ class Bench:
                 self.render[f] = (ts, szs, n)
         ng.stop()
         self.check_figures(be, logp, d, c0, t0, c1, t1)
+
+    def floor_run(self, port, rate, f):
+        """The floor: the system calls of one check over a new connection
+        (GET /health, as the module sends it) at `rate` checks per second
+        in a bare C program (scripts/benchlib/floor.c), against the same
+        backend; user and system CPU per check.  Its requests fall
+        outside the check windows."""
+        exe = os.path.join(self.run.dir, "floor")
+        if not os.path.exists(exe):
+            src = os.path.join(self.top, "scripts", "benchlib", "floor.c")
+            subprocess.run(["cc", "-O2", "-Wall", "-Werror", "-o", exe, src],
+                           check=True)
+        req = ("GET /health HTTP/1.0\r\nHost: 127.0.0.1:%d\r\n"
+               "User-Agent: nginx-upstream-guard/0\r\n"
+               "Connection: close\r\n\r\n" % port)
+        n = rate * self.a.check_secs     # as long as a check window
+        r = subprocess.run([exe, str(port), str(n), str(rate), req],
+                           stdout=subprocess.PIPE, text=True)
+        out = r.stdout.split()
+        if r.returncode != 0 or len(out) != 4 or int(out[1]) != n:
+            raise Fatal("floor: %d of %s checks got a 200 (exit %d)" % (
+                int(out[1]) if len(out) == 4 else 0, n, r.returncode))
+        f.setdefault("user", []).append(float(out[2]))
+        f.setdefault("sys", []).append(float(out[3]))
+        f.setdefault("cpu", []).append(float(out[2]) + float(out[3]))
 
     def check_window(self, ws):
         """CPU ticks of the workers ws and times around a window of

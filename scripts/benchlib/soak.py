@@ -9,7 +9,6 @@ import argparse
 import datetime
 import hashlib
 import heapq
-import json
 import os
 import random
 import re
@@ -18,10 +17,10 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from guardbench import (Fatal, Nginx, Run, backend_conf, cmdline,  # noqa
+from guardbench import (Fatal, Nginx, Run, backend_conf,  # noqa
                         fd_counts, field, get_json, git_rev, http_get, log,
                         machine,
-                        median, proc_stat, report_checks, report_servers,
+                        proc_stat, report_checks, report_servers,
                         rss_kb,
                         server_addr, server_health, spread)
 
