@@ -33,8 +33,10 @@
  * Receive buffers (8 KB of headers and the body limit) go back to a list
  * of the checking worker when a check ends, and the next check takes one
  * from it: a malloc and a free of 24 KB per check cost more than the
- * module's own parsing, and the heap grew and shrank with them.  A
- * kept-alive connection holds none while it waits.
+ * module's own parsing, and the heap grew and shrank with them.  A check
+ * holds one only while it reads: not while it waits for the first byte
+ * (a burst of checks sent in one go would outgrow the list), nor on a
+ * kept-alive connection.
  */
 #define NGX_HTTP_GUARD_FREE_BUFS      64
 
@@ -705,14 +707,6 @@ ngx_http_guard_check_send(ngx_http_guard_check_t *chk)
 
     chk->phase = NGX_HTTP_GUARD_PHASE_RECV;
 
-    if (chk->buf == NULL) {
-        chk->buf = ngx_http_guard_check_buf_get(chk);
-        if (chk->buf == NULL) {
-            ngx_http_guard_check_fail(chk, "out of memory");
-            return;
-        }
-    }
-
     if (chk->scratch == NULL
         && chk->gp->up->conf->type->id == NGX_HTTP_GUARD_FASTCGI)
     {
@@ -767,9 +761,22 @@ ngx_http_guard_check_recv(ngx_http_guard_check_t *chk)
     c = chk->pc.connection;
 
     for ( ;; ) {
+        if (chk->buf == NULL) {
+            chk->buf = ngx_http_guard_check_buf_get(chk);
+            if (chk->buf == NULL) {
+                ngx_http_guard_check_fail(chk, "out of memory");
+                return;
+            }
+        }
+
         n = c->recv(c, chk->buf + chk->len, chk->size - chk->len);
 
         if (n == NGX_AGAIN) {
+            if (!chk->got) {
+                /* nothing to keep: the buffer waits in the list, not here */
+                ngx_http_guard_check_buf_put(chk);
+            }
+
             if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
                 ngx_http_guard_check_fail(chk, "event error");
             }
