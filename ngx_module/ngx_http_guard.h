@@ -295,6 +295,8 @@ typedef struct {
     uint64_t                         next_expiry;   /* ms; 0: none */
     ngx_uint_t                       state_seq;     /* each lasting change */
     ngx_uint_t                       state_saved;   /* state_seq on disk */
+    ngx_uint_t                       health_seq;    /* each health change */
+    ngx_uint_t                       health_saved;  /* health_seq on disk */
     ngx_uint_t                       state_loaded;  /* the file was read */
     ngx_http_guard_sh_ledger_t      *ledgers;       /* inflight.c */
     ngx_uint_t                       next_request;  /* its id, from 1 */
@@ -335,6 +337,7 @@ typedef struct {
     ngx_msec_t                       settled;       /* the last settle */
     ngx_http_guard_check_free_t     *free;          /* receive buffers */
     ngx_uint_t                       nfree;
+    ngx_msec_t                       saved;         /* state file written */
 } ngx_http_guard_leader_t;
 
 
@@ -683,6 +686,7 @@ void ngx_http_guard_state_restore(ngx_http_guard_peer_t *gp,
 void ngx_http_guard_state_restore_freeze(ngx_http_guard_main_conf_t *gmcf,
     ngx_http_guard_sh_override_t *freeze);
 void ngx_http_guard_state_changed(ngx_http_guard_sh_t *sh);
+void ngx_http_guard_state_health_changed(ngx_http_guard_sh_t *sh);
 void ngx_http_guard_state_reload_audit(ngx_http_guard_upstream_t *up);
 ngx_int_t ngx_http_guard_state_request(ngx_http_guard_main_conf_t *gmcf,
     ngx_uint_t id, ngx_http_guard_sh_request_t *copy);
@@ -802,7 +806,8 @@ char *ngx_http_guard_state_file(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_http_guard_statefile_load(ngx_cycle_t *cycle,
     ngx_http_guard_main_conf_t *gmcf);
-void ngx_http_guard_statefile_save(ngx_http_guard_main_conf_t *gmcf);
+void ngx_http_guard_statefile_save(ngx_http_guard_main_conf_t *gmcf,
+    ngx_uint_t flush);
 
 
 #endif /* _NGX_HTTP_GUARD_H_INCLUDED_ */

@@ -121,7 +121,7 @@ ngx_http_guard_leader_exit_process(ngx_cycle_t *cycle)
     }
 
     /* the last changes, while this process still holds the lease */
-    ngx_http_guard_statefile_save(ngx_http_guard_gmcf);
+    ngx_http_guard_statefile_save(ngx_http_guard_gmcf, 1);
 
     sh = ngx_http_guard_shm_root(ngx_http_guard_gmcf, &shpool);
 
@@ -177,7 +177,7 @@ ngx_http_guard_tick(ngx_event_t *ev)
         ngx_http_guard_ramp();
         ngx_http_guard_inflight_reap(ngx_http_guard_gmcf);
         ngx_http_guard_state_tick(ngx_http_guard_gmcf);
-        ngx_http_guard_statefile_save(ngx_http_guard_gmcf);
+        ngx_http_guard_statefile_save(ngx_http_guard_gmcf, 0);
     }
 
     ngx_add_timer(ev, NGX_HTTP_GUARD_TICK);

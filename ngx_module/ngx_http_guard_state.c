@@ -189,7 +189,7 @@ ngx_http_guard_state_result(ngx_http_guard_peer_t *gp,
         }
 
         ch->routing = 1;
-        ngx_http_guard_state_changed(sh);
+        ngx_http_guard_state_health_changed(sh);
     }
 
     if (ch->first) {
@@ -1505,6 +1505,19 @@ void
 ngx_http_guard_state_changed(ngx_http_guard_sh_t *sh)
 {
     sh->state_seq++;
+}
+
+
+/*
+ * A health transition: written too, but a fleet whose servers flap would
+ * rewrite the whole file at every tick; statefile.c writes health alone
+ * at most once a second.
+ */
+
+void
+ngx_http_guard_state_health_changed(ngx_http_guard_sh_t *sh)
+{
+    sh->health_seq++;
 }
 
 

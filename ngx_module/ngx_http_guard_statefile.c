@@ -6,14 +6,15 @@
  * restart or a binary upgrade, which start with a fresh zone.
  *
  * The checking worker writes it after each lasting change (the zone's
- * state_seq moved): the state is copied under the zone mutex, then
- * written without it to a temporary file in the same directory, synced,
- * renamed over the old file, and the directory synced, so that a crash
- * leaves either the old file or the new one.  The master reads it once
- * per fresh zone, in init_module before the workers fork: the whole file
- * is parsed into records first and applied (through state.c, the one
- * writer of the zone) only if every byte of it parsed; a file that does
- * not is reported with its path and the reason and ignored whole.
+ * state_seq moved; health_seq too, at most once a second): the state is
+ * copied under the zone mutex, then written without it to a temporary
+ * file in the same directory, synced, renamed over the old file, and the
+ * directory synced, so that a crash leaves either the old file or the
+ * new one.  The master reads it once per fresh zone, in init_module
+ * before the workers fork: the whole file is parsed into records first
+ * and applied (through state.c, the one writer of the zone) only if every
+ * byte of it parsed; a file that does not is reported with its path and
+ * the reason and ignored whole.
  *
  * A text file, one record a line, fields separated by one blank:
  *
@@ -54,6 +55,7 @@
 #define NGX_HTTP_GUARD_SF_MAX_SIZE   (64 * 1024 * 1024)
 #define NGX_HTTP_GUARD_SF_MAX_FIELDS 24
 #define NGX_HTTP_GUARD_SF_ACCESS     0640
+#define NGX_HTTP_GUARD_SF_HEALTH     1000   /* ms between health writes */
 
 /* what a field holds */
 #define NGX_HTTP_GUARD_SF_NAME       1      /* ngx_str_t, not empty */
@@ -1217,19 +1219,24 @@ ngx_http_guard_sf_apply(ngx_cycle_t *cycle, ngx_http_guard_main_conf_t *gmcf,
 /* writing: the checking worker                                            */
 
 /*
- * The checking worker's tick, and its exit: when the zone's state moved
- * since the file was written, copy it under the mutex, then write it
- * without the mutex.  A failed write is retried at the next tick and
- * logged once per distinct error.
+ * The checking worker's tick, and its exit (flush): when the zone's state
+ * moved since the file was written, copy it under the mutex, then write
+ * it without the mutex.  Health transitions alone are written at most
+ * once per NGX_HTTP_GUARD_SF_HEALTH ms (the file is rewritten whole, two
+ * fsyncs, and a fleet that flaps would have it rewritten at every tick);
+ * any other change is written at the next tick, with the health state of
+ * that moment.  A failed write is retried at the next tick and logged
+ * once per distinct error.
  */
 
 void
-ngx_http_guard_statefile_save(ngx_http_guard_main_conf_t *gmcf)
+ngx_http_guard_statefile_save(ngx_http_guard_main_conf_t *gmcf,
+    ngx_uint_t flush)
 {
     u_char                      *buf, *p;
     size_t                       size;
     uint32_t                     crc;
-    ngx_uint_t                   i, j, n, nrec, seq;
+    ngx_uint_t                   i, j, n, nrec, seq, hseq;
     ngx_log_t                   *log;
     ngx_slab_pool_t             *shpool;
     ngx_http_guard_sh_t         *sh;
@@ -1244,11 +1251,23 @@ ngx_http_guard_statefile_save(ngx_http_guard_main_conf_t *gmcf)
 
     sh = ngx_http_guard_shm_root(gmcf, &shpool);
 
-    if (gmcf->state_file.len == 0
-        || sh->state_seq == sh->state_saved
-        || sh->leader_pid != ngx_pid)
-    {
-        return;     /* hints, read without the lock */
+    /* hints, read without the lock */
+
+    if (gmcf->state_file.len == 0 || sh->leader_pid != ngx_pid) {
+        return;
+    }
+
+    if (sh->state_seq == sh->state_saved) {
+
+        if (sh->health_seq == sh->health_saved) {
+            return;
+        }
+
+        if (!flush && ngx_current_msec - gmcf->leader.saved
+                      < NGX_HTTP_GUARD_SF_HEALTH)
+        {
+            return;
+        }
     }
 
     log = ngx_cycle->log;
@@ -1279,6 +1298,7 @@ ngx_http_guard_statefile_save(ngx_http_guard_main_conf_t *gmcf)
     }
 
     seq = sh->state_seq;
+    hseq = sh->health_seq;
 
     for (i = 0; i < gmcf->upstreams.nelts; i++) {
         for (j = 0; j < up[i].npeers; j++) {
@@ -1375,9 +1395,12 @@ ngx_http_guard_statefile_save(ngx_http_guard_main_conf_t *gmcf)
         return;
     }
 
+    gmcf->leader.saved = ngx_current_msec;
+
     if (ngx_http_guard_sf_write(gmcf, buf, p - buf, log) == NGX_OK) {
         ngx_shmtx_lock(&shpool->mutex);
         sh->state_saved = seq;
+        sh->health_saved = hseq;
         ngx_shmtx_unlock(&shpool->mutex);
     }
 

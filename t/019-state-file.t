@@ -952,3 +952,70 @@ GET /guard
 --- response_body_like: "audit_seq":\d+
 --- no_error_log
 [error]
+
+
+
+=== TEST 28: health alone is written at most once a second, however fast servers flap; the last state still reaches the file
+--- http_config eval
+my ($p1, $p2) = ($ENV{TEST_NGINX_B1}, $ENV{TEST_NGINX_B2});
+"    guard_state_file $main::Dir/flap.state;
+    # 503 in every other tenth of a second, until html/calm
+    map \$msec \$flap_odd { \"~\\.[13579]\\d\\d\$\" 1; default 0; }
+    upstream flap {
+        server 127.0.0.1:$p1;
+        server 127.0.0.2:$p1;
+        server 127.0.0.1:$p2;
+        server 127.0.0.2:$p2;
+        guard_check http uri=/flap interval=100ms fall=1 rise=1;
+    }
+    server {
+        listen $p1;
+        listen $p2;
+        root html;
+        location = /flap {
+            if (-f \$document_root/calm) { return 200; }
+            if (\$flap_odd) { return 503; }
+            return 200;
+        }
+    }
+"
+--- config
+    location = /guard { guard_status; }
+--- init
+my $file = "$main::Dir/flap.state";
+my $downs = sub {
+    my $u = Guard::upstream_state(Guard::guard_status(), 'flap') or return undef;
+    my $n = 0;
+    $n += $_->{down_transitions} // 0 for @{ $u->{servers} };
+    return $n;
+};
+Test::More::ok(Guard::wait_for(sub { -e $file }, 5), 'a server down is written');
+my $d0 = $downs->();
+my ($writes, $last, $t0) = (0, undef, Time::HiRes::time());
+while (Time::HiRes::time() - $t0 < 4) {
+    my @st = Time::HiRes::stat($file);
+    my $id = @st ? "$st[1] $st[9]" : 'none';
+    $writes++ if defined $last && $id ne $last;
+    $last = $id;
+    Time::HiRes::sleep(0.01);
+}
+my $d1 = $downs->();
+Test::More::ok(defined $d0 && defined $d1, 'the report counts down transitions');
+my $flaps = ($d1 // 0) - ($d0 // 0);
+Test::More::cmp_ok($flaps, '>=', 20, "the servers flapped: $flaps times down in 4 s");
+Test::More::cmp_ok($writes, '>=', 2, "the file was written meanwhile: $writes times");
+Test::More::cmp_ok($writes, '<=', 6, "at most about once a second: $writes writes in 4 s");
+Guard::health_file('calm', 1);
+Test::More::ok(Guard::wait_for(sub {
+    my $u = Guard::upstream_state(Guard::guard_status(), 'flap') or return 0;
+    return !grep { $_->{health} ne 'up' } @{ $u->{servers} };
+}, 5), 'calm: all four servers up');
+Test::More::ok(Guard::wait_for(sub {
+    my $t = main::slurp($file) // '';
+    $t =~ /^end 0 [0-9a-f]{8}$/m;
+}, 3), 'and the file says so within a second or two: no server line');
+--- request
+GET /guard
+--- response_body_like: "name":"flap"
+--- no_error_log eval
+$main::UNEXPECTED
