@@ -483,7 +483,6 @@ class Bench:
             raise Fatal("floor: %d of %s checks got a 200 (exit %d)" % (
                 int(out[1]) if len(out) == 4 else 0, n, r.returncode))
         f.setdefault("user", []).append(float(out[2]))
-        f.setdefault("sys", []).append(float(out[3]))
         f.setdefault("cpu", []).append(float(out[2]) + float(out[3]))
 
     def check_window(self, ws):
