@@ -15,7 +15,6 @@
 /* a small answer takes one small buffer; a report, few big ones */
 #define NGX_HTTP_GUARD_OUT_FIRST  4096
 #define NGX_HTTP_GUARD_OUT_CHUNK  65536
-#define NGX_HTTP_GUARD_FFFD       "\xef\xbf\xbd"    /* U+FFFD in UTF-8 */
 
 
 /* output buffers kept for the next report: 16 MB */
@@ -23,6 +22,8 @@
 
 
 static ngx_int_t ngx_http_guard_utf8(u_char *p, u_char *end);
+static u_char *ngx_http_guard_put_utf8(u_char *p, u_char **sp, u_char *end,
+    ngx_str_t *bad);
 static size_t ngx_http_guard_plain(u_char *s, size_t len, uint32_t *map);
 static void ngx_http_guard_out_give_back(void *data);
 static ngx_buf_t *ngx_http_guard_out_lend(ngx_http_guard_out_t *out);
@@ -33,6 +34,11 @@ typedef struct {
     ngx_http_guard_out_cache_t  *cache;
     ngx_chain_t                 *taken;
 } ngx_http_guard_out_loan_t;
+
+
+/* what stands for an ill-formed UTF-8 sequence: U+FFFD */
+static ngx_str_t  ngx_http_guard_fffd = ngx_string("\xef\xbf\xbd");
+static ngx_str_t  ngx_http_guard_json_fffd = ngx_string("\\ufffd");
 
 
 /*
@@ -451,8 +457,7 @@ ngx_http_guard_put_milli(u_char *p, uint64_t ms)
 u_char *
 ngx_http_guard_put_json(u_char *p, u_char *s, size_t len)
 {
-    u_char     *end, *q;
-    ngx_int_t   n;
+    u_char  *end, *q;
 
     end = s + len;
     *p++ = '"';
@@ -497,16 +502,7 @@ ngx_http_guard_put_json(u_char *p, u_char *s, size_t len)
             continue;
         }
 
-        n = ngx_http_guard_utf8(s, end);
-
-        if (n < 0) {
-            p = ngx_cpymem(p, "\\ufffd", 6);
-            s -= n;
-            continue;
-        }
-
-        p = ngx_cpymem(p, s, n);
-        s += n;
+        p = ngx_http_guard_put_utf8(p, &s, end, &ngx_http_guard_json_fffd);
     }
 
     *p++ = '"';
@@ -518,8 +514,7 @@ ngx_http_guard_put_json(u_char *p, u_char *s, size_t len)
 u_char *
 ngx_http_guard_put_prom(u_char *p, u_char *s, size_t len)
 {
-    u_char     *end, *q;
-    ngx_int_t   n;
+    u_char  *end, *q;
 
     end = s + len;
 
@@ -530,17 +525,7 @@ ngx_http_guard_put_prom(u_char *p, u_char *s, size_t len)
     while (s < end) {
 
         if (*s >= 0x80) {
-            n = ngx_http_guard_utf8(s, end);
-
-            if (n < 0) {
-                p = ngx_cpymem(p, NGX_HTTP_GUARD_FFFD, 3);
-                s -= n;
-
-            } else {
-                p = ngx_cpymem(p, s, n);
-                s += n;
-            }
-
+            p = ngx_http_guard_put_utf8(p, &s, end, &ngx_http_guard_fffd);
             continue;
         }
 
@@ -570,8 +555,7 @@ ngx_http_guard_put_prom(u_char *p, u_char *s, size_t len)
 u_char *
 ngx_http_guard_put_html(u_char *p, u_char *s, size_t len)
 {
-    u_char     *end, *q;
-    ngx_int_t   n;
+    u_char  *end, *q;
 
     end = s + len;
 
@@ -582,17 +566,7 @@ ngx_http_guard_put_html(u_char *p, u_char *s, size_t len)
     while (s < end) {
 
         if (*s >= 0x80) {
-            n = ngx_http_guard_utf8(s, end);
-
-            if (n < 0) {
-                p = ngx_cpymem(p, NGX_HTTP_GUARD_FFFD, 3);
-                s -= n;
-
-            } else {
-                p = ngx_cpymem(p, s, n);
-                s += n;
-            }
-
+            p = ngx_http_guard_put_utf8(p, &s, end, &ngx_http_guard_fffd);
             continue;
         }
 
@@ -681,6 +655,31 @@ ngx_http_guard_out_size(ngx_http_guard_out_t *out)
     }
 
     return size;
+}
+
+
+/*
+ * The UTF-8 sequence at *sp, copied, or for an ill-formed one "bad"
+ * (U+FFFD as the format writes it) in place of its maximal subpart; *sp
+ * moves past what it read.
+ */
+
+static u_char *
+ngx_http_guard_put_utf8(u_char *p, u_char **sp, u_char *end, ngx_str_t *bad)
+{
+    ngx_int_t  n;
+
+    n = ngx_http_guard_utf8(*sp, end);
+
+    if (n < 0) {
+        *sp -= n;
+        return ngx_cpymem(p, bad->data, bad->len);
+    }
+
+    p = ngx_cpymem(p, *sp, n);
+    *sp += n;
+
+    return p;
 }
 
 
