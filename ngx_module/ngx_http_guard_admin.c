@@ -108,6 +108,8 @@ static ngx_int_t ngx_http_guard_admin_requests(ngx_http_request_t *r,
 static ngx_int_t ngx_http_guard_admin_read_request(ngx_http_request_t *r,
     ngx_http_guard_admin_ctx_t *ctx);
 
+static ngx_int_t ngx_http_guard_admin_override_head(ngx_http_guard_out_t *out,
+    ngx_uint_t first, ngx_str_t *upstream, ngx_str_t *server);
 static ngx_int_t ngx_http_guard_admin_override_json(ngx_http_guard_out_t *out,
     const char *kind, ngx_http_guard_sh_override_t *ov);
 static ngx_int_t ngx_http_guard_admin_error(ngx_http_request_t *r,
@@ -1707,16 +1709,9 @@ ngx_http_guard_admin_overrides(ngx_http_request_t *r,
             ngx_shmtx_unlock(&shpool->mutex);
 
             if (s.ov_admin.since) {
-                if ((!first && ngx_http_guard_out_str(&out, ",") != NGX_OK)
-                    || ngx_http_guard_out_str(&out, "{\"upstream\":")
-                       != NGX_OK
-                    || ngx_http_guard_out_json(&out, up[i].uscf->host.data,
-                                               up[i].uscf->host.len)
-                       != NGX_OK
-                    || ngx_http_guard_out_str(&out, ",\"server\":")
-                       != NGX_OK
-                    || ngx_http_guard_out_json(&out, gp->peer->server.data,
-                                               gp->peer->server.len)
+                if (ngx_http_guard_admin_override_head(&out, first,
+                                                       &up[i].uscf->host,
+                                                       &gp->peer->server)
                        != NGX_OK
                     || ngx_http_guard_out_printf(&out, 64,
                            ",\"admin\":\"%s\",",
@@ -1733,16 +1728,9 @@ ngx_http_guard_admin_overrides(ngx_http_request_t *r,
             }
 
             if (s.ov_weight.since) {
-                if ((!first && ngx_http_guard_out_str(&out, ",") != NGX_OK)
-                    || ngx_http_guard_out_str(&out, "{\"upstream\":")
-                       != NGX_OK
-                    || ngx_http_guard_out_json(&out, up[i].uscf->host.data,
-                                               up[i].uscf->host.len)
-                       != NGX_OK
-                    || ngx_http_guard_out_str(&out, ",\"server\":")
-                       != NGX_OK
-                    || ngx_http_guard_out_json(&out, gp->peer->server.data,
-                                               gp->peer->server.len)
+                if (ngx_http_guard_admin_override_head(&out, first,
+                                                       &up[i].uscf->host,
+                                                       &gp->peer->server)
                        != NGX_OK
                     || ngx_http_guard_out_printf(&out, 64,
                            ",\"weight\":%ui,", s.admin_weight)
@@ -1881,6 +1869,26 @@ ngx_http_guard_admin_read_request(ngx_http_request_t *r,
     }
 
     return ngx_http_guard_admin_answer(r, ctx, &out, NGX_HTTP_OK);
+}
+
+
+/* an entry of the overrides list up to its server */
+
+static ngx_int_t
+ngx_http_guard_admin_override_head(ngx_http_guard_out_t *out,
+    ngx_uint_t first, ngx_str_t *upstream, ngx_str_t *server)
+{
+    if ((!first && ngx_http_guard_out_str(out, ",") != NGX_OK)
+        || ngx_http_guard_out_str(out, "{\"upstream\":") != NGX_OK
+        || ngx_http_guard_out_json(out, upstream->data, upstream->len)
+           != NGX_OK
+        || ngx_http_guard_out_str(out, ",\"server\":") != NGX_OK
+        || ngx_http_guard_out_json(out, server->data, server->len) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 
