@@ -367,6 +367,7 @@ class Bench:
                     "round %d/%d" % (n, r + 1, rounds))
                 self.floor_run(bport, n * 1000 // INTERVAL_MS,
                                res.setdefault((n, "floor"), {}))
+                self.syscall_run(res.setdefault("syscall", {}))
         for n in sizes:
             for ka in (False, True):
                 d = res[(n, ka)]
@@ -424,6 +425,10 @@ class Bench:
                      "connection" % n, "", "", "%.2f (user %.2f)" % (
                          median(d["cpu"]) / median(f["cpu"]),
                          median(d["user"]) / median(f["user"])))
+        sc = res["syscall"]
+        self.row("CPU of one bare system call (getppid) on this machine "
+                 "(us): user / system", "", "%s / %s" % (
+                     spread(sc["user"], 3), spread(sc["sys"], 3)))
         if "render" in self.__dict__:
             for f, (ts, sizes_, n) in self.render.items():
                 self.row("status render %s at %d servers: time (ms) / size"
@@ -484,6 +489,22 @@ class Bench:
                 int(out[1]) if len(out) == 4 else 0, n, r.returncode))
         f.setdefault("user", []).append(float(out[2]))
         f.setdefault("cpu", []).append(float(out[2]) + float(out[3]))
+
+    def syscall_run(self, f):
+        """What entering and leaving the kernel alone costs here: a
+        million getppid() calls (floor.c's second mode), user and system
+        time per call.  A check over a new connection makes at least six
+        system calls besides epoll_wait."""
+        exe = os.path.join(self.run.dir, "floor")
+        n = 1000000
+        r = subprocess.run([exe, "syscall", str(n)], stdout=subprocess.PIPE,
+                           text=True)
+        out = r.stdout.split()
+        if r.returncode != 0 or len(out) != 3 or int(out[0]) != n:
+            raise Fatal("floor syscall: exit %d, %r" % (r.returncode,
+                                                        r.stdout))
+        f.setdefault("user", []).append(float(out[1]))
+        f.setdefault("sys", []).append(float(out[2]))
 
     def check_window(self, ws):
         """CPU ticks of the workers ws and times around a window of
