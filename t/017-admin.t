@@ -1026,7 +1026,7 @@ Test::More::ok(abs(($c->{b1} // 0) - 20) <= 2, 'weight 1 again: b1 about 20 of 6
     or Test::More::diag(join ',', %$c);
 --- request
 GET /guard
---- response_body_like: "balancer":"least_conn"
+--- response_body_like: "balancer":"least_conn(?: or least_time)?"
 --- no_error_log
 [error]
 
