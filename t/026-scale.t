@@ -108,9 +108,8 @@ sub scale_test {
                        . "(${took}s)");
 
     # 3. one checking worker all along: the lease was never lost
-    my $log = "$ENV{TEST_NGINX_SERVROOT}/logs/error.log";
-    $log = "$ENV{TEST_NGINX_PWD}/t/servroot/logs/error.log"
-        unless $ENV{TEST_NGINX_SERVROOT};
+    my $log = ($ENV{TEST_NGINX_SERVROOT} || "$ENV{TEST_NGINX_PWD}/t/servroot")
+              . '/logs/error.log';
     open my $fh, '<', $log or die "$log: $!";
     my $takeovers = grep { /runs the checks/ } <$fh>;
     Test::More::is($takeovers, 1, 'one worker ran the checks all along');
