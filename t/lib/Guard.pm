@@ -726,15 +726,34 @@ sub master_pid {
     return $pid =~ /^(\d+)/ ? $1 : undef;
 }
 
+# _children($pid) -> the pids of the processes whose parent is $pid
+sub _children {
+    my ($parent) = @_;
+    my @pids;
+    for my $dir (glob '/proc/[0-9]*') {
+        open my $st, '<', "$dir/stat" or next;
+        my $stat = <$st> // '';
+        my ($pid, $ppid) = $stat =~ /^(\d+) .*\)\s+\S+\s+(\d+)/ or next;
+        push @pids, $pid if $ppid == $parent;
+    }
+    return @pids;
+}
+
 # reload() -> true once the status reports a config generation above the
-# one before HUP was sent to the master (fails the test otherwise)
+# one before HUP was sent to the master and a worker of the new
+# configuration runs (fails the test otherwise).  The zone's generation
+# moves early in the master's reload, before the module's init ends (the
+# audit log's reload line, for one): old workers report it already; a new
+# worker is forked only after all of that.
 sub reload {
     my $before = guard_status() or return 0;
     my $master = master_pid() or return 0;
+    my %old = map { $_ => 1 } _children($master);
     kill 'HUP', $master;
     my $ok = wait_for(sub {
         my $st = guard_status() or return 0;
-        return $st->{generation} > $before->{generation};
+        return $st->{generation} > $before->{generation}
+               && grep { !$old{$_} } _children($master);
     }, 15);
     require Test::More;
     Test::More::ok($ok, "reload: a new generation after HUP");
