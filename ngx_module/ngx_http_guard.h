@@ -286,6 +286,7 @@ typedef struct {
 
     /* room for the tamper-evident audit chain (ROADMAP.md) */
     uint64_t                         audit_seq;
+    ngx_uint_t                       audit_failing; /* a write failed */
     u_char                           audit_head[32];
 
     /* the admin API: freeze switch, work for the tick, the state file */
@@ -365,6 +366,7 @@ typedef struct {
     size_t                           check_shm_size; /* check vocabulary */
     ngx_uint_t                       generation;    /* of this config */
     ngx_http_guard_leader_t          leader;        /* this process' */
+    ngx_uint_t                       check_io;      /* guard_check_io */
     ngx_str_t                        state_file;    /* guard_state_file */
     ngx_err_t                        state_err;     /* last one logged */
     ngx_file_uniq_t                  state_uniq;    /* the file it wrote */
@@ -776,6 +778,7 @@ ngx_http_guard_check_t *ngx_http_guard_check_create(ngx_pool_t *pool,
     ngx_http_guard_check_done_pt done);
 ngx_int_t ngx_http_guard_check_start(ngx_http_guard_check_t *chk);
 void ngx_http_guard_check_abort(ngx_http_guard_check_t *chk);
+void ngx_http_guard_check_uring_handler(void *data, ngx_uint_t tag, int res);
 void ngx_http_guard_check_bufs_free(ngx_http_guard_leader_t *lc);
 ngx_event_t *ngx_http_guard_check_timer(ngx_http_guard_check_t *chk);
 

@@ -66,6 +66,7 @@ static ngx_int_t ngx_http_guard_audit_hmac(ngx_str_t *key, u_char *text,
     size_t len, u_char *mac);
 static void ngx_http_guard_audit_follow(ngx_open_file_t *file, ngx_log_t *log);
 static ngx_int_t ngx_http_guard_audit_write(ngx_http_guard_main_conf_t *gmcf,
+    ngx_http_guard_sh_t *sh,
     ngx_str_t *line, uint64_t seq, const char *op);
 static void ngx_http_guard_audit_syslog(ngx_http_guard_main_conf_t *gmcf,
     ngx_pool_t *pool, ngx_str_t *line);
@@ -455,7 +456,7 @@ ngx_http_guard_audit_locked(ngx_http_guard_main_conf_t *gmcf,
     rc = ngx_http_guard_audit_line(gmcf, sh, rec, pool, seq, &line, mac);
 
     if (rc == NGX_OK) {
-        rc = ngx_http_guard_audit_write(gmcf, &line, seq, rec->op);
+        rc = ngx_http_guard_audit_write(gmcf, sh, &line, seq, rec->op);
     }
 
     if (rc == NGX_OK) {
@@ -754,7 +755,7 @@ ngx_http_guard_audit_follow(ngx_open_file_t *file, ngx_log_t *log)
 
 static ngx_int_t
 ngx_http_guard_audit_write(ngx_http_guard_main_conf_t *gmcf,
-    ngx_str_t *line, uint64_t seq, const char *op)
+    ngx_http_guard_sh_t *sh, ngx_str_t *line, uint64_t seq, const char *op)
 {
     off_t             size;
     ssize_t           n;
@@ -781,12 +782,18 @@ ngx_http_guard_audit_write(ngx_http_guard_main_conf_t *gmcf,
 
     if (n == (ssize_t) line->len) {
 
-        if (gmcf->audit_err) {
+        /*
+         * Whichever process writes first after a failure says so, once:
+         * the failure may have been another worker's.
+         */
+        if (sh->audit_failing) {
             ngx_log_error(NGX_LOG_NOTICE, log, 0,
                           "upstream guard: audit log \"%V\" is written "
                           "again, from line %uL", &file->name, seq);
-            gmcf->audit_err = 0;
+            sh->audit_failing = 0;
         }
+
+        gmcf->audit_err = 0;
 
         return NGX_OK;
     }
@@ -801,6 +808,8 @@ ngx_http_guard_audit_write(ngx_http_guard_main_conf_t *gmcf,
     if (n >= 0) {
         err = NGX_HTTP_GUARD_AUDIT_SHORT;
     }
+
+    sh->audit_failing = 1;
 
     if (err == gmcf->audit_err) {
         return NGX_ERROR;
