@@ -140,6 +140,11 @@
 typedef struct ngx_http_guard_match_s     ngx_http_guard_match_t;
 typedef struct ngx_http_guard_upstream_s  ngx_http_guard_upstream_t;
 typedef struct ngx_http_guard_peer_s      ngx_http_guard_peer_t;
+/* guard_check_io: how the checking worker does its checks' I/O */
+#define NGX_HTTP_GUARD_IO_EPOLL       0     /* nginx's event loop */
+#define NGX_HTTP_GUARD_IO_URING       1
+
+
 typedef struct ngx_http_guard_check_s     ngx_http_guard_check_t;
 typedef struct ngx_http_guard_check_free_s ngx_http_guard_check_free_t;
 typedef struct ngx_http_guard_sh_ledger_s ngx_http_guard_sh_ledger_t;
@@ -287,6 +292,7 @@ typedef struct {
     /* room for the tamper-evident audit chain (ROADMAP.md) */
     uint64_t                         audit_seq;
     ngx_uint_t                       audit_failing; /* a write failed */
+    ngx_uint_t                       check_io;      /* the leader's path */
     u_char                           audit_head[32];
 
     /* the admin API: freeze switch, work for the tick, the state file */

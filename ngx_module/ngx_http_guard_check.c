@@ -17,6 +17,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_guard.h"
+#include "ngx_http_guard_uring.h"
 
 
 #define NGX_HTTP_GUARD_PHASE_IDLE     0
@@ -79,6 +80,14 @@ struct ngx_http_guard_check_s {
     unsigned                       extended:1;  /* a stall was granted */
     unsigned                       reused:1;    /* a kept-alive connection */
     unsigned                       got:1;       /* a response byte came */
+
+    /* guard_check_io io_uring: this run's socket is a slot of the ring */
+    unsigned                       uring:1;     /* this run uses it */
+    unsigned                       uring_recv:1; /* a receive in flight */
+    ngx_uint_t                     uring_slot;  /* +1; 0: none */
+    ngx_uint_t                     uring_ops;   /* results to come */
+    u_char                        *uring_hold;  /* an ended run's buffer */
+    size_t                         uring_hold_size;
 };
 
 
@@ -97,14 +106,23 @@ static ngx_int_t ngx_http_guard_check_test_connect(ngx_connection_t *c,
     u_char *reason);
 static void ngx_http_guard_check_send(ngx_http_guard_check_t *chk);
 static void ngx_http_guard_check_recv(ngx_http_guard_check_t *chk);
+static ngx_int_t ngx_http_guard_check_expect(ngx_http_guard_check_t *chk);
+static ngx_int_t ngx_http_guard_check_input(ngx_http_guard_check_t *chk,
+    ssize_t n);
 static ngx_int_t ngx_http_guard_check_raw(ngx_http_guard_check_t *chk,
     ngx_uint_t eof);
+static ngx_int_t ngx_http_guard_check_uring_start(
+    ngx_http_guard_check_t *chk);
+static void ngx_http_guard_check_uring_recv(ngx_http_guard_check_t *chk);
+static void ngx_http_guard_check_uring_close(ngx_http_guard_check_t *chk);
 static void ngx_http_guard_check_response(ngx_http_guard_check_t *chk);
 static void ngx_http_guard_check_finish(ngx_http_guard_check_t *chk,
     ngx_uint_t ok, u_char *reason, ngx_uint_t keep);
 static void ngx_http_guard_check_close(ngx_http_guard_check_t *chk);
 static u_char *ngx_http_guard_check_buf_get(ngx_http_guard_check_t *chk);
 static void ngx_http_guard_check_buf_put(ngx_http_guard_check_t *chk);
+static void ngx_http_guard_check_buf_release(ngx_http_guard_check_t *chk,
+    u_char *buf, size_t size);
 static void ngx_http_guard_check_fail(ngx_http_guard_check_t *chk,
     const char *fmt, ...);
 static ngx_int_t ngx_http_guard_check_retry(ngx_http_guard_check_t *chk);
@@ -387,6 +405,10 @@ ngx_http_guard_check_start(ngx_http_guard_check_t *chk)
         chk->sent = 0;
         chk->reused = 1;
         ngx_http_guard_check_send(chk);
+        return NGX_OK;
+    }
+
+    if (ngx_http_guard_check_uring_start(chk) == NGX_OK) {
         return NGX_OK;
     }
 
@@ -707,6 +729,19 @@ ngx_http_guard_check_send(ngx_http_guard_check_t *chk)
 
     chk->phase = NGX_HTTP_GUARD_PHASE_RECV;
 
+    if (ngx_http_guard_check_expect(chk) != NGX_OK) {
+        return;
+    }
+
+    ngx_http_guard_check_recv(chk);
+}
+
+
+/* ready to read the response: the parser, and what it needs */
+
+static ngx_int_t
+ngx_http_guard_check_expect(ngx_http_guard_check_t *chk)
+{
     if (chk->scratch == NULL
         && chk->gp->up->conf->type->id == NGX_HTTP_GUARD_FASTCGI)
     {
@@ -718,7 +753,7 @@ ngx_http_guard_check_send(ngx_http_guard_check_t *chk)
 
         if (chk->scratch == NULL) {
             ngx_http_guard_check_fail(chk, "out of memory");
-            return;
+            return NGX_ERROR;
         }
     }
 
@@ -732,7 +767,7 @@ ngx_http_guard_check_send(ngx_http_guard_check_t *chk)
         chk->resp.no_body = 1;
     }
 
-    ngx_http_guard_check_recv(chk);
+    return NGX_OK;
 }
 
 
@@ -754,7 +789,6 @@ ngx_http_guard_check_read_handler(ngx_event_t *rev)
 static void
 ngx_http_guard_check_recv(ngx_http_guard_check_t *chk)
 {
-    int                rc;
     ssize_t            n;
     ngx_connection_t  *c;
 
@@ -790,42 +824,56 @@ ngx_http_guard_check_recv(ngx_http_guard_check_t *chk)
             return;
         }
 
-        if (n > 0) {
-            chk->len += n;
-            chk->got = 1;
-
-        } else if (ngx_http_guard_check_retry(chk) == NGX_OK) {
+        if (n == 0 && ngx_http_guard_check_retry(chk) == NGX_OK) {
             return;
         }
 
-        if (!chk->gp->up->conf->type->http) {
-            if (ngx_http_guard_check_raw(chk, n == 0) != NGX_AGAIN) {
-                return;
-            }
-
-            continue;
-        }
-
-        if (n == 0) {
-            rc = ngx_http_guard_parse_eof(&chk->resp);
-
-        } else {
-            rc = ngx_http_guard_parse_response(&chk->resp, chk->buf,
-                                               &chk->len);
-        }
-
-        if (rc == NGX_HTTP_GUARD_PARSE_DONE) {
-            ngx_http_guard_check_response(chk);
+        if (ngx_http_guard_check_input(chk, n) != NGX_AGAIN) {
             return;
         }
-
-        if (rc == NGX_HTTP_GUARD_PARSE_ERROR) {
-            ngx_http_guard_check_fail(chk, "%s", chk->resp.error);
-            return;
-        }
-
-        /* AGAIN; never after EOF, which ends in DONE or ERROR */
     }
+}
+
+
+/*
+ * n bytes of the response came (0: the server closed): NGX_AGAIN to read
+ * on, NGX_DONE when they ended the check.
+ */
+
+static ngx_int_t
+ngx_http_guard_check_input(ngx_http_guard_check_t *chk, ssize_t n)
+{
+    int  rc;
+
+    if (n > 0) {
+        chk->len += n;
+        chk->got = 1;
+    }
+
+    if (!chk->gp->up->conf->type->http) {
+        return ngx_http_guard_check_raw(chk, n == 0);
+    }
+
+    if (n == 0) {
+        rc = ngx_http_guard_parse_eof(&chk->resp);
+
+    } else {
+        rc = ngx_http_guard_parse_response(&chk->resp, chk->buf, &chk->len);
+    }
+
+    if (rc == NGX_HTTP_GUARD_PARSE_DONE) {
+        ngx_http_guard_check_response(chk);
+        return NGX_DONE;
+    }
+
+    if (rc == NGX_HTTP_GUARD_PARSE_ERROR) {
+        ngx_http_guard_check_fail(chk, "%s", chk->resp.error);
+        return NGX_DONE;
+    }
+
+    /* AGAIN; never after EOF, which ends in DONE or ERROR */
+
+    return NGX_AGAIN;
 }
 
 
@@ -985,6 +1033,15 @@ ngx_http_guard_check_timeout_handler(ngx_event_t *ev)
         }
     }
 
+    if (chk->uring) {
+        /* its results may wait in the ring */
+        ngx_http_guard_uring_reap();
+
+        if (!chk->busy) {
+            return;
+        }
+    }
+
     ngx_http_guard_check_fail(chk, "timeout (%s)",
                               ngx_http_guard_phases[chk->phase]);
 }
@@ -1114,6 +1171,10 @@ ngx_http_guard_check_close(ngx_http_guard_check_t *chk)
 {
     ngx_connection_t  *c;
 
+    if (chk->uring) {
+        ngx_http_guard_check_uring_close(chk);
+    }
+
     c = chk->pc.connection;
 
     if (c) {
@@ -1167,27 +1228,35 @@ ngx_http_guard_check_buf_get(ngx_http_guard_check_t *chk)
 static void
 ngx_http_guard_check_buf_put(ngx_http_guard_check_t *chk)
 {
-    ngx_http_guard_leader_t      *lc;
-    ngx_http_guard_check_free_t  *f;
-
     if (chk->buf == NULL) {
         return;
     }
 
+    ngx_http_guard_check_buf_release(chk, chk->buf, chk->buf_size);
+
+    chk->buf = NULL;
+}
+
+
+static void
+ngx_http_guard_check_buf_release(ngx_http_guard_check_t *chk, u_char *buf,
+    size_t size)
+{
+    ngx_http_guard_leader_t      *lc;
+    ngx_http_guard_check_free_t  *f;
+
     lc = &chk->gp->up->gmcf->leader;
 
-    if (lc->nfree < NGX_HTTP_GUARD_FREE_BUFS) {
-        f = (ngx_http_guard_check_free_t *) chk->buf;
+    if (lc->nfree < NGX_HTTP_GUARD_FREE_BUFS && lc->leading) {
+        f = (ngx_http_guard_check_free_t *) buf;
         f->next = lc->free;
-        f->size = chk->buf_size;
+        f->size = size;
         lc->free = f;
         lc->nfree++;
 
     } else {
-        ngx_free(chk->buf);
+        ngx_free(buf);
     }
-
-    chk->buf = NULL;
 }
 
 
@@ -1222,4 +1291,260 @@ ngx_http_guard_check_abort(ngx_http_guard_check_t *chk)
     chk->busy = 0;
 
     ngx_http_guard_check_close(chk);
+}
+
+
+/*
+ * guard_check_io io_uring: a check over a new connection, without TLS,
+ * as one chain of the ring: socket -> connect (-> send -> receive), then
+ * a receive for each further part of the response, and a close.  Every
+ * operation comes back to ngx_http_guard_check_uring_handler(); the run
+ * ends with the same reasons as over epoll.  A check that cannot use the
+ * ring now (no free slot, no room, its last run's operations not all
+ * back) goes over epoll this once.
+ */
+
+static ngx_int_t
+ngx_http_guard_check_uring_start(ngx_http_guard_check_t *chk)
+{
+    ngx_int_t                   slot;
+    ngx_uint_t                  http;
+    ngx_http_guard_srv_conf_t  *gscf;
+
+    gscf = chk->gp->up->conf;
+
+    if (!ngx_http_guard_uring_active()
+        || gscf->type->tls || gscf->type->probe || gscf->keepalive
+        || chk->uring_ops)
+    {
+        return NGX_DECLINED;
+    }
+
+    http = gscf->type->http;
+
+    if (ngx_http_guard_uring_reserve(http ? 4 : 2) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    slot = ngx_http_guard_uring_slot_get();
+    if (slot == NGX_ERROR) {
+        return NGX_DECLINED;
+    }
+
+    chk->uring = 1;
+    chk->uring_slot = slot + 1;
+    chk->phase = NGX_HTTP_GUARD_PHASE_CONNECT;
+    chk->requests = 0;
+
+    if (http) {
+        chk->buf = ngx_http_guard_check_buf_get(chk);
+
+        if (chk->buf == NULL) {
+            ngx_http_guard_uring_slot_put(slot);
+            chk->uring = 0;
+            chk->uring_slot = 0;
+            ngx_http_guard_check_fail(chk, "out of memory");
+            return NGX_OK;
+        }
+
+        if (ngx_http_guard_check_expect(chk) != NGX_OK) {
+            return NGX_OK;
+        }
+    }
+
+    ngx_http_guard_uring_socket(slot, chk->addr.sockaddr, chk,
+                                NGX_HTTP_GUARD_URING_LINK);
+    ngx_http_guard_uring_connect(slot, chk->addr.sockaddr, chk->addr.socklen,
+                                 chk, http ? NGX_HTTP_GUARD_URING_LINK : 0);
+    chk->uring_ops = 2;
+
+    if (http) {
+        ngx_http_guard_uring_send(slot, chk->request.data, chk->request.len,
+                                  chk, NGX_HTTP_GUARD_URING_LINK);
+        ngx_http_guard_uring_recv(slot, chk->buf, chk->size, chk);
+        chk->uring_ops += 2;
+        chk->uring_recv = 1;
+    }
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_guard_check_uring_handler(void *data, ngx_uint_t tag, int res)
+{
+    ngx_err_t                   err;
+    ngx_http_guard_check_t     *chk;
+    ngx_http_guard_srv_conf_t  *gscf;
+
+    chk = data;
+
+    if (chk->uring_ops) {
+        chk->uring_ops--;
+    }
+
+    if (tag == NGX_HTTP_GUARD_URING_RECV) {
+        chk->uring_recv = 0;
+
+        if (chk->uring_hold) {
+            /* the receive of a run that ended: its buffer is free now */
+            ngx_http_guard_check_buf_release(chk, chk->uring_hold,
+                                             chk->uring_hold_size);
+            chk->uring_hold = NULL;
+            return;
+        }
+    }
+
+    if (tag == NGX_HTTP_GUARD_URING_CLOSE) {
+        ngx_http_guard_uring_slot_put(chk->uring_slot - 1);
+        chk->uring_slot = 0;
+        return;
+    }
+
+    if (!chk->uring || !chk->busy) {
+        /* a result of a run that ended: cancelled, or no longer asked */
+        return;
+    }
+
+    gscf = chk->gp->up->conf;
+    err = (res < 0) ? -res : 0;
+
+    switch (tag) {
+
+    case NGX_HTTP_GUARD_URING_SOCKET:
+        if (err) {
+            /* no socket here: not the server's fault */
+            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, err,
+                          "upstream guard: cannot check %V, result not "
+                          "counted", &chk->addr.name);
+            ngx_http_guard_check_finish(chk, NGX_HTTP_GUARD_CHECK_SKIP,
+                                        NULL, 0);
+        }
+
+        return;
+
+    case NGX_HTTP_GUARD_URING_CONNECT:
+        if (err == NGX_ECONNREFUSED) {
+            ngx_http_guard_check_fail(chk, "connect refused");
+            return;
+        }
+
+        if (err) {
+            ngx_http_guard_check_fail(chk, "connect failed: %s",
+                                      strerror(err));
+            return;
+        }
+
+        if (!gscf->type->http) {
+            /* tcp: the connect was the check */
+            ngx_http_guard_check_finish(chk, NGX_HTTP_GUARD_CHECK_PASS,
+                                        NULL, 0);
+            return;
+        }
+
+        chk->phase = NGX_HTTP_GUARD_PHASE_SEND;
+        return;
+
+    case NGX_HTTP_GUARD_URING_SEND:
+        if (err) {
+            ngx_http_guard_check_fail(chk, "send failed");
+            return;
+        }
+
+        chk->phase = NGX_HTTP_GUARD_PHASE_RECV;
+        return;
+
+    case NGX_HTTP_GUARD_URING_RECV:
+        if (err) {
+            ngx_http_guard_check_fail(chk, "connection reset");
+            return;
+        }
+
+        if (ngx_http_guard_check_input(chk, res) == NGX_AGAIN) {
+            ngx_http_guard_check_uring_recv(chk);
+        }
+
+        return;
+
+    default: /* NGX_HTTP_GUARD_URING_CANCEL */
+        return;
+    }
+}
+
+
+static void
+ngx_http_guard_check_uring_recv(ngx_http_guard_check_t *chk)
+{
+    if (chk->len == chk->size) {
+        /* as a read into no room over epoll: the end of what fits */
+        if (ngx_http_guard_check_input(chk, 0) == NGX_AGAIN) {
+            ngx_http_guard_check_fail(chk, "response too large");
+        }
+
+        return;
+    }
+
+    if (ngx_http_guard_uring_reserve(1) != NGX_OK) {
+        ngx_http_guard_check_fail(chk, "io_uring full");
+        return;
+    }
+
+    ngx_http_guard_uring_recv(chk->uring_slot - 1, chk->buf + chk->len,
+                              chk->size - chk->len, chk);
+    chk->uring_ops++;
+    chk->uring_recv = 1;
+}
+
+
+/*
+ * The run ended: a receive still in flight keeps its buffer until its
+ * result comes; whatever waits on the socket is cancelled, then the slot
+ * is closed (and free again when that result comes).
+ */
+
+static void
+ngx_http_guard_check_uring_close(ngx_http_guard_check_t *chk)
+{
+    ngx_int_t  n;
+
+    chk->uring = 0;
+
+    if (chk->uring_recv && chk->buf) {
+        chk->uring_hold = chk->buf;
+        chk->uring_hold_size = chk->buf_size;
+        chk->buf = NULL;
+    }
+
+    if (!ngx_http_guard_uring_active()) {
+        /* the ring is gone, and with it every operation */
+        if (chk->uring_hold) {
+            ngx_http_guard_check_buf_release(chk, chk->uring_hold,
+                                             chk->uring_hold_size);
+            chk->uring_hold = NULL;
+        }
+
+        chk->uring_recv = 0;
+        chk->uring_ops = 0;
+        chk->uring_slot = 0;
+        return;
+    }
+
+    n = ngx_http_guard_uring_close(chk->uring_slot - 1, chk,
+                                   chk->uring_ops != 0);
+
+    if (n == 0) {
+        /*
+         * The slot was emptied at once (the ring had no room): results of
+         * this run may still come, and keep their buffer until then; the
+         * slot is free only if none will.
+         */
+        if (chk->uring_ops == 0) {
+            ngx_http_guard_uring_slot_put(chk->uring_slot - 1);
+            chk->uring_slot = 0;
+        }
+
+        return;
+    }
+
+    chk->uring_ops += n;
 }

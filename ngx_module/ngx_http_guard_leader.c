@@ -20,6 +20,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_guard.h"
+#include "ngx_http_guard_uring.h"
 
 
 #define NGX_HTTP_GUARD_TICK     150
@@ -31,6 +32,7 @@ static void ngx_http_guard_tick(ngx_event_t *ev);
 static ngx_uint_t ngx_http_guard_lead(ngx_http_guard_sh_t *sh);
 static void ngx_http_guard_start_leading(ngx_cycle_t *cycle);
 static void ngx_http_guard_stop_leading(void);
+static ngx_uint_t ngx_http_guard_budget(void);
 static void ngx_http_guard_schedule(ngx_http_guard_check_t *chk,
     ngx_http_guard_peer_t *gp, ngx_msec_t delay);
 static void ngx_http_guard_check_handler(ngx_event_t *ev);
@@ -228,6 +230,8 @@ ngx_http_guard_start_leading(ngx_cycle_t *cycle)
 {
     ngx_msec_t                  now, delay, spread;
     ngx_uint_t                  i, j, k, total;
+    ngx_slab_pool_t            *shpool;
+    ngx_http_guard_sh_t        *sh;
     ngx_http_guard_peer_t      *gp;
     ngx_http_guard_check_t     *chk;
     ngx_http_guard_leader_t    *lc;
@@ -235,6 +239,21 @@ ngx_http_guard_start_leading(ngx_cycle_t *cycle)
 
     lc = &ngx_http_guard_gmcf->leader;
     lc->leading = 1;
+
+    if (ngx_http_guard_gmcf->check_io == NGX_HTTP_GUARD_IO_URING) {
+        /* slots: the budget, and as many closing; epoll if it cannot be */
+        (void) ngx_http_guard_uring_init(cycle, 2 * ngx_http_guard_budget(),
+                                         ngx_http_guard_check_uring_handler);
+    }
+
+    /* what the report says: what this leader really uses */
+
+    sh = ngx_http_guard_shm_root(ngx_http_guard_gmcf, &shpool);
+
+    ngx_shmtx_lock(&shpool->mutex);
+    sh->check_io = ngx_http_guard_uring_active() ? NGX_HTTP_GUARD_IO_URING
+                                                 : NGX_HTTP_GUARD_IO_EPOLL;
+    ngx_shmtx_unlock(&shpool->mutex);
 
     now = ngx_current_msec;
     up = ngx_http_guard_gmcf->upstreams.elts;
@@ -363,6 +382,9 @@ ngx_http_guard_stop_leading(void)
     }
 
     ngx_http_guard_check_bufs_free(lc);
+
+    /* the aborted checks' io_uring operations come back, then it goes */
+    ngx_http_guard_uring_done();
 }
 
 
@@ -378,6 +400,10 @@ ngx_http_guard_schedule(ngx_http_guard_check_t *chk,
     ev->data = gp;
     ev->log = ngx_cycle->log;
     ev->cancelable = 1;
+
+    if (ngx_http_guard_uring_active()) {
+        delay = ngx_http_guard_uring_align(delay);
+    }
 
     ngx_add_timer(ev, delay ? delay : 1);
 }

@@ -12,6 +12,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_guard.h"
+#include "ngx_http_guard_uring.h"
 #include "ngx_http_guard_status.h"
 
 
@@ -295,6 +296,13 @@ static ngx_command_t  ngx_http_guard_commands[] = {
       0,
       NULL },
 
+    { ngx_string("guard_check_io"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_guard_check_io,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("guard_state_file"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_guard_state_file,
@@ -349,6 +357,7 @@ ngx_http_guard_create_main_conf(ngx_conf_t *cf)
     }
 
     gmcf->shm_size = NGX_CONF_UNSET_SIZE;
+    gmcf->check_io = NGX_CONF_UNSET_UINT;
 
     if (ngx_array_init(&gmcf->matches, cf->pool, 4,
                        sizeof(ngx_http_guard_match_t *))

@@ -35,13 +35,16 @@ ngx_http_guard_status_json(ngx_http_guard_snap_t *snap,
 
     if (ngx_http_guard_out_printf(out, 512,
             "{\"version\":2,\"module\":\"%s\",\"nginx\":\"%s\","
-            "\"pid\":%P,\"leader_pid\":%P,\"takeovers\":%ui,"
+            "\"pid\":%P,\"leader_pid\":%P,\"check_io\":\"%s\","
+            "\"takeovers\":%ui,"
             "\"generation\":%ui,\"started\":%T,\"uptime_s\":%T,"
             "\"frozen\":%s,\"audit_seq\":%uL,\"audit_head\":\"%s\","
             "\"zone_size\":%uz,\"zone_used\":%uz,\"generated_at_ms\":%uL,"
             "\"pending_requests\":[",
             NGX_HTTP_GUARD_VERSION, NGINX_VERSION, ngx_pid,
-            snap->leader_pid, snap->takeovers, snap->generation,
+            snap->leader_pid,
+            snap->check_io == NGX_HTTP_GUARD_IO_URING ? "io_uring" : "epoll",
+            snap->takeovers, snap->generation,
             snap->started,
             (time_t) (snap->now / 1000) - snap->started,
             snap->frozen ? "true" : "false", snap->audit_seq, head,
