@@ -349,11 +349,12 @@ class Bench:
         res = {}
         for n in sizes:
             ups = self.scale_upstreams(n, [bport])
-            runs = [False, True] + (["peer"] if self.a.peer else [])
+            runs = [False, True, "uring"] + (["peer"] if self.a.peer else [])
             for r in range(rounds):
                 for ka in runs if r % 2 == 0 else runs[::-1]:
                     log("checks: %d servers, %s, round %d/%d" % (
                         n, "nginx_upstream_check_module" if ka == "peer"
+                        else "io_uring" if ka == "uring"
                         else "keepalive on" if ka else "keepalive off",
                         r + 1, rounds))
                     d = res.setdefault((n, ka), {})
@@ -369,10 +370,12 @@ class Bench:
                                res.setdefault((n, "floor"), {}))
                 self.syscall_run(res.setdefault("syscall", {}))
         for n in sizes:
-            for ka in (False, True):
+            for ka in (False, True, "uring"):
                 d = res[(n, ka)]
                 label = "%d servers, %s" % (
-                    n, "keepalive=%d" % CHECK_KA if ka else "new connection")
+                    n, "new connection, guard_check_io io_uring"
+                    if ka == "uring" else "keepalive=%d" % CHECK_KA if ka
+                    else "new connection")
                 self.row("first result for every server (ms), %s" % label,
                          "", spread(d["first"], 0), "",
                          GOALS["first_result"])
@@ -389,14 +392,16 @@ class Bench:
                 self.row("CPU per check, all workers (us), %s" % label, "",
                          "%s (user %s)" % (spread(d["cpu"], 1),
                                            spread(d["user"], 1)), "",
-                         GOALS["cpu_check_ka" if ka else "cpu_check"])
+                         GOALS["cpu_check_ka" if ka is True
+                               else "cpu_check"])
                 self.row("checks/s from the report's counters, %s" % label,
                          "", spread(d.get("rate_json", []), 0))
                 p = res.get((n, "peer"))
-                if ka or not p:
+                if ka is True or not p:
                     continue
-                label = "%d servers, new connection, against " \
-                    "nginx_upstream_check_module" % n
+                label = "%d servers, new connection%s, against " \
+                    "nginx_upstream_check_module" % (
+                        n, ", io_uring" if ka == "uring" else "")
                 self.row("checks/s achieved / configured, %s" % label,
                          "peer %s" % spread(p["rate"], 0),
                          spread(d["rate"], 0), "%.3f" % (
@@ -439,9 +444,13 @@ class Bench:
                          GOALS["render_" + f])
 
     def check_run(self, n, ka, ups, be, logp, d, render=False):
-        ng = self.front("checks-%d-%s" % (n, "ka" if ka else "new"), True,
-                        ups, check=self.check_line(keepalive=ka),
-                        upstream_keepalive=0)
+        ng = self.front("checks-%d-%s" % (
+                            n, "uring" if ka == "uring" else
+                            "ka" if ka else "new"), True,
+                        ups, check=self.check_line(keepalive=ka is True),
+                        upstream_keepalive=0,
+                        extra_http="    guard_check_io io_uring;\n"
+                        if ka == "uring" else "")
         ng.start()
         first, from_exec, _ = self.wait_all_results(ng, 120)
         d.setdefault("first", []).append(first * 1000)
