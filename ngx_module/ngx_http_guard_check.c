@@ -1221,7 +1221,13 @@ ngx_http_guard_check_buf_get(ngx_http_guard_check_t *chk)
 
     chk->buf_size = chk->size;
 
-    return ngx_alloc(chk->size, &chk->log);
+    /*
+     * Zeroed once, for memcheck: with guard_check_io io_uring the kernel
+     * fills the buffer on its own, through the ring, and memcheck would
+     * take what it wrote for uninitialised bytes.
+     */
+
+    return ngx_calloc(chk->size, &chk->log);
 }
 
 
