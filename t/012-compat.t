@@ -115,10 +115,10 @@ Guard::wait_health('t_tcp', $ENV{TEST_NGINX_B1}, 'up');
 Guard::wait_health('t_mysql', $ENV{TEST_NGINX_B4}, 'up');
 Guard::wait_health('t_ajp', $ENV{TEST_NGINX_B6}, 'up');
 Guard::wait_health('t_fastcgi', $ENV{TEST_NGINX_B8}, 'up');
-Guard::wait_health('t_mysql_err', $ENV{TEST_NGINX_B5}, '2', 'checks_failed');
-Guard::wait_health('t_ajp_bad', $ENV{TEST_NGINX_B7}, '2', 'checks_failed');
-Guard::wait_health('t_fastcgi_503', $ENV{TEST_NGINX_B9}, '2', 'checks_failed');
-Guard::wait_health('t_ssl_hello', $ENV{TEST_NGINX_B1}, '2', 'checks_failed');
+Guard::wait_reason('t_mysql_err', $ENV{TEST_NGINX_B5}, 'mysql error packet');
+Guard::wait_reason('t_ajp_bad', $ENV{TEST_NGINX_B7}, 'bad ajp reply');
+Guard::wait_reason('t_fastcgi_503', $ENV{TEST_NGINX_B9}, 'status 503');
+Guard::wait_reason('t_ssl_hello', $ENV{TEST_NGINX_B1}, 'tls handshake failed');
 --- request eval
 ["GET /status", "GET /guard"]
 --- response_body_like eval

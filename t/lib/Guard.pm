@@ -33,7 +33,7 @@ use Time::HiRes qw(time sleep);
 
 our @EXPORT = qw(make_certs start_hostile stop_hostile hostile_log hostile_log_count
                  http_get guard_status wait_for kill_leader server_state upstream_state
-                 wait_health health_file old_workers schema_errors
+                 wait_health wait_reason health_file old_workers schema_errors
                  prom_errors shares who write_tokens token_hash);
 
 our $ERROR;    # why the last http_get / guard_status / kill_leader failed
@@ -437,6 +437,33 @@ sub wait_health {
                       . ($COUNTERS{$field} ? '>= ' : '') . "$want within "
                       . "${timeout}s");
     Test::More::diag("wait_health: saw $seen");
+    return 0;
+}
+
+# wait_reason($up, $port, $reason, $timeout = 10) -> true once the last
+# failed check of 127.0.0.1:$port in $up failed for $reason (last_failure's
+# reason of the JSON report); otherwise one failed test saying what it saw.
+# For a server whose backend starts after nginx: its first checks may fail
+# with "connect refused" before the reason the test is about.
+sub wait_reason {
+    my ($up, $port, $want, $timeout) = @_;
+    $timeout //= 10;
+    my $seen = 'nothing yet';
+    my $ok = wait_for(sub {
+        my $s = guard_status() or do { $seen = "no status: $ERROR"; return 0 };
+        my $srv = server_state($s, $up, "127.0.0.1:$port")
+            or do { $seen = "no server 127.0.0.1:$port in $up"; return 0 };
+        my $r = ref $srv->{last_failure} eq 'HASH'
+              ? $srv->{last_failure}{reason} : undef;
+        $seen = 'reason ' . ($r // 'none');
+        return defined $r && $r eq $want;
+    }, $timeout);
+    return $ok if $ok;
+    require Test::More;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    Test::More::ok(0, "wait_reason: $up 127.0.0.1:$port failed for "
+                      . "\"$want\" within ${timeout}s");
+    Test::More::diag("wait_reason: saw $seen");
     return 0;
 }
 
