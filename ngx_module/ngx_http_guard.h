@@ -491,6 +491,7 @@ struct ngx_http_guard_peer_s {
     ngx_http_guard_upstream_t       *up;
     ngx_http_guard_check_t          *check;         /* leader only */
     ngx_msec_t                       second;        /* leader: see lead() */
+    ngx_msec_t                       due;           /* leader: check due */
     ngx_queue_t                      wait;          /* leader: for a slot */
     ngx_uint_t                       cfg_down;
     ngx_uint_t                       cfg_weight;

@@ -26,6 +26,8 @@
 #define NGX_HTTP_GUARD_TICK     150
 #define NGX_HTTP_GUARD_LEASE    2000
 #define NGX_HTTP_GUARD_SETTLE   20
+#define NGX_HTTP_GUARD_LATE_MAX 50      /* ms: a start this late keeps its
+                                           due time as the next one's base */
 
 
 static void ngx_http_guard_tick(ngx_event_t *ev);
@@ -405,7 +407,13 @@ ngx_http_guard_schedule(ngx_http_guard_check_t *chk,
         delay = ngx_http_guard_uring_align(delay);
     }
 
-    ngx_add_timer(ev, delay ? delay : 1);
+    if (delay == 0) {
+        delay = 1;
+    }
+
+    gp->due = ngx_current_msec + delay;
+
+    ngx_add_timer(ev, delay);
 }
 
 
@@ -564,7 +572,7 @@ static void
 ngx_http_guard_check_done(ngx_http_guard_peer_t *gp, ngx_uint_t ok,
     u_char *reason, ngx_msec_t started, ngx_http_guard_agent_t *agent)
 {
-    ngx_msec_t                   delay;
+    ngx_msec_t                   delay, late;
     ngx_http_guard_leader_t     *lc;
     ngx_http_guard_upstream_t   *up;
     ngx_http_guard_srv_conf_t   *gscf;
@@ -596,7 +604,12 @@ ngx_http_guard_check_done(ngx_http_guard_peer_t *gp, ngx_uint_t ok,
         return;
     }
 
-    /* the next check counts from this one's start, not its end */
+    /*
+     * The next check counts from this one's start, not its end: from when
+     * it was due when it started a little late (a long loop iteration, a
+     * batch of the io_uring grid), so that such delays do not add up from
+     * one interval to the next and slow the checks down.
+     */
 
     if (gp->second) {
         /* the first check of a new schedule: its phase comes next */
@@ -604,8 +617,14 @@ ngx_http_guard_check_done(ngx_http_guard_peer_t *gp, ngx_uint_t ok,
         gp->second = 0;
 
     } else {
-        res.next = started + gscf->interval
-                   + ngx_http_guard_random(gscf->jitter);
+        late = started - gp->due;
+
+        res.next = ((ngx_msec_int_t) late >= 0
+                    && late <= ngx_min(NGX_HTTP_GUARD_LATE_MAX,
+                                       gscf->interval / 4))
+                   ? gp->due : started;
+
+        res.next += gscf->interval + ngx_http_guard_random(gscf->jitter);
     }
 
     if (ok != NGX_HTTP_GUARD_CHECK_SKIP) {
