@@ -110,6 +110,8 @@ class Front:
                  "    map $status $not2xx { ~^2 0; default 1; }\n"
                  "    access_log %s/logs/not2xx.log err if=$not2xx;\n"
                  "    keepalive_requests 1000000;\n" % ng.prefix)
+        if self.module and s.a.check_io != "epoll":
+            text += "    guard_check_io %s;\n" % s.a.check_io
         for name, (balancer, servers, check) in ups:
             text += "    upstream %s {\n" % name
             if balancer:
@@ -180,6 +182,7 @@ class Front:
             m["zone_used"] = rep.get("zone_used") if rep else None
             m["zone_size"] = rep.get("zone_size") if rep else None
             m["leader_pid"] = rep.get("leader_pid") if rep else None
+            m["check_io"] = rep.get("check_io") if rep else None
             # checks/s from the report's counters over 3 s
             time.sleep(3)
             rep2 = self.status()
@@ -632,6 +635,14 @@ class Soak:
                      str(la), "a worker", "ok" if la else "**NONE**"))
         if not la:
             fails.append("no checking worker at the end")
+        ios = [x["module"].get("check_io") for x in (before, after)]
+        ok = ios == [self.a.check_io] * 2
+        rows.append(("checks over (check_io of the report), start / end",
+                     "-", "%s / %s" % tuple(ios), self.a.check_io,
+                     "ok" if ok else "**OTHER**"))
+        if not ok:
+            fails.append("the checks did not run over %s (check_io %s / %s)"
+                         % ((self.a.check_io,) + tuple(ios)))
         if self.not_quiet:
             fails.append("not every server healthy and active within 60 s "
                          "of every backend being up (%s)" %
@@ -742,6 +753,10 @@ def main(top, argv):
                    "(default 4: about 2,000 requests/s per front)")
     p.add_argument("--keep", action="store_true",
                    help="keep the run directory (configs, logs)")
+    p.add_argument("--check-io", choices=("epoll", "io_uring"),
+                   default="epoll",
+                   help="guard_check_io of the module's front (default "
+                   "epoll, the directive's default)")
     a = p.parse_args(argv)
     a.argv = argv
     if a.seed is None:
