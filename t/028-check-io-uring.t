@@ -40,43 +40,20 @@ sub established {
 our ($Sysctl, $Saved) = ('/proc/sys/kernel/io_uring_disabled', undef);
 END { if (defined $Saved && open my $f, '>', $Sysctl) { print $f $Saved; close $f } }
 
+# one upstream per misbehaving server, named after its mode; the endless
+# body is read to its limit by a rule that never matches
+our $Hostile = join '', map {
+    my $mode = $modes{$_};
+    "    upstream $mode {\n        server 127.0.0.1:$ENV{\"TEST_NGINX_$_\"};\n"
+    . "        guard_check http interval=300ms timeout=1s fall=1"
+    . ($mode eq 'endless' ? ' match=never' : '') . ";\n    }\n"
+} sort keys %modes;
+
 our $Common = <<"EOF";
     guard_check_io io_uring;
     guard_match never { body ~ "never-there"; }
     guard_match up { status 200; body ~ "\\"status\\": *\\"up\\""; }
-    upstream silent {
-        server 127.0.0.1:$ENV{TEST_NGINX_B1};
-        guard_check http interval=300ms timeout=1s fall=1;
-    }
-    upstream drip {
-        server 127.0.0.1:$ENV{TEST_NGINX_B2};
-        guard_check http interval=300ms timeout=1s fall=1;
-    }
-    upstream bigheaders {
-        server 127.0.0.1:$ENV{TEST_NGINX_B3};
-        guard_check http interval=300ms timeout=1s fall=1;
-    }
-    upstream endless {
-        server 127.0.0.1:$ENV{TEST_NGINX_B4};
-        guard_check http interval=300ms timeout=1s fall=1 match=never;
-    }
-    upstream garbage {
-        server 127.0.0.1:$ENV{TEST_NGINX_B5};
-        guard_check http interval=300ms timeout=1s fall=1;
-    }
-    upstream reset {
-        server 127.0.0.1:$ENV{TEST_NGINX_B6};
-        guard_check http interval=300ms timeout=1s fall=1;
-    }
-    upstream noaccept {
-        server 127.0.0.1:$ENV{TEST_NGINX_B7};
-        guard_check http interval=300ms timeout=1s fall=1;
-    }
-    upstream close {
-        server 127.0.0.1:$ENV{TEST_NGINX_B8};
-        guard_check http interval=300ms timeout=1s fall=1;
-    }
-    upstream good {
+$Hostile    upstream good {
         server 127.0.0.1:$ENV{TEST_NGINX_B9};
         guard_check http uri=/health interval=300ms fall=1 rise=1 match=up;
     }

@@ -417,27 +417,15 @@ my %COUNTERS = map { $_ => 1 } qw(checks checks_failed down_transitions rise_cou
 sub wait_health {
     my ($up, $port, $want, $field, $timeout) = @_;
     $field //= 'health';
-    $timeout //= 10;
-    my $seen = 'nothing yet';
-    my $ok = wait_for(sub {
-        my $s = guard_status() or do { $seen = "no status: $ERROR"; return 0 };
-        my $srv = server_state($s, $up, "127.0.0.1:$port")
-            or do { $seen = "no server 127.0.0.1:$port in $up"; return 0 };
-        my $v = $srv->{$field};
-        $seen = "$field " . ($v // 'absent');
-        return 0 unless defined $v;
-        return $v =~ /^\d+\z/ && $want =~ /^\d+\z/ && $v >= $want
-            if $COUNTERS{$field};
-        return $v eq $want;
-    }, $timeout);
-    return $ok if $ok;
-    require Test::More;
-    local $Test::Builder::Level = $Test::Builder::Level + 1;
-    Test::More::ok(0, "wait_health: $up 127.0.0.1:$port $field "
-                      . ($COUNTERS{$field} ? '>= ' : '') . "$want within "
-                      . "${timeout}s");
-    Test::More::diag("wait_health: saw $seen");
-    return 0;
+    return _wait_server($up, $port, $timeout,
+        "$field " . ($COUNTERS{$field} ? '>= ' : '') . $want, sub {
+            my $v = $_[0]{$field};
+            return ("$field " . ($v // 'absent'), 0) unless defined $v;
+            return ("$field $v",
+                    $COUNTERS{$field}
+                    ? $v =~ /^\d+\z/ && $want =~ /^\d+\z/ && $v >= $want
+                    : $v eq $want);
+        });
 }
 
 # wait_reason($up, $port, $reason, $timeout = 10) -> true once the last
@@ -447,23 +435,34 @@ sub wait_health {
 # with "connect refused" before the reason the test is about.
 sub wait_reason {
     my ($up, $port, $want, $timeout) = @_;
+    return _wait_server($up, $port, $timeout, "failed for \"$want\"", sub {
+        my $f = $_[0]{last_failure};
+        my $r = ref $f eq 'HASH' ? $f->{reason} : undef;
+        return ('reason ' . ($r // 'none'), defined $r && $r eq $want);
+    });
+}
+
+# _wait_server($up, $port, $timeout, $what, $check): polls the JSON report
+# until $check->(server object) returns (seen, true), for $timeout seconds
+# (default 10); on timeout one failed test naming $what and what it saw
+sub _wait_server {
+    my ($up, $port, $timeout, $what, $check) = @_;
     $timeout //= 10;
     my $seen = 'nothing yet';
     my $ok = wait_for(sub {
         my $s = guard_status() or do { $seen = "no status: $ERROR"; return 0 };
         my $srv = server_state($s, $up, "127.0.0.1:$port")
             or do { $seen = "no server 127.0.0.1:$port in $up"; return 0 };
-        my $r = ref $srv->{last_failure} eq 'HASH'
-              ? $srv->{last_failure}{reason} : undef;
-        $seen = 'reason ' . ($r // 'none');
-        return defined $r && $r eq $want;
+        (my $saw, my $done) = $check->($srv);
+        $seen = $saw;
+        return $done;
     }, $timeout);
     return $ok if $ok;
+    my $name = (caller(1))[3] =~ s/.*:://r;
     require Test::More;
-    local $Test::Builder::Level = $Test::Builder::Level + 1;
-    Test::More::ok(0, "wait_reason: $up 127.0.0.1:$port failed for "
-                      . "\"$want\" within ${timeout}s");
-    Test::More::diag("wait_reason: saw $seen");
+    local $Test::Builder::Level = $Test::Builder::Level + 2;
+    Test::More::ok(0, "$name: $up 127.0.0.1:$port $what within ${timeout}s");
+    Test::More::diag("$name: saw $seen");
     return 0;
 }
 
