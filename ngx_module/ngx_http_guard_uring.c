@@ -61,7 +61,7 @@ ngx_http_guard_check_io(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
                            "guard_check_io io_uring: this module was built "
                            "without io_uring (it needs the headers of "
-                           "Linux 6.1 or later), checks use epoll");
+                           "Linux 6.0 or later), checks use epoll");
 #endif
         gmcf->check_io = NGX_HTTP_GUARD_IO_URING;
         return NGX_CONF_OK;
