@@ -293,6 +293,7 @@ typedef struct {
     uint64_t                         audit_seq;
     ngx_uint_t                       audit_failing; /* a write failed */
     ngx_uint_t                       check_io;      /* the leader's path */
+    ngx_msec_t                       check_grid;    /* the leader's grid */
     u_char                           audit_head[32];
 
     /* the admin API: freeze switch, work for the tick, the state file */
@@ -332,6 +333,8 @@ typedef struct {
  * queue; upstreams with waiting checks take turns at the slots that free.
  * Results that may move routing mark their upstream unsettled; the pool
  * rules run once for all of them, at most every NGX_HTTP_GUARD_SETTLE ms.
+ * Check starts are rounded to the grid, so that checks due close together
+ * share one wake-up of the worker (see ngx_http_guard_grid()).
  */
 typedef struct {
     ngx_event_t                      tick;
@@ -345,6 +348,7 @@ typedef struct {
     ngx_http_guard_check_free_t     *free;          /* receive buffers */
     ngx_uint_t                       nfree;
     ngx_msec_t                       saved;         /* state file written */
+    ngx_msec_t                       grid;          /* ms, 1: none */
 } ngx_http_guard_leader_t;
 
 
@@ -491,7 +495,8 @@ struct ngx_http_guard_peer_s {
     ngx_http_guard_upstream_t       *up;
     ngx_http_guard_check_t          *check;         /* leader only */
     ngx_msec_t                       second;        /* leader: see lead() */
-    ngx_msec_t                       due;           /* leader: check due */
+    ngx_msec_t                       due;           /* leader: check due,
+                                                       before the grid */
     ngx_queue_t                      wait;          /* leader: for a slot */
     ngx_uint_t                       cfg_down;
     ngx_uint_t                       cfg_weight;

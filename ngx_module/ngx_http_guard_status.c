@@ -581,6 +581,7 @@ ngx_http_guard_status_snapshot(ngx_http_request_t *r,
 
     snap->leader_pid = sh->leader_pid;
     snap->check_io = sh->check_io;
+    snap->check_grid = sh->check_grid;
     /* the first worker to take the lease is no takeover */
     snap->takeovers = sh->leader_changes ? sh->leader_changes - 1 : 0;
     snap->generation = sh->generation;

@@ -132,6 +132,7 @@ typedef struct {
     ngx_uint_t                       found;      /* ?upstream= exists */
     ngx_pid_t                        leader_pid;
     ngx_uint_t                       check_io;      /* _IO_EPOLL, _URING */
+    ngx_msec_t                       check_grid;    /* ms */
     ngx_uint_t                       takeovers;  /* leader changes - 1 */
     ngx_uint_t                       generation;
     ngx_uint_t                       frozen;     /* the admin API's switch */

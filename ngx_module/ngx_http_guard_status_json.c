@@ -36,6 +36,7 @@ ngx_http_guard_status_json(ngx_http_guard_snap_t *snap,
     if (ngx_http_guard_out_printf(out, 512,
             "{\"version\":2,\"module\":\"%s\",\"nginx\":\"%s\","
             "\"pid\":%P,\"leader_pid\":%P,\"check_io\":\"%s\","
+            "\"check_grid_duration_ms\":%M,"
             "\"takeovers\":%ui,"
             "\"generation\":%ui,\"started\":%T,\"uptime_s\":%T,"
             "\"frozen\":%s,\"audit_seq\":%uL,\"audit_head\":\"%s\","
@@ -44,6 +45,7 @@ ngx_http_guard_status_json(ngx_http_guard_snap_t *snap,
             NGX_HTTP_GUARD_VERSION, NGINX_VERSION, ngx_pid,
             snap->leader_pid,
             snap->check_io == NGX_HTTP_GUARD_IO_URING ? "io_uring" : "epoll",
+            snap->check_grid,
             snap->takeovers, snap->generation,
             snap->started,
             (time_t) (snap->now / 1000) - snap->started,

@@ -76,29 +76,6 @@ ngx_http_guard_check_io(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-/*
- * A check's start, rounded to the nearest point of the grid (never now or
- * before): checks of different servers due within a few milliseconds of
- * each other start in the same loop iteration.  Nearest, not up: a start
- * that ran a little late must not push the next one a whole step.
- */
-
-ngx_msec_t
-ngx_http_guard_uring_align(ngx_msec_t delay)
-{
-    ngx_msec_t  due;
-
-    due = ngx_current_msec + delay + NGX_HTTP_GUARD_URING_GRID / 2;
-    due -= due % NGX_HTTP_GUARD_URING_GRID;
-
-    if ((ngx_msec_int_t) (due - ngx_current_msec) <= 0) {
-        due += NGX_HTTP_GUARD_URING_GRID;
-    }
-
-    return due - ngx_current_msec;
-}
-
-
 #if (NGX_HAVE_GUARD_URING)
 
 #include <linux/io_uring.h>

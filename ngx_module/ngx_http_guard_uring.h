@@ -20,13 +20,6 @@
 #include <ngx_core.h>
 
 
-/*
- * With io_uring, check starts are rounded to this grid (ms), so that the
- * checks of one loop iteration share one submission and one wake-up.
- */
-#define NGX_HTTP_GUARD_URING_GRID     10
-
-
 /* operation tags, in the low three bits of a pointer */
 #define NGX_HTTP_GUARD_URING_SOCKET   1
 #define NGX_HTTP_GUARD_URING_CONNECT  2
@@ -45,7 +38,6 @@ typedef void (*ngx_http_guard_uring_handler_pt)(void *data, ngx_uint_t tag,
 
 char *ngx_http_guard_check_io(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-ngx_msec_t ngx_http_guard_uring_align(ngx_msec_t delay);
 ngx_int_t ngx_http_guard_uring_init(ngx_cycle_t *cycle, ngx_uint_t slots,
     ngx_http_guard_uring_handler_pt handler);
 void ngx_http_guard_uring_done(void);

@@ -92,6 +92,9 @@ sub scale_test {
     Test::More::cmp_ok($first, '<=', 2 * $INTERVAL,
                        "first results within two intervals "
                        . "(${first}s after the start)");
+    # 10,000 servers every 2 s: 5,000 checks a second, the finest grid
+    my ($grid) = $body =~ /"check_grid_duration_ms":(\d+)/;
+    Test::More::is($grid, 10, 'check starts on a 10 ms grid');
 
     # 2. the backend stops: every server down within fall x interval + 2 s
     Guard::stop_nginx($BE);
