@@ -403,14 +403,15 @@ ngx_http_guard_stop_leading(void)
  * checks due within a few milliseconds of each other start in the same
  * loop iteration and share its wake-up (and, with io_uring, one
  * submission).  Each wake-up of the checking worker costs about the same
- * whatever it does, so that at a thousand checks a second a grid of 10 ms
- * cost three times the user time per check of one of 50 ms (README,
- * Benchmarks).  The grid aims at NGX_HTTP_GUARD_GRID_BATCH checks per
- * point at the configured rate, between NGX_HTTP_GUARD_GRID_MIN and
- * NGX_HTTP_GUARD_GRID_MAX ms, and at most a tenth of the shortest
- * interval.  Only the start moves: the next check counts from when this
- * one was due (check_done), so that the interval stays the configured one
- * and a start is never more than half a grid away from its due time.
+ * whatever it does: at a thousand checks a second, a grid of 50 ms
+ * instead of 10 (io_uring) or none (epoll) halved the CPU per check
+ * (README, Last runs).  The grid aims at NGX_HTTP_GUARD_GRID_BATCH
+ * checks per point at the configured rate, between
+ * NGX_HTTP_GUARD_GRID_MIN and NGX_HTTP_GUARD_GRID_MAX ms, and at most a
+ * tenth of the shortest interval.  Only the start moves: the next check
+ * counts from when this one was due (check_done), so that the interval
+ * stays the configured one and a start is never more than half a grid
+ * away from its due time.
  */
 
 static ngx_msec_t
