@@ -171,10 +171,11 @@ ngx_http_guard_tick(ngx_event_t *ev)
     ngx_shmtx_unlock(&shpool->mutex);
 
     if (lead && !lc->leading) {
+        lc->grid = ngx_http_guard_grid();
         ngx_log_error(NGX_LOG_NOTICE, ev->log, 0,
                       "upstream guard: worker %P runs the checks "
-                      "(config generation %ui)",
-                      ngx_pid, ngx_http_guard_gmcf->generation);
+                      "(config generation %ui, starts on a %M ms grid)",
+                      ngx_pid, ngx_http_guard_gmcf->generation, lc->grid);
         ngx_http_guard_start_leading(ev->data);
 
     } else if (!lead && lc->leading) {
@@ -247,7 +248,6 @@ ngx_http_guard_start_leading(ngx_cycle_t *cycle)
 
     lc = &ngx_http_guard_gmcf->leader;
     lc->leading = 1;
-    lc->grid = ngx_http_guard_grid();
 
     if (ngx_http_guard_gmcf->check_io == NGX_HTTP_GUARD_IO_URING) {
         /* slots: the budget, and as many closing; epoll if it cannot be */

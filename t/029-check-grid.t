@@ -65,6 +65,8 @@ Test::More::is(main::grid(), 50, 'two checks a second: a 50 ms grid');
 --- request
 GET /guard
 --- response_body_like: "check_grid_duration_ms":50,
+--- error_log eval
+qr/upstream guard: worker \d+ runs the checks \(config generation \d+, starts on a 50 ms grid\)/
 --- no_error_log
 [alert]
 [crit]
