@@ -636,7 +636,8 @@ static void
 ngx_http_guard_check_done(ngx_http_guard_peer_t *gp, ngx_uint_t ok,
     u_char *reason, ngx_msec_t started, ngx_http_guard_agent_t *agent)
 {
-    ngx_msec_t                   delay, late;
+    ngx_msec_t                   delay;
+    ngx_msec_int_t               late;
     ngx_http_guard_leader_t     *lc;
     ngx_http_guard_upstream_t   *up;
     ngx_http_guard_srv_conf_t   *gscf;
@@ -670,9 +671,10 @@ ngx_http_guard_check_done(ngx_http_guard_peer_t *gp, ngx_uint_t ok,
 
     /*
      * The next check counts from this one's start, not its end: from when
-     * it was due when it started on the grid (up to half a grid early or
-     * late) or a little late (a long loop iteration), so that such shifts
-     * do not add up from one interval to the next and change the rate.
+     * it was due when it started on the grid (half a grid early or late;
+     * a whole grid is allowed) or a little late (a long loop iteration),
+     * so that such shifts do not add up from one interval to the next and
+     * change the rate.
      */
 
     if (gp->second) {
@@ -681,12 +683,12 @@ ngx_http_guard_check_done(ngx_http_guard_peer_t *gp, ngx_uint_t ok,
         gp->second = 0;
 
     } else {
-        late = started - gp->due;
+        late = (ngx_msec_int_t) (started - gp->due);
 
-        res.next = ((ngx_msec_int_t) late >= -(ngx_msec_int_t) lc->grid
-                    && (ngx_msec_int_t) late
-                       <= (ngx_msec_int_t) ngx_min(NGX_HTTP_GUARD_LATE_MAX,
-                                                   gscf->interval / 4))
+        res.next = (late >= -(ngx_msec_int_t) lc->grid
+                    && late <= (ngx_msec_int_t)
+                               ngx_min(NGX_HTTP_GUARD_LATE_MAX,
+                                       gscf->interval / 4))
                    ? gp->due : started;
 
         res.next += gscf->interval + ngx_http_guard_random(gscf->jitter);
