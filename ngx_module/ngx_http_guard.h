@@ -25,7 +25,7 @@
 #define NGX_HTTP_GUARD_VERSION        "0.3.0"
 #define NGX_HTTP_GUARD_SHM_NAME       "upstream_guard"
 #define NGX_HTTP_GUARD_SHM_MAGIC      0x72617567   /* "guar" in memory */
-#define NGX_HTTP_GUARD_SHM_LAYOUT     4   /* bump on a shared struct change */
+#define NGX_HTTP_GUARD_SHM_LAYOUT     5   /* bump on a shared struct change */
 
 /* check types */
 #define NGX_HTTP_GUARD_TCP            1
@@ -264,6 +264,7 @@ struct ngx_http_guard_sh_upstream_s {
     ngx_uint_t                       in_rotation;   /* by the floor rule */
     ngx_uint_t                       below_floor;   /* alert logged */
     ngx_uint_t                       panic;         /* nothing in rotation */
+    ngx_uint_t                       unsettled;     /* routing moved, gen not */
     uint64_t                         last_change;
     uint64_t                         added;         /* last_change: never */
 };
@@ -623,6 +624,7 @@ typedef struct {
 ngx_int_t ngx_http_guard_state_result(ngx_http_guard_peer_t *gp,
     ngx_http_guard_result_t *res, ngx_http_guard_change_t *ch);
 ngx_int_t ngx_http_guard_state_settle(ngx_http_guard_upstream_t *up);
+ngx_uint_t ngx_http_guard_state_settle_locked(ngx_http_guard_upstream_t *up);
 void ngx_http_guard_state_takeover(ngx_http_guard_main_conf_t *gmcf);
 ngx_uint_t ngx_http_guard_state_mapped(ngx_http_guard_upstream_t *up);
 void ngx_http_guard_state_ramp(ngx_http_guard_upstream_t *up);

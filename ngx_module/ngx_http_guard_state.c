@@ -202,10 +202,15 @@ ngx_http_guard_state_result(ngx_http_guard_peer_t *gp,
 
     /*
      * The pool rules walk every server of the upstream: they run once for
-     * a batch of results, in ngx_http_guard_state_settle(), never here.
-     * With 10,000 servers in one upstream, a walk per result made the
-     * first results of a start cost seconds and lost the checking lease.
+     * a batch of results, in ngx_http_guard_state_settle_locked(), never
+     * here.  With 10,000 servers in one upstream, a walk per result made
+     * the first results of a start cost seconds and lost the checking
+     * lease.
      */
+
+    if (ch->routing) {
+        up->sh->unsettled = 1;
+    }
 
     ngx_shmtx_unlock(&shpool->mutex);
 
@@ -215,10 +220,9 @@ ngx_http_guard_state_result(ngx_http_guard_peer_t *gp,
 
 /*
  * After a batch of results that may have moved routing (leader.c calls it
- * for each upstream marked so, at most every few milliseconds): the pool
- * rules (promotions, agent drains, the floor) on the state as it is now,
- * and a new generation, so that every process re-applies the peers once.
- * NGX_DECLINED: this process no longer runs the checks.
+ * for each upstream marked so, at most every few milliseconds): settles
+ * the upstream unless a reader did since.  NGX_DECLINED: this process no
+ * longer runs the checks.
  */
 
 ngx_int_t
@@ -236,12 +240,49 @@ ngx_http_guard_state_settle(ngx_http_guard_upstream_t *up)
         return NGX_DECLINED;
     }
 
-    (void) ngx_http_guard_pool_eval(up, ngx_http_guard_now_ms());
-    ngx_atomic_fetch_add(&up->sh->gen, 1);
+    (void) ngx_http_guard_state_settle_locked(up);
 
     ngx_shmtx_unlock(&shpool->mutex);
 
     return NGX_OK;
+}
+
+
+/*
+ * Under the zone mutex: when results moved routing since the pool rules
+ * last ran (promotions, agent drains, the floor on the state as it is
+ * now), runs them and starts a new generation, so that every process
+ * re-applies the peers on its next request.  The checking worker does it
+ * for a batch of results, up to NGX_HTTP_GUARD_SETTLE ms later; whoever
+ * shows the state or decides on it (the reports, an admin command) does
+ * it first, so that a state it shows is a state every balancer keeps from
+ * its next request on.  Only a process of the zone's current nginx.conf
+ * may: an old worker's rules (floor, standbys) may be another file's.
+ * Returns 1 when it settled.
+ */
+
+ngx_uint_t
+ngx_http_guard_state_settle_locked(ngx_http_guard_upstream_t *up)
+{
+    ngx_slab_pool_t      *shpool;
+    ngx_http_guard_sh_t  *sh;
+
+    if (up->sh == NULL || !up->sh->unsettled) {
+        return 0;
+    }
+
+    sh = ngx_http_guard_shm_root(up->gmcf, &shpool);
+
+    if (sh->generation != up->gmcf->generation) {
+        return 0;
+    }
+
+    (void) ngx_http_guard_pool_eval(up, ngx_http_guard_now_ms());
+
+    up->sh->unsettled = 0;
+    ngx_atomic_fetch_add(&up->sh->gen, 1);
+
+    return 1;
 }
 
 
@@ -267,9 +308,17 @@ ngx_http_guard_state_takeover(ngx_http_guard_main_conf_t *gmcf)
     ngx_shmtx_lock(&shpool->mutex);
 
     for (i = 0; i < gmcf->upstreams.nelts; i++) {
-        if (up[i].sh && ngx_http_guard_pool_eval(&up[i], now)) {
+        if (up[i].sh == NULL) {
+            continue;
+        }
+
+        /* results the old leader had no time to settle count too */
+
+        if (ngx_http_guard_pool_eval(&up[i], now) || up[i].sh->unsettled) {
             ngx_atomic_fetch_add(&up[i].sh->gen, 1);
         }
+
+        up[i].sh->unsettled = 0;
     }
 
     ngx_shmtx_unlock(&shpool->mutex);
@@ -327,6 +376,7 @@ ngx_http_guard_state_mapped(ngx_http_guard_upstream_t *up)
     }
 
     (void) ngx_http_guard_pool_eval(up, ngx_http_guard_now_ms());
+    up->sh->unsettled = 0;
     ngx_atomic_fetch_add(&up->sh->gen, 1);
 
     ngx_shmtx_unlock(&shpool->mutex);
@@ -1024,6 +1074,9 @@ ngx_http_guard_state_admin(ngx_http_guard_peer_t *gp,
     now = ngx_http_guard_now_ms();
 
     ngx_shmtx_lock(&shpool->mutex);
+
+    /* the floor is judged on the pool the balancers have */
+    (void) ngx_http_guard_state_settle_locked(up);
 
     res->admin_before = s->admin;
     res->admin_after = s->admin;

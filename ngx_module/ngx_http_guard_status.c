@@ -715,6 +715,9 @@ ngx_http_guard_snap_upstream(ngx_http_request_t *r,
 
     ngx_shmtx_lock(&shpool->mutex);
 
+    /* show no state that the balancers do not keep yet */
+    (void) ngx_http_guard_state_settle_locked(up);
+
     for (i = 0; i < up->npeers; i++) {
         if (ngx_http_guard_snap_server(r->pool, &up->peers[i], &all[i], now)
             != NGX_OK)

@@ -178,6 +178,10 @@ ngx_http_guard_cs_handler(ngx_http_request_t *r)
         generation = sh->generation;
 
         for (i = 0; i < gmcf->upstreams.nelts; i++) {
+
+            /* show no state that the balancers do not keep yet */
+            (void) ngx_http_guard_state_settle_locked(&up[i]);
+
             for (j = 0; j < up[i].npeers; j++, k++) {
                 gp = &up[i].peers[j];
 

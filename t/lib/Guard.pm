@@ -347,17 +347,19 @@ sub guard_status {
     return $json;
 }
 
-# wait_for(sub { ... }, $timeout) -> the sub's first true result, or 0 after
-# $timeout seconds (default 10). Calls the sub every 100 ms; a sub that dies
-# counts as false.
+# wait_for(sub { ... }, $timeout, $pause) -> the sub's first true result,
+# or 0 after $timeout seconds (default 10). Calls the sub every $pause
+# seconds (default 0.1; 0 for a test that must act the moment a state
+# shows); a sub that dies counts as false.
 sub wait_for {
-    my ($code, $timeout) = @_;
+    my ($code, $timeout, $pause) = @_;
     my $end = time + ($timeout // 10);
+    $pause //= 0.1;
     while (1) {
         my $r = eval { $code->() };
         return $r if $r;
         return 0 if time >= $end;
-        sleep 0.1;
+        sleep $pause if $pause;
     }
 }
 
