@@ -367,6 +367,7 @@ class Bench:
                 log("checks: %d servers, the floor (bare system calls), "
                     "round %d/%d" % (n, r + 1, rounds))
                 self.floor_run(bport, n * 1000 // INTERVAL_MS,
+                               res[(n, False)].get("grid", [1])[-1],
                                res.setdefault((n, "floor"), {}))
                 self.syscall_run(res.setdefault("syscall", {}))
         for n in sizes:
@@ -423,8 +424,10 @@ class Bench:
         for n in sizes:
             d, f = res[(n, False)], res[(n, "floor")]
             self.row("CPU per check of the same system calls at the same "
-                     "rate in a bare C loop (us), the floor, %d servers"
-                     % n, "", "%s (user %s)" % (spread(f["cpu"], 1),
+                     "rate on the same %s ms grid in a bare C loop (us), "
+                     "the floor, %d servers" % (
+                         "/".join(str(g) for g in sorted(set(f["grid"]))),
+                         n), "", "%s (user %s)" % (spread(f["cpu"], 1),
                                                 spread(f["user"], 1)), "")
             self.row("CPU per check, module / floor, %d servers, new "
                      "connection" % n, "", "", "%.2f (user %.2f)" % (
@@ -463,6 +466,8 @@ class Bench:
         if j0 is None or j1 is None:
             raise Fatal("no JSON report from %s" % ng.name)
         ch0, ch1 = report_checks(j0), report_checks(j1)
+        if j1.get("check_grid_duration_ms"):
+            d.setdefault("grid", []).append(j1["check_grid_duration_ms"])
         g0, g1 = (field(j, "generated_at_ms", "time_ms") for j in (j0, j1))
         if ch0 is not None and ch1 is not None and g0 and g1 and g1 > g0:
             d.setdefault("rate_json", []).append(
@@ -475,12 +480,14 @@ class Bench:
         ng.stop()
         self.check_figures(be, logp, d, c0, t0, c1, t1)
 
-    def floor_run(self, port, rate, f):
+    def floor_run(self, port, rate, grid, f):
         """The floor: the system calls of one check over a new connection
-        (GET /health, as the module sends it) at `rate` checks per second
-        in a bare C program (scripts/benchlib/floor.c), against the same
+        (GET /health, as the module sends it) at `rate` checks per second,
+        started on the `grid` (ms) the module's report said it used, in a
+        bare C program (scripts/benchlib/floor.c), against the same
         backend; user and system CPU per check.  Its requests fall
         outside the check windows."""
+        f.setdefault("grid", []).append(grid)
         exe = os.path.join(self.run.dir, "floor")
         if not os.path.exists(exe):
             src = os.path.join(self.top, "scripts", "benchlib", "floor.c")
@@ -490,7 +497,8 @@ class Bench:
                "User-Agent: nginx-upstream-guard/0\r\n"
                "Connection: close\r\n\r\n" % port)
         n = rate * self.a.check_secs     # as long as a check window
-        r = subprocess.run([exe, str(port), str(n), str(rate), req],
+        r = subprocess.run([exe, str(port), str(n), str(rate), str(grid),
+                            req],
                            stdout=subprocess.PIPE, text=True)
         out = r.stdout.split()
         if r.returncode != 0 or len(out) != 4 or int(out[1]) != n:

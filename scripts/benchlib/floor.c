@@ -5,20 +5,20 @@
  *
  * scripts/bench's floor: the system calls one HTTP check over a new
  * connection makes in nginx with the module (strace of its checking
- * worker), in the same order, with nothing around them:
+ * worker), with nothing around them:
  *
- *   epoll_wait (the timer's wake-up), socket, ioctl(FIONBIO),
- *   epoll_ctl(ADD), connect, epoll_wait (writable), send,
- *   epoll_wait (readable), recv, close
+ *   socket, ioctl(FIONBIO), epoll_ctl(ADD), connect, send, recv, close
  *
- * at a steady rate against one server (the first epoll_wait sleeps until
- * the next check is due, as the checking worker does between checks, so
- * that the calls pay what a wake-up costs), and the CPU they cost the
- * process (getrusage) per check, user and system apart.  No event loop,
- * timers, pools or parsing: what no checker making these calls at that
- * rate can go below on this machine.
+ * and the epoll_wait calls that wake for them, at a steady rate against one
+ * server, started on a grid as the module starts its checks: every check
+ * due within half a grid of a grid point starts at that point, and one
+ * epoll_wait sleeps from the last event until the next point (GRID 1: one
+ * wake-up per millisecond, as nginx's timers without a grid).  Prints the
+ * CPU they cost the process (getrusage) per check, user and system apart.
+ * No event loop, timers, pools or parsing: what no checker making these
+ * calls at that rate on that grid can go below on this machine.
  *
- *   floor PORT CHECKS RATE REQUEST      (RATE: checks per second)
+ *   floor PORT CHECKS RATE GRID REQUEST  (RATE: checks per second; GRID: ms)
  *
  * prints "checks OK user_us sys_us"; exits 1 when a check did not get an
  * HTTP 200 (a floor that did not do the work would be no floor).
@@ -34,6 +34,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,64 +79,102 @@ floor_now(void)
 }
 
 
+#define FLOOR_BATCH  4096
+
+/* the checks of one grid point: start them all, then serve their events */
+
 static int
-floor_check(int ep, struct sockaddr_in *sa, const char *req, size_t len,
-    double due)
+floor_batch(int ep, struct sockaddr_in *sa, const char *req, size_t len,
+    int n)
 {
-    int                 s, on, ok;
-    double              wait;
+    int                 fd[FLOOR_BATCH], sent[FLOOR_BATCH];
+    int                 i, k, m, on, ok, left;
     char                buf[24576];
-    ssize_t             n;
-    struct epoll_event  ee;
-
-    /* nginx's timers have a resolution of a millisecond, so has this */
-
-    wait = due - floor_now();
-    floor_wait(ep, wait > 0 ? (int) wait + 1 : 0);
-
-    s = socket(AF_INET, SOCK_STREAM, 0);
-    if (s == -1) {
-        perror("floor: socket");
-        return -1;
-    }
-
-    on = 1;
-    (void) ioctl(s, FIONBIO, &on);
-
-    ee.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-    ee.data.fd = s;
-    (void) epoll_ctl(ep, EPOLL_CTL_ADD, s, &ee);
+    ssize_t             r;
+    struct timespec     ts;
+    struct epoll_event  ee, ev[512];
 
     ok = 0;
+    left = 0;
 
-    if (connect(s, (struct sockaddr *) sa, sizeof(*sa)) == -1
-        && errno != EINPROGRESS)
-    {
-        goto done;
-    }
-
-    floor_wait(ep, 1000);
-
-    if (send(s, req, len, 0) != (ssize_t) len) {
-        goto done;
-    }
-
-    for ( ;; ) {
-        n = recv(s, buf, sizeof(buf), 0);
-
-        if (n == -1 && errno == EAGAIN) {
-            floor_wait(ep, 1000);
+    for (i = 0; i < n; i++) {
+        fd[i] = socket(AF_INET, SOCK_STREAM, 0);
+        if (fd[i] == -1) {
+            perror("floor: socket");
             continue;
         }
 
-        ok = (n >= 12 && memcmp(buf, "HTTP/1.", 7) == 0
-              && memcmp(buf + 9, "200", 3) == 0);
-        break;
+        on = 1;
+        (void) ioctl(fd[i], FIONBIO, &on);
+
+        ee.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+        ee.data.u32 = (uint32_t) i;
+        (void) epoll_ctl(ep, EPOLL_CTL_ADD, fd[i], &ee);
+
+        sent[i] = 0;
+
+        if (connect(fd[i], (struct sockaddr *) sa, sizeof(*sa)) == -1
+            && errno != EINPROGRESS)
+        {
+            (void) close(fd[i]);
+            fd[i] = -1;
+            continue;
+        }
+
+        left++;
     }
 
-done:
+    while (left) {
+        m = epoll_wait(ep, ev, 512, 1000);
 
-    (void) close(s);
+        /* as nginx's ngx_time_update() after each epoll_wait() */
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        (void) clock_gettime(CLOCK_REALTIME, &ts);
+
+        if (m <= 0) {
+            break;
+        }
+
+        for (k = 0; k < m; k++) {
+            i = (int) ev[k].data.u32;
+
+            if (fd[i] == -1) {
+                continue;
+            }
+
+            if (!sent[i] && (ev[k].events & EPOLLOUT)) {
+                if (send(fd[i], req, len, 0) != (ssize_t) len) {
+                    goto done;
+                }
+                sent[i] = 1;
+            }
+
+            if (!sent[i] || !(ev[k].events & (EPOLLIN | EPOLLRDHUP))) {
+                continue;
+            }
+
+            r = recv(fd[i], buf, sizeof(buf), 0);
+
+            if (r == -1 && errno == EAGAIN) {
+                continue;
+            }
+
+            ok += (r >= 12 && memcmp(buf, "HTTP/1.", 7) == 0
+                   && memcmp(buf + 9, "200", 3) == 0);
+
+        done:
+
+            (void) close(fd[i]);
+            fd[i] = -1;
+            left--;
+        }
+    }
+
+    for (i = 0; i < n; i++) {
+        if (fd[i] != -1) {
+            (void) close(fd[i]);
+        }
+    }
 
     return ok;
 }
@@ -144,8 +183,9 @@ done:
 int
 main(int argc, char **argv)
 {
-    int                 ep, i, n, ok;
-    double              rate, start;
+    int                 ep, i, n, b, ok, grid;
+    long                point;
+    double              rate, start, wait;
     const char         *req;
     struct rusage       r0, r1;
     struct sockaddr_in  sa;
@@ -168,14 +208,15 @@ main(int argc, char **argv)
         return 0;
     }
 
-    if (argc != 5 || (n = atoi(argv[2])) <= 0 || (rate = atof(argv[3])) <= 0)
+    if (argc != 6 || (n = atoi(argv[2])) <= 0 || (rate = atof(argv[3])) <= 0
+        || (grid = atoi(argv[4])) <= 0)
     {
-        fprintf(stderr, "usage: floor PORT CHECKS RATE REQUEST\n"
+        fprintf(stderr, "usage: floor PORT CHECKS RATE GRID REQUEST\n"
                         "       floor syscall N\n");
         return 2;
     }
 
-    req = argv[4];
+    req = argv[5];
 
     memset(&sa, 0, sizeof(sa));
     sa.sin_family = AF_INET;
@@ -192,12 +233,24 @@ main(int argc, char **argv)
     getrusage(RUSAGE_SELF, &r0);
     start = floor_now();
 
-    for (i = 0; i < n; i++) {
-        if (floor_check(ep, &sa, req, strlen(req), start + i * 1e3 / rate)
-            == 1)
-        {
-            ok++;
+    for (i = 0; i < n; i += b) {
+
+        /* the grid point nearest to check i's due time, and who else */
+
+        point = (long) ((i * 1e3 / rate) / grid + 0.5);
+
+        for (b = 1; i + b < n && b < FLOOR_BATCH; b++) {
+            if ((long) (((i + b) * 1e3 / rate) / grid + 0.5) != point) {
+                break;
+            }
         }
+
+        /* nginx's timers have a resolution of a millisecond, so has this */
+
+        wait = start + point * grid - floor_now();
+        floor_wait(ep, wait > 0 ? (int) wait + 1 : 0);
+
+        ok += floor_batch(ep, &sa, req, strlen(req), b);
     }
 
     getrusage(RUSAGE_SELF, &r1);
