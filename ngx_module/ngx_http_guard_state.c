@@ -295,30 +295,23 @@ ngx_http_guard_state_settle_locked(ngx_http_guard_upstream_t *up)
 void
 ngx_http_guard_state_takeover(ngx_http_guard_main_conf_t *gmcf)
 {
-    uint64_t                    now;
     ngx_uint_t                  i;
     ngx_slab_pool_t            *shpool;
     ngx_http_guard_upstream_t  *up;
 
     (void) ngx_http_guard_shm_root(gmcf, &shpool);
 
-    now = ngx_http_guard_now_ms();
     up = gmcf->upstreams.elts;
 
     ngx_shmtx_lock(&shpool->mutex);
 
+    /* results the old leader had no time to settle count too */
+
     for (i = 0; i < gmcf->upstreams.nelts; i++) {
-        if (up[i].sh == NULL) {
-            continue;
+        if (up[i].sh) {
+            up[i].sh->unsettled = 1;
+            (void) ngx_http_guard_state_settle_locked(&up[i]);
         }
-
-        /* results the old leader had no time to settle count too */
-
-        if (ngx_http_guard_pool_eval(&up[i], now) || up[i].sh->unsettled) {
-            ngx_atomic_fetch_add(&up[i].sh->gen, 1);
-        }
-
-        up[i].sh->unsettled = 0;
     }
 
     ngx_shmtx_unlock(&shpool->mutex);
@@ -375,9 +368,8 @@ ngx_http_guard_state_mapped(ngx_http_guard_upstream_t *up)
         kept += (s->ov_admin.since != 0) + (s->ov_weight.since != 0);
     }
 
-    (void) ngx_http_guard_pool_eval(up, ngx_http_guard_now_ms());
-    up->sh->unsettled = 0;
-    ngx_atomic_fetch_add(&up->sh->gen, 1);
+    up->sh->unsettled = 1;
+    (void) ngx_http_guard_state_settle_locked(up);
 
     ngx_shmtx_unlock(&shpool->mutex);
 
