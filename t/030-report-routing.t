@@ -19,7 +19,7 @@ our $App = <<"_EOC_";
         server 127.0.0.1:$ENV{TEST_NGINX_B1};
         server 127.0.0.1:$ENV{TEST_NGINX_B2};
         server 127.0.0.1:$ENV{TEST_NGINX_B3};
-        guard_check http uri=/health interval=100ms fall=1 rise=1;
+        guard_check http uri=/health interval=100ms;
         guard_agent X-Agent;
     }
     server {
@@ -44,22 +44,45 @@ our $App = <<"_EOC_";
     }
 _EOC_
 
-# rounds($file, $shows): 12 times, creates $file in html/ (b1's check
-# turns), polls a report without a pause until $shows->() says it shows
-# the change, sends 10 requests at once, as an operator's script acting on
-# the report would, and undoes the change; returns what went wrong
+my $B1 = "127.0.0.1:$ENV{TEST_NGINX_B1}";
+
+# report_field($field) -> a reader of b1's $field in the JSON report
+sub report_field {
+    my ($field) = @_;
+    return sub {
+        my $s = Guard::server_state(Guard::guard_status('/guard?upstream=app'),
+                                    'app', $B1);
+        return $s ? $s->{$field} : '';
+    };
+}
+
+# compat() -> b1's status in check_status json
+sub compat {
+    my ($st, $body) = Guard::http_get('/status?format=json');
+    my $j = eval { JSON::PP->new->decode($body // '') } or return '';
+    my ($s) = grep { $_->{upstream} eq 'app' && $_->{name} eq $B1 }
+                   @{ $j->{servers}{server} || [] };
+    return $s ? $s->{status} : '';
+}
+
+# rounds($file, $read, $shown, $undone): once b1 is up, 12 times: creates
+# $file in html/ (b1's check turns), polls $read without a pause until it
+# returns $shown, sends 10 requests at once, as an operator's script acting
+# on the report would, removes $file and waits for $undone; returns what
+# went wrong
 sub rounds {
-    my ($file, $shows, $undone) = @_;
+    my ($file, $read, $shown, $undone) = @_;
     my @bad;
+    Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
     for my $round (1 .. 12) {
         Guard::health_file($file, 1);
-        Guard::wait_for($shows, 10, 0)
-            or push @bad, "round $round: the report never showed it";
+        Guard::wait_for(sub { $read->() eq $shown }, 10, 0)
+            or push @bad, "round $round: the report never showed $shown";
         my $who = Guard::who(10, '/');
         push @bad, "round $round: $who" if $who =~ /b1/;
         Guard::health_file($file, 0);
-        Guard::wait_for($undone, 10)
-            or push @bad, "round $round: never undone";
+        Guard::wait_for(sub { $read->() eq $undone }, 10)
+            or push @bad, "round $round: never $undone again";
     }
     return join '; ', @bad;
 }
@@ -96,15 +119,7 @@ $::App . $::Flap
     location / { proxy_pass http://app; }
     location = /guard { guard_status; }
 --- init
-my $b1 = "127.0.0.1:$ENV{TEST_NGINX_B1}";
-my $admin = sub {
-    my $s = Guard::server_state(Guard::guard_status('/guard?upstream=app'),
-                                'app', $b1);
-    return $s ? $s->{admin} : '';
-};
-Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
-my $bad = main::rounds('drain', sub { $admin->() eq 'draining' },
-                       sub { $admin->() eq 'active' });
+my $bad = main::rounds('drain', main::report_field('admin'), 'draining', 'active');
 Test::More::ok(main::flapped() >= 50, 'flap went down and up meanwhile');
 Test::More::is($bad, '', 'no request reached b1 once it showed draining');
 --- request
@@ -120,15 +135,7 @@ $::App . $::Flap
     location / { proxy_pass http://app; }
     location = /guard { guard_status; }
 --- init
-my $b1 = "127.0.0.1:$ENV{TEST_NGINX_B1}";
-my $health = sub {
-    my $s = Guard::server_state(Guard::guard_status('/guard?upstream=app'),
-                                'app', $b1);
-    return $s ? $s->{health} : '';
-};
-Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
-my $bad = main::rounds('sick', sub { $health->() eq 'down' },
-                       sub { $health->() eq 'up' });
+my $bad = main::rounds('sick', main::report_field('health'), 'down', 'up');
 Test::More::ok(main::flapped() >= 50, 'flap went down and up meanwhile');
 Test::More::is($bad, '', 'no request reached b1 once it showed down');
 --- request
@@ -145,17 +152,7 @@ $::App . $::Flap
     location = /guard { guard_status; }
     location = /status { check_status json; }
 --- init
-my $b1 = "127.0.0.1:$ENV{TEST_NGINX_B1}";
-my $status = sub {
-    my ($st, $body) = Guard::http_get('/status?format=json');
-    my $j = eval { JSON::PP->new->decode($body // '') } or return '';
-    my ($s) = grep { $_->{upstream} eq 'app' && $_->{name} eq $b1 }
-                   @{ $j->{servers}{server} || [] };
-    return $s ? $s->{status} : '';
-};
-Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
-my $bad = main::rounds('sick', sub { $status->() eq 'down' },
-                       sub { $status->() eq 'up' });
+my $bad = main::rounds('sick', \&main::compat, 'down', 'up');
 Test::More::ok(main::flapped() >= 50, 'flap went down and up meanwhile');
 Test::More::is($bad, '', 'no request reached b1 once check_status showed it down');
 --- request
