@@ -50,6 +50,8 @@ typedef struct {
 static ngx_int_t ngx_http_guard_status_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_guard_status_format(ngx_http_request_t *r,
     ngx_http_guard_loc_conf_t *glcf, ngx_uint_t *format);
+static void ngx_http_guard_status_accept(ngx_str_t *value,
+    ngx_uint_t *format);
 static ngx_int_t ngx_http_guard_status_error(ngx_http_request_t *r,
     ngx_uint_t status, const char *fmt, ngx_str_t *arg);
 static ngx_int_t ngx_http_guard_snap_upstream(ngx_http_request_t *r,
@@ -176,7 +178,7 @@ ngx_http_guard_status_handler(ngx_http_request_t *r)
     ngx_http_guard_snap_filter_t   filter;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        return NGX_HTTP_NOT_ALLOWED;
+        return ngx_http_guard_status_not_allowed(r);
     }
 
     rc = ngx_http_discard_request_body(r);
@@ -383,16 +385,122 @@ ngx_http_guard_status_last(ngx_http_request_t *r, ngx_http_guard_out_t *out)
 
 
 /*
+ * Accept: the media range of ours with the highest q wins, the first
+ * listed among equals; q=0 is "not acceptable"; wildcards and types we
+ * do not serve leave the location's default.
+ */
+
+static void
+ngx_http_guard_status_accept(ngx_str_t *value, ngx_uint_t *format)
+{
+    u_char      *p, *last, *type, *end, *q;
+    ngx_int_t    best, qv, n, f;
+    ngx_uint_t   i;
+
+    static struct {
+        const char  *type;
+        size_t       len;
+        ngx_uint_t   format;
+    } types[] = {
+        { "text/html", 9, NGX_HTTP_GUARD_FORMAT_HTML },
+        { "application/openmetrics-text", 28, NGX_HTTP_GUARD_FORMAT_PROM },
+        { "text/plain", 10, NGX_HTTP_GUARD_FORMAT_PROM },
+        { "application/json", 16, NGX_HTTP_GUARD_FORMAT_JSON },
+        { NULL, 0, 0 }
+    };
+
+    best = 0;
+    p = value->data;
+    last = p + value->len;
+
+    while (p < last) {
+
+        /* one element: type [; param]... up to a comma */
+
+        while (p < last && (*p == ' ' || *p == '\t' || *p == ',')) {
+            p++;
+        }
+
+        type = p;
+
+        while (p < last && *p != ',' && *p != ';' && *p != ' '
+               && *p != '\t')
+        {
+            p++;
+        }
+
+        end = p;
+        qv = 1000;
+
+        while (p < last && *p != ',') {
+            if (*p != ';') {
+                p++;
+                continue;
+            }
+
+            p++;
+
+            while (p < last && (*p == ' ' || *p == '\t')) {
+                p++;
+            }
+
+            if (last - p < 2 || (p[0] != 'q' && p[0] != 'Q') || p[1] != '=') {
+                continue;
+            }
+
+            /* q=0, 0.5, 1, 1.000: in thousandths */
+
+            q = p + 2;
+            qv = 0;
+            n = 0;
+
+            if (q < last && (*q == '0' || *q == '1')) {
+                qv = (*q++ - '0') * 1000;
+
+                if (q < last && *q == '.') {
+                    for (q++, f = 100; q < last && f && *q >= '0' && *q <= '9';
+                         q++, f /= 10)
+                    {
+                        n += (*q - '0') * f;
+                    }
+                }
+
+                qv = ngx_min(qv + n, 1000);
+            }
+
+            p = q;
+        }
+
+        if (qv <= best) {
+            continue;
+        }
+
+        for (i = 0; types[i].type; i++) {
+            if ((size_t) (end - type) == types[i].len
+                && ngx_strncasecmp(type, (u_char *) types[i].type,
+                                   types[i].len)
+                   == 0)
+            {
+                best = qv;
+                *format = types[i].format;
+                break;
+            }
+        }
+    }
+}
+
+
+/*
  * ?format= wins; then Accept: a browser (text/html) gets HTML, a
  * Prometheus scraper (openmetrics or text/plain) the exposition format,
- * application/json JSON; otherwise the location's default.
+ * application/json JSON, by the client's preference; otherwise the
+ * location's default.
  */
 
 static ngx_int_t
 ngx_http_guard_status_format(ngx_http_request_t *r,
     ngx_http_guard_loc_conf_t *glcf, ngx_uint_t *format)
 {
-    u_char           *last;
     ngx_str_t         arg;
     ngx_uint_t        i;
     ngx_list_part_t  *part;
@@ -447,32 +555,8 @@ ngx_http_guard_status_format(ngx_http_request_t *r,
         }
     }
 
-    if (accept == NULL || accept->value.len == 0) {
-        return NGX_OK;
-    }
-
-    last = accept->value.data + accept->value.len;
-
-    if (ngx_strlcasestrn(accept->value.data, last, (u_char *) "text/html",
-                         9 - 1)
-        != NULL)
-    {
-        *format = NGX_HTTP_GUARD_FORMAT_HTML;
-
-    } else if (ngx_strlcasestrn(accept->value.data, last,
-                                (u_char *) "openmetrics", 11 - 1)
-               != NULL
-               || ngx_strlcasestrn(accept->value.data, last,
-                                   (u_char *) "text/plain", 10 - 1)
-                  != NULL)
-    {
-        *format = NGX_HTTP_GUARD_FORMAT_PROM;
-
-    } else if (ngx_strlcasestrn(accept->value.data, last,
-                                (u_char *) "application/json", 16 - 1)
-               != NULL)
-    {
-        *format = NGX_HTTP_GUARD_FORMAT_JSON;
+    if (accept != NULL) {
+        ngx_http_guard_status_accept(&accept->value, format);
     }
 
     return NGX_OK;
@@ -506,6 +590,38 @@ ngx_http_guard_status_error(ngx_http_request_t *r, ngx_uint_t status,
     }
 
     return ngx_http_guard_status_send(r, &out, status, "application/json");
+}
+
+
+/* a report is read only: 405 with Allow (RFC 9110) and a JSON body */
+
+ngx_int_t
+ngx_http_guard_status_not_allowed(ngx_http_request_t *r)
+{
+    ngx_int_t         rc;
+    ngx_table_elt_t  *h;
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+    ngx_str_set(&h->key, "Allow");
+    ngx_str_set(&h->value, "GET, HEAD");
+
+    return ngx_http_guard_status_error(r, NGX_HTTP_NOT_ALLOWED,
+                                       "%V is not allowed here, only GET "
+                                       "and HEAD: a report changes nothing",
+                                       &r->method_name);
 }
 
 
@@ -835,9 +951,20 @@ ngx_http_guard_snap_upstream(ngx_http_request_t *r,
     /* ngx_http_guard_pool_panic(), on the copy */
     su->fail_open_active = up->conf->fail_open && !any_in;
 
-    /* nginx's backups serve only when no primary can */
+    /*
+     * nginx's backups serve only when no primary can: while a primary or
+     * a promoted standby is in rotation, no backup gets a new request
+     */
+
     if (su->in_rotation == 0) {
         su->in_rotation = backups;
+
+    } else {
+        for (i = 0; i < n; i++) {
+            if (all[i].gp->role == NGX_HTTP_GUARD_BACKUP) {
+                all[i].in_rotation = 0;
+            }
+        }
     }
 
     su->status_rank = ngx_http_guard_pool_status(su->in_rotation, su->floor,
@@ -1172,6 +1299,9 @@ ngx_http_guard_status_header(ngx_http_request_t *r, ngx_uint_t status,
     }
 
     cc->hash = 1;
+#if (nginx_version >= 1023000)
+    cc->next = NULL;
+#endif
     ngx_str_set(&cc->key, "Cache-Control");
     ngx_str_set(&cc->value, "no-store");
 

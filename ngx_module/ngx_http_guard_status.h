@@ -170,6 +170,7 @@ ngx_int_t ngx_http_guard_status_html(ngx_http_guard_snap_t *snap,
 ngx_int_t ngx_http_guard_status_css(ngx_http_guard_out_t *out);
 ngx_int_t ngx_http_guard_status_send(ngx_http_request_t *r,
     ngx_http_guard_out_t *out, ngx_uint_t status, const char *type);
+ngx_int_t ngx_http_guard_status_not_allowed(ngx_http_request_t *r);
 
 
 #endif /* _NGX_HTTP_GUARD_STATUS_H_INCLUDED_ */

@@ -117,7 +117,7 @@ ngx_http_guard_cs_handler(ngx_http_request_t *r)
     ngx_http_guard_main_conf_t  *gmcf;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        return NGX_HTTP_NOT_ALLOWED;
+        return ngx_http_guard_status_not_allowed(r);
     }
 
     rc = ngx_http_discard_request_body(r);

@@ -437,8 +437,10 @@ ngx_http_guard_status_prom(ngx_http_guard_snap_t *snap,
  * The labels of every sample, escaped once: {upstream="..." for an
  * upstream; for a server, with ,server="ADDRESS" (compact), or with
  * ,server="AS WRITTEN",address=..,role=..,id=.. (detail).  Compact
- * output has one series per address: a second line with an address
- * already seen in the upstream gets none (len 0).
+ * output has one series per address: of the lines with one address in an
+ * upstream, the first in rotation (or else the first) gets them, the
+ * others none (len 0).  The lines share one slot, so their check
+ * counters are the same.
  */
 
 static ngx_int_t
@@ -447,7 +449,7 @@ ngx_http_guard_prom_labels(ngx_http_guard_prom_ctx_t *ctx)
     u_char                          *p;
     size_t                           len;
     uint32_t                         hash;
-    ngx_uint_t                       i, j, h, mask, *seen;
+    ngx_uint_t                       i, j, k, h, mask, *seen;
     ngx_str_t                       *l, *name;
     ngx_http_guard_snap_t           *snap;
     ngx_http_guard_snap_server_t    *ss;
@@ -529,7 +531,22 @@ ngx_http_guard_prom_labels(ngx_http_guard_prom_ctx_t *ctx)
                     }
 
                     if (seen[h]) {
-                        ngx_str_null(&ctx->srv[i][j]);
+                        k = seen[h] - 1;
+
+                        /*
+                         * the address serves if any of its lines does:
+                         * the series come from a line in rotation
+                         */
+
+                        if (ss->in_rotation && !su->servers[k].in_rotation) {
+                            ctx->srv[i][j] = ctx->srv[i][k];
+                            ngx_str_null(&ctx->srv[i][k]);
+                            seen[h] = j + 1;
+
+                        } else {
+                            ngx_str_null(&ctx->srv[i][j]);
+                        }
+
                         continue;
                     }
 

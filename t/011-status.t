@@ -121,7 +121,7 @@ Cache-Control: no-store
 [qr/\A\{"error":"unknown state \\"sleepy\\", expected a health, admin or summary state","status":400\}\n\z/,
  qr/\A\{"error":"unknown format, expected json, html or prometheus","status":400\}\n\z/,
  qr/\A\{"error":"invalid refresh \\"-1\\", expected 0 to 3600 seconds","status":400\}\n\z/,
- qr/405 Not Allowed/,
+ qr/\A\{"error":"POST is not allowed here, only GET and HEAD: a report changes nothing","status":405\}\n\z/,
  qr/\A\z/,
  qr/\A\{"error":"no checked upstream \\"nosuch\\"","status":404\}\n\z/,
  qr/\A\{"error":"no checked upstream \\"nosuch\\"","status":404\}\n\z/,
@@ -142,19 +142,30 @@ Cache-Control: no-store
     location = /guard { guard_status; }
     location = /metrics { guard_status prometheus; }
 --- request eval
-["GET /guard", "GET /guard", "GET /guard", "GET /metrics", "GET /metrics?format=json"]
+["GET /guard", "GET /guard", "GET /guard", "GET /metrics", "GET /metrics?format=json",
+ "GET /guard", "GET /guard", "GET /guard", "GET /metrics", "GET /guard"]
 --- more_headers eval
 ["Accept: text/html,application/xhtml+xml,*/*;q=0.8",
  "Accept: application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
  "Accept: application/json",
  "Accept: */*",
- "Accept: text/html"]
+ "Accept: text/html",
+ "Accept: application/json, text/plain, */*",
+ "Accept: application/json, text/html;q=0.1",
+ "Accept: text/html;q=0, application/json",
+ "Accept: text/html;q=0.5, Application/JSON;q=0.9",
+ "Accept: text/plain;q=0.2, text/html;Q=0.25"]
 --- response_headers_like eval
 ["Content-Type: text/html; charset=utf-8",
  "Content-Type: text/plain; version=0.0.4; charset=utf-8",
  "Content-Type: application/json",
  "Content-Type: text/plain; version=0.0.4; charset=utf-8",
- "Content-Type: application/json"]
+ "Content-Type: application/json",
+ "Content-Type: application/json",
+ "Content-Type: application/json",
+ "Content-Type: application/json",
+ "Content-Type: application/json",
+ "Content-Type: text/html; charset=utf-8"]
 
 
 
@@ -411,5 +422,118 @@ Test::More::is(scalar @rows, 1, 'compact: one series per address')
 GET /guard?format=prometheus&state=up&detail=1
 --- response_body_like eval
 qr/^nginx_upstream_guard_server_weight\{upstream="dup",server="127\.0\.0\.1:\d+",address="127\.0\.0\.1:\d+",role="primary",id="2"\} 2$/m
+--- no_error_log
+[error]
+
+
+
+=== TEST 11: a report changes nothing: other methods get 405 with Allow and a JSON reason
+--- http_config eval
+"    upstream app {
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        guard_check tcp interval=100ms;
+    }
+" . $::Backends
+--- config
+    location = /guard { guard_status; }
+    location = /cs { check_status; }
+--- request eval
+["POST /guard\nx=1", "DELETE /cs", "PUT /guard?format=prometheus"]
+--- error_code eval
+[405, 405, 405]
+--- response_headers eval
+["Allow: GET, HEAD\nCache-Control: no-store\nContent-Type: application/json",
+ "Allow: GET, HEAD\nCache-Control: no-store\nContent-Type: application/json",
+ "Allow: GET, HEAD\nCache-Control: no-store\nContent-Type: application/json"]
+--- response_body_like eval
+[qr/\A\{"error":"POST is not allowed here, only GET and HEAD: a report changes nothing","status":405\}\n\z/,
+ qr/\A\{"error":"DELETE is not allowed here, only GET and HEAD: a report changes nothing","status":405\}\n\z/,
+ qr/\A\{"error":"PUT is not allowed here/]
+--- no_error_log
+[error]
+
+
+
+=== TEST 12: a backup is in rotation only while no primary is
+The upstream's in_rotation counted a backup only when no primary was in
+rotation, but the backup's own field said in rotation while the primary
+took every request.
+--- http_config eval
+"    upstream bk {
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        server 127.0.0.1:\$TEST_NGINX_B3 backup;
+        guard_check http uri=/health interval=100ms fall=1 rise=1;
+    }
+    upstream bk2 {
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        server 127.0.0.1:\$TEST_NGINX_B3 backup;
+        guard_check http uri=/health interval=100ms fall=1 rise=1;
+    }
+    server {
+        listen 127.0.0.1:\$TEST_NGINX_B3;
+        location /health { return 200; }
+    }
+" . $::Backends
+--- config
+    location = /guard { guard_status; }
+--- init
+my $B1 = "127.0.0.1:$ENV{TEST_NGINX_B1}";
+my $B2 = "127.0.0.1:$ENV{TEST_NGINX_B2}";
+my $B3 = "127.0.0.1:$ENV{TEST_NGINX_B3}";
+Guard::wait_health('bk', $ENV{TEST_NGINX_B1}, 'up');
+Guard::wait_health('bk', $ENV{TEST_NGINX_B3}, 'up');
+Guard::wait_health('bk2', $ENV{TEST_NGINX_B2}, 'down');
+Guard::wait_health('bk2', $ENV{TEST_NGINX_B3}, 'up');
+my $doc = Guard::guard_status('/guard');
+my %want = (bk => [1, $B1, 1, 0], bk2 => [1, $B2, 0, 1]);
+for my $up (sort keys %want) {
+    my ($n, $prim, $pin, $bin) = @{ $want{$up} };
+    Test::More::is((Guard::upstream_state($doc, $up) // {})->{in_rotation}, $n,
+                   "$up: one in rotation");
+    Test::More::is(0 + !!(Guard::server_state($doc, $up, $prim) // {})->{in_rotation},
+                   $pin, "$up: the primary's in_rotation");
+    Test::More::is(0 + !!(Guard::server_state($doc, $up, $B3) // {})->{in_rotation},
+                   $bin, "$up: the backup's in_rotation");
+    my ($st, $prom) = Guard::http_get("/guard?upstream=$up&format=prometheus");
+    Test::More::like($prom // '',
+        qr/^nginx_upstream_guard_server_in_rotation\{upstream="$up",server="\Q$B3\E"\} $bin$/m,
+        "$up: Prometheus says the same of the backup");
+}
+--- request
+GET /guard?upstream=bk&format=prometheus
+--- response_body_like eval
+qr/^nginx_upstream_guard_upstream_in_rotation\{upstream="bk"\} 1$/m
+--- no_error_log
+[error]
+
+
+
+=== TEST 13: compact Prometheus: an address serves when any of its lines does
+The first line with an address gave the series, so a config-down first
+line made a serving address look out of rotation.
+--- http_config eval
+"    upstream dup {
+        server 127.0.0.1:\$TEST_NGINX_B1 down;
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        server 127.0.0.1:\$TEST_NGINX_B3;
+        guard_check http uri=/health interval=100ms fall=1 rise=1;
+    }
+    server {
+        listen 127.0.0.1:\$TEST_NGINX_B3;
+        location /health { return 200; }
+    }
+" . $::Backends
+--- config
+    location = /guard { guard_status; }
+--- init
+Guard::wait_health('dup', $ENV{TEST_NGINX_B3}, 'up');
+Guard::wait_for(sub {
+    my $u = Guard::upstream_state(Guard::guard_status('/guard'), 'dup');
+    $u && $u->{in_rotation} == 2
+}, 10) or Test::More::diag('dup never had 2 in rotation');
+--- request
+GET /guard?upstream=dup&format=prometheus
+--- response_body_like eval
+qr/^nginx_upstream_guard_server_in_rotation\{upstream="dup",server="127\.0\.0\.1:$ENV{TEST_NGINX_B1}"\} 1$/m
 --- no_error_log
 [error]
