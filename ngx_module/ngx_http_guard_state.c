@@ -827,8 +827,13 @@ ngx_http_guard_effective_weight(ngx_http_guard_peer_t *gp,
     if (gscf->slow_start && s->ramp_start && now >= s->ramp_start) {
         elapsed = now - s->ramp_start;
 
+        /*
+         * a tenth at the start, then a tenth more every ninth of the
+         * time: the full weight at its end, as guard_slow_start says
+         */
+
         if (elapsed < gscf->slow_start) {
-            k = (ngx_uint_t) (elapsed * NGX_HTTP_GUARD_RAMP_STEPS
+            k = (ngx_uint_t) (elapsed * (NGX_HTTP_GUARD_RAMP_STEPS - 1)
                               / gscf->slow_start) + 1;
             w = w * k / NGX_HTTP_GUARD_RAMP_STEPS;
 

@@ -302,19 +302,27 @@ my $s = Guard::shares(40, '/');
 my $b1 = $s->{b1} // 0;
 Test::More::ok($b1 >= 1 && $b1 <= 12,
                "right after recovery b1 takes $b1 of 40 requests, not half");
-my @seen;
+my (@seen, $full);
 my $t0 = Time::HiRes::time();
 while (Time::HiRes::time() - $t0 < 10) {
     my $st = Guard::guard_status() or next;
     my $srv = Guard::server_state($st, 'app', "127.0.0.1:$ENV{TEST_NGINX_B1}");
     push @seen, $srv->{effective_weight}
         unless @seen && $seen[-1] == $srv->{effective_weight};
-    last if $srv->{effective_weight} == 1;
+    if ($srv->{effective_weight} == 1) {
+        # in the module's own clock: from the recovery to this report
+        $full = $st->{generated_at_ms} - $srv->{last_change_at_ms};
+        last;
+    }
     Time::HiRes::sleep(0.05);
 }
 my $increasing = !grep { $seen[$_] <= $seen[$_ - 1] } 1 .. $#seen;
 Test::More::ok(@seen >= 4 && $increasing && $seen[0] <= 0.5 && $seen[-1] == 1,
                "effective weight ramps in fractions of 1: @seen");
+# the ramp takes the whole guard_slow_start (it ended at 0.9 of it)
+Test::More::ok(defined $full && $full >= 3950,
+               "full weight " . ($full // 'never') . " ms after the recovery, "
+               . "not before guard_slow_start's 4000");
 # smooth round robin may still owe one pick from the ramp: within one
 $s = Guard::shares(10, '/');
 $b1 = $s->{b1} // 0;
