@@ -2,7 +2,7 @@
 /*
  * Copyright (C) nginx-upstream-guard authors
  *
- * The pool report in JSON, schema version 1 (README: "Status report").
+ * The pool report in JSON, schema version 2 (README: "Status report").
  * Every string goes through the JSON escaper.
  */
 
