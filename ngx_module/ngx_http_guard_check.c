@@ -63,7 +63,7 @@ struct ngx_http_guard_check_s {
 
     u_char                        *buf;         /* while a check runs */
     size_t                         buf_size;    /* >= size, see buf_get */
-    u_char                        *scratch;     /* FastCGI headers */
+    ngx_http_guard_fcgi_t         *fcgi;        /* its reader's state */
     size_t                         size;
     size_t                         len;
     size_t                         sent;
@@ -742,19 +742,31 @@ ngx_http_guard_check_send(ngx_http_guard_check_t *chk)
 static ngx_int_t
 ngx_http_guard_check_expect(ngx_http_guard_check_t *chk)
 {
-    if (chk->scratch == NULL
-        && chk->gp->up->conf->type->id == NGX_HTTP_GUARD_FASTCGI)
-    {
-        /* the STDOUT bytes, re-assembled on every read */
-        if (ngx_http_guard_check_pool(chk) != NULL) {
-            chk->scratch = ngx_pnalloc(chk->pool,
-                                       NGX_HTTP_GUARD_HEADER_LIMIT);
+    u_char  *p;
+
+    if (chk->gp->up->conf->type->id == NGX_HTTP_GUARD_FASTCGI) {
+
+        if (chk->fcgi == NULL) {
+            /* the state, then room for the CGI headers */
+            p = NULL;
+
+            if (ngx_http_guard_check_pool(chk) != NULL) {
+                p = ngx_palloc(chk->pool, sizeof(ngx_http_guard_fcgi_t)
+                                          + NGX_HTTP_GUARD_HEADER_LIMIT);
+            }
+
+            if (p == NULL) {
+                ngx_http_guard_check_fail(chk, "out of memory");
+                return NGX_ERROR;
+            }
+
+            chk->fcgi = (ngx_http_guard_fcgi_t *) p;
         }
 
-        if (chk->scratch == NULL) {
-            ngx_http_guard_check_fail(chk, "out of memory");
-            return NGX_ERROR;
-        }
+        ngx_http_guard_fcgi_init(chk->fcgi,
+                                 (u_char *) chk->fcgi
+                                 + sizeof(ngx_http_guard_fcgi_t),
+                                 NGX_HTTP_GUARD_HEADER_LIMIT);
     }
 
     chk->len = 0;
@@ -902,9 +914,11 @@ ngx_http_guard_check_raw(ngx_http_guard_check_t *chk, ngx_uint_t eof)
         break;
 
     default: /* NGX_HTTP_GUARD_FASTCGI */
-        rc = ngx_http_guard_fcgi_status(chk->buf, chk->len, chk->scratch,
-                                        NGX_HTTP_GUARD_HEADER_LIMIT, &status,
-                                        &reason);
+        rc = ngx_http_guard_fcgi_status(chk->fcgi, chk->buf, chk->len,
+                                        &status, &reason);
+
+        /* the reader took these bytes: the buffer is free for more */
+        chk->len = 0;
 
         if (rc == NGX_HTTP_GUARD_PROTO_PASS
             && !(status < 600 && (gscf->alive & NGX_HTTP_GUARD_ALIVE(status))))
@@ -928,7 +942,7 @@ ngx_http_guard_check_raw(ngx_http_guard_check_t *chk, ngx_uint_t eof)
 
     if (eof) {
         ngx_http_guard_check_fail(chk, "%s",
-                                  chk->len ? "truncated response"
+                                  chk->got ? "truncated response"
                                            : "no response");
         return NGX_DONE;
     }
@@ -1195,7 +1209,7 @@ ngx_http_guard_check_close(ngx_http_guard_check_t *chk)
     }
 
     ngx_http_guard_check_buf_put(chk);
-    chk->scratch = NULL;
+    chk->fcgi = NULL;
     chk->phase = NGX_HTTP_GUARD_PHASE_IDLE;
 }
 
