@@ -531,8 +531,8 @@ ngx_http_guard_check_test_connect(ngx_connection_t *c, u_char *reason)
                     NGX_HTTP_GUARD_REASON_LEN);
 
     } else {
-        ngx_snprintf(reason, NGX_HTTP_GUARD_REASON_LEN, "connect failed: %s%Z",
-                     strerror(err));
+        ngx_http_guard_snprintz(reason, NGX_HTTP_GUARD_REASON_LEN,
+                                "connect failed: %s", strerror(err));
     }
 
     return NGX_ERROR;
@@ -973,8 +973,9 @@ ngx_http_guard_check_response(ngx_http_guard_check_t *chk)
               && (gscf->alive & NGX_HTTP_GUARD_ALIVE(chk->resp.status)));
 
         if (!ok) {
-            ngx_snprintf(reason, NGX_HTTP_GUARD_REASON_LEN, "status %ui%Z",
-                         (ngx_uint_t) chk->resp.status);
+            ngx_http_guard_snprintz(reason, NGX_HTTP_GUARD_REASON_LEN,
+                                    "status %ui",
+                                    (ngx_uint_t) chk->resp.status);
         }
 
     } else {
@@ -1064,15 +1065,12 @@ ngx_http_guard_check_timeout_handler(ngx_event_t *ev)
 static void
 ngx_http_guard_check_fail(ngx_http_guard_check_t *chk, const char *fmt, ...)
 {
-    u_char   reason[NGX_HTTP_GUARD_REASON_LEN], *p;
+    u_char   reason[NGX_HTTP_GUARD_REASON_LEN];
     va_list  args;
 
     va_start(args, fmt);
-    p = ngx_vslprintf(reason, reason + NGX_HTTP_GUARD_REASON_LEN - 1, fmt,
-                      args);
+    ngx_http_guard_vsnprintz(reason, NGX_HTTP_GUARD_REASON_LEN, fmt, args);
     va_end(args);
-
-    *p = '\0';
 
     ngx_http_guard_check_finish(chk, 0, reason, 0);
 }
