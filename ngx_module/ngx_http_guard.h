@@ -19,6 +19,7 @@
 #include "ngx_http_guard_parse.h"
 #include "ngx_http_guard_agent.h"
 #include "ngx_http_guard_proto.h"
+#include "ngx_http_guard_reason.h"
 #include "ngx_http_guard_out.h"
 
 
@@ -81,9 +82,6 @@
 
 #define NGX_HTTP_GUARD_REASON_LEN     64
 #define NGX_HTTP_GUARD_PRINCIPAL_LEN  64
-
-/* classes of check failure reasons (reason.c), counted per server */
-#define NGX_HTTP_GUARD_REASONS        11
 
 /* roles of the admin API, each allowed what the one before it is */
 #define NGX_HTTP_GUARD_ROLE_VIEWER    1
@@ -598,9 +596,6 @@ ngx_uint_t ngx_http_guard_eligible(ngx_http_guard_peer_t *gp);
 ngx_uint_t ngx_http_guard_healthy(ngx_http_guard_peer_t *gp,
     ngx_http_guard_sh_server_t *s);
 
-/* reason.c: classes of check failure reasons */
-ngx_uint_t ngx_http_guard_reason_class(u_char *reason);
-extern const char  *ngx_http_guard_reason_names[NGX_HTTP_GUARD_REASONS];
 
 /* state.c: the one writer of server and pool state */
 

@@ -63,7 +63,7 @@ struct ngx_http_guard_check_s {
 
     u_char                        *buf;         /* while a check runs */
     size_t                         buf_size;    /* >= size, see buf_get */
-    u_char                        *scratch;     /* FastCGI headers */
+    ngx_http_guard_fcgi_t         *fcgi;        /* its reader's state */
     size_t                         size;
     size_t                         len;
     size_t                         sent;
@@ -531,8 +531,8 @@ ngx_http_guard_check_test_connect(ngx_connection_t *c, u_char *reason)
                     NGX_HTTP_GUARD_REASON_LEN);
 
     } else {
-        ngx_snprintf(reason, NGX_HTTP_GUARD_REASON_LEN, "connect failed: %s%Z",
-                     strerror(err));
+        ngx_http_guard_snprintz(reason, NGX_HTTP_GUARD_REASON_LEN,
+                                "connect failed: %s", strerror(err));
     }
 
     return NGX_ERROR;
@@ -742,19 +742,31 @@ ngx_http_guard_check_send(ngx_http_guard_check_t *chk)
 static ngx_int_t
 ngx_http_guard_check_expect(ngx_http_guard_check_t *chk)
 {
-    if (chk->scratch == NULL
-        && chk->gp->up->conf->type->id == NGX_HTTP_GUARD_FASTCGI)
-    {
-        /* the STDOUT bytes, re-assembled on every read */
-        if (ngx_http_guard_check_pool(chk) != NULL) {
-            chk->scratch = ngx_pnalloc(chk->pool,
-                                       NGX_HTTP_GUARD_HEADER_LIMIT);
+    u_char  *p;
+
+    if (chk->gp->up->conf->type->id == NGX_HTTP_GUARD_FASTCGI) {
+
+        if (chk->fcgi == NULL) {
+            /* the state, then room for the CGI headers */
+            p = NULL;
+
+            if (ngx_http_guard_check_pool(chk) != NULL) {
+                p = ngx_palloc(chk->pool, sizeof(ngx_http_guard_fcgi_t)
+                                          + NGX_HTTP_GUARD_HEADER_LIMIT);
+            }
+
+            if (p == NULL) {
+                ngx_http_guard_check_fail(chk, "out of memory");
+                return NGX_ERROR;
+            }
+
+            chk->fcgi = (ngx_http_guard_fcgi_t *) p;
         }
 
-        if (chk->scratch == NULL) {
-            ngx_http_guard_check_fail(chk, "out of memory");
-            return NGX_ERROR;
-        }
+        ngx_http_guard_fcgi_init(chk->fcgi,
+                                 (u_char *) chk->fcgi
+                                 + sizeof(ngx_http_guard_fcgi_t),
+                                 NGX_HTTP_GUARD_HEADER_LIMIT);
     }
 
     chk->len = 0;
@@ -902,9 +914,11 @@ ngx_http_guard_check_raw(ngx_http_guard_check_t *chk, ngx_uint_t eof)
         break;
 
     default: /* NGX_HTTP_GUARD_FASTCGI */
-        rc = ngx_http_guard_fcgi_status(chk->buf, chk->len, chk->scratch,
-                                        NGX_HTTP_GUARD_HEADER_LIMIT, &status,
-                                        &reason);
+        rc = ngx_http_guard_fcgi_status(chk->fcgi, chk->buf, chk->len,
+                                        &status, &reason);
+
+        /* the reader took these bytes: the buffer is free for more */
+        chk->len = 0;
 
         if (rc == NGX_HTTP_GUARD_PROTO_PASS
             && !(status < 600 && (gscf->alive & NGX_HTTP_GUARD_ALIVE(status))))
@@ -928,7 +942,7 @@ ngx_http_guard_check_raw(ngx_http_guard_check_t *chk, ngx_uint_t eof)
 
     if (eof) {
         ngx_http_guard_check_fail(chk, "%s",
-                                  chk->len ? "truncated response"
+                                  chk->got ? "truncated response"
                                            : "no response");
         return NGX_DONE;
     }
@@ -959,8 +973,9 @@ ngx_http_guard_check_response(ngx_http_guard_check_t *chk)
               && (gscf->alive & NGX_HTTP_GUARD_ALIVE(chk->resp.status)));
 
         if (!ok) {
-            ngx_snprintf(reason, NGX_HTTP_GUARD_REASON_LEN, "status %ui%Z",
-                         (ngx_uint_t) chk->resp.status);
+            ngx_http_guard_snprintz(reason, NGX_HTTP_GUARD_REASON_LEN,
+                                    "status %ui",
+                                    (ngx_uint_t) chk->resp.status);
         }
 
     } else {
@@ -1050,15 +1065,12 @@ ngx_http_guard_check_timeout_handler(ngx_event_t *ev)
 static void
 ngx_http_guard_check_fail(ngx_http_guard_check_t *chk, const char *fmt, ...)
 {
-    u_char   reason[NGX_HTTP_GUARD_REASON_LEN], *p;
+    u_char   reason[NGX_HTTP_GUARD_REASON_LEN];
     va_list  args;
 
     va_start(args, fmt);
-    p = ngx_vslprintf(reason, reason + NGX_HTTP_GUARD_REASON_LEN - 1, fmt,
-                      args);
+    ngx_http_guard_vsnprintz(reason, NGX_HTTP_GUARD_REASON_LEN, fmt, args);
     va_end(args);
-
-    *p = '\0';
 
     ngx_http_guard_check_finish(chk, 0, reason, 0);
 }
@@ -1195,7 +1207,7 @@ ngx_http_guard_check_close(ngx_http_guard_check_t *chk)
     }
 
     ngx_http_guard_check_buf_put(chk);
-    chk->scratch = NULL;
+    chk->fcgi = NULL;
     chk->phase = NGX_HTTP_GUARD_PHASE_IDLE;
 }
 

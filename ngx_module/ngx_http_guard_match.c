@@ -93,6 +93,8 @@ static void ngx_http_guard_match_cleanup(void *data);
 static ngx_int_t ngx_http_guard_match_exec(ngx_http_guard_match_t *m,
     ngx_http_guard_regex_t *re, u_char *p, size_t len);
 #endif
+static void ngx_http_guard_match_header_reason(u_char *reason, size_t len,
+    ngx_str_t *name, const char *what);
 
 
 char *
@@ -755,7 +757,8 @@ ngx_http_guard_match_run(ngx_http_guard_match_t *m,
     }
 
     if (!in || out) {
-        ngx_snprintf(reason, len, "status %ui%Z", (ngx_uint_t) resp->status);
+        ngx_http_guard_snprintz(reason, len, "status %ui",
+                                (ngx_uint_t) resp->status);
         return NGX_DECLINED;
     }
 
@@ -804,32 +807,32 @@ ngx_http_guard_match_run(ngx_http_guard_match_t *m,
 
             case NGX_HTTP_GUARD_HDR_PRESENT:
                 if (!found) {
-                    ngx_snprintf(reason, len, "header %V missing%Z",
-                                 &h[i].name);
+                    ngx_http_guard_match_header_reason(reason, len,
+                                                       &h[i].name, "missing");
                     return NGX_DECLINED;
                 }
                 break;
 
             case NGX_HTTP_GUARD_HDR_ABSENT:
                 if (found) {
-                    ngx_snprintf(reason, len, "header %V present%Z",
-                                 &h[i].name);
+                    ngx_http_guard_match_header_reason(reason, len,
+                                                       &h[i].name, "present");
                     return NGX_DECLINED;
                 }
                 break;
 
             case NGX_HTTP_GUARD_HDR_MATCH:
                 if (!matched) {
-                    ngx_snprintf(reason, len, "header %V mismatch%Z",
-                                 &h[i].name);
+                    ngx_http_guard_match_header_reason(reason, len,
+                                                       &h[i].name, "mismatch");
                     return NGX_DECLINED;
                 }
                 break;
 
             default: /* NGX_HTTP_GUARD_HDR_NOMATCH */
                 if (matched) {
-                    ngx_snprintf(reason, len, "header %V matched%Z",
-                                 &h[i].name);
+                    ngx_http_guard_match_header_reason(reason, len,
+                                                       &h[i].name, "matched");
                     return NGX_DECLINED;
                 }
                 break;
@@ -849,8 +852,9 @@ ngx_http_guard_match_run(ngx_http_guard_match_t *m,
         matched = (rc == NGX_OK);
 
         if (matched != (m->body == NGX_HTTP_GUARD_HDR_MATCH)) {
-            ngx_snprintf(reason, len, "%s%Z",
-                         matched ? "body matched" : "body mismatch");
+            ngx_cpystrn(reason, (u_char *) (matched ? "body matched"
+                                                    : "body mismatch"),
+                        len);
             return NGX_DECLINED;
         }
     }
@@ -861,8 +865,35 @@ ngx_http_guard_match_run(ngx_http_guard_match_t *m,
 #if (NGX_PCRE)
 failed:
 
-    ngx_snprintf(reason, len, "%s%Z",
-                 rc == NGX_ABORT ? "regex limit" : "regex error");
+    ngx_cpystrn(reason, (u_char *) (rc == NGX_ABORT ? "regex limit"
+                                                    : "regex error"),
+                len);
     return NGX_DECLINED;
 #endif
+}
+
+
+/*
+ * "header <name> <what>" in len bytes: a name too long for them is cut,
+ * with "...", so that the reason still says what is wrong with it
+ */
+
+static void
+ngx_http_guard_match_header_reason(u_char *reason, size_t len,
+    ngx_str_t *name, const char *what)
+{
+    size_t  fixed, room;
+
+    fixed = sizeof("header  ") - 1 + ngx_strlen(what);
+    room = (len > fixed + 1) ? len - 1 - fixed : 0;
+
+    if (name->len <= room) {
+        ngx_http_guard_snprintz(reason, len, "header %V %s", name, what);
+        return;
+    }
+
+    room = (room > 3) ? room - 3 : 0;
+
+    ngx_http_guard_snprintz(reason, len, "header %*s... %s", room,
+                            name->data, what);
 }

@@ -359,6 +359,33 @@ ngx_http_guard_out_printf(ngx_http_guard_out_t *out, size_t max,
 }
 
 
+u_char *
+ngx_http_guard_snprintz(u_char *buf, size_t size, const char *fmt, ...)
+{
+    u_char   *p;
+    va_list   args;
+
+    va_start(args, fmt);
+    p = ngx_http_guard_vsnprintz(buf, size, fmt, args);
+    va_end(args);
+
+    return p;
+}
+
+
+u_char *
+ngx_http_guard_vsnprintz(u_char *buf, size_t size, const char *fmt,
+    va_list args)
+{
+    u_char  *p;
+
+    p = ngx_vslprintf(buf, buf + size - 1, fmt, args);
+    *p = '\0';
+
+    return p;
+}
+
+
 ngx_int_t
 ngx_http_guard_out_json(ngx_http_guard_out_t *out, u_char *s, size_t len)
 {

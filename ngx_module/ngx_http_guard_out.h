@@ -90,6 +90,16 @@ ngx_int_t ngx_http_guard_out_printf(ngx_http_guard_out_t *out, size_t max,
     const char *fmt, ...);
 
 /*
+ * printf into a fixed buffer of "size" bytes: what does not fit is cut,
+ * and the string always ends with its NUL (ngx_snprintf drops a "%Z"
+ * that does not fit); returns that NUL's address
+ */
+u_char *ngx_http_guard_snprintz(u_char *buf, size_t size, const char *fmt,
+    ...);
+u_char *ngx_http_guard_vsnprintz(u_char *buf, size_t size, const char *fmt,
+    va_list args);
+
+/*
  * The JSON, Prometheus and HTML escapers replace each byte that is not
  * part of well-formed UTF-8 with U+FFFD, so that a name with invalid
  * bytes can never break the document.

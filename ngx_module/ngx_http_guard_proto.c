@@ -17,8 +17,12 @@
 #define NGX_HTTP_GUARD_FCGI_END_REQUEST  3
 
 
-static int ngx_http_guard_fcgi_headers(const unsigned char *h, size_t len,
-    int complete, unsigned *status, const char **reason);
+static void ngx_http_guard_fcgi_out(ngx_http_guard_fcgi_t *f,
+    const unsigned char *p, size_t n);
+static void ngx_http_guard_fcgi_fail(ngx_http_guard_fcgi_t *f,
+    const char *reason);
+static int ngx_http_guard_fcgi_headers(ngx_http_guard_fcgi_t *f,
+    int complete);
 static int ngx_http_guard_fcgi_name(const unsigned char *p, size_t len,
     const char *name, size_t n);
 
@@ -82,106 +86,188 @@ ngx_http_guard_ajp_cpong(const unsigned char *p, size_t len,
 }
 
 
-int
-ngx_http_guard_fcgi_status(const unsigned char *p, size_t len,
-    unsigned char *scratch, size_t scratch_size, unsigned *status,
-    const char **reason)
+void
+ngx_http_guard_fcgi_init(ngx_http_guard_fcgi_t *f, unsigned char *out,
+    size_t out_size)
 {
-    int     rc, cut, ended;
-    size_t  clen, plen, n, out;
+    memset(f, 0, sizeof(ngx_http_guard_fcgi_t));
 
-    out = 0;
-    cut = 0;
-    ended = 0;
+    f->out = out;
+    f->out_size = out_size;
+    f->rc = NGX_HTTP_GUARD_PROTO_AGAIN;
+}
 
-    while (len >= 8 && !ended) {
 
-        if (p[0] != 1) {
-            *reason = "bad fastcgi record";
-            return NGX_HTTP_GUARD_PROTO_FAIL;
+int
+ngx_http_guard_fcgi_status(ngx_http_guard_fcgi_t *f, const unsigned char *p,
+    size_t len, unsigned *status, const char **reason)
+{
+    size_t  n;
+
+    while (f->rc == NGX_HTTP_GUARD_PROTO_AGAIN) {
+
+        if (f->header_len == 8 && f->content == 0 && f->padding == 0) {
+            f->header_len = 0;          /* the record is read */
         }
 
-        clen = ((size_t) p[4] << 8) | p[5];
-        plen = p[6];
-
-        if (len < 8 + clen + plen) {
+        if (len == 0) {
             break;
         }
 
-        if (p[1] == NGX_HTTP_GUARD_FCGI_STDOUT) {
-            n = clen;
+        if (f->header_len < 8) {
+            n = 8 - f->header_len;
+            n = (n < len) ? n : len;
 
-            if (n > scratch_size - out) {
-                n = scratch_size - out;
-                cut = 1;
+            memcpy(f->header + f->header_len, p, n);
+            f->header_len += n;
+            p += n;
+            len -= n;
+
+            if (f->header_len < 8) {
+                break;
             }
 
-            memcpy(scratch + out, p + 8, n);
-            out += n;
+            if (f->header[0] != 1) {
+                ngx_http_guard_fcgi_fail(f, "bad fastcgi record");
+                break;
+            }
 
-        } else if (p[1] == NGX_HTTP_GUARD_FCGI_END_REQUEST) {
-            ended = 1;
+            if (f->header[1] == NGX_HTTP_GUARD_FCGI_END_REQUEST) {
+                /* the end of the request ends the headers */
+                f->rc = ngx_http_guard_fcgi_headers(f, 1);
+                break;
+            }
+
+            f->content = ((size_t) f->header[4] << 8) | f->header[5];
+            f->padding = f->header[6];
+
+            continue;
         }
 
-        p += 8 + clen + plen;
-        len -= 8 + clen + plen;
+        if (f->content) {
+            n = (f->content < len) ? f->content : len;
+
+            if (f->header[1] == NGX_HTTP_GUARD_FCGI_STDOUT) {
+                ngx_http_guard_fcgi_out(f, p, n);
+            }
+
+            /* other records' contents pass by, unread */
+
+            f->content -= n;
+            p += n;
+            len -= n;
+
+            continue;
+        }
+
+        n = (f->padding < len) ? f->padding : len;
+
+        f->padding -= n;
+        p += n;
+        len -= n;
     }
 
-    /* the end of the output ends the headers, unless they were cut */
+    if (f->rc == NGX_HTTP_GUARD_PROTO_PASS) {
+        *status = f->status;
 
-    rc = ngx_http_guard_fcgi_headers(scratch, out, ended && !cut, status,
-                                     reason);
-
-    if (rc == NGX_HTTP_GUARD_PROTO_AGAIN && cut) {
-        *reason = "fastcgi headers too large";
-        return NGX_HTTP_GUARD_PROTO_FAIL;
+    } else if (f->rc == NGX_HTTP_GUARD_PROTO_FAIL) {
+        *reason = f->reason;
     }
 
-    if (rc == NGX_HTTP_GUARD_PROTO_AGAIN && ended) {
-        *reason = "no fastcgi output";
-        return NGX_HTTP_GUARD_PROTO_FAIL;
-    }
-
-    return rc;
+    return f->rc;
 }
 
+
+/* n bytes of STDOUT content: the CGI headers, as far as out holds them */
+
+static void
+ngx_http_guard_fcgi_out(ngx_http_guard_fcgi_t *f, const unsigned char *p,
+    size_t n)
+{
+    int     cut;
+    size_t  room;
+
+    room = f->out_size - f->out_len;
+    cut = (n > room);
+
+    if (cut) {
+        n = room;
+    }
+
+    if (n) {
+        memcpy(f->out + f->out_len, p, n);
+        f->out_len += n;
+
+        f->rc = ngx_http_guard_fcgi_headers(f, 0);
+    }
+
+    if (f->rc == NGX_HTTP_GUARD_PROTO_AGAIN && cut) {
+        ngx_http_guard_fcgi_fail(f, "fastcgi headers too large");
+    }
+}
+
+
+static void
+ngx_http_guard_fcgi_fail(ngx_http_guard_fcgi_t *f, const char *reason)
+{
+    f->rc = NGX_HTTP_GUARD_PROTO_FAIL;
+    f->reason = reason;
+}
 
 
 /*
  * The CGI headers of a FastCGI response: PASS once they end (a blank
  * line, or the end of the request), with the "Status: NNN" code; without
  * one, 302 when there is a "Location" (a redirect, RFC 3875 6.2.3-4, as
- * nginx's fastcgi module reads it), else 200.
+ * nginx's fastcgi module reads it), else 200.  The search for the blank
+ * line goes on where the last one stopped.
  */
 
 static int
-ngx_http_guard_fcgi_headers(const unsigned char *h, size_t len,
-    int complete, unsigned *status, const char **reason)
+ngx_http_guard_fcgi_headers(ngx_http_guard_fcgi_t *f, int complete)
 {
     int                   location;
-    size_t                i, end;
+    size_t                i, end, len;
     unsigned              code;
-    const unsigned char  *line, *last;
+    const unsigned char  *h, *line, *last;
 
-    end = len;
+    h = f->out;
+    len = f->out_len;
+    end = 0;
 
-    for (i = 0; i + 1 < len; i++) {
-        if (h[i] == '\n' && (h[i + 1] == '\n'
-                             || (h[i + 1] == '\r' && i + 2 < len
-                                 && h[i + 2] == '\n')))
-        {
+    for (i = f->scanned; i + 1 < len; i++) {
+        if (h[i] != '\n') {
+            continue;
+        }
+
+        if (h[i + 1] == '\n') {
             end = i + 1;
-            complete = 1;
             break;
+        }
+
+        if (h[i + 1] == '\r') {
+            if (i + 2 == len) {
+                break;                  /* the next byte tells */
+            }
+
+            if (h[i + 2] == '\n') {
+                end = i + 1;
+                break;
+            }
         }
     }
 
-    if (!complete) {
-        return NGX_HTTP_GUARD_PROTO_AGAIN;
+    if (end == 0) {
+        if (!complete) {
+            f->scanned = i;
+            return NGX_HTTP_GUARD_PROTO_AGAIN;
+        }
+
+        end = len;
     }
 
     if (len == 0) {
-        *reason = "no fastcgi output";
+        f->reason = "no fastcgi output";
         return NGX_HTTP_GUARD_PROTO_FAIL;
     }
 
@@ -201,7 +287,7 @@ ngx_http_guard_fcgi_headers(const unsigned char *h, size_t len,
             }
 
             if (last - line < 3) {
-                *reason = "bad fastcgi status";
+                f->reason = "bad fastcgi status";
                 return NGX_HTTP_GUARD_PROTO_FAIL;
             }
 
@@ -209,7 +295,7 @@ ngx_http_guard_fcgi_headers(const unsigned char *h, size_t len,
 
             for (i = 0; i < 3; i++) {
                 if (line[i] < '0' || line[i] > '9') {
-                    *reason = "bad fastcgi status";
+                    f->reason = "bad fastcgi status";
                     return NGX_HTTP_GUARD_PROTO_FAIL;
                 }
 
@@ -217,11 +303,11 @@ ngx_http_guard_fcgi_headers(const unsigned char *h, size_t len,
             }
 
             if (code < 100) {
-                *reason = "bad fastcgi status";
+                f->reason = "bad fastcgi status";
                 return NGX_HTTP_GUARD_PROTO_FAIL;
             }
 
-            *status = code;
+            f->status = code;
             return NGX_HTTP_GUARD_PROTO_PASS;
         }
 
@@ -232,7 +318,7 @@ ngx_http_guard_fcgi_headers(const unsigned char *h, size_t len,
         line++;
     }
 
-    *status = location ? 302 : 200;
+    f->status = location ? 302 : 200;
 
     return NGX_HTTP_GUARD_PROTO_PASS;
 }

@@ -2,20 +2,23 @@
 /*
  * Copyright (C) nginx-upstream-guard authors
  *
- * Classes of check failure reasons: the reasons the checks give (check.c,
- * match.c, proto.c, parse.c) fall into a small fixed set, so that a
- * report can count failures by class with a bounded number of series.
+ * Classes of check failure reasons, see ngx_http_guard_reason.h.
+ * t/unit/reason_test.c holds every reason the module gives, and finds
+ * those the sources give, so that none falls into "other" unseen.
  */
 
 
-#include <ngx_config.h>
-#include <ngx_core.h>
-#include <ngx_http.h>
+#include <stddef.h>
+#include <string.h>
 
-#include "ngx_http_guard.h"
+#include "ngx_http_guard_reason.h"
 
 
-/* the order of the counters in a server's slot; "other" last */
+typedef struct {
+    const char  *prefix;
+    unsigned     class;
+} ngx_http_guard_reason_prefix_t;
+
 
 const char  *ngx_http_guard_reason_names[NGX_HTTP_GUARD_REASONS] = {
     "refused", "connect", "timeout", "tls", "status", "header", "body",
@@ -23,59 +26,57 @@ const char  *ngx_http_guard_reason_names[NGX_HTTP_GUARD_REASONS] = {
 };
 
 
-typedef struct {
-    const char  *prefix;
-    ngx_uint_t   class;
-} ngx_http_guard_reason_prefix_t;
-
-
-/* the first prefix that matches wins */
+/*
+ * The first prefix that matches wins.  "other" is for the module's own
+ * trouble (out of memory, io_uring full, a parser's internal error), not
+ * for anything a server does.
+ */
 
 static ngx_http_guard_reason_prefix_t  ngx_http_guard_reason_prefixes[] = {
-    { "connect refused", 0 },
-    { "connect failed", 1 },
-    { "timeout", 2 },
-    { "tls ", 3 },
-    { "certificate ", 3 },
-    { "status ", 4 },
-    { "mysql error packet", 4 },
-    { "bad fastcgi status", 4 },
-    { "header ", 5 },
-    { "body ", 6 },
-    { "regex ", 7 },
-    { "bad ", 8 },
-    { "headers too large", 8 },
-    { "too many headers", 8 },
-    { "chunk size overflow", 8 },
-    { "truncated response", 8 },
-    { "no response", 8 },
-    { "response too large", 8 },
-    { "fastcgi headers too large", 8 },
-    { "no fastcgi output", 8 },
-    { "connection reset", 9 },
-    { "send failed", 9 },
-    { "event error", 9 },
+    { "connect refused", NGX_HTTP_GUARD_REASON_REFUSED },
+    { "connect failed", NGX_HTTP_GUARD_REASON_CONNECT },
+    { "timeout", NGX_HTTP_GUARD_REASON_TIMEOUT },
+    { "tls ", NGX_HTTP_GUARD_REASON_TLS },
+    { "certificate ", NGX_HTTP_GUARD_REASON_TLS },
+    { "status ", NGX_HTTP_GUARD_REASON_STATUS },
+    { "mysql error packet", NGX_HTTP_GUARD_REASON_STATUS },
+    { "bad fastcgi status", NGX_HTTP_GUARD_REASON_STATUS },
+    { "header ", NGX_HTTP_GUARD_REASON_HEADER },
+    { "body ", NGX_HTTP_GUARD_REASON_BODY },
+    { "regex ", NGX_HTTP_GUARD_REASON_REGEX },
+    { "bad ", NGX_HTTP_GUARD_REASON_PROTOCOL },
+    { "headers too large", NGX_HTTP_GUARD_REASON_PROTOCOL },
+    { "too many ", NGX_HTTP_GUARD_REASON_PROTOCOL },
+    { "trailers too large", NGX_HTTP_GUARD_REASON_PROTOCOL },
+    { "chunk size overflow", NGX_HTTP_GUARD_REASON_PROTOCOL },
+    { "truncated response", NGX_HTTP_GUARD_REASON_PROTOCOL },
+    { "no response", NGX_HTTP_GUARD_REASON_PROTOCOL },
+    { "response too large", NGX_HTTP_GUARD_REASON_PROTOCOL },
+    { "fastcgi headers too large", NGX_HTTP_GUARD_REASON_PROTOCOL },
+    { "no fastcgi output", NGX_HTTP_GUARD_REASON_PROTOCOL },
+    { "connection reset", NGX_HTTP_GUARD_REASON_RESET },
+    { "send failed", NGX_HTTP_GUARD_REASON_RESET },
+    { "event error", NGX_HTTP_GUARD_REASON_RESET },
     { NULL, 0 }
 };
 
 
-ngx_uint_t
-ngx_http_guard_reason_class(u_char *reason)
+unsigned
+ngx_http_guard_reason_class(const unsigned char *reason)
 {
-    size_t                           len;
     ngx_http_guard_reason_prefix_t  *rp;
 
     if (reason == NULL) {
-        return NGX_HTTP_GUARD_REASONS - 1;
+        return NGX_HTTP_GUARD_REASON_OTHER;
     }
 
     for (rp = ngx_http_guard_reason_prefixes; rp->prefix; rp++) {
-        len = ngx_strlen(rp->prefix);
-
-        if (ngx_strncmp(reason, rp->prefix, len) == 0) {
+        if (strncmp((const char *) reason, rp->prefix, strlen(rp->prefix))
+            == 0)
+        {
             return rp->class;
         }
     }
 
-    return NGX_HTTP_GUARD_REASONS - 1;
+    return NGX_HTTP_GUARD_REASON_OTHER;
 }

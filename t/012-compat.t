@@ -306,3 +306,51 @@ Guard::wait_for(sub {
 GET /guard
 --- response_body_like eval
 qr/"name":"plain_alive".*"health":"up".*"fall_count":0,.*"name":"plain_dead".*"last_failure":\{"reason":"status 200"[^}]*\},"role":"primary","config":"up","health":"down"/
+
+
+
+=== TEST 11: FastCGI records over 8 KB: a big STDOUT, a big STDERR first
+--- http_config eval
+# FastCGI records carry up to 65535 bytes, and nginx's fastcgi_pass
+# answers 200 from both; the "dead" twins refuse a 200, so they fail with
+# "status 200" only if the status was read
+"    upstream big_alive {
+        server 127.0.0.1:\$TEST_NGINX_B6;
+        check interval=100 rise=1 fall=1 type=fastcgi default_down=false;
+    }
+    upstream big_dead {
+        server 127.0.0.1:\$TEST_NGINX_B6;
+        check interval=100 rise=1 fall=1 type=fastcgi default_down=false;
+        check_http_expect_alive http_3xx;
+    }
+    upstream stderr_alive {
+        server 127.0.0.1:\$TEST_NGINX_B7;
+        check interval=100 rise=1 fall=1 type=fastcgi default_down=false;
+    }
+    upstream stderr_dead {
+        server 127.0.0.1:\$TEST_NGINX_B7;
+        check interval=100 rise=1 fall=1 type=fastcgi default_down=false;
+        check_http_expect_alive http_3xx;
+    }
+" . $::Backends
+--- config
+    location = /guard { guard_status; }
+--- init
+Guard::start_hostile('fastcgi-big', $ENV{TEST_NGINX_B6});
+Guard::start_hostile('fastcgi-stderr', $ENV{TEST_NGINX_B7});
+for my $t ([ 'big', $ENV{TEST_NGINX_B6} ], [ 'stderr', $ENV{TEST_NGINX_B7} ]) {
+    my ($name, $port) = @$t;
+    my $seen;
+    Guard::wait_for(sub {
+        my $st = Guard::guard_status() or return 0;
+        my $a = Guard::server_state($st, "${name}_alive", "127.0.0.1:$port");
+        my $d = Guard::server_state($st, "${name}_dead", "127.0.0.1:$port");
+        $seen = join ' ', map { $_ ? "$_->{health}/$_->{rise_count}/" . Guard::reason($_) : 'none' } $a, $d;
+        $a && $d && $a->{health} eq 'up' && $a->{rise_count} >= 3
+            && Guard::reason($d) eq 'status 200';
+    }, 10) or Test::More::fail("fastcgi-$name: the checks never settled: $seen");
+}
+--- request
+GET /guard
+--- response_body_like eval
+qr/"name":"big_alive".*"health":"up".*"fall_count":0,.*"name":"stderr_alive".*"health":"up".*"fall_count":0,/s

@@ -440,3 +440,49 @@ GET /guard
 --- no_error_log
 [crit]
 [emerg]
+
+
+
+=== TEST 10: a header name too long for a reason: cut, ended, logged once
+--- http_config eval
+# "header <name> missing" would take 87 bytes, more than a reason holds
+# (63): the name is cut, the reason still ends with its verb
+"    guard_match longhdr { header X-" . ('a' x 78) . "; }
+    upstream long {
+        server 127.0.0.1:\$TEST_NGINX_B3;
+        guard_check http interval=100ms fall=1 rise=1 match=longhdr;
+    }
+    server {
+        listen 127.0.0.1:\$TEST_NGINX_B3;
+        location / { return 200 'ok'; }
+    }
+"
+--- config
+    location = /guard { guard_status; }
+--- init
+my $want = 'header X-' . ('a' x 43) . '... missing';
+main::poll(sub { my $s = main::server('long', $ENV{TEST_NGINX_B3});
+                 ($s->{checks_failed} >= 8, main::row($s)) },
+           15, 'eight failed checks');
+my $s = main::server('long', $ENV{TEST_NGINX_B3});
+Test::More::is(Guard::reason($s), $want, 'the reason, cut to fit');
+Test::More::is(length Guard::reason($s), 63, 'as long as a reason can be');
+my $log = ($ENV{TEST_NGINX_SERVROOT} || "$ENV{TEST_NGINX_PWD}/t/servroot")
+          . "/logs/error.log";
+open my $fh, '<', $log or Test::More::fail("$log: $!");
+my ($down, $clean, $other) = (0, 0, 0);
+while (<$fh>) {
+    next unless /upstream "long"/;
+    $down++ if /is down: /;
+    $clean++ if /is down: \Q$want\E \(1 consecutive failures\)/;
+    $other++ if /fails for another reason/;
+}
+Test::More::is($down, 1, 'one line for the transition');
+Test::More::is($clean, 1, 'which ends where the reason ends');
+Test::More::is($other, 0, 'the same reason every time: no other reason');
+--- request
+GET /guard
+--- response_body_like: "name":"long"
+--- no_error_log
+[crit]
+[emerg]

@@ -1170,3 +1170,38 @@ GET /guard
 qr/upstream guard: zone resized from \d+ to 2097152, state kept/
 --- no_error_log
 [error]
+
+
+
+=== TEST 20: a message longer than its 256 bytes is cut, not written past them
+--- http_config eval
+# with the upstream's name (240 bytes; the admin API takes names of up
+# to 255), the message would take more than its 256 bytes
+"    upstream hashed_" . ('n' x 233) . " {
+        hash \$arg_k consistent;
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        guard_check http uri=/health interval=100ms;
+        guard_floor 1;
+    }
+" . $::App . $::Backends
+--- config eval: $::Config
+--- init
+my $up = 'hashed_' . ('n' x 233);
+my $b1 = "127.0.0.1:$ENV{TEST_NGINX_B1}";
+Guard::wait_health($up, $ENV{TEST_NGINX_B1}, 'up');
+my ($j) = Guard::expect('weight on hash consistent', '409 not_live_weights',
+    'POST', "/admin/upstreams/$up/servers/$b1/weight", 'test-token-adam',
+    '{"weight":2}');
+my $msg = ($j && $j->{error}) // '';
+Test::More::is(length $msg, 255, 'the message is cut to 255 bytes');
+Test::More::is($msg, substr("upstream \"$up\" uses the hash balancer", 0, 255),
+               'and is the start of what it says');
+Test::More::is($j && $j->{upstream}, $up, 'the upstream is named whole');
+($j) = Guard::expect('and the module answers on', '200 ok', 'GET',
+    "/admin/upstreams/$up/servers/$b1", 'test-token-adam', undef);
+--- request
+GET /guard
+--- response_body_like: "name":"hashed_n+"
+--- no_error_log
+[error]

@@ -33,17 +33,19 @@
  *   - the MySQL greeting and AJP CPONG parsers, whose answers are small
  *     enough to be checked exactly (fewer than 5 bytes, the 5th byte, the
  *     CPONG bytes);
- *   - the FastCGI parser, with the scratch of the module (8192 bytes) and
- *     with a small one the control byte picks.
+ *   - the FastCGI reader, with the scratch of the module (8192 bytes) and
+ *     with a small one the control byte picks, given the reply at once,
+ *     byte by byte, and in pieces of that small size.
  * Every answer must be PASS, FAIL or AGAIN; a FAIL must give a reason; a
  * FastCGI PASS a status of 100 to 999.  As the reply arrives, once a
- * prefix is decided (PASS or FAIL) every longer one is too, and when the
- * whole reply passes every prefix reads more or passes with the same
- * status.  Violations abort().
+ * prefix is decided (PASS or FAIL) every longer one gets the same answer,
+ * and the reply in pieces of any size gets the answer of the whole.
+ * Violations abort().
  *
- * Every prefix is copied to the end of a malloc()ed buffer of exactly the
- * reply's length, and the scratch is malloc()ed with exactly its size, so
- * AddressSanitizer sees any access past either.
+ * Every prefix (MySQL, AJP) is copied to the end of a malloc()ed buffer
+ * of exactly the reply's length, every piece (FastCGI) to a buffer of
+ * exactly its size, and the scratch is malloc()ed with exactly its size,
+ * so AddressSanitizer sees any access past either.
  */
 
 
@@ -76,9 +78,10 @@ static const uint8_t *fuzz_prefix(uint8_t *buf, size_t size,
 static void fuzz_mysql(uint8_t *buf, const uint8_t *in, size_t n);
 static void fuzz_ajp(uint8_t *buf, const uint8_t *in, size_t n);
 static void fuzz_fcgi(uint8_t *buf, const uint8_t *in, size_t n,
-    size_t scratch_size);
+    size_t scratch_size, size_t chunk);
 static void fuzz_fcgi_run(fuzz_answer_t *a, const uint8_t *p, size_t len,
-    uint8_t *scratch, size_t scratch_size);
+    uint8_t *scratch, size_t scratch_size, size_t chunk);
+static void fuzz_same(const fuzz_answer_t *a, const fuzz_answer_t *b);
 static void fuzz_check(const fuzz_answer_t *a);
 
 
@@ -89,7 +92,7 @@ static const size_t  fuzz_small[] = { 1, 2, 7, 8, 15, 16, 33, 100, 255,
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    size_t    n;
+    size_t    n, small;
     uint8_t  *buf;
 
     if (size < FUZZ_CTL) {
@@ -106,9 +109,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_mysql(buf, data + FUZZ_CTL, n);
     fuzz_ajp(buf, data + FUZZ_CTL, n);
 
-    fuzz_fcgi(buf, data + FUZZ_CTL, n, FUZZ_SCRATCH);
-    fuzz_fcgi(buf, data + FUZZ_CTL, n,
-              fuzz_small[data[0] % (sizeof(fuzz_small) / sizeof(size_t))]);
+    small = fuzz_small[data[0] % (sizeof(fuzz_small) / sizeof(size_t))];
+
+    /* the small size is also the size of the pieces */
+    fuzz_fcgi(buf, data + FUZZ_CTL, n, FUZZ_SCRATCH, small);
+    fuzz_fcgi(buf, data + FUZZ_CTL, n, small, small);
 
     free(buf);
 
@@ -210,15 +215,15 @@ fuzz_ajp(uint8_t *buf, const uint8_t *in, size_t n)
 
 
 /*
- * Every prefix in order, then (last) the whole reply; see the comment at
- * the top for what is checked.
+ * The whole reply at once, then given again to a new reader byte by byte
+ * (every prefix in order) and in pieces of chunk bytes; see the comment
+ * at the top for what is checked.
  */
 
 static void
-fuzz_fcgi(uint8_t *buf, const uint8_t *in, size_t n, size_t scratch_size)
+fuzz_fcgi(uint8_t *buf, const uint8_t *in, size_t n, size_t scratch_size,
+    size_t chunk)
 {
-    int             decided;
-    size_t          k;
     uint8_t        *scratch;
     const uint8_t  *p;
     fuzz_answer_t   whole, a;
@@ -229,58 +234,82 @@ fuzz_fcgi(uint8_t *buf, const uint8_t *in, size_t n, size_t scratch_size)
     }
 
     p = fuzz_prefix(buf, n, in, n);
-    fuzz_fcgi_run(&whole, p, n, scratch, scratch_size);
+    fuzz_fcgi_run(&whole, p, n, scratch, scratch_size, n);
 
-    decided = 0;
+    fuzz_fcgi_run(&a, p, n, scratch, scratch_size, 1);
+    fuzz_same(&a, &whole);
 
-    for (k = 0; k <= n; k++) {
-        p = fuzz_prefix(buf, n, in, k);
-        fuzz_fcgi_run(&a, p, k, scratch, scratch_size);
-
-        if (a.rc == AGAIN) {
-            if (decided) {
-                abort();
-            }
-
-            continue;
-        }
-
-        decided = 1;
-
-        if (whole.rc == PASS
-            && (a.rc != PASS || a.status != whole.status))
-        {
-            abort();
-        }
-    }
-
-    /* the same input, the same answer */
-
-    if (a.rc != whole.rc
-        || (a.rc == PASS && a.status != whole.status)
-        || (a.rc == FAIL && strcmp(a.reason, whole.reason) != 0))
-    {
-        abort();
-    }
+    fuzz_fcgi_run(&a, p, n, scratch, scratch_size, chunk);
+    fuzz_same(&a, &whole);
 
     free(scratch);
 }
 
 
+/*
+ * One reader, given p[0 .. len) in pieces of chunk bytes, each copied to
+ * the end of its own buffer of exactly its size; once it answers PASS or
+ * FAIL, every later piece gets the same answer.
+ */
+
 static void
 fuzz_fcgi_run(fuzz_answer_t *a, const uint8_t *p, size_t len,
-    uint8_t *scratch, size_t scratch_size)
+    uint8_t *scratch, size_t scratch_size, size_t chunk)
 {
+    size_t                  k, m;
+    uint8_t                *piece;
+    fuzz_answer_t           first;
+    ngx_http_guard_fcgi_t   f;
+
     /* whatever an earlier run left in the scratch, and a garbage status */
     memset(scratch, '\n', scratch_size);
+    ngx_http_guard_fcgi_init(&f, scratch, scratch_size);
 
     a->status = 0xdeadbeef;
     a->reason = NULL;
-
-    a->rc = ngx_http_guard_fcgi_status(p, len, scratch, scratch_size,
-                                       &a->status, &a->reason);
-
+    a->rc = ngx_http_guard_fcgi_status(&f, p, 0, &a->status, &a->reason);
     fuzz_check(a);
+
+    if (chunk == 0) {
+        chunk = 1;
+    }
+
+    first.rc = AGAIN;
+
+    for (k = 0; k < len; k += m) {
+        m = (len - k < chunk) ? len - k : chunk;
+
+        piece = malloc(m);
+        if (piece == NULL) {
+            abort();
+        }
+
+        memcpy(piece, p + k, m);
+        a->rc = ngx_http_guard_fcgi_status(&f, piece, m, &a->status,
+                                           &a->reason);
+        free(piece);
+
+        fuzz_check(a);
+
+        if (first.rc != AGAIN) {
+            fuzz_same(a, &first);
+
+        } else if (a->rc != AGAIN) {
+            first = *a;
+        }
+    }
+}
+
+
+static void
+fuzz_same(const fuzz_answer_t *a, const fuzz_answer_t *b)
+{
+    if (a->rc != b->rc
+        || (a->rc == PASS && a->status != b->status)
+        || (a->rc == FAIL && strcmp(a->reason, b->reason) != 0))
+    {
+        abort();
+    }
 }
 
 

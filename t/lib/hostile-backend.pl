@@ -46,6 +46,10 @@
 #   slow:MS     waits MS milliseconds, then answers as ok
 #   chunkbomb   "HTTP/1.1 200 OK", chunked, a chunk size of ffffffffffffffff
 #               and a few bytes of it, then close
+#   fastcgi-big answers a FastCGI request with one STDOUT record of
+#               20 KiB: "Status: 200 OK", a Content-Type, a 20000-byte body
+#   fastcgi-stderr  answers a FastCGI request with a STDERR record of 9000
+#               bytes, then STDOUT "Status: 200 OK" and a 2-byte body
 #   fastcgi-drip  answers a FastCGI request with a STDOUT record of 6000
 #               bytes announced, sent one byte per millisecond
 #   tlsbadlen   answers a ClientHello with a TLS handshake record header
@@ -87,6 +91,7 @@ my %MODES = (
     mysql => \&m_mysql, 'mysql-error' => \&m_mysql_error,
     ajp => \&m_ajp, 'ajp-bad' => \&m_ajp_bad,
     chunkbomb => \&m_chunkbomb, 'fastcgi-drip' => \&m_fastcgi_drip,
+    'fastcgi-big' => \&m_fastcgi_big, 'fastcgi-stderr' => \&m_fastcgi_stderr,
     kaclose => \&m_kaclose, tlsbadlen => \&m_tlsbadlen,
 );
 my ($mode, $handler) = ($o{mode});
@@ -170,7 +175,7 @@ sub usage {
         . " [--log F] [--host ADDR] [--max N] [--foreground]\n"
         . "modes: silent drip bigheaders endless garbage reset tlsgarbage noaccept"
         . " ok status:NNN close mysql mysql-error ajp ajp-bad fastcgi:NNN|location|none slow:MS"
-        . " chunkbomb fastcgi-drip kaclose tlsbadlen
+        . " chunkbomb fastcgi-drip fastcgi-big fastcgi-stderr kaclose tlsbadlen
 ";
     exit 2;
 }
@@ -416,14 +421,46 @@ sub m_ajp_bad {
 # FastCGI: read the request's records up to the empty STDIN, answer with a
 # STDOUT record carrying "Status: NNN" headers ("Location: /login" instead
 # for "location", neither for "none"), then END_REQUEST.
-sub m_fastcgi {
-    my ($c, $code) = @_;
+# reads a FastCGI request up to its empty STDIN record (2 s at most)
+sub read_fastcgi {
+    my ($c) = @_;
     my ($buf, $end) = ('', time + 2);
     while ($buf !~ /\x01\x05\x00\x01\x00\x00\x00\x00/ && (my $t = $end - time) > 0) {
         last unless wait_io($c, $t);
         my $n = sysread($c, $buf, 16384, length $buf);
         last unless $n;
     }
+}
+
+# a FastCGI record of request 1, padded to 8 bytes as libfcgi does
+sub fcgi_rec {
+    my ($type, $data) = @_;
+    my $pad = (8 - length($data) % 8) % 8;
+    return pack('CCnnCC', 1, $type, 1, length $data, $pad, 0) . $data
+           . ("\0" x $pad);
+}
+
+sub fcgi_end { fcgi_rec(6, '') . fcgi_rec(3, "\0" x 8) }
+
+sub m_fastcgi_big {
+    my ($c) = @_;
+    read_fastcgi($c);
+    send_all($c, fcgi_rec(6, "Status: 200 OK\r\nContent-Type: text/plain\r\n\r\n"
+                             . ('x' x 20000)) . fcgi_end());
+    close_gracefully($c);
+}
+
+sub m_fastcgi_stderr {
+    my ($c) = @_;
+    read_fastcgi($c);
+    send_all($c, fcgi_rec(7, 'E' x 9000)
+                 . fcgi_rec(6, "Status: 200 OK\r\n\r\nok") . fcgi_end());
+    close_gracefully($c);
+}
+
+sub m_fastcgi {
+    my ($c, $code) = @_;
+    read_fastcgi($c);
     my $head = $code eq 'none' ? '' : $code eq 'location' ? "Location: /login\r\n"
              : "Status: $code Whatever\r\n";
     my $out = "${head}Content-Type: text/plain\r\n\r\nok\n";

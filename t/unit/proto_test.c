@@ -31,9 +31,12 @@
  * Built and run by scripts/unit.  The last line printed is
  * "N passed, N failed"; the exit code is non-zero on any failure.
  *
- * Every input is copied to a malloc()ed buffer of exactly its length, and
- * the FastCGI scratch is malloc()ed with exactly its size, so that
- * AddressSanitizer sees any access past their ends.
+ * Every input is copied to a malloc()ed buffer of exactly its length (a
+ * FastCGI reply: each piece it is given in), and the FastCGI scratch is
+ * malloc()ed with exactly its size, so that AddressSanitizer sees any
+ * access past their ends.  A FastCGI reply is given to the reader at
+ * once, byte by byte and in pieces of several sizes: the answers must
+ * agree.
  *
  * CHECK() marks what the parser should do but does not yet: such a
  * check prints "XFAIL" and counts neither way while it fails, and prints
@@ -76,7 +79,7 @@
 
 /* a stream of FastCGI records */
 typedef struct {
-    unsigned char   data[65536];
+    unsigned char   data[4 * 65536];
     size_t          len;
 } stream_t;
 
@@ -97,6 +100,8 @@ static void rec(stream_t *s, int version, int type, const char *content,
     size_t clen, size_t plen);
 static void out(stream_t *s, const char *content, size_t clen);
 static void end(stream_t *s);
+static void fcgi_chunks(answer_t *a, const unsigned char *in, size_t n,
+    size_t scratch_size, size_t chunk);
 static void fcgi(answer_t *a, const unsigned char *in, size_t n,
     size_t scratch_size);
 static int answer_is(const answer_t *a, int rc, unsigned status,
@@ -124,6 +129,7 @@ static void test_fcgi_version(void);
 static void test_fcgi_scratch(void);
 static void test_fcgi_status(void);
 static void test_fcgi_bad_status(void);
+static void test_fcgi_big(void);
 
 
 static unsigned  passed;
@@ -147,6 +153,7 @@ main(void)
     test_fcgi_scratch();
     test_fcgi_status();
     test_fcgi_bad_status();
+    test_fcgi_big();
 
     if (xfailed) {
         printf("%u known bug(s) (XFAIL), not counted\n", xfailed);
@@ -387,28 +394,87 @@ end(stream_t *s)
 }
 
 
-static void
-fcgi(answer_t *a, const unsigned char *in, size_t n, size_t scratch_size)
-{
-    unsigned char  *buf, *scratch;
+/*
+ * The answer to in[0 .. n), given to one reader in pieces of chunk bytes
+ * (0: all at once), each piece in a buffer of its exact size, as reads
+ * into the module's buffer give it.
+ */
 
-    buf = malloc(n ? n : 1);
+static void
+fcgi_chunks(answer_t *a, const unsigned char *in, size_t n,
+    size_t scratch_size, size_t chunk)
+{
+    size_t                  k, m;
+    unsigned char          *buf, *scratch;
+    ngx_http_guard_fcgi_t   f;
+
     scratch = malloc(scratch_size ? scratch_size : 1);
-    if (buf == NULL || scratch == NULL) {
+    if (scratch == NULL) {
         abort();
     }
 
-    memcpy(buf, in, n);
     memset(scratch, 0xa5, scratch_size);
+    ngx_http_guard_fcgi_init(&f, scratch, scratch_size);
 
     a->status = 0xdeadbeef;
     a->reason = NULL;
+    a->rc = AGAIN;
 
-    a->rc = ngx_http_guard_fcgi_status(buf, n, scratch, scratch_size,
-                                       &a->status, &a->reason);
+    if (chunk == 0) {
+        chunk = n;
+    }
+
+    k = 0;
+
+    do {
+        m = (n - k < chunk) ? n - k : chunk;
+
+        buf = malloc(m ? m : 1);
+        if (buf == NULL) {
+            abort();
+        }
+
+        memcpy(buf, in + k, m);
+        a->rc = ngx_http_guard_fcgi_status(&f, buf, m, &a->status,
+                                           &a->reason);
+        free(buf);
+
+        k += m;
+
+    } while (k < n && a->rc == AGAIN);
 
     free(scratch);
-    free(buf);
+}
+
+
+/* all at once, and in pieces of several sizes: the same answer, or -3 */
+
+static void
+fcgi(answer_t *a, const unsigned char *in, size_t n, size_t scratch_size)
+{
+    size_t    i;
+    answer_t  b;
+
+    static const size_t  chunks[] = { 1, 2, 3, 7, 8, 9, 100, 8192 };
+
+    fcgi_chunks(a, in, n, scratch_size, 0);
+
+    for (i = 0; i < sizeof(chunks) / sizeof(chunks[0]); i++) {
+        fcgi_chunks(&b, in, n, scratch_size, chunks[i]);
+
+        if (b.rc != a->rc
+            || (b.rc == PASS && b.status != a->status)
+            || (b.rc == FAIL && strcmp(b.reason, a->reason) != 0))
+        {
+            if (!quiet) {
+                printf("  fastcgi %zu bytes in pieces of %zu: rc %d, "
+                       "all at once rc %d\n", n, chunks[i], b.rc, a->rc);
+            }
+
+            a->rc = -3;
+            return;
+        }
+    }
 }
 
 
@@ -474,11 +540,37 @@ static int
 prefixes_are(const stream_t *s, size_t scratch_size, int rc,
     unsigned status, const char *reason)
 {
-    size_t    k;
-    answer_t  a;
+    size_t                  k;
+    answer_t                a;
+    unsigned char          *buf, *scratch;
+    ngx_http_guard_fcgi_t   f;
+
+    /* one reader, byte by byte: each prefix's answer as it arrives */
+
+    scratch = malloc(scratch_size ? scratch_size : 1);
+    if (scratch == NULL) {
+        abort();
+    }
+
+    ngx_http_guard_fcgi_init(&f, scratch, scratch_size);
+
+    a.status = 0xdeadbeef;
+    a.reason = NULL;
+    a.rc = ngx_http_guard_fcgi_status(&f, s->data, 0, &a.status, &a.reason);
 
     for (k = 0; k <= s->len; k++) {
-        fcgi(&a, s->data, k, scratch_size);
+
+        if (k) {
+            buf = malloc(1);
+            if (buf == NULL) {
+                abort();
+            }
+
+            buf[0] = s->data[k - 1];
+            a.rc = ngx_http_guard_fcgi_status(&f, buf, 1, &a.status,
+                                              &a.reason);
+            free(buf);
+        }
 
         if (k == s->len ? answer_is(&a, rc, status, reason)
                         : (a.rc == AGAIN || answer_is(&a, rc, status, reason)))
@@ -487,11 +579,16 @@ prefixes_are(const stream_t *s, size_t scratch_size, int rc,
         }
 
         answer_print("fastcgi prefix", k, &a, rc, status, reason);
+        free(scratch);
 
         return 0;
     }
 
-    return 1;
+    free(scratch);
+
+    /* and the whole stream, at once and in pieces */
+
+    return fcgi_is(s, scratch_size, rc, status, reason);
 }
 
 
@@ -777,12 +874,12 @@ test_fcgi_padding(void)
     rec(&s, 1, STDOUT, S("Status: 410\r\n\r\n"), 1);
     CHECK(prefixes_are(&s, SCRATCH, PASS, 410, NO_REASON));
 
-    /* a record is complete only with its padding */
+    /* the headers count before their record is whole: its padding */
     s.len = 0;
     rec(&s, 1, STDOUT, S("Status: 410\r\n\r\n"), 100);
-    s.len--;
-    CHECK(fcgi_is(&s, SCRATCH, AGAIN, 0, NO_REASON));
-    s.len++;
+    s.len -= 100;
+    CHECK(fcgi_is(&s, SCRATCH, PASS, 410, NO_REASON));
+    s.len += 100;
     CHECK(fcgi_is(&s, SCRATCH, PASS, 410, NO_REASON));
 }
 
@@ -961,4 +1058,78 @@ test_fcgi_bad_status(void)
     CHECK(headers_are(S("Status: \r\n\r\n"), FAIL, 0, bad));
     CHECK(headers_are(S("Status: 5\n\n"), FAIL, 0, bad));
     CHECK(headers_are(S("Status: 50"), FAIL, 0, bad));
+}
+
+
+/*
+ * Records larger than the module's buffer (8192 bytes): a FastCGI record
+ * holds up to 65535 bytes, and nginx's fastcgi_pass reads them; only the
+ * CGI headers must fit the scratch.
+ */
+
+static void
+test_fcgi_big(void)
+{
+    size_t           i;
+    static char      big[65535];
+    static stream_t  s;
+
+    memset(big, 'x', sizeof(big));
+
+    /* one STDOUT record: the headers, then a 20000-byte body */
+    s.len = 0;
+    memcpy(big, "Status: 200 OK\r\nContent-Type: text/plain\r\n\r\n", 44);
+    rec(&s, 1, STDOUT, big, 44 + 20000, 0);
+    end(&s);
+    CHECK(fcgi_is(&s, SCRATCH, PASS, 200, NO_REASON));
+    CHECK(prefixes_are(&s, SCRATCH, PASS, 200, NO_REASON));
+
+    /* the same, as big as a record goes, padded */
+    s.len = 0;
+    memcpy(big, "Status: 404 Nope\r\n\r\n", 21);
+    rec(&s, 1, STDOUT, big, sizeof(big), 255);
+    end(&s);
+    CHECK(prefixes_are(&s, SCRATCH, PASS, 404, NO_REASON));
+
+    /* a STDERR record of 9000 bytes first */
+    memset(big, 'E', sizeof(big));
+    s.len = 0;
+    rec(&s, 1, STDERR, big, 9000, 0);
+    out(&s, S("Status: 200 OK\r\n\r\nok"));
+    end(&s);
+    CHECK(fcgi_is(&s, SCRATCH, PASS, 200, NO_REASON));
+    CHECK(prefixes_are(&s, SCRATCH, PASS, 200, NO_REASON));
+
+    /* STDERR records of the largest size, padded, between the headers */
+    s.len = 0;
+    out(&s, S("Status: 503\r\n"));
+    rec(&s, 1, STDERR, big, sizeof(big), 255);
+    rec(&s, 1, STDERR, big, sizeof(big), 7);
+    rec(&s, 1, 0xee, big, sizeof(big), 0);
+    out(&s, S("X-A: b\r\n\r\n"));
+    CHECK(fcgi_is(&s, SCRATCH, PASS, 503, NO_REASON));
+    CHECK(prefixes_are(&s, SCRATCH, PASS, 503, NO_REASON));
+
+    /* only STDERR, however much: no output */
+    s.len = 0;
+    for (i = 0; i < 3; i++) {
+        rec(&s, 1, STDERR, big, sizeof(big), 1);
+    }
+    end(&s);
+    CHECK(fcgi_is(&s, SCRATCH, FAIL, 0, "no fastcgi output"));
+
+    /* the headers themselves over the scratch: too large, a real error */
+    memset(big, 'h', sizeof(big));
+    memcpy(big, "X-Big: ", 7);
+    s.len = 0;
+    rec(&s, 1, STDOUT, big, 20000, 0);
+    end(&s);
+    CHECK(fcgi_is(&s, SCRATCH, FAIL, 0, "fastcgi headers too large"));
+    CHECK(prefixes_are(&s, SCRATCH, FAIL, 0, "fastcgi headers too large"));
+
+    /* a bad record header after a big record is still seen */
+    s.len = 0;
+    rec(&s, 1, STDERR, big, sizeof(big), 0);
+    rec(&s, 2, STDOUT, S("Status: 200\r\n\r\n"), 0);
+    CHECK(fcgi_is(&s, SCRATCH, FAIL, 0, "bad fastcgi record"));
 }
