@@ -3,7 +3,9 @@
 # and resume on two instances, weight with --json, a fleet drain that
 # the second instance refuses, rolled back on the first; drain --wait
 # timing out with a slow request in flight (exit 4, the drain stays);
-# maintenance, freeze and unfreeze, overrides, --instances FILE.
+# maintenance, freeze and unfreeze, overrides, --instances FILE; a token
+# that cannot go in a header and an --expires the API would refuse are
+# usage errors before any request.
 use lib 't/lib';
 use Guard;
 use Test::Nginx::Socket 'no_plan';
@@ -514,6 +516,76 @@ Test::More::like($out, qr{^  \Q$main::Two\E/: HTTP 404 unknown_server: }m,
 Test::More::is(main::server_of(Guard::_server_port(), $ENV{TEST_NGINX_B1})->{admin},
                'active', 'the first instance is left active');
 main::stop_second();
+--- request
+GET /guard
+--- response_body_like: "admin":"active"
+--- no_error_log
+[error]
+
+
+
+=== TEST 8: bad input is a usage error before any request: a token that cannot go in a header, a duration the API refuses
+--- http_config eval: $::App . $::Backends
+--- config eval: $::Config
+--- init
+my $b1 = "127.0.0.1:$ENV{TEST_NGINX_B1}";
+Guard::wait_health('app', $ENV{"TEST_NGINX_B$_"}, 'up') for 1 .. 3;
+my $nobody = "http://127.0.0.1:$ENV{TEST_NGINX_B7}/admin/";    # nothing listens
+my %olga = (GUARDCTL_TOKEN => 'test-token-olga');
+
+# tokens: not ASCII, a control character, spaces around (nginx drops them)
+for my $t (["t\xc3\xb6k\xc3\xa9n\xe2\x82\xac", 'a character that is not ASCII \(at character 2\)'],
+           ["test-token\tolga", 'a control character \(at character 11\)'],
+           ['test-token-olga ', 'a space at its end \(at character 16\)']) {
+    my ($token, $why) = @$t;
+    my ($rc, $out) = main::ctl({ GUARDCTL_TOKEN => $token }, '--instance', $main::One, 'whoami');
+    Test::More::is($rc, 2, "GUARDCTL_TOKEN /$why/: a usage error, exit 2") or Test::More::diag($out);
+    Test::More::like($out, qr/^guardctl: GUARDCTL_TOKEN: the token has $why: a token is printable ASCII, for the HTTP header "Authorization: Bearer TOKEN"$/m,
+                     'it names the problem');
+    Test::More::unlike($out, qr/\Q$token\E|unreachable/, 'not the token, not "unreachable"');
+}
+my $bad = "$main::Dir/bad.token";
+{
+    open my $fh, '>', $bad or die "$bad: $!\n";
+    print $fh "test-\xff-olga\n";
+    close $fh;
+}
+my ($rc, $out) = main::ctl({}, '--instance', $main::One, '--token-file', $bad, 'whoami');
+Test::More::is($rc, 2, '--token-file with a byte that is not ASCII: exit 2') or Test::More::diag($out);
+Test::More::like($out, qr/^guardctl: \Q$bad\E: the token has a character that is not ASCII \(at character 6\)/m,
+                 'it names the file');
+$out = `printf 't\\303\\266k\\303\\251n\\n' | python3 $main::Ctl hash-token 2>&1`;
+Test::More::is($? >> 8, 2, 'hash-token of a token guardctl cannot send: exit 2');
+Test::More::like($out, qr/^guardctl: hash-token: the token has a character that is not ASCII/m,
+                 'hash-token says why');
+($rc, $out) = main::ctl(\%olga, '--instance', "http://127.0.0.1:$ENV{TEST_NGINX_B7}/adm\xc3\xafn/", 'whoami');
+Test::More::is($rc, 2, 'an instance URL that is not ASCII: exit 2') or Test::More::diag($out);
+
+# durations: guardctl takes exactly what the admin API takes, and refuses
+# the rest before any request (against nothing listening: exit 2, not 3)
+for my $d ('90', '090', '90s', '10m', '1h', '2d', '1w', '4w', '1h30m', '1h 30m', '1h 30',
+           '1500ms', '1000ms', '30d', '2592000', '5w', '31d', '2592001', '1.5h', '500ms',
+           '999ms', '0', '0s', '1y', '1M', '10 m', '-5', '90 s', '1m1ms', '1h1h', '1e3',
+           "\xd9\xa3") {
+    my $value = $d =~ /^[0-9]+$/ ? $d + 0 : $d;
+    my ($st) = Guard::admin('POST', "/admin/upstreams/app/servers/$b1/drain",
+                            'test-token-olga',
+                            JSON::PP->new->encode({ dry_run => JSON::PP::true(), expires => $value }));
+    Test::More::ok($st == 200 || $st == 400, "the API on --expires '$d': $st");
+    ($rc, $out) = main::ctl(\%olga, '--instance', $main::One, 'drain', 'app', $b1,
+                            '--dry-run', '--expires', $d);
+    Test::More::is($rc, $st == 200 ? 0 : 2,
+                   "guardctl --expires '$d' as the API: " . ($st == 200 ? 'taken' : 'refused'))
+        or Test::More::diag($out);
+    next if $st == 200;
+    Test::More::like($out, qr/^guardctl: --expires: not a duration the admin API accepts: /m,
+                     'the usage error says why');
+    ($rc, $out) = main::ctl(\%olga, '--instance', $nobody, 'drain', 'app', $b1,
+                            '--expires', $d);
+    Test::More::is($rc, 2, "--expires '$d': refused before any request") or Test::More::diag($out);
+}
+Test::More::is(main::server_of(Guard::_server_port(), $ENV{TEST_NGINX_B1})->{admin},
+               'active', 'nothing changed');
 --- request
 GET /guard
 --- response_body_like: "admin":"active"

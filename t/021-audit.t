@@ -3,7 +3,9 @@
 # line the master writes at each start and reload (principal "reload"),
 # chained by HMAC-SHA256; scripts/guard-audit-verify on an intact chain,
 # an edited line, a deleted line, a swapped pair, a truncated tail against
-# the head, a set rotated with "nginx -s reopen"; the chain going on from
+# the head, the first lines deleted (a failure, --head or not, unless
+# --from anchors the chain), an empty log, a set rotated with "nginx -s
+# reopen" and its older file removed (--from); the chain going on from
 # the file's last line after a restart; a full disk (/dev/full): one
 # alert, the line not written; and the copy sent to syslog.
 use lib 't/lib';
@@ -239,9 +241,48 @@ Test::More::like("$rc $out", qr/^1 FAIL: \S+junk\.log:3: not an audit line/,
 ($rc, $out) = ::verify($log, '--key', "$::Dir/other-key");
 Test::More::like("$rc $out", qr/^1 FAIL: \S+chain\.log:1: bad mac/, 'another key');
 
-($rc, $out) = ::verify(@l[1 .. 3] ? ::tampered('tail.log', @l[1 .. 3]) : (), '--key', $::Key);
-Test::More::like("$rc $out", qr/^0 note: \S+tail\.log:1: the chain starts at seq 2, after mac $j[0]{mac}.*\nOK: 3 lines, last seq 4/s,
-                 'a chain that starts later: accepted and reported');
+# the first lines deleted: a chain that does not start at seq 1 is broken,
+# --head or not, unless --from anchors it where the older lines ended
+my $tail = ::tampered('tail.log', @l[1 .. 3]);
+($rc, $out) = ::verify($tail, '--key', $::Key);
+Test::More::is($rc, 1, 'the first line deleted: exit 1');
+Test::More::like($out, qr/^FAIL: \S+tail\.log:1: the chain starts at seq 2, not 1: seq 1 missing: lines deleted, or older files not given .*--from 1:MAC with the mac of seq 1 from a record you trust/,
+                 "the first line deleted: $out");
+($rc, $out) = ::verify($tail, '--key', $::Key, '--head', $head);
+Test::More::like("$rc $out", qr/^1 FAIL: \S+tail\.log:1: the chain starts at seq 2, not 1/,
+                 'the first line deleted, with the head: exit 1');
+($rc, $out) = ::verify(::tampered('tail2.log', @l[2 .. 3]), '--key', $::Key, '--head', $head);
+Test::More::like("$rc $out", qr/^1 FAIL: \S+tail2\.log:1: the chain starts at seq 3, not 1: seq 1-2 missing/,
+                 'two deleted: seq 1-2 missing');
+($rc, $out) = ::verify($tail, '--key', $::Key, '--from', "1:$j[0]{mac}", '--head', $head);
+Test::More::is($rc, 0, '--from the mac of seq 1: exit 0') or Test::More::diag($out);
+Test::More::like($out, qr/^note: the chain is taken to go on from seq 1, mac $j[0]{mac} \(--from\): the lines up to it are not verified here\nOK: 3 lines, last seq 4, mac $j[3]{mac}$/m,
+                 "--from: said, and verified: $out");
+($rc, $out) = ::verify($tail, '--key', $::Key, '--from', "1:$j[1]{mac}");
+Test::More::like("$rc $out", qr/^1 FAIL: \S+tail\.log:1: prev mismatch: seq 2 is not chained to seq 1, mac $j[1]{mac} \(--from\): a wrong anchor/,
+                 "--from with another mac: $out");
+($rc, $out) = ::verify(::tampered('tail3.log', @l[2 .. 3]), '--key', $::Key, '--from', "1:$j[0]{mac}");
+Test::More::like("$rc $out", qr/^1 FAIL: \S+tail3\.log:1: the chain starts at seq 3, not 2: seq 2 missing after the --from anchor/,
+                 "--from, and the line after it deleted: $out");
+($rc, $out) = ::verify($log, '--key', $::Key, '--from', "1:$j[0]{mac}");
+Test::More::like("$rc $out", qr/^1 FAIL: \S+chain\.log:1: the first line is seq 1, at or before seq 1, the --from anchor/,
+                 "--from past the first line: $out");
+($rc, $out) = ::verify($log, '--key', $::Key, '--from', 'x');
+Test::More::is($rc, 2, 'a bad --from: exit 2');
+
+# an empty log proves nothing: a failure, unless --from says where it is
+my $empty = ::tampered('empty.log');
+($rc, $out) = ::verify($empty, '--key', $::Key);
+Test::More::like("$rc $out", qr/^1 FAIL: empty: no audit line in \S+empty\.log: nothing to verify/,
+                 "an empty log: $out");
+($rc, $out) = ::verify($empty, '--key', $::Key, '--head', $head);
+Test::More::like("$rc $out", qr/^1 FAIL: empty: /, 'an empty log, with the head');
+($rc, $out) = ::verify($empty, '--key', $::Key, '--from', $head, '--head', $head);
+Test::More::like("$rc $out", qr/^0 note: .*\nOK: 0 lines, last seq 4, mac $j[3]{mac} \(no line after the --from anchor\)$/s,
+                 "an empty log after the anchor that is the head: $out");
+($rc, $out) = ::verify($empty, '--key', $::Key, '--from', "3:$j[2]{mac}", '--head', $head);
+Test::More::like("$rc $out", qr/^1 FAIL: truncated: the log ends at seq 3 but the head is seq 4/,
+                 'an empty log behind the head: truncated');
 
 ($rc, $out) = ::verify("$::Dir/no-such.log", '--key', $::Key);
 Test::More::is($rc, 2, 'an unreadable file: exit 2');
@@ -305,8 +346,18 @@ Test::More::is("$first->{seq} $first->{prev}", "3 $last->{mac}",
 my ($rc, $out) = ::verify("$log.1", $log, '--key', $::Key);
 Test::More::like("$rc $out", qr/^0 OK: 4 lines, last seq 4/, "old, new: $out");
 ($rc, $out) = ::verify($log, "$log.1", '--key', $::Key);
-Test::More::like("$rc $out", qr/^1 FAIL: \S+rot\.log\.1:1: seq goes back from 4 to 1/,
+Test::More::like("$rc $out", qr/^1 FAIL: \S+rot\.log:1: the chain starts at seq 3, not 1: seq 1-2 missing here, but seq 1 comes later \(\S+rot\.log\.1:1\): files given out of order\? \(oldest first\)/,
                  "new, old: $out");
+# the old file removed on purpose: the new one alone, from the OK line of
+# the old one's verification
+($rc, $out) = ::verify("$log.1", '--key', $::Key);
+my ($seq, $mac) = $out =~ /^OK: 2 lines, last seq (\d+), mac ([0-9a-f]{64})$/m;
+Test::More::ok($seq, "the old file alone: $out");
+($rc, $out) = ::verify($log, '--key', $::Key);
+Test::More::like("$rc $out", qr/^1 FAIL: \S+rot\.log:1: the chain starts at seq 3, not 1/,
+                 "the new file alone: $out");
+($rc, $out) = ::verify($log, '--key', $::Key, '--from', "$seq:$mac");
+Test::More::like("$rc $out", qr/\nOK: 2 lines, last seq 4/, "the new file --from the old one's OK line: $out");
 --- request
 GET /guard
 --- error_code: 200

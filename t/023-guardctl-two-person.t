@@ -4,7 +4,8 @@
 # --wait waits for the approval and then for drained; cancel by the
 # requester, by another operator refused; --wait ended by a cancel; on a
 # fleet a pending instance is no refusal (the others keep the change), and
-# a rollback cancels the requests made.
+# a rollback cancels the requests made; a rollback answered pending is a
+# failed rollback (exit 5), its request left for a second principal.
 use lib 't/lib';
 use Guard;
 use Test::Nginx::Socket 'no_plan';
@@ -396,5 +397,58 @@ Test::More::is($r->{request}{state}, 'cancelled', 'the request is cancelled');
 --- request
 GET /guard
 --- response_body_like: "in_rotation":3,
+--- no_error_log
+[error]
+
+
+
+=== TEST 5: a fleet resume whose rollback needs a second principal: the rollback failed (exit 5), the request left to approve
+--- http_config eval
+(my $h = $::Http) =~ s/share=50%/share=10%/;
+$h . $::Backends
+--- config eval: $::Config
+--- init
+main::all_up();
+my $b1 = main::srv(1);
+my @one = ('--instance', $main::One);
+# b1 out is a quarter of the servers, over share=10%: drained through an approval
+my ($rc, $out) = main::ctl(\%main::Olga, @one, 'drain', 'app', $b1);
+Test::More::is($rc, 6, 'b1 out: over the share, pending') or Test::More::diag($out);
+my ($id) = $out =~ /^request (\d+) on /m;
+($rc, $out) = main::ctl(\%main::Adam, @one, 'approve', $id // 0);
+Test::More::is($rc, 0, 'adam approves') or Test::More::diag($out);
+Test::More::like(main::admin_of(1), qr/^drain(ing|ed)$/, 'b1 drains');
+
+# resume on the first, the second unreachable: the rollback (drain b1
+# again) is high-risk too, so the first answers it 202: not rolled back
+($rc, $out) = main::ctl(\%main::Otto, @one, '--instance', $main::Nobody,
+                        'resume', 'app', $b1);
+Test::More::is($rc, 5, 'a rollback that is only pending failed: exit 5') or Test::More::diag($out);
+Test::More::like($out, qr{^\Q$main::One\E: resume app/\Q$b1\E: drain(ing|ed) -> active}m,
+                 'the resume applied on the first');
+Test::More::like($out, qr{^\Q$main::Nobody\E: unreachable}m, 'the second unreachable');
+my ($rid) = $out =~ m{^rollback \Q$main::One\E: drain app/\Q$b1\E: PENDING request (\d+)}m;
+Test::More::ok($rid, 'the rollback answered pending') or Test::More::diag($out);
+$rid //= 0;
+Test::More::like($out, qr/^rollback \Q$main::One\E: request $rid needs a second principal \(operator\): not rolled back until approved$/m,
+                 'the rollback is said not to have happened');
+Test::More::like($out, qr/^  to complete the rollback: guardctl --instance \Q$main::One\E approve $rid$/m,
+                 'the command that completes it');
+Test::More::like($out, qr/^  to withdraw it: +guardctl --instance \Q$main::One\E cancel $rid$/m,
+                 'the command that withdraws it');
+Test::More::like($out, qr/^\*\*\* ROLLBACK FAILED: the fleet is in a mixed state/m,
+                 'the mixed-state report');
+Test::More::like($out, qr{^  \Q$main::One\E: app/\Q$b1\E admin active,}m,
+                 'which shows b1 active on the first');
+Test::More::unlike($out, qr/^not applied there until approved/m,
+                   'not the text of a pending change');
+Test::More::is(main::admin_of(1), 'active', 'b1 stays active on the first');
+my (undef, $r) = Guard::admin('GET', "/admin/pending/$rid", 'test-token-vera');
+Test::More::is("$r->{request}{state}/$r->{request}{requester}/$r->{request}{reason}",
+               'pending/otto/guardctl rollback', 'the rollback request waits for approval');
+
+--- request
+GET /guard
+--- response_body_like: "in_rotation":4,
 --- no_error_log
 [error]
