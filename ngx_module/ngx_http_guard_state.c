@@ -2478,6 +2478,7 @@ ngx_http_guard_state_restore_requests(ngx_http_guard_main_conf_t *gmcf,
     ngx_http_guard_sh_request_t *reqs, ngx_uint_t n, uint64_t audit_seq,
     u_char *head, ngx_uint_t next_request)
 {
+    u_char                        bin[32];
     ngx_int_t                     b;
     ngx_uint_t                    i, k;
     ngx_slab_pool_t              *shpool;
@@ -2495,10 +2496,15 @@ ngx_http_guard_state_restore_requests(ngx_http_guard_main_conf_t *gmcf,
                 break;
             }
 
-            sh->audit_head[i] = (u_char) b;
+            bin[i] = (u_char) b;
         }
 
-        sh->audit_seq = (i == 32) ? audit_seq : 0;
+        /* all or nothing: a chain goes on from a whole head only */
+
+        if (i == 32) {
+            ngx_memcpy(sh->audit_head, bin, 32);
+            sh->audit_seq = audit_seq;
+        }
     }
 
     sh->next_request = ngx_max(sh->next_request, next_request);

@@ -57,6 +57,13 @@
 #define NGX_HTTP_GUARD_SF_ACCESS     0640
 #define NGX_HTTP_GUARD_SF_HEALTH     1000   /* ms between health writes */
 
+#ifdef O_NOFOLLOW
+#define NGX_HTTP_GUARD_SF_NOFOLLOW   O_NOFOLLOW
+#else
+#define NGX_HTTP_GUARD_SF_NOFOLLOW   0
+#endif
+
+
 /* what a field holds */
 #define NGX_HTTP_GUARD_SF_NAME       1      /* ngx_str_t, not empty */
 #define NGX_HTTP_GUARD_SF_TEXT       2      /* u_char[max], C string */
@@ -726,12 +733,13 @@ static ngx_int_t
 ngx_http_guard_sf_parse_line(ngx_pool_t *pool, u_char *p, u_char *last,
     ngx_uint_t line, ngx_http_guard_sf_t *sf)
 {
-    u_char                      *s;
-    ngx_int_t                    rc;
-    ngx_str_t                    value[NGX_HTTP_GUARD_SF_MAX_FIELDS], key;
-    ngx_uint_t                   n;
-    ngx_str_node_t              *found;
-    ngx_http_guard_sf_record_t  *rec;
+    u_char                       *s, c;
+    ngx_int_t                     rc;
+    ngx_str_t                     value[NGX_HTTP_GUARD_SF_MAX_FIELDS], key;
+    ngx_uint_t                    n, i;
+    ngx_str_node_t               *found;
+    ngx_http_guard_sf_record_t   *rec;
+    ngx_http_guard_sh_request_t  *req;
 
     /* split at single blanks: no field is empty */
 
@@ -803,15 +811,25 @@ ngx_http_guard_sf_parse_line(ngx_pool_t *pool, u_char *p, u_char *last,
             return rc;
         }
 
-        if (ngx_strlen(sf->chain.audit_head) != 64
-            || ngx_hextoi(sf->chain.audit_head, 8) == NGX_ERROR)
-        {
-            ngx_http_guard_sf_error(sf, "line %ui: an audit head that is not "
-                                    "64 hex digits", line);
-            return NGX_DECLINED;
+        if (ngx_strlen(sf->chain.audit_head) != 64) {
+            goto bad_head;
+        }
+
+        for (i = 0; i < 64; i += 2) {
+            if (ngx_http_guard_sf_hex(sf->chain.audit_head + i, 2, &c)
+                != NGX_OK)
+            {
+                goto bad_head;
+            }
         }
 
         return NGX_OK;
+
+    bad_head:
+
+        ngx_http_guard_sf_error(sf, "line %ui: an audit head that is not "
+                                "64 hex digits", line);
+        return NGX_DECLINED;
     }
 
     if (value[0].len == 7 && ngx_strncmp(value[0].data, "request", 7) == 0) {
@@ -826,9 +844,30 @@ ngx_http_guard_sf_parse_line(ngx_pool_t *pool, u_char *p, u_char *last,
             return NGX_DECLINED;
         }
 
-        return ngx_http_guard_sf_parse_fields(pool, ngx_http_guard_sf_request,
-                   NGX_HTTP_GUARD_SF_NREQUEST, &value[1],
-                   &sf->requests[sf->nrequests++], line, sf);
+        req = &sf->requests[sf->nrequests];
+
+        rc = ngx_http_guard_sf_parse_fields(pool, ngx_http_guard_sf_request,
+                                            NGX_HTTP_GUARD_SF_NREQUEST,
+                                            &value[1], req, line, sf);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        /* what an approval indexes tables with */
+
+        if (req->op < NGX_HTTP_GUARD_OP_DRAIN
+            || req->op > NGX_HTTP_GUARD_OP_EXPIRE
+            || req->role < NGX_HTTP_GUARD_ROLE_VIEWER)
+        {
+            ngx_http_guard_sf_error(sf, "line %ui: a request with operation "
+                                    "%ui and role %ui", line, req->op,
+                                    req->role);
+            return NGX_DECLINED;
+        }
+
+        sf->nrequests++;
+
+        return NGX_OK;
     }
 
     if (value[0].len != 6 || ngx_strncmp(value[0].data, "server", 6) != 0) {
@@ -1099,7 +1138,9 @@ ngx_http_guard_sf_number(ngx_str_t *value, uint64_t max, uint64_t *n)
 
         d = value->data[i] - '0';
 
-        if (v > (max - d) / 10) {
+        /* d > max first: max - d must not wrap */
+
+        if (d > max || v > (max - d) / 10) {
             return NGX_DECLINED;
         }
 
@@ -1650,7 +1691,18 @@ ngx_http_guard_sf_write(ngx_http_guard_main_conf_t *gmcf, u_char *buf,
     created = 0;
     op = ngx_open_file_n;
 
-    fd = ngx_open_file(tmp, NGX_FILE_WRONLY, NGX_FILE_TRUNCATE,
+    /*
+     * A new file, never one that is there: whoever can write the
+     * directory could have left a symbolic link under this name, and
+     * following it would overwrite its target.  A leftover of a crashed
+     * worker with our pid goes first; if one appears again meanwhile,
+     * the write fails and says so.
+     */
+
+    (void) ngx_delete_file(tmp);
+
+    fd = ngx_open_file(tmp, NGX_FILE_WRONLY,
+                       NGX_FILE_CREATE_OR_OPEN|O_EXCL|NGX_HTTP_GUARD_SF_NOFOLLOW,
                        NGX_HTTP_GUARD_SF_ACCESS);
     if (fd == NGX_INVALID_FILE) {
         goto failed;

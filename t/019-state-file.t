@@ -36,6 +36,10 @@ our $Until;                # its expiry, TEST 22-23
     close $fh;
     chmod 0600, "$Dir-audit/audit.key";
 }
+# the state files of TEST 28-31, out of $Dir, whose listing TEST 4 checks
+our $More = "$Dir-more";
+File::Path::rmtree($More);
+File::Path::mkpath($More);
 our $StateFile;     # another path for conf(), set with local
 our $Extra = '';    # more directives in "upstream app", set with local
 our ($B1, $B2, $B3, $B4) = map { "127.0.0.1:$ENV{\"TEST_NGINX_B$_\"}" } 1 .. 4;
@@ -1017,5 +1021,130 @@ Test::More::ok(Guard::wait_for(sub {
 --- request
 GET /guard
 --- response_body_like: "name":"flap"
+--- no_error_log eval
+$main::UNEXPECTED
+
+
+
+=== TEST 28: a request line whose numbers are out of range is not a state file
+An operation of 99999999 passed the range check (max - digit wrapped) and
+a later approval indexed a table of 7 names with it: the worker crashed.
+--- http_config eval
+local $main::StateFile = "$main::More/range.state";
+"    guard_admin_two_person;
+" . main::conf('interval=100ms fall=1 rise=1', $main::B1, $main::B2)
+--- config eval: $::Admin
+--- tokens eval: $::Tokens
+--- user_files eval
+my $req = sub { "request 1 1 $_[0] 0 0 $_[1] 1 " . main::ms() . ' ' . main::ms(600)
+                . " 0 app $main::B1 olga - patch below%20the%20floor" };
+[[ 'b2-up', "up\n" ],
+ [ "$main::More/range.state", main::crafted($main::Chain0, $req->(99999999, 2)) ]]
+--- init
+main::starts_clean();
+my ($st, $j) = Guard::admin('GET', '/admin/pending', 'test-token-adam');
+Test::More::is($st, 200, 'the pending list answers');
+Test::More::is(scalar @{ ($j // {})->{requests} // [] }, 0, 'and no request was restored')
+    or Test::More::diag($Guard::BODY);
+--- request
+GET /guard
+--- response_body_like: "name":"app"
+--- error_log eval
+qr/\[error\] .*upstream guard: state file "\Q$main::More\E\/range\.state" ignored: line 3: invalid operation "99999999"$/m
+--- no_error_log eval
+[$main::UNEXPECTED, qr/restored/]
+
+
+
+=== TEST 29: a role of 0 (no role) is refused too
+--- http_config eval
+local $main::StateFile = "$main::More/range0.state";
+"    guard_admin_two_person;
+" . main::conf('interval=100ms fall=1 rise=1', $main::B1, $main::B2)
+--- config eval: $::Admin
+--- tokens eval: $::Tokens
+--- user_files eval
+my $req = sub { "request 1 1 $_[0] 0 0 $_[1] 1 " . main::ms() . ' ' . main::ms(600)
+                . " 0 app $main::B1 olga - patch below%20the%20floor" };
+[[ 'b2-up', "up\n" ],
+ [ "$main::More/range0.state", main::crafted($main::Chain0, $req->(1, 0)) ]]
+--- init
+main::starts_clean();
+--- request
+GET /guard
+--- response_body_like: "name":"app"
+--- error_log eval
+qr/\[error\] .*upstream guard: state file "\Q$main::More\E\/range0\.state" ignored: line 3: a request with operation 1 and role 0$/m
+--- no_error_log eval
+[$main::UNEXPECTED, qr/restored/]
+
+
+
+=== TEST 30: an audit head that is not 64 hex digits is refused whole, not taken in part
+The parser looked at the first 8 digits only, and the restore wrote the
+head up to the first bad pair: the next audit line had a prev no log has.
+--- http_config eval
+local $main::StateFile = "$main::More/head.state";
+local $main::Extra = 'guard_floor 1;';
+"    guard_audit_log $main::Dir-audit/head.log;
+    guard_audit_key $main::Dir-audit/audit.key;
+" . main::conf('interval=100ms fall=1 rise=1', $main::B1, $main::B2)
+--- config eval: $::Admin
+--- tokens eval: $::Tokens
+--- user_files eval
+[[ 'b2-up', "up\n" ],
+ [ "$main::More/head.state", main::crafted('chain 5 deadbeef' . ('z' x 56) . ' 1') ]]
+--- init
+main::starts_clean();
+main::api('a drain', 'POST', "/upstreams/app/servers/$main::B2/drain", 'test-token-olga', '{}');
+my $verify = "$ENV{TEST_NGINX_PWD}/scripts/guard-audit-verify";
+my $out = `$verify $main::Dir-audit/head.log --key $main::Dir-audit/audit.key 2>&1`;
+Test::More::is($? >> 8, 0, 'the audit log verifies: it starts at seq 1 after zeros')
+    or Test::More::diag($out);
+--- request
+GET /guard
+--- response_body_like: "name":"app"
+--- error_log eval
+qr/\[error\] .*upstream guard: state file "\Q$main::More\E\/head\.state" ignored: line 2: an audit head that is not 64 hex digits$/m
+--- no_error_log eval
+[$main::UNEXPECTED, qr/restored/]
+
+
+
+=== TEST 31: the temporary file is created anew, never opened through a link left under its name
+Whoever can write the state file's directory could leave a symbolic link
+named as a worker's temporary file: the write truncated its target.
+--- http_config eval
+local $main::StateFile = "$main::More/link/guard.state";
+local $main::Extra = 'guard_floor 1;';
+File::Path::rmtree("$main::More/link");
+File::Path::mkpath("$main::More/link");
+main::conf('interval=100ms fall=1 rise=1', $main::B1, $main::B2)
+--- config eval: $::Admin
+--- tokens eval: $::Tokens
+--- user_files
+>>> b2-up
+up
+--- init
+my $victim = "$main::More/victim";
+open my $fh, '>', $victim or die "$victim: $!";
+print $fh "precious\n";
+close $fh;
+my $master = main::slurp(main::servroot() . '/logs/nginx.pid') // '';
+chomp $master;
+my @workers = grep { /^\d+$/ } split /\s+/, `pgrep -P $master`;
+Test::More::cmp_ok(scalar @workers, '>=', 2, 'the workers: ' . join(' ', @workers));
+symlink $victim, "$main::More/link/guard.state.tmp.$_" or die $! for @workers;
+main::api('a drain: the state file is written', 'POST', "/upstreams/app/servers/$main::B2/drain",
+          'test-token-olga', '{}');
+Test::More::ok(Guard::wait_for(sub {
+    (main::slurp("$main::More/link/guard.state") // '') =~ /^server app \S+ \Q$main::B2\E \S+ draining/m
+}, 5), 'the state file is written, with the drain')
+    or Test::More::diag(main::slurp("$main::More/link/guard.state"));
+Test::More::is(main::slurp($victim), "precious\n", "the link's target is untouched");
+Test::More::ok(!-l "$main::More/link/guard.state", 'the state file is a file, not the link');
+--- request
+GET /guard
+--- response_body_like: "name":"app"
 --- no_error_log eval
 $main::UNEXPECTED
