@@ -25,7 +25,7 @@
 #define NGX_HTTP_GUARD_VERSION        "0.3.0"
 #define NGX_HTTP_GUARD_SHM_NAME       "upstream_guard"
 #define NGX_HTTP_GUARD_SHM_MAGIC      0x72617567   /* "guar" in memory */
-#define NGX_HTTP_GUARD_SHM_LAYOUT     5   /* bump on a shared struct change */
+#define NGX_HTTP_GUARD_SHM_LAYOUT     6   /* bump on a shared struct change */
 
 /* check types */
 #define NGX_HTTP_GUARD_TCP            1
@@ -80,6 +80,14 @@
 #endif
 
 #define NGX_HTTP_GUARD_REASON_LEN     64
+
+/*
+ * A principal's name: as long as the tokens file allows (a certificate's
+ * DN may be long), kept whole wherever it identifies someone (the two
+ * requests of the two-person rule) and in every answer and audit line;
+ * an override records the first PRINCIPAL_LEN - 1 bytes of it, for show.
+ */
+#define NGX_HTTP_GUARD_PRINCIPAL_MAX  1024
 #define NGX_HTTP_GUARD_PRINCIPAL_LEN  64
 
 /* classes of check failure reasons (reason.c), counted per server */
@@ -191,8 +199,10 @@ typedef struct {
     uint64_t                         closed;        /* ms: it ended */
     u_char                           upstream[NGX_HTTP_GUARD_NAME_LEN];
     u_char                           server[NGX_HTTP_GUARD_NAME_LEN];
-    u_char                           requester[NGX_HTTP_GUARD_PRINCIPAL_LEN];
-    u_char                           approver[NGX_HTTP_GUARD_PRINCIPAL_LEN];
+    u_char                           requester[NGX_HTTP_GUARD_PRINCIPAL_MAX
+                                               + 1];
+    u_char                           approver[NGX_HTTP_GUARD_PRINCIPAL_MAX
+                                              + 1];
     u_char                           reason[NGX_HTTP_GUARD_REASON_LEN];
     u_char                           why[NGX_HTTP_GUARD_WHY_LEN];
 } ngx_http_guard_sh_request_t;

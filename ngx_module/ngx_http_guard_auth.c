@@ -28,7 +28,6 @@
 
 #define NGX_HTTP_GUARD_TOKENS_MAX     (1024 * 1024)     /* file size */
 #define NGX_HTTP_GUARD_TOKENS_FIELDS  4
-#define NGX_HTTP_GUARD_NAME_MAX       1024
 #define NGX_HTTP_GUARD_UPSTREAM_MAX   256   /* with its NUL */
 #define NGX_HTTP_GUARD_LOGNAME_LEN    64    /* of an unknown name, logged */
 #define NGX_HTTP_GUARD_AUTH_UNIX      0x78696e75    /* "unix": local key */
@@ -529,11 +528,11 @@ ngx_http_guard_tokens_principal(ngx_http_guard_tokens_line_t *tl,
         return NGX_CONF_ERROR;
     }
 
-    if (fields[0].len > NGX_HTTP_GUARD_NAME_MAX) {
+    if (fields[0].len > NGX_HTTP_GUARD_PRINCIPAL_MAX) {
         ngx_conf_log_error(NGX_LOG_EMERG, tl->cf, 0,
                            NGX_HTTP_GUARD_TOKENS_AT "a name longer than "
                            "%d bytes", &tl->tokens->file, tl->line,
-                           NGX_HTTP_GUARD_NAME_MAX);
+                           NGX_HTTP_GUARD_PRINCIPAL_MAX);
         return NGX_CONF_ERROR;
     }
 

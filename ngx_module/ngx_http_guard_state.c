@@ -56,6 +56,8 @@ static void ngx_http_guard_request_names(ngx_http_guard_sh_request_t *req,
     ngx_http_guard_admin_cmd_t *cmd);
 static void ngx_http_guard_request_copy(u_char *dst, ngx_str_t *src,
     size_t size);
+static ngx_uint_t ngx_http_guard_request_by(ngx_http_guard_sh_request_t *req,
+    ngx_str_t *principal);
 static void ngx_http_guard_requests_expire(ngx_http_guard_main_conf_t *gmcf,
     ngx_http_guard_sh_t *sh, uint64_t now);
 static void ngx_http_guard_state_event(ngx_http_guard_upstream_t *up,
@@ -1164,10 +1166,7 @@ ngx_http_guard_state_admin(ngx_http_guard_peer_t *gp,
             goto refused;
         }
 
-        if (ngx_strlen(req->requester) == cmd->principal.len
-            && ngx_strncmp(req->requester, cmd->principal.data,
-                           cmd->principal.len) == 0)
-        {
+        if (ngx_http_guard_request_by(req, &cmd->principal)) {
             res->status = NGX_HTTP_FORBIDDEN;
             res->code = "same_principal";
             ngx_sprintf(res->message, "%V asked for request %ui: a second, "
@@ -1943,7 +1942,7 @@ ngx_http_guard_request_names(ngx_http_guard_sh_request_t *req,
     ngx_http_guard_request_copy(req->server, &s->server,
                                 NGX_HTTP_GUARD_NAME_LEN);
     ngx_http_guard_request_copy(req->requester, &cmd->principal,
-                                NGX_HTTP_GUARD_PRINCIPAL_LEN);
+                                NGX_HTTP_GUARD_PRINCIPAL_MAX + 1);
     ngx_http_guard_request_copy(req->reason, &cmd->reason,
                                 NGX_HTTP_GUARD_REASON_LEN);
 }
@@ -1963,6 +1962,25 @@ ngx_http_guard_request_copy(u_char *dst, ngx_str_t *src, size_t size)
     }
 
     dst[n] = '\0';
+}
+
+
+/*
+ * Whether "principal" asked for the request: the whole name is kept (the
+ * tokens file allows no longer one), so the names are compared whole.
+ */
+
+static ngx_uint_t
+ngx_http_guard_request_by(ngx_http_guard_sh_request_t *req,
+    ngx_str_t *principal)
+{
+    size_t  len;
+
+    len = ngx_strnlen(req->requester, NGX_HTTP_GUARD_PRINCIPAL_MAX + 1);
+
+    return principal->len <= NGX_HTTP_GUARD_PRINCIPAL_MAX
+           && len == principal->len
+           && ngx_memcmp(req->requester, principal->data, len) == 0;
 }
 
 
@@ -2061,11 +2079,7 @@ ngx_http_guard_state_cancel(ngx_http_guard_main_conf_t *gmcf, ngx_uint_t id,
         requester.data = req->requester;
         requester.len = ngx_strlen(req->requester);
 
-        if (!admin
-            && !(requester.len == cmd->principal.len
-                 && ngx_strncmp(requester.data, cmd->principal.data,
-                                requester.len) == 0))
-        {
+        if (!admin && !ngx_http_guard_request_by(req, &cmd->principal)) {
             res->status = NGX_HTTP_FORBIDDEN;
             res->code = "forbidden";
             ngx_sprintf(res->message, "request %ui is %V's: only its "
@@ -2483,8 +2497,8 @@ ngx_http_guard_state_restore_requests(ngx_http_guard_main_conf_t *gmcf,
         /* the text fields came from a file: keep them C strings */
         req->upstream[NGX_HTTP_GUARD_NAME_LEN - 1] = '\0';
         req->server[NGX_HTTP_GUARD_NAME_LEN - 1] = '\0';
-        req->requester[NGX_HTTP_GUARD_PRINCIPAL_LEN - 1] = '\0';
-        req->approver[NGX_HTTP_GUARD_PRINCIPAL_LEN - 1] = '\0';
+        req->requester[NGX_HTTP_GUARD_PRINCIPAL_MAX] = '\0';
+        req->approver[NGX_HTTP_GUARD_PRINCIPAL_MAX] = '\0';
         req->reason[NGX_HTTP_GUARD_REASON_LEN - 1] = '\0';
         req->why[NGX_HTTP_GUARD_WHY_LEN - 1] = '\0';
 

@@ -19,6 +19,11 @@ our $Dir = "/tmp/guard-audit-admin-" . Guard::_server_port();
 mkdir $Dir, 0700;
 unlink glob "$Dir/*";
 our $Tokens = "$Dir/tokens";
+# long names (TEST 9): a certificate's DN, and a name of 1,000 bytes
+our $Dn = 'CN=oncall-engineer-alice,OU=Site Reliability Engineering,'
+        . 'O=Example Corporation,C=US';
+our $Big = 'svc-' . join('', map { sprintf 'segment%03d-', $_ } 1 .. 90)
+         . 'x' x 6;
 our $Key = "$Dir/key";
 our $Log = "$Dir/audit.log";
 {
@@ -26,7 +31,10 @@ our $Log = "$Dir/audit.log";
     print $fh
         Guard::token_line('olga', 'operator', 'app', 'test-token-olga'),
         Guard::token_line('otto', 'operator', '*', 'test-token-otto'),
-        Guard::token_line('vera', 'viewer', '*', 'test-token-vera');
+        Guard::token_line('vera', 'viewer', '*', 'test-token-vera'),
+        Guard::token_line('adam', 'admin', '*', 'test-token-adam'),
+        qq{"$Dn" operator * } . Guard::token_hash('sha256', 'test-token-dn') . "\n",
+        Guard::token_line($Big, 'admin', '*', 'test-token-big');
     close $fh;
     chmod 0600, $Tokens;
     open $fh, '>', $Key or die "$Key: $!\n";
@@ -34,6 +42,45 @@ our $Log = "$Dir/audit.log";
     close $fh;
     chmod 0600, $Key;
 }
+our $LongUp = 'erp_orders_eu_west_1_' . 'x' x 80;
+
+# TESTs 9-11: "app" loses no server without a second principal; the long
+# upstream has no floor
+sub long_http {
+    my ($log) = @_;
+    return <<"_EOC_" . $::Backends;
+    guard_audit_log $log;
+    guard_audit_key $::Key;
+    guard_admin_two_person share=100% concurrent=4 max_out=100%;
+    upstream app {
+        zone app 64k;
+        server 127.0.0.1:$ENV{TEST_NGINX_B1};
+        server 127.0.0.1:$ENV{TEST_NGINX_B2};
+        server 127.0.0.1:$ENV{TEST_NGINX_B3};
+        guard_check http uri=/health interval=100ms;
+        guard_floor 3;
+    }
+    upstream $::LongUp {
+        server 127.0.0.1:$ENV{TEST_NGINX_B1};
+        server 127.0.0.1:$ENV{TEST_NGINX_B2};
+        server 127.0.0.1:$ENV{TEST_NGINX_B3};
+        guard_check tcp interval=100ms;
+    }
+_EOC_
+}
+
+sub read_log {
+    my ($log) = @_;
+    open my $in, '<', $log or return ();
+    return map { JSON::PP->new->utf8->decode($_) } <$in>;
+}
+
+sub all_up {
+    Guard::wait_health('app', $ENV{"TEST_NGINX_B$_"}, 'up') for 1 .. 3;
+    Guard::wait_health($::LongUp, $ENV{"TEST_NGINX_B$_"}, 'up') for 1 .. 3;
+}
+
+sub drain_path { "/admin/upstreams/$_[0]/servers/" . srv($_[1]) . '/drain' }
 our $Verify = "$ENV{TEST_NGINX_PWD}/scripts/guard-audit-verify";
 
 our $Backends = join '', map { <<"_EOC_" } 1 .. 3;
@@ -648,3 +695,41 @@ GET /guard
 --- no_error_log
 [error]
 [alert]
+
+
+
+=== TEST 9: a long DN is one principal, whole: it cannot approve its own request, and can cancel it
+The name is longer than an override keeps (63 bytes): the request keeps
+it whole, so that the comparison is exact.
+--- http_config eval: main::long_http("$::Log.9")
+--- config eval: $::Config
+--- init
+main::all_up();
+my ($j) = Guard::expect('the DN drains b1 below the floor: pending', '202 ok',
+                        'POST', main::drain_path('app', 1), 'test-token-dn', '{}');
+my $id = $j->{request};
+Test::More::like($j->{message}, qr/by \Q$::Dn\E needs a second/,
+                 'the message names the DN whole');
+Guard::expect('the DN cannot approve its own request', '403 same_principal',
+              'POST', "/admin/pending/$id/approve", 'test-token-dn', '{}');
+($j) = Guard::expect('read it', '200 ok', 'GET', "/admin/pending/$id",
+                     'test-token-vera', undef);
+Test::More::is($j->{request}{requester}, $::Dn, 'GET: the requester whole');
+Test::More::is($j->{request}{state}, 'pending', 'still pending');
+Guard::expect('the DN cancels its own request', '200 ok', 'DELETE',
+              "/admin/pending/$id", 'test-token-dn', undef);
+my @l = main::read_log("$::Log.9");
+my ($asked) = grep { ($_->{request} // 0) == $id && $_->{result} eq 'pending' } @l;
+my ($self) = grep { ($_->{request} // 0) == $id && $_->{result} eq 'refused' } @l;
+my ($gone) = grep { ($_->{request} // 0) == $id && $_->{op} eq 'cancel' } @l;
+Test::More::is($asked && $asked->{principal}, $::Dn, 'audited: asked by the DN');
+Test::More::is($self && "$self->{principal}/$self->{code}", "$::Dn/same_principal",
+               'audited: its own approval refused');
+Test::More::is($gone && "$gone->{principal}/$gone->{result}", "$::Dn/cancelled",
+               'audited: cancelled by the DN');
+--- request
+GET /guard
+--- response_body_like: "admin":"active"
+--- no_error_log
+[error]
+
