@@ -111,6 +111,12 @@
 #define NGX_HTTP_GUARD_NAME_LEN       128
 #define NGX_HTTP_GUARD_WHY_LEN        160
 
+/*
+ * An admin answer's message: room for a principal's whole name, the
+ * server's and the upstream's; anything longer is cut, never overrun.
+ */
+#define NGX_HTTP_GUARD_MESSAGE_LEN    2048
+
 #define NGX_HTTP_GUARD_REQ_PENDING    1
 #define NGX_HTTP_GUARD_REQ_APPLIED    2
 #define NGX_HTTP_GUARD_REQ_CANCELLED  3
@@ -669,7 +675,6 @@ typedef struct {
 typedef struct {
     ngx_uint_t                       status;        /* HTTP status */
     const char                      *code;          /* NULL: done */
-    u_char                           message[256];
     ngx_uint_t                       admin_before;
     ngx_uint_t                       admin_after;
     ngx_uint_t                       in_rotation_before;
@@ -684,7 +689,13 @@ typedef struct {
     unsigned                         drained:1;
     unsigned                         pending:1;     /* a second person */
     unsigned                         audited:1;
+
+    /* written by ngx_http_guard_msg() only: it never runs past the end */
+    u_char                           message[NGX_HTTP_GUARD_MESSAGE_LEN];
 } ngx_http_guard_admin_res_t;
+
+void ngx_cdecl ngx_http_guard_msg(ngx_http_guard_admin_res_t *res,
+    const char *fmt, ...);
 
 /* what a state file keeps of a server (statefile.c reads, state.c sets) */
 typedef struct {

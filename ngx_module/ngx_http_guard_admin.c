@@ -245,7 +245,8 @@ ngx_http_guard_admin_handler(ngx_http_request_t *r)
             u_char  buf[NGX_TIME_T_LEN];
 
             if (ngx_http_guard_admin_header(r, "Retry-After", buf,
-                    ngx_sprintf(buf, "%T", err.retry_after) - buf)
+                    ngx_slprintf(buf, buf + sizeof(buf), "%T",
+                                 err.retry_after) - buf)
                 != NGX_OK)
             {
                 return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -1641,7 +1642,8 @@ ngx_http_guard_admin_read_server(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    p = ngx_sprintf(etag, "\"%uL\"", ss->admin_version);
+    p = ngx_slprintf(etag, etag + sizeof(etag), "\"%uL\"",
+                     ss->admin_version);
 
     if (ngx_http_guard_admin_header(r, "ETag", etag, p - etag) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -2122,7 +2124,7 @@ ngx_http_guard_admin_error(ngx_http_request_t *r,
 {
     u_char   *p;
     va_list   args;
-    u_char    msg[512];
+    u_char    msg[NGX_HTTP_GUARD_MESSAGE_LEN];
 
     va_start(args, fmt);
     p = ngx_vslprintf(msg, msg + sizeof(msg), fmt, args);

@@ -1150,7 +1150,8 @@ ngx_http_guard_audit_reload(ngx_cycle_t *cycle,
     ngx_shmtx_lock(&shpool->mutex);
 
     generation = sh->generation;
-    rec.detail.len = ngx_sprintf(detail, "generation %ui", generation)
+    rec.detail.len = ngx_slprintf(detail, detail + sizeof(detail),
+                                  "generation %ui", generation)
                      - detail;
 
     rc = ngx_http_guard_audit_locked(gmcf, sh, &rec);

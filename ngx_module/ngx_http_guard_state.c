@@ -1058,9 +1058,9 @@ ngx_http_guard_state_admin(ngx_http_guard_peer_t *gp,
     if (s == NULL || !gp->check_owner) {
         res->status = NGX_HTTP_CONFLICT;
         res->code = "untracked";
-        ngx_sprintf(res->message, "server %V of upstream \"%V\" has no slot "
-                    "in the zone (untracked): nothing to change%Z",
-                    &gp->peer->server, &up->uscf->host);
+        ngx_http_guard_msg(res, "server %V of upstream \"%V\" has no slot "
+                           "in the zone (untracked): nothing to change",
+                           &gp->peer->server, &up->uscf->host);
         return NGX_DECLINED;
     }
 
@@ -1127,21 +1127,21 @@ ngx_http_guard_state_admin(ngx_http_guard_peer_t *gp,
     {
         res->status = NGX_HTTP_CONFLICT;
         res->code = "frozen";
-        ngx_sprintf(res->message, "changes are frozen by %s: %s; only "
-                    "resume is allowed until the freeze is lifted%Z",
-                    sh->freeze.by,
-                    sh->freeze.reason[0] ? (char *) sh->freeze.reason
-                                         : "no reason given");
+        ngx_http_guard_msg(res, "changes are frozen by %s: %s; only "
+                           "resume is allowed until the freeze is lifted",
+                           sh->freeze.by,
+                           sh->freeze.reason[0] ? (char *) sh->freeze.reason
+                                                : "no reason given");
         goto refused;
     }
 
     if (cmd->if_match_set && cmd->if_match != s->admin_version) {
         res->status = NGX_HTTP_PRECONDITION_FAILED;
         res->code = "stale_version";
-        ngx_sprintf(res->message, "server %V of upstream \"%V\" is at "
-                    "version %uL, not %uL: read it again%Z",
-                    &s->server, &up->uscf->host, s->admin_version,
-                    cmd->if_match);
+        ngx_http_guard_msg(res, "server %V of upstream \"%V\" is at "
+                           "version %uL, not %uL: read it again",
+                           &s->server, &up->uscf->host, s->admin_version,
+                           cmd->if_match);
         goto refused;
     }
 
@@ -1159,19 +1159,20 @@ ngx_http_guard_state_admin(ngx_http_guard_peer_t *gp,
         if (req == NULL || req->state != NGX_HTTP_GUARD_REQ_PENDING) {
             res->status = NGX_HTTP_CONFLICT;
             res->code = "not_pending";
-            ngx_sprintf(res->message, "request %ui is %s: it can no longer "
-                        "be approved%Z", cmd->request,
-                        req ? ngx_http_guard_request_state_name(req->state)
-                            : "unknown");
+            ngx_http_guard_msg(res, "request %ui is %s: it can no longer "
+                               "be approved", cmd->request,
+                               req ? ngx_http_guard_request_state_name(
+                                         req->state)
+                                   : "unknown");
             goto refused;
         }
 
         if (ngx_http_guard_request_by(req, &cmd->principal)) {
             res->status = NGX_HTTP_FORBIDDEN;
             res->code = "same_principal";
-            ngx_sprintf(res->message, "%V asked for request %ui: a second, "
-                        "different principal must approve it%Z",
-                        &cmd->principal, cmd->request);
+            ngx_http_guard_msg(res, "%V asked for request %ui: a second, "
+                               "different principal must approve it",
+                               &cmd->principal, cmd->request);
             goto refused;
         }
     }
@@ -1179,10 +1180,10 @@ ngx_http_guard_state_admin(ngx_http_guard_peer_t *gp,
     if (cmd->op == NGX_HTTP_GUARD_OP_WEIGHT && !up->conf->live_weights) {
         res->status = NGX_HTTP_CONFLICT;
         res->code = "not_live_weights";
-        ngx_sprintf(res->message, "upstream \"%V\" uses the %s balancer, "
-                    "whose weights are fixed when nginx starts: weights "
-                    "can be set for round robin and least_conn only%Z",
-                    &up->uscf->host, ngx_http_guard_balancer(up->uscf));
+        ngx_http_guard_msg(res, "upstream \"%V\" uses the %s balancer, "
+                           "whose weights are fixed when nginx starts: weights "
+                           "can be set for round robin and least_conn only",
+                           &up->uscf->host, ngx_http_guard_balancer(up->uscf));
         goto refused;
     }
 
@@ -1191,8 +1192,8 @@ ngx_http_guard_state_admin(ngx_http_guard_peer_t *gp,
     {
         res->status = NGX_HTTP_BAD_REQUEST;
         res->code = "bad_value";
-        ngx_sprintf(res->message, "weight %ui is out of range, 1 to %d%Z",
-                    cmd->weight, NGX_HTTP_GUARD_WEIGHT_MAX);
+        ngx_http_guard_msg(res, "weight %ui is out of range, 1 to %d",
+                           cmd->weight, NGX_HTTP_GUARD_WEIGHT_MAX);
         goto refused;
     }
 
@@ -1201,9 +1202,9 @@ ngx_http_guard_state_admin(ngx_http_guard_peer_t *gp,
     {
         res->status = NGX_HTTP_CONFLICT;
         res->code = "conflict";
-        ngx_sprintf(res->message, "server %V of upstream \"%V\" is in "
-                    "maintenance, out of rotation already: resume it "
-                    "first%Z", &s->server, &up->uscf->host);
+        ngx_http_guard_msg(res, "server %V of upstream \"%V\" is in "
+                           "maintenance, out of rotation already: resume it "
+                           "first", &s->server, &up->uscf->host);
         goto refused;
     }
 
@@ -1226,10 +1227,11 @@ ngx_http_guard_state_admin(ngx_http_guard_peer_t *gp,
         if (req && res->in_rotation_after < req->in_rotation_after) {
             res->status = NGX_HTTP_CONFLICT;
             res->code = "unsafe_now";
-            ngx_sprintf(res->message, "request %ui became less safe since "
-                        "it was asked: %ui would be left in rotation, %ui "
-                        "then; it stays pending%Z", cmd->request,
-                        res->in_rotation_after, req->in_rotation_after);
+            ngx_http_guard_msg(res, "request %ui became less safe since "
+                               "it was asked: %ui would be left in "
+                               "rotation, %ui then; it stays pending",
+                               cmd->request,
+                               res->in_rotation_after, req->in_rotation_after);
             goto refused;
         }
 
@@ -1239,12 +1241,13 @@ ngx_http_guard_state_admin(ngx_http_guard_peer_t *gp,
         res->status = NGX_HTTP_ACCEPTED;
 
         if (cmd->dry_run) {
-            ngx_sprintf(res->message, "needs a second principal (%s): %s "
-                        "of server %V would leave upstream \"%V\" with %ui "
-                        "in rotation (floor %ui)%Z",
-                        ngx_http_guard_role_name(res->needs),
-                        ngx_http_guard_op_names[cmd->op], &s->server,
-                        &up->uscf->host, res->in_rotation_after, up->floor);
+            ngx_http_guard_msg(res, "needs a second principal (%s): %s "
+                               "of server %V would leave upstream \"%V\" "
+                               "with %ui in rotation (floor %ui)",
+                               ngx_http_guard_role_name(res->needs),
+                               ngx_http_guard_op_names[cmd->op], &s->server,
+                               &up->uscf->host, res->in_rotation_after,
+                               up->floor);
             res->pending = 1;
             (void) ngx_http_guard_state_audit(up, s, cmd, res, "dry_run");
             ngx_shmtx_unlock(&shpool->mutex);
@@ -1256,9 +1259,9 @@ ngx_http_guard_state_admin(ngx_http_guard_peer_t *gp,
         if (req == NULL) {
             res->status = NGX_HTTP_CONFLICT;
             res->code = "too_many_pending";
-            ngx_sprintf(res->message, "%d requests are pending already: "
-                        "approve, cancel or let some expire first%Z",
-                        NGX_HTTP_GUARD_REQUESTS);
+            ngx_http_guard_msg(res, "%d requests are pending already: "
+                               "approve, cancel or let some expire first",
+                               NGX_HTTP_GUARD_REQUESTS);
             goto refused;
         }
 
@@ -1276,11 +1279,12 @@ ngx_http_guard_state_admin(ngx_http_guard_peer_t *gp,
         res->until = req->until;
         res->pending = 1;
 
-        ngx_sprintf(res->message, "%s of server %V of upstream \"%V\" by "
-                    "%V needs a second principal (%s) to approve request "
-                    "%ui: %s%Z", ngx_http_guard_op_names[cmd->op],
-                    &s->server, &up->uscf->host, &cmd->principal,
-                    ngx_http_guard_role_name(res->needs), req->id, res->why);
+        ngx_http_guard_msg(res, "%s of server %V of upstream \"%V\" by "
+                           "%V needs a second principal (%s) to approve "
+                           "request %ui: %s", ngx_http_guard_op_names[cmd->op],
+                           &s->server, &up->uscf->host, &cmd->principal,
+                           ngx_http_guard_role_name(res->needs), req->id,
+                           res->why);
 
         if (ngx_http_guard_state_audit(up, s, cmd, res, "pending")
             == NGX_ERROR)
@@ -1303,11 +1307,11 @@ ngx_http_guard_state_admin(ngx_http_guard_peer_t *gp,
     {
         res->status = NGX_HTTP_CONFLICT;
         res->code = "floor";
-        ngx_sprintf(res->message, "%s of server %V would leave upstream "
-                    "\"%V\" with %ui in rotation, below its floor of %ui "
-                    "(%ui now)%Z", ngx_http_guard_op_names[cmd->op],
-                    &s->server, &up->uscf->host, res->in_rotation_after,
-                    up->floor, res->in_rotation_before);
+        ngx_http_guard_msg(res, "%s of server %V would leave upstream "
+                           "\"%V\" with %ui in rotation, below its floor "
+                           "of %ui (%ui now)", ngx_http_guard_op_names[cmd->op],
+                           &s->server, &up->uscf->host, res->in_rotation_after,
+                           up->floor, res->in_rotation_before);
         goto refused;
     }
 
@@ -1315,9 +1319,9 @@ ngx_http_guard_state_admin(ngx_http_guard_peer_t *gp,
         && s->admin == NGX_HTTP_GUARD_ACTIVE
         && s->ov_admin.since == 0 && !s->admin_by_agent)
     {
-        ngx_sprintf(res->message, "server %V of upstream \"%V\" is active "
-                    "already: nothing to resume%Z", &s->server,
-                    &up->uscf->host);
+        ngx_http_guard_msg(res, "server %V of upstream \"%V\" is active "
+                           "already: nothing to resume", &s->server,
+                           &up->uscf->host);
 
         (void) ngx_http_guard_state_audit(up, s, cmd, res, "unchanged");
         ngx_shmtx_unlock(&shpool->mutex);
@@ -1325,10 +1329,10 @@ ngx_http_guard_state_admin(ngx_http_guard_peer_t *gp,
     }
 
     if (cmd->dry_run) {
-        ngx_sprintf(res->message, "allowed: %s of server %V would leave "
-                    "upstream \"%V\" with %ui in rotation (floor %ui)%Z",
-                    ngx_http_guard_op_names[cmd->op], &s->server,
-                    &up->uscf->host, res->in_rotation_after, up->floor);
+        ngx_http_guard_msg(res, "allowed: %s of server %V would leave "
+                           "upstream \"%V\" with %ui in rotation (floor %ui)",
+                           ngx_http_guard_op_names[cmd->op], &s->server,
+                           &up->uscf->host, res->in_rotation_after, up->floor);
 
         (void) ngx_http_guard_state_audit(up, s, cmd, res, "dry_run");
         ngx_shmtx_unlock(&shpool->mutex);
@@ -1426,12 +1430,12 @@ ngx_http_guard_state_admin(ngx_http_guard_peer_t *gp,
     ngx_atomic_fetch_add(&up->sh->gen, 1);
     ngx_http_guard_state_changed(sh);
 
-    ngx_sprintf(res->message, "%s of server %V of upstream \"%V\" by %V: "
-                "%s, %ui in rotation (floor %ui)%Z",
-                ngx_http_guard_op_names[cmd->op], &s->server,
-                &up->uscf->host, &cmd->principal,
-                ngx_http_guard_admin_state[s->admin % 4],
-                res->in_rotation_after, up->floor);
+    ngx_http_guard_msg(res, "%s of server %V of upstream \"%V\" by "
+                       "%V: %s, %ui in rotation (floor %ui)",
+                       ngx_http_guard_op_names[cmd->op], &s->server,
+                       &up->uscf->host, &cmd->principal,
+                       ngx_http_guard_admin_state[s->admin % 4],
+                       res->in_rotation_after, up->floor);
 
     ngx_shmtx_unlock(&shpool->mutex);
 
@@ -1458,8 +1462,8 @@ unaudited:
     res->code = "audit_unavailable";
     res->pending = 0;
     res->request = 0;
-    ngx_sprintf(res->message, "the audit log cannot be written: no change "
-                "is made without its audit line%Z");
+    ngx_http_guard_msg(res, "the audit log cannot be written: no change "
+                       "is made without its audit line");
 
     return NGX_DECLINED;
 }
@@ -1504,8 +1508,8 @@ ngx_http_guard_state_freeze(ngx_http_guard_main_conf_t *gmcf, ngx_uint_t on,
 
         res->status = NGX_HTTP_SERVICE_UNAVAILABLE;
         res->code = "audit_unavailable";
-        ngx_sprintf(res->message, "the audit log cannot be written: no "
-                    "change is made without its audit line%Z");
+        ngx_http_guard_msg(res, "the audit log cannot be written: no "
+                           "change is made without its audit line");
         return NGX_DECLINED;
     }
 
@@ -1524,8 +1528,8 @@ ngx_http_guard_state_freeze(ngx_http_guard_main_conf_t *gmcf, ngx_uint_t on,
         ngx_http_guard_state_changed(sh);
     }
 
-    ngx_sprintf(res->message, "changes are %s%Z",
-                on ? "frozen: only resume is allowed" : "allowed");
+    ngx_http_guard_msg(res, "changes are %s",
+                       on ? "frozen: only resume is allowed" : "allowed");
 
     ngx_shmtx_unlock(&shpool->mutex);
 
@@ -2067,13 +2071,13 @@ ngx_http_guard_state_cancel(ngx_http_guard_main_conf_t *gmcf, ngx_uint_t id,
     if (req == NULL) {
         res->status = NGX_HTTP_NOT_FOUND;
         res->code = "unknown_request";
-        ngx_sprintf(res->message, "no request %ui%Z", id);
+        ngx_http_guard_msg(res, "no request %ui", id);
 
     } else if (req->state != NGX_HTTP_GUARD_REQ_PENDING) {
         res->status = NGX_HTTP_CONFLICT;
         res->code = "not_pending";
-        ngx_sprintf(res->message, "request %ui is %s, not pending%Z", id,
-                    ngx_http_guard_request_state_name(req->state));
+        ngx_http_guard_msg(res, "request %ui is %s, not pending", id,
+                           ngx_http_guard_request_state_name(req->state));
 
     } else {
         requester.data = req->requester;
@@ -2082,9 +2086,9 @@ ngx_http_guard_state_cancel(ngx_http_guard_main_conf_t *gmcf, ngx_uint_t id,
         if (!admin && !ngx_http_guard_request_by(req, &cmd->principal)) {
             res->status = NGX_HTTP_FORBIDDEN;
             res->code = "forbidden";
-            ngx_sprintf(res->message, "request %ui is %V's: only its "
-                        "requester or an admin may cancel it%Z", id,
-                        &requester);
+            ngx_http_guard_msg(res, "request %ui is %V's: only its "
+                               "requester or an admin may cancel it", id,
+                               &requester);
         }
     }
 
@@ -2109,15 +2113,15 @@ ngx_http_guard_state_cancel(ngx_http_guard_main_conf_t *gmcf, ngx_uint_t id,
     {
         res->status = NGX_HTTP_SERVICE_UNAVAILABLE;
         res->code = "audit_unavailable";
-        ngx_sprintf(res->message, "the audit log cannot be written: no "
-                    "change is made without its audit line%Z");
+        ngx_http_guard_msg(res, "the audit log cannot be written: no "
+                           "change is made without its audit line");
     }
 
     if (res->code == NULL) {
         req->state = NGX_HTTP_GUARD_REQ_CANCELLED;
         req->closed = ngx_http_guard_now_ms();
-        ngx_sprintf(res->message, "request %ui cancelled by %V%Z", id,
-                    &cmd->principal);
+        ngx_http_guard_msg(res, "request %ui cancelled by %V", id,
+                           &cmd->principal);
         ngx_http_guard_state_changed(sh);
     }
 
@@ -2198,6 +2202,38 @@ ngx_http_guard_op_name(ngx_uint_t op)
 
 
 /*
+ * An answer's message, within res->message whatever the names in it: a
+ * message too long is cut at a character boundary (names may be UTF-8).
+ */
+
+void ngx_cdecl
+ngx_http_guard_msg(ngx_http_guard_admin_res_t *res, const char *fmt, ...)
+{
+    u_char   *p, *last;
+    va_list   args;
+
+    last = res->message + NGX_HTTP_GUARD_MESSAGE_LEN - 1;
+
+    va_start(args, fmt);
+    p = ngx_vslprintf(res->message, last, fmt, args);
+    va_end(args);
+
+    if (p == last) {
+        /* cut: not inside a UTF-8 sequence */
+        while (p > res->message && (p[-1] & 0xc0) == 0x80) {
+            p--;
+        }
+
+        if (p > res->message && p[-1] >= 0xc0) {
+            p--;
+        }
+    }
+
+    *p = '\0';
+}
+
+
+/*
  * Under the mutex: the audit line of an admin command on server s, with
  * the state before and after; NGX_ERROR when it cannot be written.
  */
@@ -2244,14 +2280,17 @@ ngx_http_guard_state_audit(ngx_http_guard_upstream_t *up,
     p = detail;
 
     if (cmd->op == NGX_HTTP_GUARD_OP_WEIGHT && cmd->weight_config) {
-        p = ngx_sprintf(p, "weight as configured; ");
+        p = ngx_slprintf(p, detail + sizeof(detail),
+                         "weight as configured; ");
 
     } else if (cmd->op == NGX_HTTP_GUARD_OP_WEIGHT) {
-        p = ngx_sprintf(p, "weight %ui; ", cmd->weight);
+        p = ngx_slprintf(p, detail + sizeof(detail), "weight %ui; ",
+                         cmd->weight);
     }
 
     if (cmd->expires) {
-        p = ngx_sprintf(p, "expires in %M s; ", cmd->expires / 1000);
+        p = ngx_slprintf(p, detail + sizeof(detail), "expires in %M s; ",
+                         cmd->expires / 1000);
     }
 
     if (res->pending && res->why[0]) {

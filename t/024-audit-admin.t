@@ -733,3 +733,61 @@ GET /guard
 --- no_error_log
 [error]
 
+
+
+=== TEST 10: a 1,000-byte name, a long upstream, the longest reason: answers and audit lines right, no crash
+--- http_config eval: main::long_http("$::Log.10")
+--- config eval: $::Config
+--- init
+main::all_up();
+my $reason = 'r' x 63;
+my ($j) = Guard::expect('the long name drains b2 of the long upstream', '200 ok',
+                        'POST', main::drain_path($::LongUp, 2), 'test-token-big',
+                        qq({"reason":"$reason"}));
+Test::More::is(join('/', map { $_ // 'null' } @{$j}{qw(admin_before version)},
+                    $j->{pool}{in_rotation_before}),
+               'active/1/3', 'the answer: before, version, pool')
+    or Test::More::diag($Guard::BODY);
+Test::More::like($j->{admin_after} // '', qr/^drain(ing|ed)$/, 'admin_after: draining');
+Test::More::like($j->{message} // '', qr/ by \Q$::Big\E: /,
+                 'the message has the name whole');
+($j) = Guard::expect('the long name asks to drain b2 of app: pending', '202 ok',
+                     'POST', main::drain_path('app', 2), 'test-token-big',
+                     qq({"reason":"$reason"}));
+my $id = $j->{request};
+Test::More::is(join('/', map { $_ // 'null' } @{$j}{qw(admin_before version request)},
+                    @{ $j->{pool} // {} }{qw(in_rotation_before floor)}),
+               "active/0/1/3/3", 'the pending answer: state, version, request, pool')
+    or Test::More::diag($Guard::BODY);
+Test::More::like($j->{message} // '', qr/ by \Q$::Big\E needs a second principal/,
+                 'the message has the name whole');
+Guard::expect('the long name cannot approve its own', '403 same_principal', 'POST',
+              "/admin/pending/$id/approve", 'test-token-big', '{}');
+($j) = Guard::expect('otto approves it', '200 ok', 'POST',
+                     "/admin/pending/$id/approve", 'test-token-otto', '{}');
+Test::More::is(($j->{requester} // '') . '/' . ($j->{approver} // ''), "$::Big/otto",
+               'the approval names both whole');
+($j) = Guard::expect('the long name reverts every override', '200 ok', 'DELETE',
+                     '/admin/overrides', 'test-token-big', undef);
+Test::More::is(join(',', sort map { "$_->{admin_before}>$_->{admin_after}" }
+                             @{ $j->{reverted} // [] }),
+               'draining>active,draining>active', 'both reverted, states right')
+    or Test::More::diag($Guard::BODY);
+my @big = grep { $_->{principal} eq $::Big } main::read_log("$::Log.10");
+Test::More::is(join(',', map { "$_->{op}:$_->{result}" } @big),
+               'drain:applied,drain:pending,drain:refused,drain:applied,'
+               . 'revert:applied,revert:applied',
+               'audited: every call of the long name, the name whole');
+Test::More::is(join('|', map { "$_->{upstream}/$_->{before}/$_->{reason}" } @big[0, 1]),
+               "$::LongUp/active/$reason|app/active/$reason",
+               'the lines: upstream, before, reason');
+my $st = Guard::guard_status();
+my $out = `$::Verify $::Log.10 --key $::Key --head $st->{audit_seq}:$st->{audit_head} 2>&1`;
+Test::More::is($? >> 8, 0, 'the chain verifies') or Test::More::diag($out);
+--- request
+GET /guard
+--- response_body_like: "admin":"active"
+--- no_error_log
+[error]
+exited on signal
+
