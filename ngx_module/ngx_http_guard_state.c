@@ -68,7 +68,8 @@ static ngx_int_t ngx_http_guard_state_audit(ngx_http_guard_upstream_t *up,
     ngx_http_guard_sh_server_t *s, ngx_http_guard_admin_cmd_t *cmd,
     ngx_http_guard_admin_res_t *res, const char *result);
 static void ngx_http_guard_override_set(ngx_http_guard_sh_override_t *ov,
-    ngx_http_guard_admin_cmd_t *cmd, uint64_t now);
+    ngx_http_guard_admin_cmd_t *cmd, ngx_http_guard_sh_request_t *req,
+    uint64_t now);
 static void ngx_http_guard_expiry(ngx_http_guard_sh_t *sh,
     ngx_http_guard_sh_override_t *ov);
 
@@ -1041,6 +1042,7 @@ ngx_http_guard_state_admin(ngx_http_guard_peer_t *gp,
 {
     uint64_t                      now;
     ngx_int_t                     rc;
+    ngx_str_t                     reason;
     ngx_uint_t                    admin, health, out;
     ngx_http_guard_sh_request_t  *req;
     ngx_slab_pool_t             *shpool;
@@ -1347,7 +1349,9 @@ ngx_http_guard_state_admin(ngx_http_guard_peer_t *gp,
         goto unaudited;
     }
 
-    /* apply */
+    /* apply: an approved change is its requester's, with its reason */
+
+    req = cmd->request ? ngx_http_guard_request_find(sh, cmd->request) : NULL;
 
     switch (cmd->op) {
 
@@ -1359,7 +1363,7 @@ ngx_http_guard_state_admin(ngx_http_guard_peer_t *gp,
         /* an operator's drain is no longer the agent's to end */
         s->admin_by_agent = 0;
         s->agent_suspended = 0;
-        ngx_http_guard_override_set(&s->ov_admin, cmd, now);
+        ngx_http_guard_override_set(&s->ov_admin, cmd, req, now);
         break;
 
     case NGX_HTTP_GUARD_OP_MAINTENANCE:
@@ -1368,7 +1372,7 @@ ngx_http_guard_state_admin(ngx_http_guard_peer_t *gp,
         s->agent_suspended = 0;
         s->drain_started = 0;
         s->drained_at = 0;
-        ngx_http_guard_override_set(&s->ov_admin, cmd, now);
+        ngx_http_guard_override_set(&s->ov_admin, cmd, req, now);
         break;
 
     case NGX_HTTP_GUARD_OP_WEIGHT:
@@ -1380,7 +1384,7 @@ ngx_http_guard_state_admin(ngx_http_guard_peer_t *gp,
         }
 
         s->admin_weight = cmd->weight;
-        ngx_http_guard_override_set(&s->ov_weight, cmd, now);
+        ngx_http_guard_override_set(&s->ov_weight, cmd, req, now);
         break;
 
     case NGX_HTTP_GUARD_OP_EXPIRE:
@@ -1409,17 +1413,6 @@ ngx_http_guard_state_admin(ngx_http_guard_peer_t *gp,
     ngx_http_guard_expiry(sh, &s->ov_admin);
     ngx_http_guard_expiry(sh, &s->ov_weight);
 
-    if (cmd->request) {
-        req = ngx_http_guard_request_find(sh, cmd->request);
-
-        if (req) {
-            req->state = NGX_HTTP_GUARD_REQ_APPLIED;
-            req->closed = now;
-            ngx_http_guard_request_copy(req->approver, &cmd->principal,
-                                        NGX_HTTP_GUARD_PRINCIPAL_LEN);
-        }
-    }
-
     res->applied = 1;
     res->admin_after = s->admin;
     res->version = ++s->admin_version;
@@ -1430,19 +1423,40 @@ ngx_http_guard_state_admin(ngx_http_guard_peer_t *gp,
     ngx_atomic_fetch_add(&up->sh->gen, 1);
     ngx_http_guard_state_changed(sh);
 
-    ngx_http_guard_msg(res, "%s of server %V of upstream \"%V\" by "
-                       "%V: %s, %ui in rotation (floor %ui)",
-                       ngx_http_guard_op_names[cmd->op], &s->server,
-                       &up->uscf->host, &cmd->principal,
-                       ngx_http_guard_admin_state[s->admin % 4],
-                       res->in_rotation_after, up->floor);
+    if (req) {
+        req->state = NGX_HTTP_GUARD_REQ_APPLIED;
+        req->closed = now;
+        ngx_http_guard_request_copy(req->approver, &cmd->principal,
+                                    NGX_HTTP_GUARD_PRINCIPAL_MAX + 1);
+
+        ngx_http_guard_msg(res, "%s of server %V of upstream \"%V\" by "
+                           "%s, approved by %V: %s, %ui in rotation "
+                           "(floor %ui)", ngx_http_guard_op_names[cmd->op],
+                           &s->server, &up->uscf->host, req->requester,
+                           &cmd->principal,
+                           ngx_http_guard_admin_state[s->admin % 4],
+                           res->in_rotation_after, up->floor);
+
+        reason.data = req->reason;
+        reason.len = ngx_strlen(req->reason);
+
+    } else {
+        ngx_http_guard_msg(res, "%s of server %V of upstream \"%V\" by "
+                           "%V: %s, %ui in rotation (floor %ui)",
+                           ngx_http_guard_op_names[cmd->op], &s->server,
+                           &up->uscf->host, &cmd->principal,
+                           ngx_http_guard_admin_state[s->admin % 4],
+                           res->in_rotation_after, up->floor);
+
+        reason = cmd->reason;
+    }
 
     ngx_shmtx_unlock(&shpool->mutex);
 
     ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
                   "upstream guard: %s%s%V%s", res->message,
-                  cmd->reason.len ? " (reason: " : "", &cmd->reason,
-                  cmd->reason.len ? ")" : "");
+                  reason.len ? " (reason: " : "", &reason,
+                  reason.len ? ")" : "");
 
     return NGX_OK;
 
@@ -1517,7 +1531,7 @@ ngx_http_guard_state_freeze(ngx_http_guard_main_conf_t *gmcf, ngx_uint_t on,
         sh->frozen = on;
 
         if (on) {
-            ngx_http_guard_override_set(&sh->freeze, cmd,
+            ngx_http_guard_override_set(&sh->freeze, cmd, NULL,
                                         ngx_http_guard_now_ms());
 
         } else {
@@ -1828,12 +1842,21 @@ ngx_http_guard_pool_project(ngx_http_guard_upstream_t *up,
 }
 
 
+/* an override by cmd's principal, or by the requester of "req" it approves */
+
 static void
 ngx_http_guard_override_set(ngx_http_guard_sh_override_t *ov,
-    ngx_http_guard_admin_cmd_t *cmd, uint64_t now)
+    ngx_http_guard_admin_cmd_t *cmd, ngx_http_guard_sh_request_t *req,
+    uint64_t now)
 {
     ov->since = now;
     ov->until = cmd->expires ? now + cmd->expires : 0;
+
+    if (req) {
+        ngx_cpystrn(ov->by, req->requester, NGX_HTTP_GUARD_PRINCIPAL_LEN);
+        ngx_cpystrn(ov->reason, req->reason, NGX_HTTP_GUARD_REASON_LEN);
+        return;
+    }
 
     ngx_http_guard_request_copy(ov->by, &cmd->principal,
                                 NGX_HTTP_GUARD_PRINCIPAL_LEN);
@@ -2274,10 +2297,17 @@ ngx_http_guard_state_audit(ngx_http_guard_upstream_t *up,
             rec.principal.data = req->requester;
             rec.principal.len = ngx_strlen(req->requester);
             rec.approver = cmd->principal;
+            rec.reason.data = req->reason;
+            rec.reason.len = ngx_strlen(req->reason);
         }
     }
 
     p = detail;
+
+    if (rec.approver.len && cmd->reason.len) {
+        p = ngx_slprintf(p, detail + sizeof(detail), "approved: %V; ",
+                         &cmd->reason);
+    }
 
     if (cmd->op == NGX_HTTP_GUARD_OP_WEIGHT && cmd->weight_config) {
         p = ngx_slprintf(p, detail + sizeof(detail),

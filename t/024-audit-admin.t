@@ -791,3 +791,35 @@ GET /guard
 [error]
 exited on signal
 
+
+
+=== TEST 11: an approved change is its requester's, with the requester's reason
+--- http_config eval: main::long_http("$::Log.11")
+--- config eval: $::Config
+--- init
+main::all_up();
+my ($j) = Guard::expect('olga drains b1: pending', '202 ok', 'POST',
+                        main::drain_path('app', 1), 'test-token-olga',
+                        '{"reason":"kernel patch"}');
+my $id = $j->{request};
+($j) = Guard::expect('otto approves', '200 ok', 'POST', "/admin/pending/$id/approve",
+                     'test-token-otto', '{}');
+Test::More::is("$j->{requester}/$j->{approver}", 'olga/otto', 'both names');
+($j) = Guard::expect('the overrides', '200 ok', 'GET', '/admin/overrides',
+                     'test-token-vera', undef);
+my ($ov) = grep { $_->{server} eq main::srv(1) } @{ $j->{overrides} // [] };
+Test::More::is($ov && "$ov->{by}/$ov->{reason}", 'olga/kernel patch',
+               "the override is olga's, with olga's reason")
+    or Test::More::diag($Guard::BODY);
+my ($done) = grep { ($_->{request} // 0) == $id && $_->{result} eq 'applied' }
+             main::read_log("$::Log.11");
+Test::More::is($done && join('/', map { $_ // 'null' } @{$done}{qw(principal approver reason)}),
+               'olga/otto/kernel patch', 'audited: olga asked, otto approved, her reason');
+--- request
+GET /guard
+--- response_body_like: "admin":"draining|drained"
+--- no_error_log
+[error]
+--- error_log eval
+qr/drain of server 127\.0\.0\.1:\d+ of upstream "app" by olga, approved by otto: drain(ing|ed), 2 in rotation \(floor 3\) \(reason: kernel patch\)/
+
