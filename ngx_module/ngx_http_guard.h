@@ -827,6 +827,8 @@ char *ngx_http_guard_admin(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 /* auth.c: principals, least privilege, failed-authentication limits */
 char *ngx_http_guard_admin_tokens(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+char *ngx_http_guard_admin_principal(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 ngx_int_t ngx_http_guard_auth(ngx_http_request_t *r,
     ngx_http_guard_loc_conf_t *glcf, ngx_http_guard_principal_t **pp,
     ngx_http_guard_auth_error_t *err);

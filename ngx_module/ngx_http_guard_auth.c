@@ -87,6 +87,42 @@ static const char  *ngx_http_guard_roles[] = {
 };
 
 
+/*
+ * guard_admin_principal $variable: a name nginx has authenticated (a
+ * certificate's DN, an SSO header set by auth_request).  A value without
+ * a variable would make every caller, authenticated or not, that one
+ * principal: refused.
+ */
+
+char *
+ngx_http_guard_admin_principal(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_guard_loc_conf_t *glcf = conf;
+
+    char       *rv;
+    ngx_str_t  *value;
+
+    rv = ngx_http_set_complex_value_slot(cf, cmd, conf);
+
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    if (glcf->principal->lengths == NULL) {
+        value = cf->args->elts;
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"guard_admin_principal\" directive must name a "
+                           "variable (such as $ssl_client_s_dn): \"%V\" is "
+                           "the same name for every request", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
 /* ---------------------------------------------------------------------- */
 /* the tokens file                                                          */
 

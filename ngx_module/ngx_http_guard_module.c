@@ -263,7 +263,7 @@ static ngx_command_t  ngx_http_guard_commands[] = {
 
     { ngx_string("guard_admin_principal"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_set_complex_value_slot,
+      ngx_http_guard_admin_principal,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_guard_loc_conf_t, principal),
       NULL },
