@@ -823,6 +823,8 @@ const char *ngx_http_guard_balancer(ngx_http_upstream_srv_conf_t *us);
 
 /* admin.c: the admin API */
 char *ngx_http_guard_admin(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+ngx_int_t ngx_http_guard_admin_init(ngx_conf_t *cf);
+void ngx_http_guard_admin_limit(ngx_conf_t *cf);
 
 /* auth.c: principals, least privilege, failed-authentication limits */
 char *ngx_http_guard_admin_tokens(ngx_conf_t *cf, ngx_command_t *cmd,

@@ -477,6 +477,11 @@ ngx_http_guard_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
+    if (conf->admin == 1) {
+        /* its own body limit, answered in JSON (admin.c) */
+        ngx_http_guard_admin_limit(cf);
+    }
+
     return NGX_CONF_OK;
 }
 
@@ -502,6 +507,10 @@ ngx_http_guard_postconfiguration(ngx_conf_t *cf)
     umcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_upstream_module);
 
     uscfp = umcf->upstreams.elts;
+
+    if (ngx_http_guard_admin_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     if (ngx_http_guard_audit_check(cf, gmcf) != NGX_OK) {
         return NGX_ERROR;

@@ -823,3 +823,80 @@ GET /guard
 --- error_log eval
 qr/drain of server 127\.0\.0\.1:\d+ of upstream "app" by olga, approved by otto: drain(ing|ed), 2 in rotation \(floor 3\) \(reason: kernel patch\)/
 
+
+
+=== TEST 12: a body too large, however it is sent: 413 in JSON, its size told, one audit line, no change
+nginx's own client_max_body_size would refuse a large body before the
+admin API sees it, with an HTML page and no audit line: a guard_admin
+location has the API's limit only.
+--- http_config eval
+"    guard_audit_log $::Log.12;
+    guard_audit_key $::Key;
+" . ($::Upstream =~ s/guard_admin_two_person[^;]*;//r) . $::Backends
+--- config eval
+$::Config =~ s/guard_admin;/guard_admin;\n        client_max_body_size 100k;/r
+--- init
+Guard::wait_health('app', $ENV{"TEST_NGINX_B$_"}, 'up') for 1 .. 3;
+my $drain = '/admin/upstreams/app/servers/' . main::srv(1) . '/drain';
+my $json = sub { '{"reason":"' . ('x' x ($_[0] - 13)) . '"}' };
+# raw: the body chunked (no Content-Length), in chunks of 64k
+my $chunked = sub {
+    my ($body) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => Guard::_server_port(),
+                                  Proto => 'tcp', Timeout => 10)
+        or return ("connect: $@", undef);
+    my $req = "POST $drain HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+              . "Authorization: Bearer test-token-olga\r\n"
+              . "Content-Type: application/json\r\n"
+              . "Transfer-Encoding: chunked\r\n\r\n";
+    for (my $i = 0; $i < length $body; $i += 65536) {
+        my $c = substr $body, $i, 65536;
+        $req .= sprintf("%x\r\n", length $c) . "$c\r\n";
+    }
+    $req .= "0\r\n\r\n";
+    local $SIG{PIPE} = 'IGNORE';
+    syswrite $s, $req;
+    my $buf = '';
+    my $end = time + 20;
+    while (time < $end) {
+        my $n = sysread $s, $buf, 65536, length $buf;
+        last unless $n;
+    }
+    my ($head, $raw) = split /\r\n\r\n/, $buf, 2;
+    my ($st) = ($head // '') =~ m{^HTTP/1\.\d (\d+)};
+    return ($st // 'none', eval { JSON::PP->new->decode($raw // '') });
+};
+my $before = main::view();
+my @cases = (
+    ['Content-Length, 5014 bytes', 5014, 0],
+    ['Content-Length, 2 MB, over client_max_body_size', 2 * 1024 * 1024, 0],
+    ['chunked, 5014 bytes', 5014, 1],
+    ['chunked, 40000 bytes, beyond the body buffer', 40000, 1],
+    ['chunked, 2 MB, over client_max_body_size', 2 * 1024 * 1024, 1],
+);
+for my $c (@cases) {
+    my ($name, $n, $chunk) = @$c;
+    my $n0 = scalar(main::read_log("$::Log.12"));
+    my ($st, $j) = $chunk ? $chunked->($json->($n))
+                          : Guard::admin('POST', $drain, 'test-token-olga', $json->($n));
+    Test::More::is(($st // 'none') . ' ' . ($j ? $j->{code} // 'ok' : 'not JSON'),
+                   '413 body_too_large', "$name: 413 in JSON")
+        or Test::More::diag(substr($Guard::BODY // '', 0, 200));
+    Test::More::like($j && $j->{error} // '', qr/^the body has $n bytes, at most 4096 /,
+                     "$name: its size told");
+    my @after = main::read_log("$::Log.12");
+    Test::More::is(scalar(@after) - $n0, 1, "$name: one audit line");
+    Test::More::is($after[-1] && "$after[-1]{result}/$after[-1]{code}",
+                   'refused/body_too_large', "$name: audited as refused");
+}
+Test::More::is(main::view(), $before, 'nothing changed');
+my ($st, $j) = $chunked->('{' . (' ' x 4094) . '}');
+Test::More::is(($st // 'none') . ' ' . ($j ? $j->{code} // 'ok' : 'not JSON'),
+               '200 ok', 'a chunked body of 4096 bytes is read: the drain is made');
+--- request
+GET /guard
+--- response_body_like: "admin":"drain
+--- no_error_log
+[error]
+[alert]
