@@ -405,6 +405,10 @@ typedef struct {
     void                            *audit_syslog;  /* ngx_syslog_peer_t */
     ngx_str_t                        audit_key;     /* the HMAC key */
     ngx_err_t                        audit_err;     /* last one logged */
+    u_char                          *audit_log_at;  /* where each was set */
+    ngx_uint_t                       audit_log_line;
+    u_char                          *audit_key_at;
+    ngx_uint_t                       audit_key_line;
 
     ngx_http_guard_out_cache_t       status_cache;  /* this process' */
 } ngx_http_guard_main_conf_t;
