@@ -26,7 +26,7 @@
 #define NGX_HTTP_GUARD_VERSION        "0.3.0"
 #define NGX_HTTP_GUARD_SHM_NAME       "upstream_guard"
 #define NGX_HTTP_GUARD_SHM_MAGIC      0x72617567   /* "guar" in memory */
-#define NGX_HTTP_GUARD_SHM_LAYOUT     5   /* bump on a shared struct change */
+#define NGX_HTTP_GUARD_SHM_LAYOUT     6   /* bump on a shared struct change */
 
 /* check types */
 #define NGX_HTTP_GUARD_TCP            1
@@ -81,6 +81,14 @@
 #endif
 
 #define NGX_HTTP_GUARD_REASON_LEN     64
+
+/*
+ * A principal's name: as long as the tokens file allows (a certificate's
+ * DN may be long), kept whole wherever it identifies someone (the two
+ * requests of the two-person rule) and in every answer and audit line;
+ * an override records the first PRINCIPAL_LEN - 1 bytes of it, for show.
+ */
+#define NGX_HTTP_GUARD_PRINCIPAL_MAX  1024
 #define NGX_HTTP_GUARD_PRINCIPAL_LEN  64
 
 /* roles of the admin API, each allowed what the one before it is */
@@ -100,6 +108,12 @@
 #define NGX_HTTP_GUARD_REQUESTS       32
 #define NGX_HTTP_GUARD_NAME_LEN       128
 #define NGX_HTTP_GUARD_WHY_LEN        160
+
+/*
+ * An admin answer's message: room for a principal's whole name, the
+ * server's and the upstream's; anything longer is cut, never overrun.
+ */
+#define NGX_HTTP_GUARD_MESSAGE_LEN    2048
 
 #define NGX_HTTP_GUARD_REQ_PENDING    1
 #define NGX_HTTP_GUARD_REQ_APPLIED    2
@@ -189,8 +203,10 @@ typedef struct {
     uint64_t                         closed;        /* ms: it ended */
     u_char                           upstream[NGX_HTTP_GUARD_NAME_LEN];
     u_char                           server[NGX_HTTP_GUARD_NAME_LEN];
-    u_char                           requester[NGX_HTTP_GUARD_PRINCIPAL_LEN];
-    u_char                           approver[NGX_HTTP_GUARD_PRINCIPAL_LEN];
+    u_char                           requester[NGX_HTTP_GUARD_PRINCIPAL_MAX
+                                               + 1];
+    u_char                           approver[NGX_HTTP_GUARD_PRINCIPAL_MAX
+                                              + 1];
     u_char                           reason[NGX_HTTP_GUARD_REASON_LEN];
     u_char                           why[NGX_HTTP_GUARD_WHY_LEN];
 } ngx_http_guard_sh_request_t;
@@ -387,6 +403,10 @@ typedef struct {
     void                            *audit_syslog;  /* ngx_syslog_peer_t */
     ngx_str_t                        audit_key;     /* the HMAC key */
     ngx_err_t                        audit_err;     /* last one logged */
+    u_char                          *audit_log_at;  /* where each was set */
+    ngx_uint_t                       audit_log_line;
+    u_char                          *audit_key_at;
+    ngx_uint_t                       audit_key_line;
 
     ngx_http_guard_out_cache_t       status_cache;  /* this process' */
 } ngx_http_guard_main_conf_t;
@@ -654,7 +674,6 @@ typedef struct {
 typedef struct {
     ngx_uint_t                       status;        /* HTTP status */
     const char                      *code;          /* NULL: done */
-    u_char                           message[256];
     ngx_uint_t                       admin_before;
     ngx_uint_t                       admin_after;
     ngx_uint_t                       in_rotation_before;
@@ -669,7 +688,13 @@ typedef struct {
     unsigned                         drained:1;
     unsigned                         pending:1;     /* a second person */
     unsigned                         audited:1;
+
+    /* written by ngx_http_guard_msg() only: it never runs past the end */
+    u_char                           message[NGX_HTTP_GUARD_MESSAGE_LEN];
 } ngx_http_guard_admin_res_t;
+
+void ngx_cdecl ngx_http_guard_msg(ngx_http_guard_admin_res_t *res,
+    const char *fmt, ...);
 
 /* what a state file keeps of a server (statefile.c reads, state.c sets) */
 typedef struct {
@@ -797,9 +822,13 @@ const char *ngx_http_guard_balancer(ngx_http_upstream_srv_conf_t *us);
 
 /* admin.c: the admin API */
 char *ngx_http_guard_admin(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+ngx_int_t ngx_http_guard_admin_init(ngx_conf_t *cf);
+void ngx_http_guard_admin_limit(ngx_conf_t *cf);
 
 /* auth.c: principals, least privilege, failed-authentication limits */
 char *ngx_http_guard_admin_tokens(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_guard_admin_principal(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_http_guard_auth(ngx_http_request_t *r,
     ngx_http_guard_loc_conf_t *glcf, ngx_http_guard_principal_t **pp,

@@ -58,6 +58,7 @@ typedef struct {
     ngx_http_guard_sh_request_t      req;           /* a copy of it */
     const char                      *op;            /* for the audit */
     const char                      *code;          /* of a refusal */
+    off_t                            body_size;     /* read so far */
 } ngx_http_guard_admin_ctx_t;
 
 
@@ -69,6 +70,8 @@ typedef struct {
 
 
 static ngx_int_t ngx_http_guard_admin_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_guard_admin_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
 static ngx_int_t ngx_http_guard_admin_route(ngx_http_request_t *r,
     ngx_http_guard_admin_ctx_t *ctx);
 static const char *ngx_http_guard_admin_asked(ngx_http_request_t *r,
@@ -151,6 +154,10 @@ static const char  *ngx_http_guard_role_names[] = {
 };
 
 
+/* nginx's request body filter chain, as every such filter keeps it */
+static ngx_http_request_body_filter_pt  ngx_http_guard_next_body_filter;
+
+
 char *
 ngx_http_guard_admin(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
@@ -174,6 +181,100 @@ ngx_http_guard_admin(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     clcf->handler = ngx_http_guard_admin_handler;
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * The admin API's bodies have their own limit, answered as every other
+ * refusal is (JSON, audited): a guard_admin location gets no
+ * client_max_body_size, which nginx enforces before any handler, with its
+ * own HTML page and no audit line (ngx_http_guard_admin_limit(), at the
+ * merge).  A body announced larger is refused before it is read; one that
+ * is not announced (chunked, HTTP/2 without a length) is counted here as
+ * it comes, and past the limit the rest is read and dropped, as a
+ * discarded body is, so that it takes neither memory nor disk.
+ */
+
+ngx_int_t
+ngx_http_guard_admin_init(ngx_conf_t *cf)
+{
+    ngx_http_guard_next_body_filter = ngx_http_top_request_body_filter;
+    ngx_http_top_request_body_filter = ngx_http_guard_admin_body_filter;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_guard_admin_limit(ngx_conf_t *cf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->client_max_body_size = 0;
+}
+
+
+static ngx_int_t
+ngx_http_guard_admin_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    ngx_chain_t                 *cl, *last, **ll;
+    ngx_http_request_body_t     *rb;
+    ngx_http_guard_admin_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_upstream_guard_module);
+
+    if (ctx == NULL) {
+        return ngx_http_guard_next_body_filter(r, in);
+    }
+
+    for (cl = in; cl; cl = cl->next) {
+        ctx->body_size += ngx_buf_size(cl->buf);
+    }
+
+    if (ctx->body_size <= NGX_HTTP_GUARD_ADMIN_BODY_MAX) {
+        return ngx_http_guard_next_body_filter(r, in);
+    }
+
+    /*
+     * Over the limit: what was kept is let go (as if written to a file,
+     * so that the buffer it is in can be read into again), the bytes
+     * that come are consumed, and only the end of the body goes on.
+     */
+
+    rb = r->request_body;
+
+    if (rb && rb->bufs) {
+        for (cl = rb->bufs; cl; cl = cl->next) {
+            cl->buf->pos = cl->buf->last;
+        }
+
+        rb->bufs = NULL;
+    }
+
+    last = NULL;
+    ll = &last;
+
+    for (cl = in; cl; cl = cl->next) {
+        cl->buf->pos = cl->buf->last;
+
+        if (cl->buf->last_buf && ngx_buf_size(cl->buf) == 0) {
+            *ll = ngx_alloc_chain_link(r->pool);
+            if (*ll == NULL) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            (*ll)->buf = cl->buf;
+            (*ll)->next = NULL;
+            ll = &(*ll)->next;
+        }
+    }
+
+    if (last == NULL) {
+        return NGX_OK;
+    }
+
+    return ngx_http_guard_next_body_filter(r, last);
 }
 
 
@@ -245,7 +346,8 @@ ngx_http_guard_admin_handler(ngx_http_request_t *r)
             u_char  buf[NGX_TIME_T_LEN];
 
             if (ngx_http_guard_admin_header(r, "Retry-After", buf,
-                    ngx_sprintf(buf, "%T", err.retry_after) - buf)
+                    ngx_slprintf(buf, buf + sizeof(buf), "%T",
+                                 err.retry_after) - buf)
                 != NGX_OK)
             {
                 return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -289,6 +391,7 @@ static ngx_int_t
 ngx_http_guard_admin_route(ngx_http_request_t *r,
     ngx_http_guard_admin_ctx_t *ctx)
 {
+    off_t                       length;
     ngx_int_t                   rc;
     ngx_uint_t                  write, role;
     const char                 *allow;
@@ -452,14 +555,15 @@ ngx_http_guard_admin_route(ngx_http_request_t *r,
 
     /* a change: its body first, within the limit */
 
-    if (r->headers_in.content_length_n > NGX_HTTP_GUARD_ADMIN_BODY_MAX) {
+    length = r->headers_in.content_length_n;    /* discarding zeroes it */
+
+    if (length > NGX_HTTP_GUARD_ADMIN_BODY_MAX) {
         (void) ngx_http_discard_request_body(r);
         return ngx_http_guard_admin_error(r, ctx,
                                           NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
                                           "body_too_large",
                                           "the body has %O bytes, at most %d "
-                                          "are accepted",
-                                          r->headers_in.content_length_n,
+                                          "are accepted", length,
                                           NGX_HTTP_GUARD_ADMIN_BODY_MAX);
     }
 
@@ -912,6 +1016,15 @@ ngx_http_guard_admin_parse_body(ngx_http_request_t *r,
     const ngx_http_guard_json_field_t  *f;
 
     len = 0;
+
+    if (ctx->body_size > NGX_HTTP_GUARD_ADMIN_BODY_MAX) {
+        return ngx_http_guard_admin_error(r, ctx,
+                                          NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                          "body_too_large",
+                                          "the body has %O bytes, at most "
+                                          "%d are accepted", ctx->body_size,
+                                          NGX_HTTP_GUARD_ADMIN_BODY_MAX);
+    }
 
     if (r->request_body) {
         if (r->request_body->temp_file) {
@@ -1641,7 +1754,8 @@ ngx_http_guard_admin_read_server(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    p = ngx_sprintf(etag, "\"%uL\"", ss->admin_version);
+    p = ngx_slprintf(etag, etag + sizeof(etag), "\"%uL\"",
+                     ss->admin_version);
 
     if (ngx_http_guard_admin_header(r, "ETag", etag, p - etag) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -2122,7 +2236,7 @@ ngx_http_guard_admin_error(ngx_http_request_t *r,
 {
     u_char   *p;
     va_list   args;
-    u_char    msg[512];
+    u_char    msg[NGX_HTTP_GUARD_MESSAGE_LEN];
 
     va_start(args, fmt);
     p = ngx_vslprintf(msg, msg + sizeof(msg), fmt, args);

@@ -103,6 +103,9 @@ ngx_http_guard_audit_log(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return "is duplicate";
     }
 
+    gmcf->audit_log_at = cf->conf_file->file.name.data;
+    gmcf->audit_log_line = cf->conf_file->line;
+
     value = cf->args->elts;
 
     if (value[1].len == 0
@@ -185,6 +188,9 @@ ngx_http_guard_audit_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (gmcf->audit_key.data) {
         return "is duplicate";
     }
+
+    gmcf->audit_key_at = cf->conf_file->file.name.data;
+    gmcf->audit_key_line = cf->conf_file->line;
 
     value = cf->args->elts;
     name = value[1];
@@ -354,18 +360,22 @@ ngx_http_guard_audit_key_cleanup(void *data)
 ngx_int_t
 ngx_http_guard_audit_check(ngx_conf_t *cf, ngx_http_guard_main_conf_t *gmcf)
 {
+    /* the directive that is there is named, where it was written */
+
     if (gmcf->audit_file && gmcf->audit_key.len == 0) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "guard_audit_log \"%V\" needs guard_audit_key: its "
-                      "lines are chained by an HMAC keyed by that secret",
-                      &gmcf->audit_file->name);
+                      "lines are chained by an HMAC keyed by that secret, "
+                      "in %s:%ui", &gmcf->audit_file->name,
+                      gmcf->audit_log_at, gmcf->audit_log_line);
         return NGX_ERROR;
     }
 
     if (gmcf->audit_file == NULL && gmcf->audit_key.len) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "guard_audit_key is set but guard_audit_log is not: "
-                      "there is no audit log to sign");
+                      "there is no audit log to sign, in %s:%ui",
+                      gmcf->audit_key_at, gmcf->audit_key_line);
         return NGX_ERROR;
     }
 
@@ -1150,7 +1160,8 @@ ngx_http_guard_audit_reload(ngx_cycle_t *cycle,
     ngx_shmtx_lock(&shpool->mutex);
 
     generation = sh->generation;
-    rec.detail.len = ngx_sprintf(detail, "generation %ui", generation)
+    rec.detail.len = ngx_slprintf(detail, detail + sizeof(detail),
+                                  "generation %ui", generation)
                      - detail;
 
     rc = ngx_http_guard_audit_locked(gmcf, sh, &rec);

@@ -28,7 +28,6 @@
 
 #define NGX_HTTP_GUARD_TOKENS_MAX     (1024 * 1024)     /* file size */
 #define NGX_HTTP_GUARD_TOKENS_FIELDS  4
-#define NGX_HTTP_GUARD_NAME_MAX       1024
 #define NGX_HTTP_GUARD_UPSTREAM_MAX   256   /* with its NUL */
 #define NGX_HTTP_GUARD_LOGNAME_LEN    64    /* of an unknown name, logged */
 #define NGX_HTTP_GUARD_AUTH_UNIX      0x78696e75    /* "unix": local key */
@@ -86,6 +85,42 @@ static const char  *ngx_http_guard_roles[] = {
     "operator",                     /* NGX_HTTP_GUARD_ROLE_OPERATOR */
     "admin"                         /* NGX_HTTP_GUARD_ROLE_ADMIN */
 };
+
+
+/*
+ * guard_admin_principal $variable: a name nginx has authenticated (a
+ * certificate's DN, an SSO header set by auth_request).  A value without
+ * a variable would make every caller, authenticated or not, that one
+ * principal: refused.
+ */
+
+char *
+ngx_http_guard_admin_principal(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_guard_loc_conf_t *glcf = conf;
+
+    char       *rv;
+    ngx_str_t  *value;
+
+    rv = ngx_http_set_complex_value_slot(cf, cmd, conf);
+
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    if (glcf->principal->lengths == NULL) {
+        value = cf->args->elts;
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"guard_admin_principal\" directive must name a "
+                           "variable (such as $ssl_client_s_dn): \"%V\" is "
+                           "the same name for every request", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
 
 
 /* ---------------------------------------------------------------------- */
@@ -529,11 +564,11 @@ ngx_http_guard_tokens_principal(ngx_http_guard_tokens_line_t *tl,
         return NGX_CONF_ERROR;
     }
 
-    if (fields[0].len > NGX_HTTP_GUARD_NAME_MAX) {
+    if (fields[0].len > NGX_HTTP_GUARD_PRINCIPAL_MAX) {
         ngx_conf_log_error(NGX_LOG_EMERG, tl->cf, 0,
                            NGX_HTTP_GUARD_TOKENS_AT "a name longer than "
                            "%d bytes", &tl->tokens->file, tl->line,
-                           NGX_HTTP_GUARD_NAME_MAX);
+                           NGX_HTTP_GUARD_PRINCIPAL_MAX);
         return NGX_CONF_ERROR;
     }
 

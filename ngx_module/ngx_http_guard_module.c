@@ -263,7 +263,7 @@ static ngx_command_t  ngx_http_guard_commands[] = {
 
     { ngx_string("guard_admin_principal"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_set_complex_value_slot,
+      ngx_http_guard_admin_principal,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_guard_loc_conf_t, principal),
       NULL },
@@ -477,6 +477,11 @@ ngx_http_guard_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
+    if (conf->admin == 1) {
+        /* its own body limit, answered in JSON (admin.c) */
+        ngx_http_guard_admin_limit(cf);
+    }
+
     return NGX_CONF_OK;
 }
 
@@ -502,6 +507,10 @@ ngx_http_guard_postconfiguration(ngx_conf_t *cf)
     umcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_upstream_module);
 
     uscfp = umcf->upstreams.elts;
+
+    if (ngx_http_guard_admin_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     if (ngx_http_guard_audit_check(cf, gmcf) != NGX_OK) {
         return NGX_ERROR;

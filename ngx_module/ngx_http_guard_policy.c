@@ -217,11 +217,10 @@ ngx_http_guard_policy_check(ngx_http_guard_peer_t *gp,
     if ((out + 1) * 100 > tp->max_out * total) {
         res->status = NGX_HTTP_CONFLICT;
         res->code = "blast_radius";
-        ngx_http_guard_snprintz(res->message, sizeof(res->message),
-                                "%ui of the %ui servers of upstream \"%V\" "
-                                "would be out by the admin API, over the cap "
-                                "of %ui%% (guard_admin_two_person max_out)",
-                                out + 1, total, &up->uscf->host, tp->max_out);
+        ngx_http_guard_msg(res, "%ui of the %ui servers of upstream "
+                           "\"%V\" would be out by the admin API, over the "
+                           "cap of %ui%% (guard_admin_two_person max_out)",
+                           out + 1, total, &up->uscf->host, tp->max_out);
         return NGX_DECLINED;
     }
 

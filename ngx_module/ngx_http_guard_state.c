@@ -56,6 +56,8 @@ static void ngx_http_guard_request_names(ngx_http_guard_sh_request_t *req,
     ngx_http_guard_admin_cmd_t *cmd);
 static void ngx_http_guard_request_copy(u_char *dst, ngx_str_t *src,
     size_t size);
+static ngx_uint_t ngx_http_guard_request_by(ngx_http_guard_sh_request_t *req,
+    ngx_str_t *principal);
 static void ngx_http_guard_requests_expire(ngx_http_guard_main_conf_t *gmcf,
     ngx_http_guard_sh_t *sh, uint64_t now);
 static void ngx_http_guard_state_event(ngx_http_guard_upstream_t *up,
@@ -66,7 +68,8 @@ static ngx_int_t ngx_http_guard_state_audit(ngx_http_guard_upstream_t *up,
     ngx_http_guard_sh_server_t *s, ngx_http_guard_admin_cmd_t *cmd,
     ngx_http_guard_admin_res_t *res, const char *result);
 static void ngx_http_guard_override_set(ngx_http_guard_sh_override_t *ov,
-    ngx_http_guard_admin_cmd_t *cmd, uint64_t now);
+    ngx_http_guard_admin_cmd_t *cmd, ngx_http_guard_sh_request_t *req,
+    uint64_t now);
 static void ngx_http_guard_expiry(ngx_http_guard_sh_t *sh,
     ngx_http_guard_sh_override_t *ov);
 
@@ -1044,6 +1047,7 @@ ngx_http_guard_state_admin(ngx_http_guard_peer_t *gp,
 {
     uint64_t                      now;
     ngx_int_t                     rc;
+    ngx_str_t                     reason;
     ngx_uint_t                    admin, health, out;
     ngx_http_guard_sh_request_t  *req;
     ngx_slab_pool_t             *shpool;
@@ -1061,10 +1065,9 @@ ngx_http_guard_state_admin(ngx_http_guard_peer_t *gp,
     if (s == NULL || !gp->check_owner) {
         res->status = NGX_HTTP_CONFLICT;
         res->code = "untracked";
-        ngx_http_guard_snprintz(res->message, sizeof(res->message),
-                                "server %V of upstream \"%V\" has no slot in "
-                                "the zone (untracked): nothing to change",
-                                &gp->peer->server, &up->uscf->host);
+        ngx_http_guard_msg(res, "server %V of upstream \"%V\" has no slot "
+                           "in the zone (untracked): nothing to change",
+                           &gp->peer->server, &up->uscf->host);
         return NGX_DECLINED;
     }
 
@@ -1131,24 +1134,21 @@ ngx_http_guard_state_admin(ngx_http_guard_peer_t *gp,
     {
         res->status = NGX_HTTP_CONFLICT;
         res->code = "frozen";
-        ngx_http_guard_snprintz(res->message, sizeof(res->message),
-                                "changes are frozen by %s: %s; only resume "
-                                "is allowed until the freeze is lifted",
-                                sh->freeze.by,
-                                sh->freeze.reason[0]
-                                ? (char *) sh->freeze.reason
-                                : "no reason given");
+        ngx_http_guard_msg(res, "changes are frozen by %s: %s; only "
+                           "resume is allowed until the freeze is lifted",
+                           sh->freeze.by,
+                           sh->freeze.reason[0] ? (char *) sh->freeze.reason
+                                                : "no reason given");
         goto refused;
     }
 
     if (cmd->if_match_set && cmd->if_match != s->admin_version) {
         res->status = NGX_HTTP_PRECONDITION_FAILED;
         res->code = "stale_version";
-        ngx_http_guard_snprintz(res->message, sizeof(res->message),
-                                "server %V of upstream \"%V\" is at version "
-                                "%uL, not %uL: read it again",
-                                &s->server, &up->uscf->host, s->admin_version,
-                                cmd->if_match);
+        ngx_http_guard_msg(res, "server %V of upstream \"%V\" is at "
+                           "version %uL, not %uL: read it again",
+                           &s->server, &up->uscf->host, s->admin_version,
+                           cmd->if_match);
         goto refused;
     }
 
@@ -1166,25 +1166,20 @@ ngx_http_guard_state_admin(ngx_http_guard_peer_t *gp,
         if (req == NULL || req->state != NGX_HTTP_GUARD_REQ_PENDING) {
             res->status = NGX_HTTP_CONFLICT;
             res->code = "not_pending";
-            ngx_http_guard_snprintz(res->message, sizeof(res->message),
-                                    "request %ui is %s: it can no longer be "
-                                    "approved", cmd->request,
-                                    req ? ngx_http_guard_request_state_name(
-                                              req->state)
-                                        : "unknown");
+            ngx_http_guard_msg(res, "request %ui is %s: it can no longer "
+                               "be approved", cmd->request,
+                               req ? ngx_http_guard_request_state_name(
+                                         req->state)
+                                   : "unknown");
             goto refused;
         }
 
-        if (ngx_strlen(req->requester) == cmd->principal.len
-            && ngx_strncmp(req->requester, cmd->principal.data,
-                           cmd->principal.len) == 0)
-        {
+        if (ngx_http_guard_request_by(req, &cmd->principal)) {
             res->status = NGX_HTTP_FORBIDDEN;
             res->code = "same_principal";
-            ngx_http_guard_snprintz(res->message, sizeof(res->message),
-                                    "%V asked for request %ui: a second, "
-                                    "different principal must approve it",
-                                    &cmd->principal, cmd->request);
+            ngx_http_guard_msg(res, "%V asked for request %ui: a second, "
+                               "different principal must approve it",
+                               &cmd->principal, cmd->request);
             goto refused;
         }
     }
@@ -1192,13 +1187,10 @@ ngx_http_guard_state_admin(ngx_http_guard_peer_t *gp,
     if (cmd->op == NGX_HTTP_GUARD_OP_WEIGHT && !up->conf->live_weights) {
         res->status = NGX_HTTP_CONFLICT;
         res->code = "not_live_weights";
-        ngx_http_guard_snprintz(res->message, sizeof(res->message),
-                                "upstream \"%V\" uses the %s balancer, whose "
-                                "weights are fixed when nginx starts: "
-                                "weights can be set for round robin and "
-                                "least_conn only",
-                                &up->uscf->host,
-                                ngx_http_guard_balancer(up->uscf));
+        ngx_http_guard_msg(res, "upstream \"%V\" uses the %s balancer, "
+                           "whose weights are fixed when nginx starts: weights "
+                           "can be set for round robin and least_conn only",
+                           &up->uscf->host, ngx_http_guard_balancer(up->uscf));
         goto refused;
     }
 
@@ -1207,9 +1199,8 @@ ngx_http_guard_state_admin(ngx_http_guard_peer_t *gp,
     {
         res->status = NGX_HTTP_BAD_REQUEST;
         res->code = "bad_value";
-        ngx_http_guard_snprintz(res->message, sizeof(res->message),
-                                "weight %ui is out of range, 1 to %d",
-                                cmd->weight, NGX_HTTP_GUARD_WEIGHT_MAX);
+        ngx_http_guard_msg(res, "weight %ui is out of range, 1 to %d",
+                           cmd->weight, NGX_HTTP_GUARD_WEIGHT_MAX);
         goto refused;
     }
 
@@ -1218,11 +1209,9 @@ ngx_http_guard_state_admin(ngx_http_guard_peer_t *gp,
     {
         res->status = NGX_HTTP_CONFLICT;
         res->code = "conflict";
-        ngx_http_guard_snprintz(res->message, sizeof(res->message),
-                                "server %V of upstream \"%V\" is in "
-                                "maintenance, out of rotation already: "
-                                "resume it first",
-                                &s->server, &up->uscf->host);
+        ngx_http_guard_msg(res, "server %V of upstream \"%V\" is in "
+                           "maintenance, out of rotation already: resume it "
+                           "first", &s->server, &up->uscf->host);
         goto refused;
     }
 
@@ -1245,12 +1234,11 @@ ngx_http_guard_state_admin(ngx_http_guard_peer_t *gp,
         if (req && res->in_rotation_after < req->in_rotation_after) {
             res->status = NGX_HTTP_CONFLICT;
             res->code = "unsafe_now";
-            ngx_http_guard_snprintz(res->message, sizeof(res->message),
-                                    "request %ui became less safe since it "
-                                    "was asked: %ui would be left in "
-                                    "rotation, %ui then; it stays pending",
-                                    cmd->request, res->in_rotation_after,
-                                    req->in_rotation_after);
+            ngx_http_guard_msg(res, "request %ui became less safe since "
+                               "it was asked: %ui would be left in "
+                               "rotation, %ui then; it stays pending",
+                               cmd->request,
+                               res->in_rotation_after, req->in_rotation_after);
             goto refused;
         }
 
@@ -1260,14 +1248,13 @@ ngx_http_guard_state_admin(ngx_http_guard_peer_t *gp,
         res->status = NGX_HTTP_ACCEPTED;
 
         if (cmd->dry_run) {
-            ngx_http_guard_snprintz(res->message, sizeof(res->message),
-                                    "needs a second principal (%s): %s of "
-                                    "server %V would leave upstream \"%V\" "
-                                    "with %ui in rotation (floor %ui)",
-                                    ngx_http_guard_role_name(res->needs),
-                                    ngx_http_guard_op_names[cmd->op],
-                                    &s->server, &up->uscf->host,
-                                    res->in_rotation_after, up->floor);
+            ngx_http_guard_msg(res, "needs a second principal (%s): %s "
+                               "of server %V would leave upstream \"%V\" "
+                               "with %ui in rotation (floor %ui)",
+                               ngx_http_guard_role_name(res->needs),
+                               ngx_http_guard_op_names[cmd->op], &s->server,
+                               &up->uscf->host, res->in_rotation_after,
+                               up->floor);
             res->pending = 1;
             (void) ngx_http_guard_state_audit(up, s, cmd, res, "dry_run");
             ngx_shmtx_unlock(&shpool->mutex);
@@ -1279,10 +1266,9 @@ ngx_http_guard_state_admin(ngx_http_guard_peer_t *gp,
         if (req == NULL) {
             res->status = NGX_HTTP_CONFLICT;
             res->code = "too_many_pending";
-            ngx_http_guard_snprintz(res->message, sizeof(res->message),
-                                    "%d requests are pending already: "
-                                    "approve, cancel or let some expire first",
-                                    NGX_HTTP_GUARD_REQUESTS);
+            ngx_http_guard_msg(res, "%d requests are pending already: "
+                               "approve, cancel or let some expire first",
+                               NGX_HTTP_GUARD_REQUESTS);
             goto refused;
         }
 
@@ -1300,14 +1286,12 @@ ngx_http_guard_state_admin(ngx_http_guard_peer_t *gp,
         res->until = req->until;
         res->pending = 1;
 
-        ngx_http_guard_snprintz(res->message, sizeof(res->message),
-                                "%s of server %V of upstream \"%V\" by %V "
-                                "needs a second principal (%s) to approve "
-                                "request %ui: %s",
-                                ngx_http_guard_op_names[cmd->op], &s->server,
-                                &up->uscf->host, &cmd->principal,
-                                ngx_http_guard_role_name(res->needs), req->id,
-                                res->why);
+        ngx_http_guard_msg(res, "%s of server %V of upstream \"%V\" by "
+                           "%V needs a second principal (%s) to approve "
+                           "request %ui: %s", ngx_http_guard_op_names[cmd->op],
+                           &s->server, &up->uscf->host, &cmd->principal,
+                           ngx_http_guard_role_name(res->needs), req->id,
+                           res->why);
 
         if (ngx_http_guard_state_audit(up, s, cmd, res, "pending")
             == NGX_ERROR)
@@ -1330,13 +1314,11 @@ ngx_http_guard_state_admin(ngx_http_guard_peer_t *gp,
     {
         res->status = NGX_HTTP_CONFLICT;
         res->code = "floor";
-        ngx_http_guard_snprintz(res->message, sizeof(res->message),
-                                "%s of server %V would leave upstream \"%V\" "
-                                "with %ui in rotation, below its floor of "
-                                "%ui (%ui now)",
-                                ngx_http_guard_op_names[cmd->op], &s->server,
-                                &up->uscf->host, res->in_rotation_after,
-                                up->floor, res->in_rotation_before);
+        ngx_http_guard_msg(res, "%s of server %V would leave upstream "
+                           "\"%V\" with %ui in rotation, below its floor "
+                           "of %ui (%ui now)", ngx_http_guard_op_names[cmd->op],
+                           &s->server, &up->uscf->host, res->in_rotation_after,
+                           up->floor, res->in_rotation_before);
         goto refused;
     }
 
@@ -1344,10 +1326,9 @@ ngx_http_guard_state_admin(ngx_http_guard_peer_t *gp,
         && s->admin == NGX_HTTP_GUARD_ACTIVE
         && s->ov_admin.since == 0 && !s->admin_by_agent)
     {
-        ngx_http_guard_snprintz(res->message, sizeof(res->message),
-                                "server %V of upstream \"%V\" is active "
-                                "already: nothing to resume",
-                                &s->server, &up->uscf->host);
+        ngx_http_guard_msg(res, "server %V of upstream \"%V\" is active "
+                           "already: nothing to resume", &s->server,
+                           &up->uscf->host);
 
         (void) ngx_http_guard_state_audit(up, s, cmd, res, "unchanged");
         ngx_shmtx_unlock(&shpool->mutex);
@@ -1355,13 +1336,10 @@ ngx_http_guard_state_admin(ngx_http_guard_peer_t *gp,
     }
 
     if (cmd->dry_run) {
-        ngx_http_guard_snprintz(res->message, sizeof(res->message),
-                                "allowed: %s of server %V would leave "
-                                "upstream \"%V\" with %ui in rotation (floor "
-                                "%ui)",
-                                ngx_http_guard_op_names[cmd->op], &s->server,
-                                &up->uscf->host, res->in_rotation_after,
-                                up->floor);
+        ngx_http_guard_msg(res, "allowed: %s of server %V would leave "
+                           "upstream \"%V\" with %ui in rotation (floor %ui)",
+                           ngx_http_guard_op_names[cmd->op], &s->server,
+                           &up->uscf->host, res->in_rotation_after, up->floor);
 
         (void) ngx_http_guard_state_audit(up, s, cmd, res, "dry_run");
         ngx_shmtx_unlock(&shpool->mutex);
@@ -1376,7 +1354,9 @@ ngx_http_guard_state_admin(ngx_http_guard_peer_t *gp,
         goto unaudited;
     }
 
-    /* apply */
+    /* apply: an approved change is its requester's, with its reason */
+
+    req = cmd->request ? ngx_http_guard_request_find(sh, cmd->request) : NULL;
 
     switch (cmd->op) {
 
@@ -1388,7 +1368,7 @@ ngx_http_guard_state_admin(ngx_http_guard_peer_t *gp,
         /* an operator's drain is no longer the agent's to end */
         s->admin_by_agent = 0;
         s->agent_suspended = 0;
-        ngx_http_guard_override_set(&s->ov_admin, cmd, now);
+        ngx_http_guard_override_set(&s->ov_admin, cmd, req, now);
         break;
 
     case NGX_HTTP_GUARD_OP_MAINTENANCE:
@@ -1397,7 +1377,7 @@ ngx_http_guard_state_admin(ngx_http_guard_peer_t *gp,
         s->agent_suspended = 0;
         s->drain_started = 0;
         s->drained_at = 0;
-        ngx_http_guard_override_set(&s->ov_admin, cmd, now);
+        ngx_http_guard_override_set(&s->ov_admin, cmd, req, now);
         break;
 
     case NGX_HTTP_GUARD_OP_WEIGHT:
@@ -1409,7 +1389,7 @@ ngx_http_guard_state_admin(ngx_http_guard_peer_t *gp,
         }
 
         s->admin_weight = cmd->weight;
-        ngx_http_guard_override_set(&s->ov_weight, cmd, now);
+        ngx_http_guard_override_set(&s->ov_weight, cmd, req, now);
         break;
 
     case NGX_HTTP_GUARD_OP_EXPIRE:
@@ -1438,17 +1418,6 @@ ngx_http_guard_state_admin(ngx_http_guard_peer_t *gp,
     ngx_http_guard_expiry(sh, &s->ov_admin);
     ngx_http_guard_expiry(sh, &s->ov_weight);
 
-    if (cmd->request) {
-        req = ngx_http_guard_request_find(sh, cmd->request);
-
-        if (req) {
-            req->state = NGX_HTTP_GUARD_REQ_APPLIED;
-            req->closed = now;
-            ngx_http_guard_request_copy(req->approver, &cmd->principal,
-                                        NGX_HTTP_GUARD_PRINCIPAL_LEN);
-        }
-    }
-
     res->applied = 1;
     res->admin_after = s->admin;
     res->version = ++s->admin_version;
@@ -1459,20 +1428,40 @@ ngx_http_guard_state_admin(ngx_http_guard_peer_t *gp,
     ngx_atomic_fetch_add(&up->sh->gen, 1);
     ngx_http_guard_state_changed(sh);
 
-    ngx_http_guard_snprintz(res->message, sizeof(res->message),
-                            "%s of server %V of upstream \"%V\" by %V: %s, "
-                            "%ui in rotation (floor %ui)",
-                            ngx_http_guard_op_names[cmd->op], &s->server,
-                            &up->uscf->host, &cmd->principal,
-                            ngx_http_guard_admin_state[s->admin % 4],
-                            res->in_rotation_after, up->floor);
+    if (req) {
+        req->state = NGX_HTTP_GUARD_REQ_APPLIED;
+        req->closed = now;
+        ngx_http_guard_request_copy(req->approver, &cmd->principal,
+                                    NGX_HTTP_GUARD_PRINCIPAL_MAX + 1);
+
+        ngx_http_guard_msg(res, "%s of server %V of upstream \"%V\" by "
+                           "%s, approved by %V: %s, %ui in rotation "
+                           "(floor %ui)", ngx_http_guard_op_names[cmd->op],
+                           &s->server, &up->uscf->host, req->requester,
+                           &cmd->principal,
+                           ngx_http_guard_admin_state[s->admin % 4],
+                           res->in_rotation_after, up->floor);
+
+        reason.data = req->reason;
+        reason.len = ngx_strlen(req->reason);
+
+    } else {
+        ngx_http_guard_msg(res, "%s of server %V of upstream \"%V\" by "
+                           "%V: %s, %ui in rotation (floor %ui)",
+                           ngx_http_guard_op_names[cmd->op], &s->server,
+                           &up->uscf->host, &cmd->principal,
+                           ngx_http_guard_admin_state[s->admin % 4],
+                           res->in_rotation_after, up->floor);
+
+        reason = cmd->reason;
+    }
 
     ngx_shmtx_unlock(&shpool->mutex);
 
     ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
                   "upstream guard: %s%s%V%s", res->message,
-                  cmd->reason.len ? " (reason: " : "", &cmd->reason,
-                  cmd->reason.len ? ")" : "");
+                  reason.len ? " (reason: " : "", &reason,
+                  reason.len ? ")" : "");
 
     return NGX_OK;
 
@@ -1492,9 +1481,8 @@ unaudited:
     res->code = "audit_unavailable";
     res->pending = 0;
     res->request = 0;
-    ngx_http_guard_snprintz(res->message, sizeof(res->message),
-                            "the audit log cannot be written: no change is "
-                            "made without its audit line");
+    ngx_http_guard_msg(res, "the audit log cannot be written: no change "
+                       "is made without its audit line");
 
     return NGX_DECLINED;
 }
@@ -1539,9 +1527,8 @@ ngx_http_guard_state_freeze(ngx_http_guard_main_conf_t *gmcf, ngx_uint_t on,
 
         res->status = NGX_HTTP_SERVICE_UNAVAILABLE;
         res->code = "audit_unavailable";
-        ngx_http_guard_snprintz(res->message, sizeof(res->message),
-                                "the audit log cannot be written: no change "
-                                "is made without its audit line");
+        ngx_http_guard_msg(res, "the audit log cannot be written: no "
+                           "change is made without its audit line");
         return NGX_DECLINED;
     }
 
@@ -1549,7 +1536,7 @@ ngx_http_guard_state_freeze(ngx_http_guard_main_conf_t *gmcf, ngx_uint_t on,
         sh->frozen = on;
 
         if (on) {
-            ngx_http_guard_override_set(&sh->freeze, cmd,
+            ngx_http_guard_override_set(&sh->freeze, cmd, NULL,
                                         ngx_http_guard_now_ms());
 
         } else {
@@ -1560,9 +1547,8 @@ ngx_http_guard_state_freeze(ngx_http_guard_main_conf_t *gmcf, ngx_uint_t on,
         ngx_http_guard_state_changed(sh);
     }
 
-    ngx_http_guard_snprintz(res->message, sizeof(res->message),
-                            "changes are %s",
-                            on ? "frozen: only resume is allowed" : "allowed");
+    ngx_http_guard_msg(res, "changes are %s",
+                       on ? "frozen: only resume is allowed" : "allowed");
 
     ngx_shmtx_unlock(&shpool->mutex);
 
@@ -1861,12 +1847,21 @@ ngx_http_guard_pool_project(ngx_http_guard_upstream_t *up,
 }
 
 
+/* an override by cmd's principal, or by the requester of "req" it approves */
+
 static void
 ngx_http_guard_override_set(ngx_http_guard_sh_override_t *ov,
-    ngx_http_guard_admin_cmd_t *cmd, uint64_t now)
+    ngx_http_guard_admin_cmd_t *cmd, ngx_http_guard_sh_request_t *req,
+    uint64_t now)
 {
     ov->since = now;
     ov->until = cmd->expires ? now + cmd->expires : 0;
+
+    if (req) {
+        ngx_cpystrn(ov->by, req->requester, NGX_HTTP_GUARD_PRINCIPAL_LEN);
+        ngx_cpystrn(ov->reason, req->reason, NGX_HTTP_GUARD_REASON_LEN);
+        return;
+    }
 
     ngx_http_guard_request_copy(ov->by, &cmd->principal,
                                 NGX_HTTP_GUARD_PRINCIPAL_LEN);
@@ -1979,7 +1974,7 @@ ngx_http_guard_request_names(ngx_http_guard_sh_request_t *req,
     ngx_http_guard_request_copy(req->server, &s->server,
                                 NGX_HTTP_GUARD_NAME_LEN);
     ngx_http_guard_request_copy(req->requester, &cmd->principal,
-                                NGX_HTTP_GUARD_PRINCIPAL_LEN);
+                                NGX_HTTP_GUARD_PRINCIPAL_MAX + 1);
     ngx_http_guard_request_copy(req->reason, &cmd->reason,
                                 NGX_HTTP_GUARD_REASON_LEN);
 }
@@ -1999,6 +1994,25 @@ ngx_http_guard_request_copy(u_char *dst, ngx_str_t *src, size_t size)
     }
 
     dst[n] = '\0';
+}
+
+
+/*
+ * Whether "principal" asked for the request: the whole name is kept (the
+ * tokens file allows no longer one), so the names are compared whole.
+ */
+
+static ngx_uint_t
+ngx_http_guard_request_by(ngx_http_guard_sh_request_t *req,
+    ngx_str_t *principal)
+{
+    size_t  len;
+
+    len = ngx_strnlen(req->requester, NGX_HTTP_GUARD_PRINCIPAL_MAX + 1);
+
+    return principal->len <= NGX_HTTP_GUARD_PRINCIPAL_MAX
+           && len == principal->len
+           && ngx_memcmp(req->requester, principal->data, len) == 0;
 }
 
 
@@ -2085,31 +2099,24 @@ ngx_http_guard_state_cancel(ngx_http_guard_main_conf_t *gmcf, ngx_uint_t id,
     if (req == NULL) {
         res->status = NGX_HTTP_NOT_FOUND;
         res->code = "unknown_request";
-        ngx_http_guard_snprintz(res->message, sizeof(res->message),
-                                "no request %ui", id);
+        ngx_http_guard_msg(res, "no request %ui", id);
 
     } else if (req->state != NGX_HTTP_GUARD_REQ_PENDING) {
         res->status = NGX_HTTP_CONFLICT;
         res->code = "not_pending";
-        ngx_http_guard_snprintz(res->message, sizeof(res->message),
-                                "request %ui is %s, not pending", id,
-                                ngx_http_guard_request_state_name(req->state));
+        ngx_http_guard_msg(res, "request %ui is %s, not pending", id,
+                           ngx_http_guard_request_state_name(req->state));
 
     } else {
         requester.data = req->requester;
         requester.len = ngx_strlen(req->requester);
 
-        if (!admin
-            && !(requester.len == cmd->principal.len
-                 && ngx_strncmp(requester.data, cmd->principal.data,
-                                requester.len) == 0))
-        {
+        if (!admin && !ngx_http_guard_request_by(req, &cmd->principal)) {
             res->status = NGX_HTTP_FORBIDDEN;
             res->code = "forbidden";
-            ngx_http_guard_snprintz(res->message, sizeof(res->message),
-                                    "request %ui is %V's: only its requester "
-                                    "or an admin may cancel it",
-                                    id, &requester);
+            ngx_http_guard_msg(res, "request %ui is %V's: only its "
+                               "requester or an admin may cancel it", id,
+                               &requester);
         }
     }
 
@@ -2134,17 +2141,15 @@ ngx_http_guard_state_cancel(ngx_http_guard_main_conf_t *gmcf, ngx_uint_t id,
     {
         res->status = NGX_HTTP_SERVICE_UNAVAILABLE;
         res->code = "audit_unavailable";
-        ngx_http_guard_snprintz(res->message, sizeof(res->message),
-                                "the audit log cannot be written: no change "
-                                "is made without its audit line");
+        ngx_http_guard_msg(res, "the audit log cannot be written: no "
+                           "change is made without its audit line");
     }
 
     if (res->code == NULL) {
         req->state = NGX_HTTP_GUARD_REQ_CANCELLED;
         req->closed = ngx_http_guard_now_ms();
-        ngx_http_guard_snprintz(res->message, sizeof(res->message),
-                                "request %ui cancelled by %V",
-                                id, &cmd->principal);
+        ngx_http_guard_msg(res, "request %ui cancelled by %V", id,
+                           &cmd->principal);
         ngx_http_guard_state_changed(sh);
     }
 
@@ -2225,6 +2230,38 @@ ngx_http_guard_op_name(ngx_uint_t op)
 
 
 /*
+ * An answer's message, within res->message whatever the names in it: a
+ * message too long is cut at a character boundary (names may be UTF-8).
+ */
+
+void ngx_cdecl
+ngx_http_guard_msg(ngx_http_guard_admin_res_t *res, const char *fmt, ...)
+{
+    u_char   *p, *last;
+    va_list   args;
+
+    last = res->message + NGX_HTTP_GUARD_MESSAGE_LEN - 1;
+
+    va_start(args, fmt);
+    p = ngx_vslprintf(res->message, last, fmt, args);
+    va_end(args);
+
+    if (p == last) {
+        /* cut: not inside a UTF-8 sequence */
+        while (p > res->message && (p[-1] & 0xc0) == 0x80) {
+            p--;
+        }
+
+        if (p > res->message && p[-1] >= 0xc0) {
+            p--;
+        }
+    }
+
+    *p = '\0';
+}
+
+
+/*
  * Under the mutex: the audit line of an admin command on server s, with
  * the state before and after; NGX_ERROR when it cannot be written.
  */
@@ -2265,20 +2302,30 @@ ngx_http_guard_state_audit(ngx_http_guard_upstream_t *up,
             rec.principal.data = req->requester;
             rec.principal.len = ngx_strlen(req->requester);
             rec.approver = cmd->principal;
+            rec.reason.data = req->reason;
+            rec.reason.len = ngx_strlen(req->reason);
         }
     }
 
     p = detail;
 
+    if (rec.approver.len && cmd->reason.len) {
+        p = ngx_slprintf(p, detail + sizeof(detail), "approved: %V; ",
+                         &cmd->reason);
+    }
+
     if (cmd->op == NGX_HTTP_GUARD_OP_WEIGHT && cmd->weight_config) {
-        p = ngx_sprintf(p, "weight as configured; ");
+        p = ngx_slprintf(p, detail + sizeof(detail),
+                         "weight as configured; ");
 
     } else if (cmd->op == NGX_HTTP_GUARD_OP_WEIGHT) {
-        p = ngx_sprintf(p, "weight %ui; ", cmd->weight);
+        p = ngx_slprintf(p, detail + sizeof(detail), "weight %ui; ",
+                         cmd->weight);
     }
 
     if (cmd->expires) {
-        p = ngx_sprintf(p, "expires in %M s; ", cmd->expires / 1000);
+        p = ngx_slprintf(p, detail + sizeof(detail), "expires in %M s; ",
+                         cmd->expires / 1000);
     }
 
     if (res->pending && res->why[0]) {
@@ -2530,8 +2577,8 @@ ngx_http_guard_state_restore_requests(ngx_http_guard_main_conf_t *gmcf,
         /* the text fields came from a file: keep them C strings */
         req->upstream[NGX_HTTP_GUARD_NAME_LEN - 1] = '\0';
         req->server[NGX_HTTP_GUARD_NAME_LEN - 1] = '\0';
-        req->requester[NGX_HTTP_GUARD_PRINCIPAL_LEN - 1] = '\0';
-        req->approver[NGX_HTTP_GUARD_PRINCIPAL_LEN - 1] = '\0';
+        req->requester[NGX_HTTP_GUARD_PRINCIPAL_MAX] = '\0';
+        req->approver[NGX_HTTP_GUARD_PRINCIPAL_MAX] = '\0';
         req->reason[NGX_HTTP_GUARD_REASON_LEN - 1] = '\0';
         req->why[NGX_HTTP_GUARD_WHY_LEN - 1] = '\0';
 

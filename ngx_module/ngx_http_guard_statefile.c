@@ -348,10 +348,10 @@ static ngx_http_guard_sf_field_t  ngx_http_guard_sf_request[] = {
       0, NGX_HTTP_GUARD_NAME_LEN },
 
     { "requester", NGX_HTTP_GUARD_SF_TEXT, ngx_http_guard_sf_req(requester),
-      NULL, 0, NGX_HTTP_GUARD_PRINCIPAL_LEN },
+      NULL, 0, NGX_HTTP_GUARD_PRINCIPAL_MAX + 1 },
 
     { "approver", NGX_HTTP_GUARD_SF_TEXT, ngx_http_guard_sf_req(approver),
-      NULL, 0, NGX_HTTP_GUARD_PRINCIPAL_LEN },
+      NULL, 0, NGX_HTTP_GUARD_PRINCIPAL_MAX + 1 },
 
     { "reason", NGX_HTTP_GUARD_SF_TEXT, ngx_http_guard_sf_req(reason), NULL,
       0, NGX_HTTP_GUARD_REASON_LEN },

@@ -423,7 +423,7 @@ ngx_http_guard_html_requests(ngx_http_guard_snap_t *snap,
             || ngx_http_guard_out_str(out, "</td><td>") != NGX_OK
             || ngx_http_guard_out_html(out, req->requester,
                                        ngx_strnlen(req->requester,
-                                           NGX_HTTP_GUARD_PRINCIPAL_LEN))
+                                           NGX_HTTP_GUARD_PRINCIPAL_MAX + 1))
                != NGX_OK
             || ngx_http_guard_out_str(out, "</td><td>") != NGX_OK
             || ngx_http_guard_out_html(out, req->why,

@@ -326,27 +326,31 @@ ngx_int_t
 ngx_http_guard_status_json_request(ngx_http_guard_sh_request_t *req,
     ngx_http_guard_out_t *out)
 {
+    size_t       len;
     ngx_uint_t   i;
 
     static const char  *roles[] = { "none", "viewer", "operator", "admin" };
+
+    /* "approver" is null until there is one, as other fields not set */
 
     static const struct {
         const char  *key;
         size_t       offset;
         size_t       size;
+        ngx_uint_t   null;          /* empty: null */
     } text[] = {
         { "upstream", offsetof(ngx_http_guard_sh_request_t, upstream),
-          NGX_HTTP_GUARD_NAME_LEN },
+          NGX_HTTP_GUARD_NAME_LEN, 0 },
         { "server", offsetof(ngx_http_guard_sh_request_t, server),
-          NGX_HTTP_GUARD_NAME_LEN },
+          NGX_HTTP_GUARD_NAME_LEN, 0 },
         { "requester", offsetof(ngx_http_guard_sh_request_t, requester),
-          NGX_HTTP_GUARD_PRINCIPAL_LEN },
+          NGX_HTTP_GUARD_PRINCIPAL_MAX + 1, 0 },
         { "approver", offsetof(ngx_http_guard_sh_request_t, approver),
-          NGX_HTTP_GUARD_PRINCIPAL_LEN },
+          NGX_HTTP_GUARD_PRINCIPAL_MAX + 1, 1 },
         { "reason", offsetof(ngx_http_guard_sh_request_t, reason),
-          NGX_HTTP_GUARD_REASON_LEN },
+          NGX_HTTP_GUARD_REASON_LEN, 0 },
         { "why", offsetof(ngx_http_guard_sh_request_t, why),
-          NGX_HTTP_GUARD_WHY_LEN }
+          NGX_HTTP_GUARD_WHY_LEN, 0 }
     };
 
     if (ngx_http_guard_out_printf(out, 256,
@@ -371,12 +375,15 @@ ngx_http_guard_status_json_request(ngx_http_guard_sh_request_t *req,
     }
 
     for (i = 0; i < sizeof(text) / sizeof(text[0]); i++) {
+        len = ngx_strnlen((u_char *) req + text[i].offset, text[i].size);
+
         if (ngx_http_guard_out_printf(out, 32, ",\"%s\":", text[i].key)
                != NGX_OK
-            || ngx_http_guard_out_json(out, (u_char *) req + text[i].offset,
-                                       ngx_strnlen((u_char *) req
-                                                   + text[i].offset,
-                                                   text[i].size))
+            || (len == 0 && text[i].null
+                ? ngx_http_guard_out_str(out, "null")
+                : ngx_http_guard_out_json(out,
+                                          (u_char *) req + text[i].offset,
+                                          len))
                != NGX_OK)
         {
             return NGX_ERROR;

@@ -160,10 +160,10 @@ is full
 
 
 === TEST 3: reloads that replace every server keep checking the new ones
-The removed servers' slots are freed: 144k holds about two sets of 30
+The removed servers' slots are freed: 208k holds about two sets of 30
 without that.
 --- http_config eval
-"    guard_shm_size 144k;
+"    guard_shm_size 208k;
     upstream app {
 " . main::servers(10, 30) . "
         guard_check tcp interval=200ms;

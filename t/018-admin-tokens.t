@@ -915,3 +915,32 @@ GET /guard
 --- response_body_like: "admin_weight":2,
 --- no_error_log
 [error]
+
+
+
+=== TEST 48: guard_admin_principal without a variable: every caller would be that principal
+--- tokens eval: $::Tokens
+--- http_config eval: $::Http
+--- config
+    location /admin/ {
+        guard_admin;
+        guard_admin_principal adam;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"guard_admin_principal" directive must name a variable \(such as \$ssl_client_s_dn\): "adam" is the same name for every request in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 49: guard_admin_principal twice in one block
+--- tokens eval: $::Tokens
+--- http_config eval: $::Http
+--- config
+    location /admin/ {
+        guard_admin;
+        guard_admin_principal $http_x_user;
+        guard_admin_principal $http_x_other;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"guard_admin_principal" directive is duplicate in \S+nginx\.conf:\d+/

@@ -112,22 +112,22 @@ $::Http . "guard_audit_log $::Dir/t3.log; guard_audit_key $::Dir/missing;"
 qr/\[emerg\] .*guard_audit_key "\/\S+\/missing": the file cannot be opened \(2: No such file or directory\)/
 
 
-=== TEST 4: guard_audit_log without guard_audit_key is refused
+=== TEST 4: guard_audit_log without guard_audit_key is refused, where it is written
 --- http_config eval
 $::Http . "guard_audit_log $::Dir/t4.log;"
 --- config eval: $::Config
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*guard_audit_log "\/\S+\/t4\.log" needs guard_audit_key/
+qr/\[emerg\] .*guard_audit_log "\/\S+\/t4\.log" needs guard_audit_key: .*, in \S+nginx\.conf:\d+$/m
 
 
-=== TEST 5: guard_audit_key without guard_audit_log is refused
+=== TEST 5: guard_audit_key without guard_audit_log is refused, where it is written
 --- http_config eval
 $::Http . "guard_audit_key $::Key;"
 --- config eval: $::Config
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*guard_audit_key is set but guard_audit_log is not/
+qr/\[emerg\] .*guard_audit_key is set but guard_audit_log is not: .*, in \S+nginx\.conf:\d+$/m
 
 
 === TEST 6: a second parameter that is not a syslog target, a duplicate

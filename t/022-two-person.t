@@ -141,6 +141,9 @@ Test::More::is(main::admin_of(2), 'active', 'still nothing applied');
 Test::More::is($j->{requests}[0]{id}, $id, 'the request is listed');
 Test::More::is($j->{requests}[0]{requester}, 'olga', 'with its requester');
 Test::More::is($j->{requests}[0]{state}, 'pending', 'pending');
+Test::More::ok(exists $j->{requests}[0]{approver}
+               && !defined $j->{requests}[0]{approver},
+               'no approver yet: null, as every field not set');
 ($j) = Guard::expect('a second principal approves', '200 ok', 'POST',
     "/admin/pending/$id/approve", 'test-token-otto', '{}');
 Test::More::ok($j->{applied}, 'applied');
@@ -157,7 +160,7 @@ GET /guard
 --- response_body_like: "in_rotation":2,
 --- error_log eval
 [qr/upstream guard: drain of server 127\.0\.0\.1:\d+ of upstream "app" by olga needs a second principal \(operator\) to approve request \d+: below the floor/,
- qr/upstream guard: drain of server 127\.0\.0\.1:\d+ of upstream "app" by otto: draining/]
+ qr/upstream guard: drain of server 127\.0\.0\.1:\d+ of upstream "app" by olga, approved by otto: draining/]
 --- no_error_log
 [error]
 

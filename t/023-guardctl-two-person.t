@@ -252,7 +252,7 @@ GET /guard
 --- response_body_like: "in_rotation":2,
 --- error_log eval
 [qr/upstream guard: drain of server 127\.0\.0\.1:\d+ of upstream "app" by olga needs a second principal \(operator\) to approve request \d+: below the floor/,
- qr/upstream guard: drain of server 127\.0\.0\.1:\d+ of upstream "app" by otto: draining/]
+ qr/upstream guard: drain of server 127\.0\.0\.1:\d+ of upstream "app" by olga, approved by otto: draining/]
 --- no_error_log
 [error]
 
@@ -293,7 +293,7 @@ Test::More::is(main::admin_of(2), 'drained', 'b2 drained');
 GET /guard
 --- response_body_like: "in_rotation":2,
 --- error_log eval
-qr/upstream guard: drain of server 127\.0\.0\.1:\d+ of upstream "app" by adam: draining/
+qr/upstream guard: drain of server 127\.0\.0\.1:\d+ of upstream "app" by olga, approved by adam: draining/
 --- no_error_log
 [error]
 

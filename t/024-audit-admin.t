@@ -19,6 +19,11 @@ our $Dir = "/tmp/guard-audit-admin-" . Guard::_server_port();
 mkdir $Dir, 0700;
 unlink glob "$Dir/*";
 our $Tokens = "$Dir/tokens";
+# long names (TEST 9): a certificate's DN, and a name of 1,000 bytes
+our $Dn = 'CN=oncall-engineer-alice,OU=Site Reliability Engineering,'
+        . 'O=Example Corporation,C=US';
+our $Big = 'svc-' . join('', map { sprintf 'segment%03d-', $_ } 1 .. 90)
+         . 'x' x 6;
 our $Key = "$Dir/key";
 our $Log = "$Dir/audit.log";
 {
@@ -26,7 +31,10 @@ our $Log = "$Dir/audit.log";
     print $fh
         Guard::token_line('olga', 'operator', 'app', 'test-token-olga'),
         Guard::token_line('otto', 'operator', '*', 'test-token-otto'),
-        Guard::token_line('vera', 'viewer', '*', 'test-token-vera');
+        Guard::token_line('vera', 'viewer', '*', 'test-token-vera'),
+        Guard::token_line('adam', 'admin', '*', 'test-token-adam'),
+        qq{"$Dn" operator * } . Guard::token_hash('sha256', 'test-token-dn') . "\n",
+        Guard::token_line($Big, 'admin', '*', 'test-token-big');
     close $fh;
     chmod 0600, $Tokens;
     open $fh, '>', $Key or die "$Key: $!\n";
@@ -34,6 +42,45 @@ our $Log = "$Dir/audit.log";
     close $fh;
     chmod 0600, $Key;
 }
+our $LongUp = 'erp_orders_eu_west_1_' . 'x' x 80;
+
+# TESTs 9-11: "app" loses no server without a second principal; the long
+# upstream has no floor
+sub long_http {
+    my ($log) = @_;
+    return <<"_EOC_" . $::Backends;
+    guard_audit_log $log;
+    guard_audit_key $::Key;
+    guard_admin_two_person share=100% concurrent=4 max_out=100%;
+    upstream app {
+        zone app 64k;
+        server 127.0.0.1:$ENV{TEST_NGINX_B1};
+        server 127.0.0.1:$ENV{TEST_NGINX_B2};
+        server 127.0.0.1:$ENV{TEST_NGINX_B3};
+        guard_check http uri=/health interval=100ms;
+        guard_floor 3;
+    }
+    upstream $::LongUp {
+        server 127.0.0.1:$ENV{TEST_NGINX_B1};
+        server 127.0.0.1:$ENV{TEST_NGINX_B2};
+        server 127.0.0.1:$ENV{TEST_NGINX_B3};
+        guard_check tcp interval=100ms;
+    }
+_EOC_
+}
+
+sub read_log {
+    my ($log) = @_;
+    open my $in, '<', $log or return ();
+    return map { JSON::PP->new->utf8->decode($_) } <$in>;
+}
+
+sub all_up {
+    Guard::wait_health('app', $ENV{"TEST_NGINX_B$_"}, 'up') for 1 .. 3;
+    Guard::wait_health($::LongUp, $ENV{"TEST_NGINX_B$_"}, 'up') for 1 .. 3;
+}
+
+sub drain_path { "/admin/upstreams/$_[0]/servers/" . srv($_[1]) . '/drain' }
 our $Verify = "$ENV{TEST_NGINX_PWD}/scripts/guard-audit-verify";
 
 our $Backends = join '', map { <<"_EOC_" } 1 .. 3;
@@ -645,6 +692,211 @@ Test::More::is($n, $st->{audit_seq}, 'no line lost, none twice');
 --- request
 GET /guard
 --- response_body_like: "admin":"active"
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 9: a long DN is one principal, whole: it cannot approve its own request, and can cancel it
+The name is longer than an override keeps (63 bytes): the request keeps
+it whole, so that the comparison is exact.
+--- http_config eval: main::long_http("$::Log.9")
+--- config eval: $::Config
+--- init
+main::all_up();
+my ($j) = Guard::expect('the DN drains b1 below the floor: pending', '202 ok',
+                        'POST', main::drain_path('app', 1), 'test-token-dn', '{}');
+my $id = $j->{request};
+Test::More::like($j->{message}, qr/by \Q$::Dn\E needs a second/,
+                 'the message names the DN whole');
+Guard::expect('the DN cannot approve its own request', '403 same_principal',
+              'POST', "/admin/pending/$id/approve", 'test-token-dn', '{}');
+($j) = Guard::expect('read it', '200 ok', 'GET', "/admin/pending/$id",
+                     'test-token-vera', undef);
+Test::More::is($j->{request}{requester}, $::Dn, 'GET: the requester whole');
+Test::More::is($j->{request}{state}, 'pending', 'still pending');
+Guard::expect('the DN cancels its own request', '200 ok', 'DELETE',
+              "/admin/pending/$id", 'test-token-dn', undef);
+my @l = main::read_log("$::Log.9");
+my ($asked) = grep { ($_->{request} // 0) == $id && $_->{result} eq 'pending' } @l;
+my ($self) = grep { ($_->{request} // 0) == $id && $_->{result} eq 'refused' } @l;
+my ($gone) = grep { ($_->{request} // 0) == $id && $_->{op} eq 'cancel' } @l;
+Test::More::is($asked && $asked->{principal}, $::Dn, 'audited: asked by the DN');
+Test::More::is($self && "$self->{principal}/$self->{code}", "$::Dn/same_principal",
+               'audited: its own approval refused');
+Test::More::is($gone && "$gone->{principal}/$gone->{result}", "$::Dn/cancelled",
+               'audited: cancelled by the DN');
+--- request
+GET /guard
+--- response_body_like: "admin":"active"
+--- no_error_log
+[error]
+
+
+
+=== TEST 10: a 1,000-byte name, a long upstream, the longest reason: answers and audit lines right, no crash
+--- http_config eval: main::long_http("$::Log.10")
+--- config eval: $::Config
+--- init
+main::all_up();
+my $reason = 'r' x 63;
+my ($j) = Guard::expect('the long name drains b2 of the long upstream', '200 ok',
+                        'POST', main::drain_path($::LongUp, 2), 'test-token-big',
+                        qq({"reason":"$reason"}));
+Test::More::is(join('/', map { $_ // 'null' } @{$j}{qw(admin_before version)},
+                    $j->{pool}{in_rotation_before}),
+               'active/1/3', 'the answer: before, version, pool')
+    or Test::More::diag($Guard::BODY);
+Test::More::like($j->{admin_after} // '', qr/^drain(ing|ed)$/, 'admin_after: draining');
+Test::More::like($j->{message} // '', qr/ by \Q$::Big\E: /,
+                 'the message has the name whole');
+($j) = Guard::expect('the long name asks to drain b2 of app: pending', '202 ok',
+                     'POST', main::drain_path('app', 2), 'test-token-big',
+                     qq({"reason":"$reason"}));
+my $id = $j->{request};
+Test::More::is(join('/', map { $_ // 'null' } @{$j}{qw(admin_before version request)},
+                    @{ $j->{pool} // {} }{qw(in_rotation_before floor)}),
+               "active/0/1/3/3", 'the pending answer: state, version, request, pool')
+    or Test::More::diag($Guard::BODY);
+Test::More::like($j->{message} // '', qr/ by \Q$::Big\E needs a second principal/,
+                 'the message has the name whole');
+Guard::expect('the long name cannot approve its own', '403 same_principal', 'POST',
+              "/admin/pending/$id/approve", 'test-token-big', '{}');
+($j) = Guard::expect('otto approves it', '200 ok', 'POST',
+                     "/admin/pending/$id/approve", 'test-token-otto', '{}');
+Test::More::is(($j->{requester} // '') . '/' . ($j->{approver} // ''), "$::Big/otto",
+               'the approval names both whole');
+($j) = Guard::expect('the long name reverts every override', '200 ok', 'DELETE',
+                     '/admin/overrides', 'test-token-big', undef);
+Test::More::is(join(',', sort map { "$_->{admin_before}>$_->{admin_after}" }
+                             @{ $j->{reverted} // [] }),
+               'draining>active,draining>active', 'both reverted, states right')
+    or Test::More::diag($Guard::BODY);
+my @big = grep { $_->{principal} eq $::Big } main::read_log("$::Log.10");
+Test::More::is(join(',', map { "$_->{op}:$_->{result}" } @big),
+               'drain:applied,drain:pending,drain:refused,drain:applied,'
+               . 'revert:applied,revert:applied',
+               'audited: every call of the long name, the name whole');
+Test::More::is(join('|', map { "$_->{upstream}/$_->{before}/$_->{reason}" } @big[0, 1]),
+               "$::LongUp/active/$reason|app/active/$reason",
+               'the lines: upstream, before, reason');
+my $st = Guard::guard_status();
+my $out = `$::Verify $::Log.10 --key $::Key --head $st->{audit_seq}:$st->{audit_head} 2>&1`;
+Test::More::is($? >> 8, 0, 'the chain verifies') or Test::More::diag($out);
+--- request
+GET /guard
+--- response_body_like: "admin":"active"
+--- no_error_log
+[error]
+exited on signal
+
+
+
+=== TEST 11: an approved change is its requester's, with the requester's reason
+--- http_config eval: main::long_http("$::Log.11")
+--- config eval: $::Config
+--- init
+main::all_up();
+my ($j) = Guard::expect('olga drains b1: pending', '202 ok', 'POST',
+                        main::drain_path('app', 1), 'test-token-olga',
+                        '{"reason":"kernel patch"}');
+my $id = $j->{request};
+($j) = Guard::expect('otto approves', '200 ok', 'POST', "/admin/pending/$id/approve",
+                     'test-token-otto', '{}');
+Test::More::is("$j->{requester}/$j->{approver}", 'olga/otto', 'both names');
+($j) = Guard::expect('the overrides', '200 ok', 'GET', '/admin/overrides',
+                     'test-token-vera', undef);
+my ($ov) = grep { $_->{server} eq main::srv(1) } @{ $j->{overrides} // [] };
+Test::More::is($ov && "$ov->{by}/$ov->{reason}", 'olga/kernel patch',
+               "the override is olga's, with olga's reason")
+    or Test::More::diag($Guard::BODY);
+my ($done) = grep { ($_->{request} // 0) == $id && $_->{result} eq 'applied' }
+             main::read_log("$::Log.11");
+Test::More::is($done && join('/', map { $_ // 'null' } @{$done}{qw(principal approver reason)}),
+               'olga/otto/kernel patch', 'audited: olga asked, otto approved, her reason');
+--- request
+GET /guard
+--- response_body_like: "admin":"draining|drained"
+--- no_error_log
+[error]
+--- error_log eval
+qr/drain of server 127\.0\.0\.1:\d+ of upstream "app" by olga, approved by otto: drain(ing|ed), 2 in rotation \(floor 3\) \(reason: kernel patch\)/
+
+
+
+=== TEST 12: a body too large, however it is sent: 413 in JSON, its size told, one audit line, no change
+nginx's own client_max_body_size would refuse a large body before the
+admin API sees it, with an HTML page and no audit line: a guard_admin
+location has the API's limit only.
+--- http_config eval
+"    guard_audit_log $::Log.12;
+    guard_audit_key $::Key;
+" . ($::Upstream =~ s/guard_admin_two_person[^;]*;//r) . $::Backends
+--- config eval
+$::Config =~ s/guard_admin;/guard_admin;\n        client_max_body_size 100k;/r
+--- init
+Guard::wait_health('app', $ENV{"TEST_NGINX_B$_"}, 'up') for 1 .. 3;
+my $drain = '/admin/upstreams/app/servers/' . main::srv(1) . '/drain';
+my $json = sub { '{"reason":"' . ('x' x ($_[0] - 13)) . '"}' };
+# raw: the body chunked (no Content-Length), in chunks of 64k
+my $chunked = sub {
+    my ($body) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => Guard::_server_port(),
+                                  Proto => 'tcp', Timeout => 10)
+        or return ("connect: $@", undef);
+    my $req = "POST $drain HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+              . "Authorization: Bearer test-token-olga\r\n"
+              . "Content-Type: application/json\r\n"
+              . "Transfer-Encoding: chunked\r\n\r\n";
+    for (my $i = 0; $i < length $body; $i += 65536) {
+        my $c = substr $body, $i, 65536;
+        $req .= sprintf("%x\r\n", length $c) . "$c\r\n";
+    }
+    $req .= "0\r\n\r\n";
+    local $SIG{PIPE} = 'IGNORE';
+    syswrite $s, $req;
+    my $buf = '';
+    my $end = time + 20;
+    while (time < $end) {
+        my $n = sysread $s, $buf, 65536, length $buf;
+        last unless $n;
+    }
+    my ($head, $raw) = split /\r\n\r\n/, $buf, 2;
+    my ($st) = ($head // '') =~ m{^HTTP/1\.\d (\d+)};
+    return ($st // 'none', eval { JSON::PP->new->decode($raw // '') });
+};
+my $before = main::view();
+my @cases = (
+    ['Content-Length, 5014 bytes', 5014, 0],
+    ['Content-Length, 2 MB, over client_max_body_size', 2 * 1024 * 1024, 0],
+    ['chunked, 5014 bytes', 5014, 1],
+    ['chunked, 40000 bytes, beyond the body buffer', 40000, 1],
+    ['chunked, 2 MB, over client_max_body_size', 2 * 1024 * 1024, 1],
+);
+for my $c (@cases) {
+    my ($name, $n, $chunk) = @$c;
+    my $n0 = scalar(main::read_log("$::Log.12"));
+    my ($st, $j) = $chunk ? $chunked->($json->($n))
+                          : Guard::admin('POST', $drain, 'test-token-olga', $json->($n));
+    Test::More::is(($st // 'none') . ' ' . ($j ? $j->{code} // 'ok' : 'not JSON'),
+                   '413 body_too_large', "$name: 413 in JSON")
+        or Test::More::diag(substr($Guard::BODY // '', 0, 200));
+    Test::More::like($j && $j->{error} // '', qr/^the body has $n bytes, at most 4096 /,
+                     "$name: its size told");
+    my @after = main::read_log("$::Log.12");
+    Test::More::is(scalar(@after) - $n0, 1, "$name: one audit line");
+    Test::More::is($after[-1] && "$after[-1]{result}/$after[-1]{code}",
+                   'refused/body_too_large', "$name: audited as refused");
+}
+Test::More::is(main::view(), $before, 'nothing changed');
+my ($st, $j) = $chunked->('{' . (' ' x 4094) . '}');
+Test::More::is(($st // 'none') . ' ' . ($j ? $j->{code} // 'ok' : 'not JSON'),
+               '200 ok', 'a chunked body of 4096 bytes is read: the drain is made');
+--- request
+GET /guard
+--- response_body_like: "admin":"drain
 --- no_error_log
 [error]
 [alert]
