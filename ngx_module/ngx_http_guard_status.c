@@ -700,7 +700,8 @@ ngx_http_guard_status_snapshot(ngx_http_request_t *r,
     snap->check_grid = sh->check_grid;
     /* the first worker to take the lease is no takeover */
     snap->takeovers = sh->leader_changes ? sh->leader_changes - 1 : 0;
-    snap->generation = sh->generation;
+    /* this worker's configuration's: the zone's moves early in a reload */
+    snap->generation = gmcf->generation;
     snap->frozen = sh->frozen;
     snap->audit_seq = sh->audit_seq;
     ngx_memcpy(snap->audit_head, sh->audit_head, sizeof(snap->audit_head));

@@ -429,3 +429,73 @@ Test::More::cmp_ok($b2->{checks_failed}, '>=', $main::b2_fails,
 qr/upstream guard: zone resized from 2097152 to 4194304, state kept/
 --- no_error_log
 [error]
+
+
+
+=== TEST 12: each worker reports its own configuration's generation
+The zone's generation moves early in the master's reload; workers of the
+old configuration reported it with their old settings, so a client
+waiting for the new generation could read the old configuration.
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check http uri=/health interval=500ms;
+    }
+    server {
+        listen 127.0.0.1:$TEST_NGINX_B1;
+        location /health { return 200; }
+        location / { return 200 "b1\n"; }
+    }
+--- config
+    location = /guard { guard_status; }
+--- init
+my $root = $ENV{TEST_NGINX_SERVROOT} || "$ENV{TEST_NGINX_PWD}/t/servroot";
+my $conf = "$root/conf/nginx.conf";
+my $seen = "$root/logs/seen";
+unlink $seen;
+Guard::wait_for(sub { my $s = Guard::guard_status(); $s && $s->{upstreams}[0]
+                      && $s->{upstreams}[0]{interval_duration_ms} == 500 }, 10);
+# a reader asking as fast as it can, on new connections, through the reloads
+my $pid = fork;
+die "fork: $!\n" unless defined $pid;
+if ($pid == 0) {
+    open my $fh, '>', $seen or POSIX::_exit(1);
+    my $end = Time::HiRes::time() + 8;
+    while (Time::HiRes::time() < $end) {
+        my $s = Guard::guard_status() or next;
+        my $u = $s->{upstreams}[0] or next;
+        print $fh "$s->{generation} $u->{interval_duration_ms} $s->{pid}\n";
+    }
+    close $fh;
+    POSIX::_exit(0);
+}
+for my $ms (700, 500, 700, 500) {
+    Time::HiRes::sleep(0.5);
+    open my $in, '<', $conf or die "$conf: $!";
+    my $text = do { local $/; <$in> };
+    close $in;
+    $text =~ s/interval=\d+ms/interval=${ms}ms/;
+    open my $out, '>', $conf or die "$conf: $!";
+    print $out $text;
+    close $out;
+    Guard::reload();
+}
+waitpid $pid, 0;
+my (%by, $n);
+open my $fh, '<', $seen or die "$seen: $!";
+while (<$fh>) {
+    my ($gen, $ms) = split;
+    $by{$gen}{$ms}++;
+    $n++;
+}
+Test::More::cmp_ok($n // 0, '>=', 100, "the reader saw " . ($n // 0) . " reports");
+Test::More::cmp_ok(scalar keys %by, '>=', 5, 'and the five generations: ' . join ' ', sort keys %by);
+my @mixed = grep { keys %{ $by{$_} } > 1 } sort keys %by;
+Test::More::is("@mixed", '', 'each generation came with one interval')
+    or Test::More::diag(join "\n", map { my $g = $_; "$g: " . join ', ',
+        map { "$_ ms x$by{$g}{$_}" } sort keys %{ $by{$g} } } @mixed);
+--- request
+GET /guard
+--- response_body_like: "interval_duration_ms":500
+--- no_error_log
+[error]

@@ -769,10 +769,9 @@ sub _children {
 
 # reload() -> true once the status reports a config generation above the
 # one before HUP was sent to the master and a worker of the new
-# configuration runs (fails the test otherwise).  The zone's generation
-# moves early in the master's reload, before the module's init ends (the
-# audit log's reload line, for one): old workers report it already; a new
-# worker is forked only after all of that.
+# configuration runs (fails the test otherwise).  Each worker reports its
+# own configuration's generation, so the first is an answer of a new
+# worker.
 sub reload {
     my $before = guard_status() or return 0;
     my $master = master_pid() or return 0;
