@@ -26,7 +26,7 @@
 #define NGX_HTTP_GUARD_VERSION        "0.3.0"
 #define NGX_HTTP_GUARD_SHM_NAME       "upstream_guard"
 #define NGX_HTTP_GUARD_SHM_MAGIC      0x72617567   /* "guar" in memory */
-#define NGX_HTTP_GUARD_SHM_LAYOUT     6   /* bump on a shared struct change */
+#define NGX_HTTP_GUARD_SHM_LAYOUT     7   /* bump on a shared struct change */
 
 /* check types */
 #define NGX_HTTP_GUARD_TCP            1
@@ -258,6 +258,8 @@ typedef struct {
     ngx_uint_t                       admin_weight;  /* configured unit; 0 */
     ngx_uint_t                       conf_weight;
     ngx_atomic_t                     inflight;
+    uint64_t                         last_start;    /* ms: a request chose
+                                                       it while draining */
     uint64_t                         admin_version; /* each admin change */
     uint64_t                         drain_started; /* ms since the epoch */
     uint64_t                         drained_at;    /* ms; 0: not yet */

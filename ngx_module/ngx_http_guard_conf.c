@@ -593,8 +593,9 @@ ngx_http_guard_init_upstream_conf(ngx_conf_t *cf,
         if (server[i].host.len) {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                           "guard_check does not support \"server ... "
-                          "resolve\" yet (server \"%V\" in upstream \"%V\")",
-                          &server[i].name, &uscf->host);
+                          "resolve\" yet (server \"%V\" in upstream \"%V\" "
+                          "in %s:%ui)", &server[i].name, &uscf->host,
+                          uscf->file_name, uscf->line);
             return NGX_ERROR;
         }
 #endif

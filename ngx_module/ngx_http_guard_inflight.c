@@ -152,6 +152,12 @@ ngx_http_guard_inflight_get(ngx_http_guard_peer_t *gp)
 {
     (void) ngx_atomic_fetch_add(&gp->sh->inflight, 1);
 
+    /* only sticky sessions (1.29.6+) bring requests to a draining server */
+
+    if (gp->sh->admin == NGX_HTTP_GUARD_DRAINING) {
+        gp->sh->last_start = ngx_http_guard_now_ms();
+    }
+
     if (ngx_http_guard_ledger && gp->index < ngx_http_guard_ledger->n) {
         ngx_http_guard_ledger->count[gp->index]++;
     }

@@ -394,10 +394,11 @@ ngx_http_guard_down_bits(ngx_http_guard_peer_t *gp, ngx_uint_t panic)
         /*
          * A drain is nginx's own (1.29.6+): no new request, but those
          * that a sticky session binds to the server still go, until the
-         * sessions end.  Maintenance takes it out for all.
+         * sessions end.  Drained (none came for a while) and maintenance
+         * take it out for all: a late session moves to another server.
          */
-        down |= (s->admin == NGX_HTTP_GUARD_MAINTENANCE)
-                ? NGX_HTTP_GUARD_DOWN_ADMIN : NGX_HTTP_UPSTREAM_DRAINING;
+        down |= (s->admin == NGX_HTTP_GUARD_DRAINING)
+                ? NGX_HTTP_UPSTREAM_DRAINING : NGX_HTTP_GUARD_DOWN_ADMIN;
 #else
         down |= NGX_HTTP_GUARD_DOWN_ADMIN;
 #endif

@@ -23,6 +23,7 @@
 #include "ngx_http_guard.h"
 
 
+#define NGX_HTTP_GUARD_STICKY_QUIET  5000   /* ms: see state_drained() */
 #define NGX_HTTP_GUARD_RAMP_STEPS  10
 
 
@@ -1715,6 +1716,9 @@ ngx_http_guard_state_drain_poll(ngx_http_guard_peer_t *gp)
  * Under the mutex: a draining server with no request in flight in any
  * worker of any live generation is drained.  Not before a tick has passed:
  * a worker may be between choosing the peer and counting the request.
+ * Requests that sticky sessions (nginx 1.29.6+) still bring after that
+ * keep it draining until none came for NGX_HTTP_GUARD_STICKY_QUIET: a
+ * moment between two of them is no end of the sessions.
  */
 
 static ngx_uint_t
@@ -1729,8 +1733,19 @@ ngx_http_guard_state_drained(ngx_http_guard_peer_t *gp, uint64_t now)
         return 0;
     }
 
+    if (s->last_start > s->drain_started + 200
+        && now < s->last_start + NGX_HTTP_GUARD_STICKY_QUIET)
+    {
+        return 0;
+    }
+
     s->admin = NGX_HTTP_GUARD_DRAINED;
     s->drained_at = now;
+
+#ifdef NGX_HTTP_UPSTREAM_DRAINING
+    /* sticky sessions no longer reach it: every worker applies that */
+    ngx_atomic_fetch_add(&gp->up->sh->gen, 1);
+#endif
 
     ngx_http_guard_state_changed(ngx_http_guard_shm_root(gp->up->gmcf,
                                                           &shpool));

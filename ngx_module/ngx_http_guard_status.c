@@ -1158,7 +1158,18 @@ ngx_http_guard_balancer(ngx_http_upstream_srv_conf_t *us)
 
     hcf = ngx_http_guard_module_srv_conf(us, "ngx_http_upstream_hash_module");
 
-    if (hcf && hcf->points) {
+    /*
+     * From 1.27.3 on, hash consistent with a zone makes its points at a
+     * worker's first request through it: seen in some workers and not in
+     * others, so not at all there, and every worker answers the same
+     */
+
+    if (hcf && hcf->points
+#if (nginx_version >= 1027003 && NGX_HTTP_UPSTREAM_ZONE)
+        && us->shm_zone == NULL
+#endif
+        )
+    {
         b = 2;
 
     } else if (init == NULL || init == ngx_http_upstream_init_round_robin) {

@@ -882,3 +882,19 @@ GET /guard
 --- response_body_like: "interval_duration_ms":500,"timeout_duration_ms":2000,
 --- error_log eval
 qr/\[warn\] .*check timeout \(2000ms\) is longer than its interval \(500ms\) in \S+nginx\.conf:\d+/
+
+
+=== TEST 75: server ... resolve (nginx 1.27.3+) is refused, naming the upstream's file and line
+--- skip_eval: 1: Guard::nginx_version() < 1027003
+--- http_config
+    resolver 127.0.0.1;
+    upstream app {
+        zone app 64k;
+        server localhost:$TEST_NGINX_B1 resolve;
+        server 127.0.0.1:$TEST_NGINX_B2;
+        guard_check http uri=/health;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr/guard_check does not support "server \.\.\. resolve" yet \(server "localhost:\d+" in upstream "app" in \S+nginx\.conf:\d+\)/

@@ -300,14 +300,18 @@ my @u = (['rr', ''], ['lc', 'least_conn;'], ['h', 'hash $arg_k;'],
     ['ch', 'hash $arg_k consistent;'], ['ih', 'ip_hash;'],
     ['rnd', 'random two;'], ['rrka', 'keepalive 4;'],
     ['lcka', 'least_conn; keepalive 4;'], ['hka', 'hash $arg_k; keepalive 4;'],
-    ['rrzone', 'zone rrzone 64k;']);
+    ['rrzone', 'zone rrzone 64k;'], ['chzone', 'zone chzone 64k; hash $arg_k consistent;']);
 # sticky came with 1.29.6
 push @u, ['st', 'sticky cookie srv;'], ['lcst', 'least_conn; sticky cookie srv;']
     if Guard::nginx_version() >= 1029006;
 CORE::join '', map { my ($n, $d) = @$_; "    upstream $n { $d server 127.0.0.1:\$TEST_NGINX_B1; guard_check tcp interval=1s; }\n" } @u
 --- config
     location = /guard { guard_status; }
+    location /ch { proxy_pass http://chzone; }
 --- init
+# a request through chzone first: from 1.27.3 on, its worker then has the
+# points the others lack
+Guard::http_get("/ch?k=$_") for 1 .. 3;
 my $doc = Guard::check_json('/guard', 'balancers');
 my %b = map { $_->{name} => $_->{balancer} } @{ $doc->{upstreams} || [] };
 my $v = Guard::nginx_version();
@@ -315,7 +319,9 @@ my $lc = $v >= 1031000 ? 'least_conn or least_time' : 'least_conn';
 my %want = (
     rr => 'round robin', lc => $lc, h => 'hash, ip_hash or random',
     ch => 'hash consistent', ih => 'hash, ip_hash or random',
-    rnd => 'hash, ip_hash or random', rrzone => 'round robin');
+    rnd => 'hash, ip_hash or random', rrzone => 'round robin',
+    # from 1.27.3 on, its points are made at a worker's first request
+    chzone => $v >= 1027003 ? 'hash, ip_hash or random' : 'hash consistent');
 if ($v >= 1029007) {
     # keepalive is on by default and no longer hides the balancer
     %want = (%want, rrka => 'round robin', lcka => $lc,

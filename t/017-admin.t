@@ -554,7 +554,7 @@ qr/upstream guard: process \d+ is gone with \d+ requests in flight to server 127
 
 
 
-=== TEST 9: a drain is nginx's own drain (1.29.6+): a sticky-bound request still goes
+=== TEST 9: a drain is nginx's own drain (1.29.6+): a sticky-bound request still goes, until none came for 5 s
 --- skip_nginx: 6: < 1.29.6
 --- http_config eval
 "    upstream app {
@@ -578,9 +578,23 @@ my $new = Guard::who(20, '/');
 Test::More::unlike($new, qr/b1/, "no new request: $new");
 my $bound = Guard::who(10, '/', sub { { Cookie => 'srv=b1' } });
 Test::More::is($bound, 'b1=10', "a request whose session names b1 still goes: $bound");
+# while bound requests keep coming, b1 is not drained, however often
+# nothing is in flight between two of them
+my ($n, $end) = (0, Time::HiRes::time() + 1.5);
+while (Time::HiRes::time() < $end) {
+    Guard::http_get('/', undef, headers => { Cookie => 'srv=b1' });
+    $n++;
+}
+my $s = Guard::server_state(Guard::guard_status(), 'app', $b1) // {};
+Test::More::is($s->{admin} // 'none', 'draining',
+               "still draining after $n bound requests in 1.5 s");
+# drained once none came for 5 s; then a late session goes elsewhere
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'drained', 'admin', 15);
+my $late = Guard::who(5, '/', sub { { Cookie => 'srv=b1' } });
+Test::More::unlike($late, qr/b1/, "drained: a late session moves: $late");
 --- request
 GET /guard
---- response_body_like: "admin":"drain(ing|ed)"
+--- response_body_like: "admin":"drained"
 --- no_error_log
 [error]
 
