@@ -123,10 +123,15 @@
 /* admin-set weights, in the configured unit */
 #define NGX_HTTP_GUARD_WEIGHT_MAX     1000
 
-/* failed authentications per client address */
+/*
+ * failed authentications per client address; addresses that find the
+ * table full share one budget of as many, and then each has one failure
+ * of its own, remembered as a bit of a bitmap (auth.c)
+ */
 #define NGX_HTTP_GUARD_AUTH_SLOTS     64
 #define NGX_HTTP_GUARD_AUTH_FAILS     10
 #define NGX_HTTP_GUARD_AUTH_WINDOW    60    /* seconds */
+#define NGX_HTTP_GUARD_AUTH_SEEN      1024  /* bits */
 
 /* the shortest check interval, in both vocabularies */
 #define NGX_HTTP_GUARD_MIN_INTERVAL   100
@@ -218,6 +223,14 @@ typedef struct {
     uint32_t                         fails;
     time_t                           window;        /* its start */
 } ngx_http_guard_sh_auth_t;
+
+
+/* failed authentications of the addresses that found no free slot */
+typedef struct {
+    uint32_t                         fails;
+    time_t                           window;        /* its start */
+    u_char                           seen[NGX_HTTP_GUARD_AUTH_SEEN / 8];
+} ngx_http_guard_sh_auth_rest_t;
 
 
 typedef struct {
@@ -325,6 +338,7 @@ typedef struct {
     ngx_uint_t                       next_request;  /* its id, from 1 */
     ngx_http_guard_sh_request_t      requests[NGX_HTTP_GUARD_REQUESTS];
     ngx_http_guard_sh_auth_t         auth[NGX_HTTP_GUARD_AUTH_SLOTS];
+    ngx_http_guard_sh_auth_rest_t    auth_rest;
 
     /*
      * The master's record of the config generation each of its processes
