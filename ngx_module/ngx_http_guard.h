@@ -136,6 +136,9 @@
 /* the shortest check interval, in both vocabularies */
 #define NGX_HTTP_GUARD_MIN_INTERVAL   100
 
+/* the most fall= and rise= may count, in both vocabularies */
+#define NGX_HTTP_GUARD_MAX_COUNT      1000
+
 /* check outcomes */
 #define NGX_HTTP_GUARD_CHECK_FAIL     0
 #define NGX_HTTP_GUARD_CHECK_PASS     1
