@@ -148,6 +148,21 @@
 /* weights: the status and the rules count in thousandths of a weight */
 #define NGX_HTTP_GUARD_MILLI          1000
 #define NGX_HTTP_GUARD_WEIGHT_FINE    100   /* nginx units per weight */
+
+/*
+ * The largest weight= of a guarded server.  Its thousandths, times an
+ * agent's 1000%, are 10^10; times 100 (WEIGHT_FINE) over 1000, nginx gets
+ * at most 10^9, below 2^31, and round robin's effective weight times a
+ * new weight (peer.c) stays below 10^18 < 2^64.  Admin weights stop at
+ * NGX_HTTP_GUARD_WEIGHT_MAX and agent weights at NGX_HTTP_GUARD_AGENT_MAX,
+ * both below it.  The arithmetic also saturates, whatever the weights.
+ */
+#define NGX_HTTP_GUARD_CFG_WEIGHT_MAX 1000000
+#define NGX_HTTP_GUARD_MW_MAX                                                 \
+    ((uint64_t) NGX_HTTP_GUARD_CFG_WEIGHT_MAX * NGX_HTTP_GUARD_MILLI          \
+     * NGX_HTTP_GUARD_AGENT_MAX / 100)
+#define NGX_HTTP_GUARD_NGINX_WEIGHT_MAX                                       \
+    (NGX_HTTP_GUARD_MW_MAX * NGX_HTTP_GUARD_WEIGHT_FINE / NGX_HTTP_GUARD_MILLI)
 #define NGX_HTTP_GUARD_WEIGHT_LEN     (NGX_INT_T_LEN + sizeof(".000"))
 
 /* pool status */
@@ -665,6 +680,7 @@ ngx_uint_t ngx_http_guard_pool_status(ngx_uint_t in_rotation,
 ngx_uint_t ngx_http_guard_pool_ramping(ngx_http_guard_upstream_t *up,
     uint64_t now);
 ngx_uint_t ngx_http_guard_weight_scale(ngx_http_guard_srv_conf_t *gscf);
+uint64_t ngx_http_guard_mul_sat(uint64_t a, uint64_t b);
 ngx_uint_t ngx_http_guard_nginx_weight(ngx_http_guard_upstream_t *up,
     ngx_uint_t mw);
 u_char *ngx_http_guard_weight_print(u_char *p, ngx_uint_t mw);

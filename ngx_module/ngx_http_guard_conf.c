@@ -629,6 +629,24 @@ ngx_http_guard_init_upstream_conf(ngx_conf_t *cf,
         }
 #endif
 
+        /*
+         * nginx takes any weight= up to its largest integer; the live
+         * weights count in thousandths, scaled by 100 (ngx_http_guard.h):
+         * above the bound they would not fit
+         */
+
+        if (server[i].weight > NGX_HTTP_GUARD_CFG_WEIGHT_MAX) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "server \"%V\" of upstream \"%V\" has "
+                          "weight=%ui: %s takes weights up to %d in "
+                          "%s:%ui", &server[i].name, &uscf->host,
+                          server[i].weight,
+                          gscf->compat ? "check" : "guard_check",
+                          NGX_HTTP_GUARD_CFG_WEIGHT_MAX, uscf->file_name,
+                          uscf->line);
+            return NGX_ERROR;
+        }
+
         gmcf->nservers += server[i].naddrs;
     }
 
