@@ -28,7 +28,7 @@
 
 #define NGX_HTTP_GUARD_TOKENS_MAX     (1024 * 1024)     /* file size */
 #define NGX_HTTP_GUARD_TOKENS_FIELDS  4
-#define NGX_HTTP_GUARD_UPSTREAM_MAX   256   /* with its NUL */
+#define NGX_HTTP_GUARD_UPSTREAM_MAX   256   /* on the stack, NUL too */
 #define NGX_HTTP_GUARD_LOGNAME_LEN    64    /* of an unknown name, logged */
 #define NGX_HTTP_GUARD_AUTH_UNIX      0x78696e75    /* "unix": local key */
 
@@ -1433,32 +1433,50 @@ ngx_http_guard_auth_headers(ngx_http_request_t *r,
 /* ---------------------------------------------------------------------- */
 /* least privilege                                                          */
 
-/* 1: one of the principal's patterns matches the upstream's name */
+/*
+ * 1: one of the principal's patterns matches the upstream's name.  fnmatch
+ * needs the name NUL-terminated: on the stack, or for a longer name (nginx
+ * allows any length) on the heap; refused when it cannot be copied.
+ */
 
 ngx_uint_t
 ngx_http_guard_auth_may(ngx_http_guard_principal_t *p, ngx_str_t *upstream)
 {
-    u_char      name[NGX_HTTP_GUARD_UPSTREAM_MAX];
+    u_char      buf[NGX_HTTP_GUARD_UPSTREAM_MAX], *name;
     ngx_str_t  *pattern;
-    ngx_uint_t  i;
+    ngx_uint_t  i, may;
 
-    if (upstream->len >= sizeof(name)
-        || ngx_strlchr(upstream->data, upstream->data + upstream->len, '\0'))
-    {
+    if (ngx_strlchr(upstream->data, upstream->data + upstream->len, '\0')) {
         return 0;
+    }
+
+    if (upstream->len < sizeof(buf)) {
+        name = buf;
+
+    } else {
+        name = ngx_alloc(upstream->len + 1, ngx_cycle->log);
+        if (name == NULL) {
+            return 0;
+        }
     }
 
     *ngx_cpymem(name, upstream->data, upstream->len) = '\0';
 
+    may = 0;
     pattern = p->upstreams.elts;
 
     for (i = 0; i < p->upstreams.nelts; i++) {
         if (fnmatch((char *) pattern[i].data, (char *) name, 0) == 0) {
-            return 1;
+            may = 1;
+            break;
         }
     }
 
-    return 0;
+    if (name != buf) {
+        ngx_free(name);
+    }
+
+    return may;
 }
 
 
