@@ -123,13 +123,21 @@
 /* admin-set weights, in the configured unit */
 #define NGX_HTTP_GUARD_WEIGHT_MAX     1000
 
-/* failed authentications per client address */
+/*
+ * failed authentications per client address; addresses that find the
+ * table full share one budget of as many, and then each has one failure
+ * of its own, remembered as a bit of a bitmap (auth.c)
+ */
 #define NGX_HTTP_GUARD_AUTH_SLOTS     64
 #define NGX_HTTP_GUARD_AUTH_FAILS     10
 #define NGX_HTTP_GUARD_AUTH_WINDOW    60    /* seconds */
+#define NGX_HTTP_GUARD_AUTH_SEEN      1024  /* bits */
 
 /* the shortest check interval, in both vocabularies */
 #define NGX_HTTP_GUARD_MIN_INTERVAL   100
+
+/* the most fall= and rise= may count, in both vocabularies */
+#define NGX_HTTP_GUARD_MAX_COUNT      1000
 
 /* check outcomes */
 #define NGX_HTTP_GUARD_CHECK_FAIL     0
@@ -140,6 +148,21 @@
 /* weights: the status and the rules count in thousandths of a weight */
 #define NGX_HTTP_GUARD_MILLI          1000
 #define NGX_HTTP_GUARD_WEIGHT_FINE    100   /* nginx units per weight */
+
+/*
+ * The largest weight= of a guarded server.  Its thousandths, times an
+ * agent's 1000%, are 10^10; times 100 (WEIGHT_FINE) over 1000, nginx gets
+ * at most 10^9, below 2^31, and round robin's effective weight times a
+ * new weight (peer.c) stays below 10^18 < 2^64.  Admin weights stop at
+ * NGX_HTTP_GUARD_WEIGHT_MAX and agent weights at NGX_HTTP_GUARD_AGENT_MAX,
+ * both below it.  The arithmetic also saturates, whatever the weights.
+ */
+#define NGX_HTTP_GUARD_CFG_WEIGHT_MAX 1000000
+#define NGX_HTTP_GUARD_MW_MAX                                                 \
+    ((uint64_t) NGX_HTTP_GUARD_CFG_WEIGHT_MAX * NGX_HTTP_GUARD_MILLI          \
+     * NGX_HTTP_GUARD_AGENT_MAX / 100)
+#define NGX_HTTP_GUARD_NGINX_WEIGHT_MAX                                       \
+    (NGX_HTTP_GUARD_MW_MAX * NGX_HTTP_GUARD_WEIGHT_FINE / NGX_HTTP_GUARD_MILLI)
 #define NGX_HTTP_GUARD_WEIGHT_LEN     (NGX_INT_T_LEN + sizeof(".000"))
 
 /* pool status */
@@ -218,6 +241,14 @@ typedef struct {
     uint32_t                         fails;
     time_t                           window;        /* its start */
 } ngx_http_guard_sh_auth_t;
+
+
+/* failed authentications of the addresses that found no free slot */
+typedef struct {
+    uint32_t                         fails;
+    time_t                           window;        /* its start */
+    u_char                           seen[NGX_HTTP_GUARD_AUTH_SEEN / 8];
+} ngx_http_guard_sh_auth_rest_t;
 
 
 typedef struct {
@@ -327,6 +358,7 @@ typedef struct {
     ngx_uint_t                       next_request;  /* its id, from 1 */
     ngx_http_guard_sh_request_t      requests[NGX_HTTP_GUARD_REQUESTS];
     ngx_http_guard_sh_auth_t         auth[NGX_HTTP_GUARD_AUTH_SLOTS];
+    ngx_http_guard_sh_auth_rest_t    auth_rest;
 
     /*
      * The master's record of the config generation each of its processes
@@ -650,6 +682,7 @@ ngx_uint_t ngx_http_guard_pool_status(ngx_uint_t in_rotation,
 ngx_uint_t ngx_http_guard_pool_ramping(ngx_http_guard_upstream_t *up,
     uint64_t now);
 ngx_uint_t ngx_http_guard_weight_scale(ngx_http_guard_srv_conf_t *gscf);
+uint64_t ngx_http_guard_mul_sat(uint64_t a, uint64_t b);
 ngx_uint_t ngx_http_guard_nginx_weight(ngx_http_guard_upstream_t *up,
     ngx_uint_t mw);
 u_char *ngx_http_guard_weight_print(u_char *p, ngx_uint_t mw);

@@ -28,7 +28,7 @@
 
 #define NGX_HTTP_GUARD_TOKENS_MAX     (1024 * 1024)     /* file size */
 #define NGX_HTTP_GUARD_TOKENS_FIELDS  4
-#define NGX_HTTP_GUARD_UPSTREAM_MAX   256   /* with its NUL */
+#define NGX_HTTP_GUARD_UPSTREAM_MAX   256   /* on the stack, NUL too */
 #define NGX_HTTP_GUARD_LOGNAME_LEN    64    /* of an unknown name, logged */
 #define NGX_HTTP_GUARD_AUTH_UNIX      0x78696e75    /* "unix": local key */
 
@@ -74,6 +74,8 @@ static void ngx_http_guard_auth_failed(ngx_http_request_t *r, uint32_t key,
     const char *reason, ngx_str_t *name);
 static ngx_http_guard_sh_auth_t *ngx_http_guard_auth_slot(
     ngx_http_guard_sh_t *sh, uint32_t key, time_t now, ngx_uint_t add);
+static ngx_uint_t ngx_http_guard_auth_open(uint32_t fails, time_t window,
+    time_t now);
 static ngx_int_t ngx_http_guard_auth_refuse(ngx_http_guard_auth_error_t *err,
     ngx_uint_t status, const char *code, const char *message,
     time_t retry_after);
@@ -1127,16 +1129,25 @@ ngx_http_guard_auth_key(ngx_connection_t *c)
 }
 
 
-/* seconds until the client may try again; 0: it may now */
+/*
+ * Seconds until the client may try again; 0: it may now.  An address with
+ * a slot is limited by its own count.  One without, while the table is
+ * full, is limited once the addresses without a slot have failed
+ * NGX_HTTP_GUARD_AUTH_FAILS times together and it has failed itself (its
+ * bit is set): until then it may try, so that a principal at an address
+ * with no failure of its own still gets in while others guess.
+ */
 
 static time_t
 ngx_http_guard_auth_limited(ngx_http_request_t *r, uint32_t key)
 {
-    time_t                       now, retry;
-    ngx_slab_pool_t             *shpool;
-    ngx_http_guard_sh_t         *sh;
-    ngx_http_guard_sh_auth_t    *s;
-    ngx_http_guard_main_conf_t  *gmcf;
+    time_t                          now, retry;
+    ngx_uint_t                      bit;
+    ngx_slab_pool_t                *shpool;
+    ngx_http_guard_sh_t            *sh;
+    ngx_http_guard_sh_auth_t       *s;
+    ngx_http_guard_sh_auth_rest_t  *rest;
+    ngx_http_guard_main_conf_t     *gmcf;
 
     gmcf = ngx_http_get_module_main_conf(r, ngx_http_upstream_guard_module);
 
@@ -1147,13 +1158,23 @@ ngx_http_guard_auth_limited(ngx_http_request_t *r, uint32_t key)
     sh = ngx_http_guard_shm_root(gmcf, &shpool);
     now = ngx_time();
     retry = 0;
+    bit = key % NGX_HTTP_GUARD_AUTH_SEEN;
 
     ngx_shmtx_lock(&shpool->mutex);
 
     s = ngx_http_guard_auth_slot(sh, key, now, 0);
+    rest = &sh->auth_rest;
 
-    if (s != NULL && s->fails >= NGX_HTTP_GUARD_AUTH_FAILS) {
-        retry = s->window + NGX_HTTP_GUARD_AUTH_WINDOW - now;
+    if (s != NULL) {
+        if (s->fails >= NGX_HTTP_GUARD_AUTH_FAILS) {
+            retry = s->window + NGX_HTTP_GUARD_AUTH_WINDOW - now;
+        }
+
+    } else if (ngx_http_guard_auth_open(rest->fails, rest->window, now)
+               && rest->fails >= NGX_HTTP_GUARD_AUTH_FAILS
+               && (rest->seen[bit / 8] & (1 << (bit % 8))))
+    {
+        retry = rest->window + NGX_HTTP_GUARD_AUTH_WINDOW - now;
     }
 
     ngx_shmtx_unlock(&shpool->mutex);
@@ -1171,18 +1192,21 @@ static void
 ngx_http_guard_auth_failed(ngx_http_request_t *r, uint32_t key,
     const char *reason, ngx_str_t *name)
 {
-    u_char                      *p, *last, buf[NGX_HTTP_GUARD_LOGNAME_LEN];
-    time_t                       now, retry;
-    ngx_uint_t                   i, fails;
-    ngx_slab_pool_t             *shpool;
-    ngx_http_guard_sh_t         *sh;
-    ngx_http_guard_sh_auth_t    *s;
-    ngx_http_guard_main_conf_t  *gmcf;
+    u_char                         *p, *last;
+    u_char                          buf[NGX_HTTP_GUARD_LOGNAME_LEN];
+    time_t                          now, retry;
+    ngx_uint_t                      i, fails, shared, bit;
+    ngx_slab_pool_t                *shpool;
+    ngx_http_guard_sh_t            *sh;
+    ngx_http_guard_sh_auth_t       *s;
+    ngx_http_guard_sh_auth_rest_t  *rest;
+    ngx_http_guard_main_conf_t     *gmcf;
 
     gmcf = ngx_http_get_module_main_conf(r, ngx_http_upstream_guard_module);
 
     fails = 0;
     retry = 0;
+    shared = 0;
 
     if (gmcf != NULL && gmcf->shm_zone != NULL) {
         sh = ngx_http_guard_shm_root(gmcf, &shpool);
@@ -1191,10 +1215,38 @@ ngx_http_guard_auth_failed(ngx_http_request_t *r, uint32_t key,
         ngx_shmtx_lock(&shpool->mutex);
 
         s = ngx_http_guard_auth_slot(sh, key, now, 1);
-        fails = ++s->fails;
 
-        if (fails == NGX_HTTP_GUARD_AUTH_FAILS) {
-            retry = s->window + NGX_HTTP_GUARD_AUTH_WINDOW - now;
+        if (s != NULL) {
+            fails = ++s->fails;
+
+            if (fails == NGX_HTTP_GUARD_AUTH_FAILS) {
+                retry = s->window + NGX_HTTP_GUARD_AUTH_WINDOW - now;
+            }
+
+        } else {
+
+            /*
+             * The table is full of open windows: counted with every
+             * address that has no slot.  Past the budget an address may
+             * only get here with its bit clear (see _limited()), so the
+             * count stays below the budget plus the bits.
+             */
+
+            rest = &sh->auth_rest;
+            shared = 1;
+
+            if (!ngx_http_guard_auth_open(rest->fails, rest->window, now)) {
+                ngx_memzero(rest, sizeof(ngx_http_guard_sh_auth_rest_t));
+                rest->window = now;
+            }
+
+            bit = key % NGX_HTTP_GUARD_AUTH_SEEN;
+            rest->seen[bit / 8] |= (u_char) (1 << (bit % 8));
+            fails = ++rest->fails;
+
+            if (fails == NGX_HTTP_GUARD_AUTH_FAILS) {
+                retry = rest->window + NGX_HTTP_GUARD_AUTH_WINDOW - now;
+            }
         }
 
         ngx_shmtx_unlock(&shpool->mutex);
@@ -1219,18 +1271,30 @@ ngx_http_guard_auth_failed(ngx_http_request_t *r, uint32_t key,
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "upstream guard: admin API authentication from %V "
                       "failed: \"%*s\" is not a known principal "
-                      "(failure %ui in %d s)", &r->connection->addr_text,
-                      p - buf, buf, fails, NGX_HTTP_GUARD_AUTH_WINDOW);
+                      "(failure %ui in %d s%s)", &r->connection->addr_text,
+                      p - buf, buf, fails, NGX_HTTP_GUARD_AUTH_WINDOW,
+                      shared ? ", of the addresses the full table has no "
+                               "slot for" : "");
 
     } else {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "upstream guard: admin API authentication from %V "
-                      "failed: %s (failure %ui in %d s)",
+                      "failed: %s (failure %ui in %d s%s)",
                       &r->connection->addr_text, reason, fails,
-                      NGX_HTTP_GUARD_AUTH_WINDOW);
+                      NGX_HTTP_GUARD_AUTH_WINDOW,
+                      shared ? ", of the addresses the full table has no "
+                               "slot for" : "");
     }
 
-    if (retry) {
+    if (retry && shared) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "upstream guard: admin API: the table of %d client "
+                      "addresses is full; addresses without a place in it "
+                      "are limited together for %T s after %ui failed "
+                      "authentications (each may still fail once)",
+                      NGX_HTTP_GUARD_AUTH_SLOTS, retry, fails);
+
+    } else if (retry) {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "upstream guard: admin API: %V is rate limited for "
                       "%T s after %ui failed authentications",
@@ -1243,7 +1307,8 @@ ngx_http_guard_auth_failed(ngx_http_request_t *r, uint32_t key,
  * The client's slot, under the zone's mutex.  A slot is in use while its
  * window (NGX_HTTP_GUARD_AUTH_WINDOW seconds from its first failure)
  * lasts; a time in the future (the clock went back) ends it.  add: take
- * a free slot, or else the one whose window began first.
+ * a free slot.  A slot in use is never taken from another address, which
+ * would forget its failures: NULL when none is free.
  */
 
 static ngx_http_guard_sh_auth_t *
@@ -1251,18 +1316,14 @@ ngx_http_guard_auth_slot(ngx_http_guard_sh_t *sh, uint32_t key, time_t now,
     ngx_uint_t add)
 {
     ngx_uint_t                 i;
-    ngx_http_guard_sh_auth_t  *s, *free, *oldest;
+    ngx_http_guard_sh_auth_t  *s, *free;
 
     free = NULL;
-    oldest = NULL;
 
     for (i = 0; i < NGX_HTTP_GUARD_AUTH_SLOTS; i++) {
         s = &sh->auth[i];
 
-        if (s->fails == 0
-            || now < s->window
-            || now - s->window >= NGX_HTTP_GUARD_AUTH_WINDOW)
-        {
+        if (!ngx_http_guard_auth_open(s->fails, s->window, now)) {
             if (free == NULL) {
                 free = s;
             }
@@ -1273,23 +1334,28 @@ ngx_http_guard_auth_slot(ngx_http_guard_sh_t *sh, uint32_t key, time_t now,
         if (s->addr == key) {
             return s;
         }
-
-        if (oldest == NULL || s->window < oldest->window) {
-            oldest = s;
-        }
     }
 
-    if (!add) {
+    if (!add || free == NULL) {
         return NULL;
     }
 
-    s = free ? free : oldest;
+    free->addr = key;
+    free->fails = 0;
+    free->window = now;
 
-    s->addr = key;
-    s->fails = 0;
-    s->window = now;
+    return free;
+}
 
-    return s;
+
+/* 1: a window that began at "window" with "fails" failures still lasts */
+
+static ngx_uint_t
+ngx_http_guard_auth_open(uint32_t fails, time_t window, time_t now)
+{
+    return fails != 0
+           && now >= window
+           && now - window < NGX_HTTP_GUARD_AUTH_WINDOW;
 }
 
 
@@ -1367,32 +1433,50 @@ ngx_http_guard_auth_headers(ngx_http_request_t *r,
 /* ---------------------------------------------------------------------- */
 /* least privilege                                                          */
 
-/* 1: one of the principal's patterns matches the upstream's name */
+/*
+ * 1: one of the principal's patterns matches the upstream's name.  fnmatch
+ * needs the name NUL-terminated: on the stack, or for a longer name (nginx
+ * allows any length) on the heap; refused when it cannot be copied.
+ */
 
 ngx_uint_t
 ngx_http_guard_auth_may(ngx_http_guard_principal_t *p, ngx_str_t *upstream)
 {
-    u_char      name[NGX_HTTP_GUARD_UPSTREAM_MAX];
+    u_char      buf[NGX_HTTP_GUARD_UPSTREAM_MAX], *name;
     ngx_str_t  *pattern;
-    ngx_uint_t  i;
+    ngx_uint_t  i, may;
 
-    if (upstream->len >= sizeof(name)
-        || ngx_strlchr(upstream->data, upstream->data + upstream->len, '\0'))
-    {
+    if (ngx_strlchr(upstream->data, upstream->data + upstream->len, '\0')) {
         return 0;
+    }
+
+    if (upstream->len < sizeof(buf)) {
+        name = buf;
+
+    } else {
+        name = ngx_alloc(upstream->len + 1, ngx_cycle->log);
+        if (name == NULL) {
+            return 0;
+        }
     }
 
     *ngx_cpymem(name, upstream->data, upstream->len) = '\0';
 
+    may = 0;
     pattern = p->upstreams.elts;
 
     for (i = 0; i < p->upstreams.nelts; i++) {
         if (fnmatch((char *) pattern[i].data, (char *) name, 0) == 0) {
-            return 1;
+            may = 1;
+            break;
         }
     }
 
-    return 0;
+    if (name != buf) {
+        ngx_free(name);
+    }
+
+    return may;
 }
 
 

@@ -129,15 +129,15 @@ ngx_http_guard_compat_check(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
         } else if (ngx_strncmp(value[i].data, "fall=", 5) == 0) {
             n = ngx_atoi(value[i].data + 5, value[i].len - 5);
-            if (n == NGX_ERROR || n == 0) {
-                goto invalid;
+            if (n == NGX_ERROR || n == 0 || n > NGX_HTTP_GUARD_MAX_COUNT) {
+                goto count;
             }
             gscf->fall = n;
 
         } else if (ngx_strncmp(value[i].data, "rise=", 5) == 0) {
             n = ngx_atoi(value[i].data + 5, value[i].len - 5);
-            if (n == NGX_ERROR || n == 0) {
-                goto invalid;
+            if (n == NGX_ERROR || n == 0 || n > NGX_HTTP_GUARD_MAX_COUNT) {
+                goto count;
             }
             gscf->rise = n;
 
@@ -193,6 +193,17 @@ invalid:
 
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                        "invalid parameter \"%V\" of \"check\"", &value[i]);
+
+    return NGX_CONF_ERROR;
+
+count:
+
+    /* the same bound as guard_check's fall= and rise= */
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\" of \"check\", expected a "
+                       "number from 1 to %d", &value[i],
+                       NGX_HTTP_GUARD_MAX_COUNT);
 
     return NGX_CONF_ERROR;
 }

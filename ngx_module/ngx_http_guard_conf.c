@@ -112,11 +112,13 @@ ngx_http_guard_check(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             rv = ngx_http_guard_param_msec(cf, &value[i], 7, &gscf->jitter);
 
         } else if (ngx_strncmp(value[i].data, "fall=", 5) == 0) {
-            rv = ngx_http_guard_param_uint(cf, &value[i], 5, 1, 1000,
+            rv = ngx_http_guard_param_uint(cf, &value[i], 5, 1,
+                                           NGX_HTTP_GUARD_MAX_COUNT,
                                            &gscf->fall);
 
         } else if (ngx_strncmp(value[i].data, "rise=", 5) == 0) {
-            rv = ngx_http_guard_param_uint(cf, &value[i], 5, 1, 1000,
+            rv = ngx_http_guard_param_uint(cf, &value[i], 5, 1,
+                                           NGX_HTTP_GUARD_MAX_COUNT,
                                            &gscf->rise);
 
         } else if (ngx_strncmp(value[i].data, "port=", 5) == 0) {
@@ -347,6 +349,13 @@ ngx_http_guard_agent(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
+    if (value[1].len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid header name \"\" in guard_agent: a "
+                           "header name is needed");
+        return NGX_CONF_ERROR;
+    }
+
     for (i = 0; i < value[1].len; i++) {
         if (value[1].data[i] <= ' ' || value[1].data[i] == ':'
             || value[1].data[i] >= 0x7f)
@@ -420,6 +429,13 @@ ngx_http_guard_check_header(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_keyval_t  *kv;
 
     value = cf->args->elts;
+
+    if (value[1].len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid header name \"\" in guard_agent: a "
+                           "header name is needed");
+        return NGX_CONF_ERROR;
+    }
 
     for (i = 0; i < value[1].len; i++) {
         if (value[1].data[i] <= ' ' || value[1].data[i] == ':'
@@ -506,6 +522,20 @@ ngx_http_guard_init_upstream_conf(ngx_conf_t *cf,
      * interval stretches the interval of a server that hangs.  Said only
      * of a timeout the configuration gives, not of the default one.
      */
+
+    /*
+     * jitter= is a random delay added to each interval: one as long as
+     * the interval would more than double the time between two checks,
+     * and a day of it (accepted up to now) stop them for that long.
+     */
+
+    if (gscf->jitter >= gscf->interval) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "guard_check jitter= (%Mms) must be shorter than its "
+                      "interval (%Mms) in %s:%ui", gscf->jitter,
+                      gscf->interval, gscf->file, gscf->line);
+        return NGX_ERROR;
+    }
 
     if (timeout_set && gscf->timeout > gscf->interval) {
         ngx_log_error(NGX_LOG_WARN, cf->log, 0,
@@ -599,6 +629,24 @@ ngx_http_guard_init_upstream_conf(ngx_conf_t *cf,
             return NGX_ERROR;
         }
 #endif
+
+        /*
+         * nginx takes any weight= up to its largest integer; the live
+         * weights count in thousandths, scaled by 100 (ngx_http_guard.h):
+         * above the bound they would not fit
+         */
+
+        if (server[i].weight > NGX_HTTP_GUARD_CFG_WEIGHT_MAX) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "server \"%V\" of upstream \"%V\" has "
+                          "weight=%ui: %s takes weights up to %d in "
+                          "%s:%ui", &server[i].name, &uscf->host,
+                          server[i].weight,
+                          gscf->compat ? "check" : "guard_check",
+                          NGX_HTTP_GUARD_CFG_WEIGHT_MAX, uscf->file_name,
+                          uscf->line);
+            return NGX_ERROR;
+        }
 
         gmcf->nservers += server[i].naddrs;
     }

@@ -521,7 +521,9 @@ ngx_http_guard_apply_list(ngx_http_guard_upstream_t *up,
                  * ramp step takes effect at once.
                  */
                 peer->effective_weight = (ngx_int_t)
-                    ((uint64_t) peer->effective_weight * w / peer->weight);
+                    (ngx_http_guard_mul_sat(
+                         (uint64_t) peer->effective_weight, w)
+                     / peer->weight);
                 peer->weight = w;
             }
         }

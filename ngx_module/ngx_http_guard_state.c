@@ -751,16 +751,47 @@ ngx_http_guard_weight_scale(ngx_http_guard_srv_conf_t *gscf)
 }
 
 
+/* a * b, or the largest uint64_t where it would wrap */
+
+uint64_t
+ngx_http_guard_mul_sat(uint64_t a, uint64_t b)
+{
+    if (b != 0 && a > (uint64_t) -1 / b) {
+        return (uint64_t) -1;
+    }
+
+    return a * b;
+}
+
+
+/*
+ * A weight in thousandths, held to NGX_HTTP_GUARD_MW_MAX (and to what
+ * ngx_uint_t and round robin's ngx_int_t weights hold): never wrapped.
+ */
+
+static ngx_uint_t
+ngx_http_guard_weight_clamp(uint64_t w, uint64_t max)
+{
+    w = ngx_min(w, max);
+    w = ngx_min(w, (uint64_t) NGX_MAX_INT_T_VALUE);
+
+    return (ngx_uint_t) w;
+}
+
+
 /* the weight to give nginx for a weight in thousandths: never 0 */
 
 ngx_uint_t
 ngx_http_guard_nginx_weight(ngx_http_guard_upstream_t *up, ngx_uint_t mw)
 {
-    ngx_uint_t  w;
+    uint64_t  w;
 
-    w = mw * ngx_http_guard_weight_scale(up->conf) / NGX_HTTP_GUARD_MILLI;
+    w = ngx_http_guard_mul_sat(mw, ngx_http_guard_weight_scale(up->conf))
+        / NGX_HTTP_GUARD_MILLI;
 
-    return (w > 0) ? w : 1;
+    return (w > 0)
+           ? ngx_http_guard_weight_clamp(w, NGX_HTTP_GUARD_NGINX_WEIGHT_MAX)
+           : 1;
 }
 
 
@@ -801,24 +832,24 @@ ngx_uint_t
 ngx_http_guard_effective_weight(ngx_http_guard_peer_t *gp,
     ngx_http_guard_sh_server_t *s, uint64_t now, ngx_uint_t *permille)
 {
-    uint64_t                     elapsed;
-    ngx_uint_t                   w, k;
+    uint64_t                     elapsed, w;
+    ngx_uint_t                   k;
     ngx_http_guard_srv_conf_t   *gscf;
 
     gscf = gp->up->conf;
-    w = gp->cfg_weight * NGX_HTTP_GUARD_MILLI;
+    w = ngx_http_guard_mul_sat(gp->cfg_weight, NGX_HTTP_GUARD_MILLI);
 
     if (permille) {
         *permille = 1000;
     }
 
     if (s == NULL || !gscf->live_weights) {
-        return w;
+        return ngx_http_guard_weight_clamp(w, NGX_HTTP_GUARD_MW_MAX);
     }
 
     if (s->admin_weight) {
         /* an operator's weight replaces the configured one */
-        w = s->admin_weight * NGX_HTTP_GUARD_MILLI;
+        w = ngx_http_guard_mul_sat(s->admin_weight, NGX_HTTP_GUARD_MILLI);
 
         if (s->agent_weight && s->agent_weight < w) {
             w = s->agent_weight;    /* and an agent may ask for less */
@@ -839,7 +870,7 @@ ngx_http_guard_effective_weight(ngx_http_guard_peer_t *gp,
         if (elapsed < gscf->slow_start) {
             k = (ngx_uint_t) (elapsed * (NGX_HTTP_GUARD_RAMP_STEPS - 1)
                               / gscf->slow_start) + 1;
-            w = w * k / NGX_HTTP_GUARD_RAMP_STEPS;
+            w = ngx_http_guard_mul_sat(w, k) / NGX_HTTP_GUARD_RAMP_STEPS;
 
             if (permille) {
                 *permille = k * 1000 / NGX_HTTP_GUARD_RAMP_STEPS;
@@ -847,7 +878,8 @@ ngx_http_guard_effective_weight(ngx_http_guard_peer_t *gp,
         }
     }
 
-    return (w > 0) ? w : 1;
+    return (w > 0) ? ngx_http_guard_weight_clamp(w, NGX_HTTP_GUARD_MW_MAX)
+                   : 1;
 }
 
 
@@ -907,21 +939,25 @@ ngx_http_guard_agent_apply(ngx_http_guard_peer_t *gp,
     /* in thousandths of a weight, as the effective weight */
 
     w = 0;
-    conf = (uint64_t) gp->cfg_weight * NGX_HTTP_GUARD_MILLI;
+    conf = ngx_http_guard_mul_sat(gp->cfg_weight, NGX_HTTP_GUARD_MILLI);
 
     if (agent->present && agent->has_value && !(agent->percent
                                                 && agent->value == 0))
     {
-        lo = conf * gscf->agent_min / 100;
-        hi = conf * gscf->agent_max / 100;
+        lo = ngx_http_guard_mul_sat(conf, gscf->agent_min) / 100;
+        hi = ngx_http_guard_mul_sat(conf, gscf->agent_max) / 100;
 
-        w = agent->percent ? conf * agent->value / 100
-                           : (uint64_t) agent->value * NGX_HTTP_GUARD_MILLI;
+        w = agent->percent
+            ? ngx_http_guard_mul_sat(conf, agent->value) / 100
+            : ngx_http_guard_mul_sat(agent->value, NGX_HTTP_GUARD_MILLI);
 
         w = ngx_max(w, lo);
         w = ngx_min(w, hi);
         w = ngx_max(w, 1);
+        w = ngx_http_guard_weight_clamp(w, NGX_HTTP_GUARD_MW_MAX);
     }
+
+    conf = ngx_http_guard_weight_clamp(conf, NGX_HTTP_GUARD_MW_MAX);
 
     if (w != s->agent_weight) {
         p = ngx_http_guard_weight_print(buf, (ngx_uint_t) (w ? w : conf));

@@ -884,7 +884,102 @@ GET /guard
 qr/\[warn\] .*check timeout \(2000ms\) is longer than its interval \(500ms\) in \S+nginx\.conf:\d+/
 
 
-=== TEST 75: server ... resolve (nginx 1.27.3+) is refused, naming the upstream's file and line
+=== TEST 75: a jitter as long as a day with an interval of a second is refused
+jitter= is a random delay added to each interval: one as long as the
+interval or longer would more than double the time between checks.
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check http jitter=24h interval=1s;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*guard_check jitter= \(86400000ms\) must be shorter than its interval \(1000ms\) in \S+nginx\.conf:\d+/
+
+
+=== TEST 76: a jitter equal to the default interval of 2s is refused
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check http jitter=2s;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*guard_check jitter= \(2000ms\) must be shorter than its interval \(2000ms\) in \S+nginx\.conf:\d+/
+
+
+=== TEST 77: a jitter just below the interval starts
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check tcp interval=1s jitter=999ms;
+    }
+--- config
+    location = /guard { guard_status; }
+--- request
+GET /guard
+--- response_body_like: "name":"app"
+--- no_error_log
+[emerg]
+
+
+=== TEST 78: check fall= above 1000 is refused, as guard_check fall=
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        check interval=1000 fall=1001 type=tcp;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid parameter "fall=1001" of "check", expected a number from 1 to 1000 in \S+nginx\.conf:\d+/
+
+
+=== TEST 79: check rise= above 1000 is refused, as guard_check rise=
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        check interval=1000 rise=4294967297 type=tcp;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid parameter "rise=4294967297" of "check", expected a number from 1 to 1000 in \S+nginx\.conf:\d+/
+
+
+=== TEST 80: check fall=1000 and rise=1000 start
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        check interval=1000 fall=1000 rise=1000 type=tcp;
+    }
+--- config
+    location = /guard { guard_status; }
+--- request
+GET /guard
+--- response_body_like: "name":"app"
+--- no_error_log
+[emerg]
+
+
+=== TEST 81: guard_agent with an empty header name is refused
+It read no header and did nothing, and a second guard_agent was not
+flagged as a duplicate.
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check http;
+        guard_agent "";
+    }
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid header name "" in guard_agent: a header name is needed in \S+nginx\.conf:\d+/
+
+
+=== TEST 82: server ... resolve (nginx 1.27.3+) is refused, naming the upstream's file and line
 --- skip_eval: 1: Guard::nginx_version() < 1027003
 --- http_config
     resolver 127.0.0.1;

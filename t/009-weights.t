@@ -373,3 +373,48 @@ GET /guard
 --- response_body_like: "weight":1,"effective_weight":1,
 --- no_error_log
 [error]
+
+
+=== TEST 10: a weight whose thousandths times 100 pass 2^64 is refused
+nginx takes any weight= up to its largest integer; this one, counted in
+thousandths and scaled by 100 for guard_slow_start, wrapped to a tiny
+weight: 200 of 200 requests went to the other server while the report
+showed the configured weight.
+--- http_config eval
+"    upstream app {
+        server 127.0.0.1:$ENV{TEST_NGINX_B1} weight=184467440737096;
+        server 127.0.0.1:$ENV{TEST_NGINX_B2};
+        guard_check http uri=/health interval=100ms;
+        guard_slow_start 4s;
+    }
+" . $::Backends
+--- config
+    location / { proxy_pass http://app; }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*server "127\.0\.0\.1:\d+" of upstream "app" has weight=184467440737096: guard_check takes weights up to 1000000 in \S+nginx\.conf:\d+/
+
+
+=== TEST 11: the largest weight, 1000000, with slow start and an agent: its share is whole
+--- http_config eval
+"    upstream app {
+        server 127.0.0.1:$ENV{TEST_NGINX_B2} weight=1000000;
+        server 127.0.0.1:$ENV{TEST_NGINX_B3};
+        guard_check http uri=/health interval=100ms;
+        guard_slow_start 1s;
+        guard_agent X-Agent max=1000%;
+    }
+" . $::Backends
+--- config
+    location / { proxy_pass http://app; }
+    location = /guard { guard_status; }
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'up');
+Guard::wait_health('app', $ENV{TEST_NGINX_B3}, 'up');
+my $s = Guard::shares(100, '/');
+Test::More::is($s->{b2} // 0, 100, 'weight 1000000 against 1: b2 takes all');
+--- request
+GET /guard
+--- response_body_like: "weight":1000000,"effective_weight":1000000,
+--- no_error_log
+[error]

@@ -1189,8 +1189,8 @@ qr/upstream guard: zone resized from \d+ to 2097152, state kept/
 
 === TEST 20: a message with a long name is whole, not written past its buffer
 --- http_config eval
-# with the upstream's name (240 bytes; the admin API takes names of up
-# to 255), the message takes more than the 256 bytes it once had
+# with the upstream's name (240 bytes), the message takes more than the
+# 256 bytes it once had
 "    upstream hashed_" . ('n' x 233) . " {
         hash \$arg_k consistent;
         server 127.0.0.1:\$TEST_NGINX_B1;
@@ -1218,5 +1218,46 @@ Test::More::is($j && $j->{upstream}, $up, 'the upstream is named whole');
 --- request
 GET /guard
 --- response_body_like: "name":"hashed_n+"
+--- no_error_log
+[error]
+
+
+=== TEST 21: an upstream name of 1000 bytes is served like any other
+nginx allows such names, and the status report shows them; the admin API
+answered 403 forbidden for every name of 256 bytes or more, even to a
+principal with "*", because the name was copied into a fixed buffer for
+fnmatch.
+--- http_config eval
+"    upstream erp_" . ('n' x 996) . " {
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        guard_check http uri=/health interval=100ms;
+        guard_floor 1;
+    }
+" . $::App . $::Backends
+--- config eval: $::Config
+--- init
+my $up = 'erp_' . ('n' x 996);
+my $b1 = "127.0.0.1:$ENV{TEST_NGINX_B1}";
+Guard::wait_health($up, $ENV{TEST_NGINX_B1}, 'up');
+my ($j) = Guard::expect('adam (*) reads it', '200 ok', 'GET',
+    "/admin/upstreams/$up", 'test-token-adam', undef);
+Test::More::is(join(',', map { $_->{name} } @{ ($j && $j->{upstreams}) || [] }),
+               $up, 'it alone, named whole');
+($j) = Guard::expect('vera (*) lists it', '200 ok', 'GET',
+    '/admin/upstreams', 'test-token-vera', undef);
+Test::More::ok(($j && grep { $_->{name} eq $up } @{ $j->{upstreams} || [] }),
+               'in the list');
+($j) = Guard::expect('erin (erp_*) drains its server', '200 ok', 'POST',
+    "/admin/upstreams/$up/servers/$b1/drain", 'test-token-erin', '{}');
+Test::More::ok(Guard::wait_health($up, $ENV{TEST_NGINX_B1}, 'draining', 'admin'),
+               'draining');
+Guard::expect('olga (app,slow,hashed) may not', '403 forbidden', 'POST',
+    "/admin/upstreams/$up/servers/$b1/resume", 'test-token-olga', '{}');
+Guard::expect('erin resumes it', '200 ok', 'POST',
+    "/admin/upstreams/$up/servers/$b1/resume", 'test-token-erin', '{}');
+--- request
+GET /guard
+--- response_body_like: "name":"erp_n+"
 --- no_error_log
 [error]

@@ -944,3 +944,61 @@ qr/\[emerg\] .*"guard_admin_principal" directive must name a variable \(such as 
 --- must_die
 --- error_log eval
 qr/\[emerg\] .*"guard_admin_principal" directive is duplicate in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 50: many addresses do not share out the limit: a full table limits the rest together
+An attacker rotating through more addresses than the table's 64 slots
+used to evict the oldest slot at each new address, so that no address
+reached 10 failures: 70 addresses x 12 rounds were 840 x 401.  Now an
+open window is never evicted (192.0.2.66, limited first, stays limited
+while the others fail), the addresses without a slot share one budget of
+10, and past it each of them has one failure of its own before 429.
+--- tokens eval: $::Tokens
+--- http_config eval: $::Http
+--- config eval: $::Config
+--- init
+for my $i (1 .. 10) {
+    main::expect("192.0.2.66: wrong token $i", '401 unauthenticated', 'GET',
+                 '/plain/whoami', "wrong-$i", undef, main::from('192.0.2.66'));
+}
+main::expect('192.0.2.66 is limited', '429 rate_limited', 'GET',
+             '/plain/whoami', 'test-token-alice', undef,
+             main::from('192.0.2.66'));
+my (%n, %last);
+for my $round (1 .. 12) {
+    for my $a (1 .. 70) {
+        my ($st) = Guard::admin('GET', '/plain/whoami', "wrong-$round-$a",
+                                undef, main::from("198.51.100.$a"));
+        $n{$st // 'none'}++;
+        $last{$a} = $st // 'none';
+    }
+}
+Test::More::cmp_ok($n{401} // 0, '<=', 63 * 10 + 10 + 7,
+                   '401s bounded by the slots and the shared budget');
+Test::More::cmp_ok($n{429} // 0, '>=', 840 - (63 * 10 + 10 + 7), 'the rest 429');
+Test::More::is(join(',', grep { $last{$_} ne '429' } 1 .. 70), '',
+               'every address is limited by its 12th round');
+main::expect('192.0.2.66 is still limited', '429 rate_limited', 'GET',
+             '/plain/whoami', 'test-token-alice', undef,
+             main::from('192.0.2.66'));
+main::expect('a new address with no failure of its own: a right token',
+             '200 ok', 'GET', '/plain/whoami', 'test-token-alice', undef,
+             main::from('203.0.113.9'));
+main::expect('a new address: its first wrong token is answered',
+             '401 unauthenticated', 'GET', '/plain/whoami', 'wrong', undef,
+             main::from('203.0.113.10'));
+my (undef, $head) = main::expect('then it is limited, right token or not',
+             '429 rate_limited', 'GET', '/plain/whoami', 'test-token-alice',
+             undef, main::from('203.0.113.10'));
+Test::More::like($head, qr/^Retry-After: (?:[1-5]\d|60|\d)\r?$/mi,
+                 'Retry-After');
+--- request
+GET /admin/whoami
+--- more_headers
+Authorization: Bearer test-token-alice
+--- response_body_like: "principal":"alice"
+--- error_log eval
+qr/\[warn\] .*upstream guard: admin API: the table of 64 client addresses is full; addresses without a place in it are limited together for \d+ s after 10 failed authentications/
+--- no_error_log
+[error]
