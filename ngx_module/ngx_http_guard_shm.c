@@ -114,14 +114,19 @@ ngx_http_guard_shm_add(ngx_conf_t *cf, ngx_http_guard_main_conf_t *gmcf)
         need = ngx_http_guard_shm_zone_size(fixed + NGX_HTTP_GUARD_SHM_MIN_GENS
                                                     * per_conf);
 
+        /* and nginx's floor for any zone: the one size that is enough */
+        need = ngx_max(need, (size_t) NGX_HTTP_GUARD_SHM_FLOOR);
+
         if (size < need) {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                           "guard_shm_size %uz is too small: %ui guarded "
-                          "servers need at least %uz (room for two "
+                          "server%s need%s at least %uz (room for two "
                           "configurations during a reload); raise it, or "
                           "remove it to size the zone automatically, "
                           "in %s:%ui",
-                          size, gmcf->nservers, need,
+                          size, gmcf->nservers,
+                          gmcf->nservers == 1 ? "" : "s",
+                          gmcf->nservers == 1 ? "s" : "", need,
                           gmcf->shm_size_file, gmcf->shm_size_line);
             return NGX_ERROR;
         }
