@@ -391,8 +391,10 @@ ngx_http_guard_state_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     size_t            len;
     u_char           *dir;
+    ssize_t           n;
     ngx_str_t        *value;
     ngx_file_info_t   fi;
+    u_char            target[NGX_MAX_PATH];
 
     if (gmcf->state_file.data) {
         return "is duplicate";
@@ -410,6 +412,28 @@ ngx_http_guard_state_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     gmcf->state_file = value[1];
 
     if (ngx_conf_full_name(cf->cycle, &gmcf->state_file, 0) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    /*
+     * A symbolic link is refused: each write renames a new file over the
+     * name (atomic, and never through a link an attacker left), which
+     * would replace the link itself and leave its target stale.
+     */
+
+    if (ngx_link_info(gmcf->state_file.data, &fi) != NGX_FILE_ERROR
+        && ngx_is_link(&fi))
+    {
+        n = readlink((char *) gmcf->state_file.data, (char *) target,
+                     sizeof(target) - 1);
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "guard_state_file \"%V\" is a symbolic link%s%*s%s:"
+                           " each write renames a new file over it, which "
+                           "would replace the link; name the file itself",
+                           &gmcf->state_file, n > 0 ? " to \"" : "",
+                           (size_t) ngx_max(n, 0), target,
+                           n > 0 ? "\"" : "");
         return NGX_CONF_ERROR;
     }
 
@@ -534,7 +558,10 @@ ngx_http_guard_sf_read(ngx_cycle_t *cycle, ngx_str_t *path, ngx_pool_t *pool,
     ngx_err_t        err;
     ngx_file_info_t  fi;
 
-    fd = ngx_open_file(path->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    /* a link made after nginx -t refused one is not followed either */
+
+    fd = ngx_open_file(path->data, NGX_FILE_RDONLY|NGX_HTTP_GUARD_SF_NOFOLLOW,
+                       NGX_FILE_OPEN, 0);
 
     if (fd == NGX_INVALID_FILE) {
         err = ngx_errno;

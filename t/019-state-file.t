@@ -1214,3 +1214,19 @@ GET /guard
 qr/\[error\] .*upstream guard: state file "\Q$main::More\E\/nl\.state" ignored: line 2: invalid by "ops%0A2026\/01\/01%2000:00:00%20\[e\.\.\."$/m
 --- no_error_log eval
 [$main::UNEXPECTED, qr/restored/, qr/^2026\/01\/01 00:00:00 \[emerg\] forged/m]
+
+
+
+=== TEST 35: a state file that is a symbolic link is refused at nginx -t: a write would replace the link
+--- http_config eval
+File::Path::rmtree("$main::More/sym");
+File::Path::mkpath("$main::More/sym/real");
+{ open my $fh, '>', "$main::More/sym/real/guard.state" or die $!; close $fh }
+symlink "real/guard.state", "$main::More/sym/guard.state" or die $!;
+local $main::StateFile = "$main::More/sym/guard.state";
+main::conf('interval=100ms fall=1 rise=1', $main::B1, $main::B2)
+--- config eval: $::Admin
+--- tokens eval: $::Tokens
+--- must_die
+--- error_log eval
+qr/guard_state_file "\Q$main::More\E\/sym\/guard\.state" is a symbolic link to "real\/guard\.state": each write renames a new file over it, which would replace the link; name the file itself in \S+nginx\.conf:\d+/
