@@ -678,6 +678,10 @@ ngx_http_guard_init_module(ngx_cycle_t *cycle)
         }
     }
 
+    /* overrides that went with servers the reload removed or renamed */
+
+    ngx_http_guard_state_dropped(cycle, gmcf);
+
     if (kept) {
         /* config and admin API agree: said once per (re)load */
         ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
