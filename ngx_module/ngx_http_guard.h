@@ -25,7 +25,7 @@
 
 #define NGX_HTTP_GUARD_VERSION        "0.3.0"
 #define NGX_HTTP_GUARD_SHM_NAME       "upstream_guard"
-#define NGX_HTTP_GUARD_SHM_FLOOR      (8 * ngx_pagesize)  /* nginx's, any zone */
+#define NGX_HTTP_GUARD_SHM_FLOOR      (8 * ngx_pagesize)  /* nginx: any zone */
 #define NGX_HTTP_GUARD_SHM_MAGIC      0x72617567   /* "guar" in memory */
 #define NGX_HTTP_GUARD_SHM_LAYOUT     6   /* bump on a shared struct change */
 
