@@ -25,6 +25,7 @@
 
 #define NGX_HTTP_GUARD_VERSION        "0.3.0"
 #define NGX_HTTP_GUARD_SHM_NAME       "upstream_guard"
+#define NGX_HTTP_GUARD_SHM_FLOOR      (8 * ngx_pagesize)  /* nginx: any zone */
 #define NGX_HTTP_GUARD_SHM_MAGIC      0x72617567   /* "guar" in memory */
 #define NGX_HTTP_GUARD_SHM_LAYOUT     7   /* bump on a shared struct change */
 
@@ -413,6 +414,14 @@ typedef struct {
 } ngx_http_guard_two_person_t;
 
 
+/* a server with admin overrides that a reload no longer configures */
+typedef struct {
+    ngx_str_t                        upstream;
+    ngx_str_t                        server;
+    ngx_str_t                        what;      /* "maintenance by olga" */
+} ngx_http_guard_dropped_t;
+
+
 typedef struct {
     ngx_shm_zone_t                  *shm_zone;
     size_t                           shm_size;      /* NGX_CONF_UNSET_SIZE */
@@ -429,6 +438,7 @@ typedef struct {
     ngx_str_t                        state_file;    /* guard_state_file */
     ngx_err_t                        state_err;     /* last one logged */
     ngx_file_uniq_t                  state_uniq;    /* the file it wrote */
+    ngx_array_t                     *dropped;   /* guard_dropped_t: reload */
 
     ngx_http_guard_two_person_t      two_person;
 
@@ -759,6 +769,10 @@ void ngx_http_guard_state_restore_freeze(ngx_http_guard_main_conf_t *gmcf,
 void ngx_http_guard_state_changed(ngx_http_guard_sh_t *sh);
 void ngx_http_guard_state_health_changed(ngx_http_guard_sh_t *sh);
 void ngx_http_guard_state_reload_audit(ngx_http_guard_upstream_t *up);
+size_t ngx_http_guard_state_overrides(ngx_http_guard_sh_server_t *s,
+    u_char *buf, size_t size);
+void ngx_http_guard_state_dropped(ngx_cycle_t *cycle,
+    ngx_http_guard_main_conf_t *gmcf);
 ngx_int_t ngx_http_guard_state_request(ngx_http_guard_main_conf_t *gmcf,
     ngx_uint_t id, ngx_http_guard_sh_request_t *copy);
 void ngx_http_guard_state_requests(ngx_http_guard_main_conf_t *gmcf,

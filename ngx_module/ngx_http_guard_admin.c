@@ -115,6 +115,7 @@ static ngx_int_t ngx_http_guard_admin_override_head(ngx_http_guard_out_t *out,
     ngx_uint_t first, ngx_str_t *upstream, ngx_str_t *server);
 static ngx_int_t ngx_http_guard_admin_override_json(ngx_http_guard_out_t *out,
     const char *kind, ngx_http_guard_sh_override_t *ov);
+static ngx_uint_t ngx_http_guard_admin_upgrading(void);
 static ngx_int_t ngx_http_guard_admin_error(ngx_http_request_t *r,
     ngx_http_guard_admin_ctx_t *ctx, ngx_uint_t status, const char *code,
     const char *fmt, ...);
@@ -518,6 +519,19 @@ ngx_http_guard_admin_route(ngx_http_request_t *r,
         }
 
         return NGX_OK;
+    }
+
+    if (ngx_http_guard_admin_upgrading()) {
+        (void) ngx_http_discard_request_body(r);
+        return ngx_http_guard_admin_error(r, ctx,
+                                          NGX_HTTP_SERVICE_UNAVAILABLE,
+                                          "upgrading",
+                                          "this worker belongs to the nginx "
+                                          "that a binary upgrade replaces: "
+                                          "the new nginx would not keep the "
+                                          "change; send it again, to the "
+                                          "new nginx, or after the upgrade "
+                                          "is done or rolled back");
     }
 
     if (ngx_exiting) {
@@ -2221,6 +2235,61 @@ ngx_http_guard_admin_whoami(ngx_http_request_t *r,
     }
 
     return ngx_http_guard_admin_answer(r, ctx, &out, NGX_HTTP_OK);
+}
+
+
+/*
+ * A worker of the old binary during a binary upgrade: a change it made
+ * would live in its zone and reach the state file after the new nginx
+ * read it (in its init_module), so the new nginx would never have it.
+ * USR2 renames the pid file to "<pid>.oldbin" before the new binary runs
+ * (ngx_exec_new_binary()), and back if it exits (ngx_reap_children());
+ * the old master deletes it when it exits.  So our master's pid in
+ * that file says, with no window, that a new binary runs or starts.
+ * Read at each change only, a few bytes.  A single process (no master)
+ * is never upgraded: nginx ignores USR2 there.
+ */
+
+static ngx_uint_t
+ngx_http_guard_admin_upgrading(void)
+{
+    ssize_t           n;
+    ngx_fd_t          fd;
+    ngx_int_t         pid;
+    ngx_core_conf_t  *ccf;
+    u_char            buf[NGX_INT64_LEN + 2];
+
+    if (ngx_process != NGX_PROCESS_WORKER) {
+        return 0;
+    }
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(ngx_cycle->conf_ctx,
+                                           ngx_core_module);
+
+    if (ccf == NULL || ccf->oldpid.data == NULL) {
+        return 0;
+    }
+
+    fd = ngx_open_file(ccf->oldpid.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (fd == NGX_INVALID_FILE) {
+        return 0;           /* no upgrade, or a file we cannot read */
+    }
+
+    n = ngx_read_fd(fd, buf, sizeof(buf));
+
+    (void) ngx_close_file(fd);
+
+    while (n > 0 && (buf[n - 1] == LF || buf[n - 1] == CR)) {
+        n--;
+    }
+
+    if (n <= 0) {
+        return 0;
+    }
+
+    pid = ngx_atoi(buf, n);
+
+    return pid != NGX_ERROR && (ngx_pid_t) pid == ngx_parent;
 }
 
 

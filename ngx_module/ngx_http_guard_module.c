@@ -552,6 +552,18 @@ ngx_http_guard_postconfiguration(ngx_conf_t *cf)
     }
 
     if (gmcf->upstreams.nelts == 0) {
+
+        if (gmcf->shm_size != NGX_CONF_UNSET_SIZE
+            && gmcf->shm_size < NGX_HTTP_GUARD_SHM_FLOOR)
+        {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "guard_shm_size %uz is too small, at least %uz "
+                          "in %s:%ui", gmcf->shm_size,
+                          (size_t) NGX_HTTP_GUARD_SHM_FLOOR,
+                          gmcf->shm_size_file, gmcf->shm_size_line);
+            return NGX_ERROR;
+        }
+
         return NGX_OK;
     }
 
@@ -575,12 +587,10 @@ ngx_http_guard_shm_size_check(ngx_conf_t *cf, void *post, void *data)
     gmcf->shm_size_file = cf->conf_file->file.name.data;
     gmcf->shm_size_line = cf->conf_file->line;
 
-    if (*sp < 8 * ngx_pagesize) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "guard_shm_size %uz is too small, at least %uz",
-                           *sp, 8 * ngx_pagesize);
-        return NGX_CONF_ERROR;
-    }
+    /*
+     * nginx's floor for a zone (8 pages) is checked with what the servers
+     * need, once they are known (shm.c): one message with the larger.
+     */
 
     return NGX_CONF_OK;
 }
@@ -667,6 +677,10 @@ ngx_http_guard_init_module(ngx_cycle_t *cycle)
             ngx_http_guard_state_reload_audit(&up[i]);
         }
     }
+
+    /* overrides that went with servers the reload removed or renamed */
+
+    ngx_http_guard_state_dropped(cycle, gmcf);
 
     if (kept) {
         /* config and admin API agree: said once per (re)load */

@@ -66,6 +66,9 @@ static void ngx_http_guard_shm_reclaim(ngx_cycle_t *cycle,
 static ngx_int_t ngx_http_guard_shm_map(ngx_cycle_t *cycle,
     ngx_slab_pool_t *shpool, ngx_http_guard_sh_t *sh,
     ngx_http_guard_upstream_t *up, ngx_http_guard_sh_t *osh);
+static ngx_int_t ngx_http_guard_shm_dropped(ngx_cycle_t *cycle,
+    ngx_http_guard_main_conf_t *gmcf, ngx_http_guard_sh_t *prev,
+    ngx_http_guard_sh_t *sh);
 
 
 uint64_t
@@ -114,14 +117,19 @@ ngx_http_guard_shm_add(ngx_conf_t *cf, ngx_http_guard_main_conf_t *gmcf)
         need = ngx_http_guard_shm_zone_size(fixed + NGX_HTTP_GUARD_SHM_MIN_GENS
                                                     * per_conf);
 
+        /* and nginx's floor for any zone: the one size that is enough */
+        need = ngx_max(need, (size_t) NGX_HTTP_GUARD_SHM_FLOOR);
+
         if (size < need) {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                           "guard_shm_size %uz is too small: %ui guarded "
-                          "servers need at least %uz (room for two "
+                          "server%s need%s at least %uz (room for two "
                           "configurations during a reload); raise it, or "
                           "remove it to size the zone automatically, "
                           "in %s:%ui",
-                          size, gmcf->nservers, need,
+                          size, gmcf->nservers,
+                          gmcf->nservers == 1 ? "" : "s",
+                          gmcf->nservers == 1 ? "s" : "", need,
                           gmcf->shm_size_file, gmcf->shm_size_line);
             return NGX_ERROR;
         }
@@ -747,6 +755,15 @@ ngx_http_guard_shm_reconcile(ngx_cycle_t *cycle,
         }
     }
 
+    /* admin overrides of servers the new configuration no longer has */
+
+    if (rc == NGX_OK
+        && ngx_http_guard_shm_dropped(cycle, gmcf, osh ? osh : sh, sh)
+           != NGX_OK)
+    {
+        rc = NGX_ERROR;
+    }
+
     /* what old workers have in flight, counted in the old zone only */
 
     if (osh && rc == NGX_OK) {
@@ -980,6 +997,95 @@ ngx_http_guard_shm_map(ngx_cycle_t *cycle, ngx_slab_pool_t *shpool,
                       "guard_shm_size is too small",
                       NGX_HTTP_GUARD_SHM_NAME, untracked, up->npeers, name,
                       first);
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Under the mutexes, after every server is mapped: the slots that the
+ * previous configuration mapped (in the running zone: prev, which is sh
+ * unless the zone was resized) and this one does not, whose admin
+ * overrides (maintenance, a drain, an admin weight) go with them.  A
+ * server renamed or removed by a reload would otherwise go back into
+ * rotation with no word; ngx_http_guard_state_dropped() says it.
+ */
+
+static ngx_int_t
+ngx_http_guard_shm_dropped(ngx_cycle_t *cycle,
+    ngx_http_guard_main_conf_t *gmcf, ngx_http_guard_sh_t *prev,
+    ngx_http_guard_sh_t *sh)
+{
+    u_char                      *nl;
+    size_t                       len;
+    ngx_uint_t                   gen;
+    ngx_str_node_t              *now;
+    ngx_rbtree_node_t           *node;
+    ngx_http_guard_dropped_t    *d;
+    ngx_http_guard_sh_server_t  *s;
+    u_char                       what[256];
+
+    gen = sh->generation;
+
+    if (gen <= 1 || prev->servers.root == prev->servers.sentinel) {
+        return NGX_OK;
+    }
+
+    for (node = ngx_rbtree_min(prev->servers.root, prev->servers.sentinel);
+         node;
+         node = ngx_rbtree_next(&prev->servers, node))
+    {
+        s = (ngx_http_guard_sh_server_t *) node;
+
+        if (s->seen_gen + 1 != gen) {
+            continue;           /* mapped now, or gone before */
+        }
+
+        if (prev != sh) {
+            now = ngx_str_rbtree_lookup(&sh->servers, &s->node.str,
+                                        s->node.node.key);
+            if (now && ((ngx_http_guard_sh_server_t *) now)->seen_gen == gen)
+            {
+                continue;
+            }
+        }
+
+        len = ngx_http_guard_state_overrides(s, what, sizeof(what));
+        if (len == 0) {
+            continue;
+        }
+
+        if (gmcf->dropped == NULL) {
+            gmcf->dropped = ngx_array_create(cycle->pool, 4,
+                                             sizeof(ngx_http_guard_dropped_t));
+            if (gmcf->dropped == NULL) {
+                return NGX_ERROR;
+            }
+        }
+
+        d = ngx_array_push(gmcf->dropped);
+        if (d == NULL) {
+            return NGX_ERROR;
+        }
+
+        nl = ngx_strlchr(s->node.str.data,
+                         s->node.str.data + s->node.str.len, '\n');
+
+        d->upstream.len = nl ? (size_t) (nl - s->node.str.data) : 0;
+        d->upstream.data = ngx_pstrdup(cycle->pool, &s->node.str);
+        d->server.len = s->server.len;
+        d->server.data = ngx_pstrdup(cycle->pool, &s->server);
+        d->what.len = len;
+        d->what.data = ngx_pnalloc(cycle->pool, len);
+
+        if (d->upstream.data == NULL || d->server.data == NULL
+            || d->what.data == NULL)
+        {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(d->what.data, what, len);
     }
 
     return NGX_OK;

@@ -2737,3 +2737,104 @@ ngx_http_guard_state_reload_audit(ngx_http_guard_upstream_t *up)
 
     ngx_shmtx_unlock(&shpool->mutex);
 }
+
+
+/*
+ * What of the admin API a slot holds, for a message: "maintenance by
+ * olga", "drain by ...", "weight 5 by ...", comma-separated; 0 when
+ * none (an agent's drain is the agent's, said again at its next check).
+ */
+
+size_t
+ngx_http_guard_state_overrides(ngx_http_guard_sh_server_t *s, u_char *buf,
+    size_t size)
+{
+    u_char  *p, *last;
+
+    p = buf;
+    last = buf + size;
+
+    if (s->admin != NGX_HTTP_GUARD_ACTIVE && !s->admin_by_agent) {
+        p = ngx_slprintf(p, last, "%s",
+                         s->admin == NGX_HTTP_GUARD_MAINTENANCE
+                         ? "maintenance" : "drain");
+
+        if (s->ov_admin.by[0]) {
+            p = ngx_slprintf(p, last, " by %s", s->ov_admin.by);
+        }
+    }
+
+    if (s->admin_weight) {
+        p = ngx_slprintf(p, last, "%sweight %ui", p == buf ? "" : ", ",
+                         s->admin_weight);
+
+        if (s->ov_weight.by[0]) {
+            p = ngx_slprintf(p, last, " by %s", s->ov_weight.by);
+        }
+    }
+
+    return p - buf;
+}
+
+
+/*
+ * After a reload: the admin overrides that went with servers it no
+ * longer configures (shm.c found them), said once at warn, and each in
+ * the audit log as a change of the module (principal "guard").
+ */
+
+void
+ngx_http_guard_state_dropped(ngx_cycle_t *cycle,
+    ngx_http_guard_main_conf_t *gmcf)
+{
+    u_char                      *p;
+    ngx_uint_t                   i, n;
+    ngx_slab_pool_t             *shpool;
+    ngx_http_guard_sh_t         *sh;
+    ngx_http_guard_dropped_t    *d;
+    ngx_http_guard_audit_rec_t   rec;
+    u_char                       detail[320];
+
+    if (gmcf->dropped == NULL || gmcf->dropped->nelts == 0
+        || ngx_test_config)
+    {
+        return;
+    }
+
+    d = gmcf->dropped->elts;
+    n = gmcf->dropped->nelts;
+
+    ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                  "upstream guard: the reload dropped the admin overrides "
+                  "of %ui server%s no longer configured, back in rotation if "
+                  "configured again; the first: server %V of upstream "
+                  "\"%V\" (%V)", n, n == 1 ? "" : "s", &d[0].server,
+                  &d[0].upstream, &d[0].what);
+
+    if (gmcf->audit_file == NULL) {
+        return;
+    }
+
+    sh = ngx_http_guard_shm_root(gmcf, &shpool);
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    for (i = 0; i < n; i++) {
+        ngx_memzero(&rec, sizeof(ngx_http_guard_audit_rec_t));
+        ngx_str_set(&rec.principal, "guard");
+        rec.op = "drop";
+        rec.upstream = d[i].upstream;
+        rec.server = d[i].server;
+        rec.result = "applied";
+        ngx_str_set(&rec.reason, "no longer configured after a reload");
+
+        p = ngx_slprintf(detail, detail + sizeof(detail), "dropped: %V",
+                         &d[i].what);
+        rec.detail.data = detail;
+        rec.detail.len = p - detail;
+
+        (void) ngx_http_guard_audit_locked(gmcf, sh, &rec);
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+}

@@ -70,6 +70,7 @@
 #define NGX_HTTP_GUARD_SF_WORD       3      /* ngx_uint_t, one of words */
 #define NGX_HTTP_GUARD_SF_UINT       4      /* ngx_uint_t, at most max */
 #define NGX_HTTP_GUARD_SF_MSEC       5      /* uint64_t */
+#define NGX_HTTP_GUARD_SF_BYTES      6      /* _TEXT, control bytes too */
 
 
 /* one field of a record: how it is written and read, and where it lives */
@@ -140,7 +141,9 @@ static ngx_int_t ngx_http_guard_sf_parse_fields(ngx_pool_t *pool,
     ngx_http_guard_sf_field_t *fields, ngx_uint_t n, ngx_str_t *value,
     void *base, ngx_uint_t line, ngx_http_guard_sf_t *sf);
 static ssize_t ngx_http_guard_sf_unescape(ngx_str_t *value, u_char *dst,
-    size_t max, ngx_uint_t name);
+    size_t max, ngx_uint_t type);
+static u_char *ngx_http_guard_sf_printable(u_char *dst, u_char *src,
+    size_t len);
 static ngx_int_t ngx_http_guard_sf_hex(u_char *p, size_t len, void *out);
 static ngx_int_t ngx_http_guard_sf_number(ngx_str_t *value, uint64_t max,
     uint64_t *n);
@@ -258,7 +261,8 @@ static ngx_http_guard_sf_field_t  ngx_http_guard_sf_server[] = {
       ngx_http_guard_sf_rec(sv.ov_weight.reason), NULL, 0,
       NGX_HTTP_GUARD_REASON_LEN },
 
-    { "reason", NGX_HTTP_GUARD_SF_TEXT,
+    /* a check's own words: only the report shows them, escaped */
+    { "reason", NGX_HTTP_GUARD_SF_BYTES,
       ngx_http_guard_sf_rec(sv.reason), NULL, 0, NGX_HTTP_GUARD_REASON_LEN }
 };
 
@@ -387,8 +391,10 @@ ngx_http_guard_state_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     size_t            len;
     u_char           *dir;
+    ssize_t           n;
     ngx_str_t        *value;
     ngx_file_info_t   fi;
+    u_char            target[NGX_MAX_PATH];
 
     if (gmcf->state_file.data) {
         return "is duplicate";
@@ -406,6 +412,28 @@ ngx_http_guard_state_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     gmcf->state_file = value[1];
 
     if (ngx_conf_full_name(cf->cycle, &gmcf->state_file, 0) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    /*
+     * A symbolic link is refused: each write renames a new file over the
+     * name (atomic, and never through a link an attacker left), which
+     * would replace the link itself and leave its target stale.
+     */
+
+    if (ngx_link_info(gmcf->state_file.data, &fi) != NGX_FILE_ERROR
+        && ngx_is_link(&fi))
+    {
+        n = readlink((char *) gmcf->state_file.data, (char *) target,
+                     sizeof(target) - 1);
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "guard_state_file \"%V\" is a symbolic link%s%*s%s:"
+                           " each write renames a new file over it, which "
+                           "would replace the link; name the file itself",
+                           &gmcf->state_file, n > 0 ? " to \"" : "",
+                           (size_t) ngx_max(n, 0), target,
+                           n > 0 ? "\"" : "");
         return NGX_CONF_ERROR;
     }
 
@@ -530,7 +558,10 @@ ngx_http_guard_sf_read(ngx_cycle_t *cycle, ngx_str_t *path, ngx_pool_t *pool,
     ngx_err_t        err;
     ngx_file_info_t  fi;
 
-    fd = ngx_open_file(path->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    /* a link made after nginx -t refused one is not followed either */
+
+    fd = ngx_open_file(path->data, NGX_FILE_RDONLY|NGX_HTTP_GUARD_SF_NOFOLLOW,
+                       NGX_FILE_OPEN, 0);
 
     if (fd == NGX_INVALID_FILE) {
         err = ngx_errno;
@@ -938,11 +969,12 @@ ngx_http_guard_sf_parse_fields(ngx_pool_t *pool,
     ngx_http_guard_sf_field_t *fields, ngx_uint_t n, ngx_str_t *value,
     void *base, ngx_uint_t line, ngx_http_guard_sf_t *sf)
 {
-    u_char      *field;
+    u_char      *field, *printable;
     ssize_t      len;
     uint64_t     num;
     ngx_str_t   *name;
     ngx_uint_t   i, w;
+    u_char       shown[32 * 4];
 
     for (i = 0; i < n; i++) {
         field = (u_char *) base + fields[i].offset;
@@ -960,7 +992,7 @@ ngx_http_guard_sf_parse_fields(ngx_pool_t *pool,
             }
 
             len = ngx_http_guard_sf_unescape(&value[i], name->data,
-                                             value[i].len, 1);
+                                             value[i].len, fields[i].type);
             if (len <= 0) {
                 goto invalid;
             }
@@ -969,8 +1001,10 @@ ngx_http_guard_sf_parse_fields(ngx_pool_t *pool,
             break;
 
         case NGX_HTTP_GUARD_SF_TEXT:
+        case NGX_HTTP_GUARD_SF_BYTES:
             len = ngx_http_guard_sf_unescape(&value[i], field,
-                                             (size_t) fields[i].max - 1, 0);
+                                             (size_t) fields[i].max - 1,
+                                             fields[i].type);
             if (len < 0) {
                 goto invalid;
             }
@@ -1022,9 +1056,14 @@ ngx_http_guard_sf_parse_fields(ngx_pool_t *pool,
 
 invalid:
 
+    /* the field as the file has it, but text: a hostile file's bytes */
+
+    printable = ngx_http_guard_sf_printable(shown, value[i].data,
+                                            ngx_min(value[i].len, 32));
+
     ngx_http_guard_sf_error(sf, "line %ui: invalid %s \"%*s%s\"", line,
-                            fields[i].name, ngx_min(value[i].len, 32),
-                            value[i].data, value[i].len > 32 ? "..." : "");
+                            fields[i].name, (size_t) (printable - shown),
+                            shown, value[i].len > 32 ? "..." : "");
 
     return NGX_DECLINED;
 }
@@ -1033,19 +1072,21 @@ invalid:
 /*
  * A percent-encoded field into dst, at most max bytes; returns their
  * number, or -1 when the field is not one the writer makes.  NUL bytes
- * are refused, and in names a newline too: it separates the parts of a
- * slot's key.
+ * are refused; so are control characters (a newline, ESC...) but in a
+ * check's reason (_BYTES): names, principals and the reasons of the
+ * admin API never have them (the API refuses them), and the error log
+ * prints them as they are.
  */
 
 static ssize_t
 ngx_http_guard_sf_unescape(ngx_str_t *value, u_char *dst, size_t max,
-    ngx_uint_t name)
+    ngx_uint_t type)
 {
     u_char  *p, *last, c;
     size_t   n;
 
     if (value->len == 1 && value->data[0] == '-') {
-        return name ? -1 : 0;
+        return (type == NGX_HTTP_GUARD_SF_NAME) ? -1 : 0;
     }
 
     n = 0;
@@ -1062,7 +1103,8 @@ ngx_http_guard_sf_unescape(ngx_str_t *value, u_char *dst, size_t max,
             if (last - p < 3
                 || ngx_http_guard_sf_hex(p + 1, 2, &c) != NGX_OK
                 || c == '\0'
-                || (name && c == '\n'))
+                || (type != NGX_HTTP_GUARD_SF_BYTES
+                    && (c < 0x20 || c == 0x7f)))
             {
                 return -1;
             }
@@ -1078,6 +1120,36 @@ ngx_http_guard_sf_unescape(ngx_str_t *value, u_char *dst, size_t max,
     }
 
     return n;
+}
+
+
+/*
+ * Bytes of a file for the error log: printable ASCII as is, the rest,
+ * a backslash and a double quote as \xNN; dst has room for 4 * len.
+ */
+
+static u_char *
+ngx_http_guard_sf_printable(u_char *dst, u_char *src, size_t len)
+{
+    size_t         i;
+    static u_char  hex[] = "0123456789ABCDEF";
+
+    for (i = 0; i < len; i++) {
+
+        if (src[i] >= 0x20 && src[i] < 0x7f
+            && src[i] != '\\' && src[i] != '"')
+        {
+            *dst++ = src[i];
+            continue;
+        }
+
+        *dst++ = '\\';
+        *dst++ = 'x';
+        *dst++ = hex[src[i] >> 4];
+        *dst++ = hex[src[i] & 0xf];
+    }
+
+    return dst;
 }
 
 
@@ -1545,6 +1617,7 @@ ngx_http_guard_sf_size(ngx_http_guard_sf_field_t *fields, ngx_uint_t n,
             break;
 
         case NGX_HTTP_GUARD_SF_TEXT:
+        case NGX_HTTP_GUARD_SF_BYTES:
             len = ngx_strnlen(field, (size_t) fields[i].max - 1);
             size += ngx_http_guard_sf_escape(NULL, field, len);
             break;
@@ -1589,6 +1662,7 @@ ngx_http_guard_sf_print(u_char *p, ngx_http_guard_sf_field_t *fields,
             break;
 
         case NGX_HTTP_GUARD_SF_TEXT:
+        case NGX_HTTP_GUARD_SF_BYTES:
             len = ngx_strnlen(field, (size_t) fields[i].max - 1);
             p += ngx_http_guard_sf_escape(p, field, len);
             break;

@@ -4,6 +4,8 @@
 # The blocks run in order against one nginx reloaded with HUP.
 use lib 't/lib';
 use Guard;
+use File::Path ();
+use File::Spec ();
 
 use Test::Nginx::Socket 'no_plan';
 
@@ -11,6 +13,27 @@ use_hup();
 
 # a backend that accepts and never answers: checks stay in flight
 start_hostile('silent', $ENV{TEST_NGINX_B4}, lifetime => 120, log => 1);
+# TEST 13-14: the admin API and an audit log
+our $Dir = File::Spec->catdir(File::Spec->tmpdir,
+                              "upstream-guard-reload-$<-$Guard::BASE");
+File::Path::rmtree($Dir);
+File::Path::mkpath($Dir);
+Guard::write_tokens("adam admin * {sha256:test-token-adam}\n",
+                    path => "$Dir/tokens");
+{
+    open my $fh, '>', "$Dir/audit.key" or die "$Dir/audit.key: $!\n";
+    print $fh "test-audit-key-for-the-reload-test-0123456789\n";
+    close $fh;
+    chmod 0600, "$Dir/audit.key";
+}
+$ENV{TEST_NGINX_RELOAD_DIR} = $Dir;
+
+sub slurp {
+    open my $fh, '<', $_[0] or return '';
+    local $/;
+    return scalar <$fh>;
+}
+
 master_on();
 workers(2);
 no_shuffle();
@@ -497,5 +520,94 @@ Test::More::is("@mixed", '', 'each generation came with one interval')
 --- request
 GET /guard
 --- response_body_like: "interval_duration_ms":500
+--- no_error_log
+[error]
+
+
+
+=== TEST 13: admin overrides set through the API: b2 in maintenance, b1 with an admin weight
+--- http_config
+    guard_audit_log $TEST_NGINX_RELOAD_DIR/audit.log;
+    guard_audit_key $TEST_NGINX_RELOAD_DIR/audit.key;
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        server 127.0.0.1:$TEST_NGINX_B2;
+        guard_check http uri=/health interval=200ms;
+        guard_floor 1;
+    }
+    server {
+        listen 127.0.0.1:$TEST_NGINX_B1;
+        location /health { return 200; }
+    }
+    server {
+        listen 127.0.0.1:$TEST_NGINX_B2;
+        location /health { return 200; }
+    }
+--- config
+    location = /guard { guard_status; }
+    location /admin/ {
+        guard_admin;
+        guard_admin_tokens $TEST_NGINX_RELOAD_DIR/tokens;
+    }
+--- init
+Guard::wait_for(sub { my $s = Guard::guard_status();
+                      $s && Guard::upstream_state($s, 'app') }, 10)
+    or die "no upstream app after the reload\n";
+for (["127.0.0.1:$ENV{TEST_NGINX_B2}/maintenance", '{"reason":"disk swap"}'],
+     ["127.0.0.1:$ENV{TEST_NGINX_B1}/weight", '{"weight":5,"reason":"canary"}']) {
+    my ($st) = Guard::admin('POST', "/admin/upstreams/app/servers/$_->[0]",
+                            'test-token-adam', $_->[1]);
+    Test::More::is($st, 200, "POST $_->[0]") or Test::More::diag($Guard::BODY);
+}
+--- request
+GET /guard
+--- response_body_like: "admin":"maintenance"
+--- no_error_log
+[error]
+
+
+
+=== TEST 14: a reload that renames the upstream says which admin overrides it dropped, and audits them
+The overrides went with the servers' slots without a word: a server taken
+out deliberately went back into rotation silently.
+--- http_config
+    guard_audit_log $TEST_NGINX_RELOAD_DIR/audit.log;
+    guard_audit_key $TEST_NGINX_RELOAD_DIR/audit.key;
+    upstream app2 {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        server 127.0.0.1:$TEST_NGINX_B2;
+        guard_check http uri=/health interval=200ms;
+        guard_floor 1;
+    }
+    server {
+        listen 127.0.0.1:$TEST_NGINX_B1;
+        location /health { return 200; }
+    }
+    server {
+        listen 127.0.0.1:$TEST_NGINX_B2;
+        location /health { return 200; }
+    }
+--- config
+    location = /guard { guard_status; }
+--- init
+Guard::wait_for(sub { my $s = Guard::guard_status();
+                      $s && Guard::upstream_state($s, 'app2') }, 10)
+    or die "no upstream app2 after the reload\n";
+my @drops = grep { /"principal":"guard"/ && /"op":"drop"/ }
+            split /\n/, main::slurp("$main::Dir/audit.log");
+Test::More::is(scalar @drops, 2, 'two audit lines by "guard"')
+    or Test::More::diag(main::slurp("$main::Dir/audit.log"));
+Test::More::like("@drops", qr/"upstream":"app","server":"127\.0\.0\.1:$ENV{TEST_NGINX_B2}".*dropped: maintenance by adam/,
+                 'b2: its maintenance');
+Test::More::like("@drops", qr/"upstream":"app","server":"127\.0\.0\.1:$ENV{TEST_NGINX_B1}".*dropped: weight 5 by adam/,
+                 'b1: its weight');
+my $verify = "$ENV{TEST_NGINX_PWD}/scripts/guard-audit-verify";
+my $out = `$verify $main::Dir/audit.log --key $main::Dir/audit.key 2>&1`;
+Test::More::is($? >> 8, 0, 'the audit log verifies') or Test::More::diag($out);
+--- request
+GET /guard
+--- response_body_like: "name":"app2"
+--- error_log eval
+qr/\[warn\] .*upstream guard: the reload dropped the admin overrides of 2 servers no longer configured, back in rotation if configured again; the first: server 127\.0\.0\.1:\d+ of upstream "app" \((?:maintenance by adam|weight 5 by adam)\)/
 --- no_error_log
 [error]

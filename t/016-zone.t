@@ -318,3 +318,45 @@ qr/^(?!.*"(?:state|health)":"untracked").*"address":"127\.0\.37\.150:/s
 qr/upstream guard: zone resized from \d+ to \d+, state kept/
 --- no_error_log
 is full
+
+
+
+=== TEST 6: a guard_shm_size below nginx's floor is told the size the servers need, at once
+It said "at least 32768" (8 pages), and 32768 was then refused: the
+servers needed far more.  One message, the larger of the two.
+--- http_config eval
+"    guard_shm_size 16k;
+    upstream app {
+" . main::servers(1, 101) . "
+        guard_check tcp interval=1s;
+    }"
+--- config
+--- must_die
+--- error_log eval
+qr/guard_shm_size 16384 is too small: 101 guarded servers need at least (?!32768 )\d{6,} \(room for two configurations during a reload\); raise it, or remove it to size the zone automatically, in \S+nginx\.conf:\d+/
+--- no_error_log
+at least 32768
+
+
+
+=== TEST 7: one server: what it needs, said in the singular
+--- http_config
+    guard_shm_size 16k;
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check tcp interval=1s;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr/guard_shm_size 16384 is too small: 1 guarded server needs at least \d+ \(room for two configurations during a reload\); raise it, or remove it to size the zone automatically, in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 8: no guarded upstream: nginx's floor for a zone, with the directive's place
+--- http_config
+    guard_shm_size 16k;
+--- config
+--- must_die
+--- error_log eval
+qr/guard_shm_size 16384 is too small, at least 32768 in \S+nginx\.conf:\d+/

@@ -1148,3 +1148,85 @@ GET /guard
 --- response_body_like: "name":"app"
 --- no_error_log eval
 $main::UNEXPECTED
+
+
+
+=== TEST 32: raw bytes of a bad field are escaped in the error log, which stays text
+--- http_config eval
+local $main::StateFile = "$main::More/raw.state";
+main::conf('interval=100ms fall=1 rise=1', $main::B1, $main::B2)
+--- config eval: $::Admin
+--- tokens eval: $::Tokens
+--- user_files eval
+(my $line = $main::B2Down) =~ s/status%20503$/st\xff\xfeatus\x1b[31m/;
+[[ 'b2-up', "up\n" ], [ "$main::More/raw.state", main::crafted($line, $main::Chain0) ]]
+--- init
+main::starts_clean();
+--- request
+GET /guard
+--- response_body_like: "name":"app"
+--- error_log eval
+qr/\[error\] .*upstream guard: state file "\Q$main::More\E\/raw\.state" ignored: line 2: invalid reason "st\\xFF\\xFEatus\\x1B\[31m"$/m
+--- no_error_log eval
+[$main::UNEXPECTED, qr/restored/, qr/[\x80-\xff\x1b]/]
+
+
+
+=== TEST 33: an override reason with an encoded control character is refused: the admin API never writes one
+--- http_config eval
+local $main::StateFile = "$main::More/ctl.state";
+main::conf('interval=100ms fall=1 rise=1', $main::B1, $main::B2)
+--- config eval: $::Admin
+--- tokens eval: $::Tokens
+--- user_files eval
+my $line = "server app $main::B2 $main::B2 up maintenance 0 1 1 0 0 1700000000000 0 "
+           . "olga red%1B[31malert 0 0 - - -";
+[[ 'b2-up', "up\n" ], [ "$main::More/ctl.state", main::crafted($line, $main::Chain0) ]]
+--- init
+main::starts_clean();
+--- request
+GET /guard
+--- response_body_like: "name":"app"
+--- error_log eval
+qr/\[error\] .*upstream guard: state file "\Q$main::More\E\/ctl\.state" ignored: line 2: invalid admin reason "red%1B\[31malert"$/m
+--- no_error_log eval
+[$main::UNEXPECTED, qr/restored/, qr/\x1b/]
+
+
+
+=== TEST 34: a freeze "by" with an encoded newline is refused: it would forge a line of the error log
+--- http_config eval
+local $main::StateFile = "$main::More/nl.state";
+main::conf('interval=100ms fall=1 rise=1', $main::B1, $main::B2)
+--- config eval: $::Admin
+--- tokens eval: $::Tokens
+--- user_files eval
+[[ 'b2-up', "up\n" ],
+ [ "$main::More/nl.state",
+   main::crafted("freeze on 1700000000000 0 ops%0A2026/01/01%2000:00:00%20[emerg]%20forged -",
+                 $main::Chain0) ]]
+--- init
+main::starts_clean();
+--- request
+GET /guard
+--- response_body_like: "name":"app"
+--- error_log eval
+qr/\[error\] .*upstream guard: state file "\Q$main::More\E\/nl\.state" ignored: line 2: invalid by "ops%0A2026\/01\/01%2000:00:00%20\[e\.\.\."$/m
+--- no_error_log eval
+[$main::UNEXPECTED, qr/restored/, qr/^2026\/01\/01 00:00:00 \[emerg\] forged/m]
+
+
+
+=== TEST 35: a state file that is a symbolic link is refused at nginx -t: a write would replace the link
+--- http_config eval
+File::Path::rmtree("$main::More/sym");
+File::Path::mkpath("$main::More/sym/real");
+{ open my $fh, '>', "$main::More/sym/real/guard.state" or die $!; close $fh }
+symlink "real/guard.state", "$main::More/sym/guard.state" or die $!;
+local $main::StateFile = "$main::More/sym/guard.state";
+main::conf('interval=100ms fall=1 rise=1', $main::B1, $main::B2)
+--- config eval: $::Admin
+--- tokens eval: $::Tokens
+--- must_die
+--- error_log eval
+qr/guard_state_file "\Q$main::More\E\/sym\/guard\.state" is a symbolic link to "real\/guard\.state": each write renames a new file over it, which would replace the link; name the file itself in \S+nginx\.conf:\d+/
