@@ -1402,6 +1402,9 @@ ngx_http_guard_auth_headers(ngx_http_request_t *r,
     }
 
     h->hash = 1;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
 
     if (err->status == NGX_HTTP_UNAUTHORIZED) {
         ngx_str_set(&h->key, "WWW-Authenticate");
