@@ -63,6 +63,10 @@
 #define NGX_HTTP_GUARD_SF_NOFOLLOW   0
 #endif
 
+/* a file that is not there yet, never through a link */
+#define NGX_HTTP_GUARD_SF_NEW                                                \
+    (NGX_FILE_CREATE_OR_OPEN|O_EXCL|NGX_HTTP_GUARD_SF_NOFOLLOW)
+
 
 /* what a field holds */
 #define NGX_HTTP_GUARD_SF_NAME       1      /* ngx_str_t, not empty */
@@ -1775,8 +1779,7 @@ ngx_http_guard_sf_write(ngx_http_guard_main_conf_t *gmcf, u_char *buf,
 
     (void) ngx_delete_file(tmp);
 
-    fd = ngx_open_file(tmp, NGX_FILE_WRONLY,
-                       NGX_FILE_CREATE_OR_OPEN|O_EXCL|NGX_HTTP_GUARD_SF_NOFOLLOW,
+    fd = ngx_open_file(tmp, NGX_FILE_WRONLY, NGX_HTTP_GUARD_SF_NEW,
                        NGX_HTTP_GUARD_SF_ACCESS);
     if (fd == NGX_INVALID_FILE) {
         goto failed;
