@@ -186,6 +186,8 @@ Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
 Guard::wait_health('app', $ENV{TEST_NGINX_B3}, 'up');
 Guard::expect('drain b1 first', '200 ok', 'POST',
     "/admin/upstreams/app/servers/$b1/drain", 'test-token-olga', '{}');
+# draining turns drained on its own: the view is taken once it has
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'drained', 'admin');
 my $before = main::admin_view();
 my $d = "/admin/upstreams/app/servers/$b2/drain";
 my @cases = (
