@@ -128,8 +128,6 @@ static void ngx_http_guard_admin_audit(ngx_http_request_t *r,
 static ngx_int_t ngx_http_guard_admin_answer(ngx_http_request_t *r,
     ngx_http_guard_admin_ctx_t *ctx, ngx_http_guard_out_t *out,
     ngx_uint_t status);
-static ngx_int_t ngx_http_guard_admin_header(ngx_http_request_t *r,
-    const char *key, u_char *value, size_t len);
 
 
 static ngx_http_guard_admin_op_t  ngx_http_guard_admin_ops[] = {
@@ -335,7 +333,7 @@ ngx_http_guard_admin_handler(ngx_http_request_t *r)
         }
 
         if (err.status == NGX_HTTP_UNAUTHORIZED
-            && ngx_http_guard_admin_header(r, "WWW-Authenticate",
+            && ngx_http_guard_status_add_header(r, "WWW-Authenticate",
                    (u_char *) "Bearer realm=\"upstream-guard\"",
                    sizeof("Bearer realm=\"upstream-guard\"") - 1)
                != NGX_OK)
@@ -346,7 +344,7 @@ ngx_http_guard_admin_handler(ngx_http_request_t *r)
         if (err.status == NGX_HTTP_TOO_MANY_REQUESTS) {
             u_char  buf[NGX_TIME_T_LEN];
 
-            if (ngx_http_guard_admin_header(r, "Retry-After", buf,
+            if (ngx_http_guard_status_add_header(r, "Retry-After", buf,
                     ngx_slprintf(buf, buf + sizeof(buf), "%T",
                                  err.retry_after) - buf)
                 != NGX_OK)
@@ -595,7 +593,7 @@ not_allowed:
 
     (void) ngx_http_discard_request_body(r);
 
-    if (ngx_http_guard_admin_header(r, "Allow", (u_char *) allow,
+    if (ngx_http_guard_status_add_header(r, "Allow", (u_char *) allow,
                                     ngx_strlen(allow))
         != NGX_OK)
     {
@@ -1771,7 +1769,9 @@ ngx_http_guard_admin_read_server(ngx_http_request_t *r,
     p = ngx_slprintf(etag, etag + sizeof(etag), "\"%uL\"",
                      ss->admin_version);
 
-    if (ngx_http_guard_admin_header(r, "ETag", etag, p - etag) != NGX_OK) {
+    if (ngx_http_guard_status_add_header(r, "ETag", etag, p - etag)
+        != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -2501,31 +2501,3 @@ ngx_http_guard_admin_audit(ngx_http_request_t *r,
 }
 
 
-static ngx_int_t
-ngx_http_guard_admin_header(ngx_http_request_t *r, const char *key,
-    u_char *value, size_t len)
-{
-    ngx_table_elt_t  *h;
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->hash = 1;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-    h->key.data = (u_char *) key;
-    h->key.len = ngx_strlen(key);
-
-    h->value.data = ngx_pnalloc(r->pool, len);
-    if (h->value.data == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(h->value.data, value, len);
-    h->value.len = len;
-
-    return NGX_OK;
-}

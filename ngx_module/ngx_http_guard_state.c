@@ -2294,18 +2294,21 @@ ngx_http_guard_msg(ngx_http_guard_admin_res_t *res, const char *fmt, ...)
     last = res->message + NGX_HTTP_GUARD_MESSAGE_LEN - 1;
 
     va_start(args, fmt);
-    p = ngx_vslprintf(res->message, last, fmt, args);
+    p = ngx_http_guard_vsnprintz(res->message, NGX_HTTP_GUARD_MESSAGE_LEN,
+                                 fmt, args);
     va_end(args);
 
-    if (p == last) {
-        /* cut: not inside a UTF-8 sequence */
-        while (p > res->message && (p[-1] & 0xc0) == 0x80) {
-            p--;
-        }
+    if (p < last) {
+        return;
+    }
 
-        if (p > res->message && p[-1] >= 0xc0) {
-            p--;
-        }
+    /* cut: not inside a UTF-8 sequence */
+    while (p > res->message && (p[-1] & 0xc0) == 0x80) {
+        p--;
+    }
+
+    if (p > res->message && p[-1] >= 0xc0) {
+        p--;
     }
 
     *p = '\0';

@@ -598,25 +598,19 @@ ngx_http_guard_status_error(ngx_http_request_t *r, ngx_uint_t status,
 ngx_int_t
 ngx_http_guard_status_not_allowed(ngx_http_request_t *r)
 {
-    ngx_int_t         rc;
-    ngx_table_elt_t  *h;
+    ngx_int_t  rc;
 
     rc = ngx_http_discard_request_body(r);
     if (rc != NGX_OK) {
         return rc;
     }
 
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
+    if (ngx_http_guard_status_add_header(r, "Allow",
+                                         (u_char *) "GET, HEAD", 9)
+        != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    h->hash = 1;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-    ngx_str_set(&h->key, "Allow");
-    ngx_str_set(&h->value, "GET, HEAD");
 
     return ngx_http_guard_status_error(r, NGX_HTTP_NOT_ALLOWED,
                                        "%V is not allowed here, only GET "
@@ -1318,4 +1312,39 @@ ngx_http_guard_status_header(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_set(&cc->value, "no-store");
 
     return ngx_http_send_header(r);
+}
+
+
+/*
+ * Adds a response header, its value copied: the key must live as long as
+ * the request (a literal).
+ */
+
+ngx_int_t
+ngx_http_guard_status_add_header(ngx_http_request_t *r, const char *key,
+    u_char *value, size_t len)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+    h->key.data = (u_char *) key;
+    h->key.len = ngx_strlen(key);
+
+    h->value.data = ngx_pnalloc(r->pool, len);
+    if (h->value.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(h->value.data, value, len);
+    h->value.len = len;
+
+    return NGX_OK;
 }

@@ -171,6 +171,8 @@ ngx_int_t ngx_http_guard_status_css(ngx_http_guard_out_t *out);
 ngx_int_t ngx_http_guard_status_send(ngx_http_request_t *r,
     ngx_http_guard_out_t *out, ngx_uint_t status, const char *type);
 ngx_int_t ngx_http_guard_status_not_allowed(ngx_http_request_t *r);
+ngx_int_t ngx_http_guard_status_add_header(ngx_http_request_t *r,
+    const char *key, u_char *value, size_t len);
 
 
 #endif /* _NGX_HTTP_GUARD_STATUS_H_INCLUDED_ */
