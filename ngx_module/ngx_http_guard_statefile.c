@@ -63,6 +63,12 @@
 #define NGX_HTTP_GUARD_SF_NOFOLLOW   0
 #endif
 
+/*
+ * The largest time, version or sequence number read back: 2^53 - 1, the
+ * largest integer every JSON reader holds exactly (the reports print them).
+ */
+#define NGX_HTTP_GUARD_SF_EXACT      9007199254740991ULL
+
 /* a file that is not there yet, never through a link */
 #define NGX_HTTP_GUARD_SF_NEW                                                \
     (NGX_FILE_CREATE_OR_OPEN|O_EXCL|NGX_HTTP_GUARD_SF_NOFOLLOW)
@@ -73,7 +79,7 @@
 #define NGX_HTTP_GUARD_SF_TEXT       2      /* u_char[max], C string */
 #define NGX_HTTP_GUARD_SF_WORD       3      /* ngx_uint_t, one of words */
 #define NGX_HTTP_GUARD_SF_UINT       4      /* ngx_uint_t, at most max */
-#define NGX_HTTP_GUARD_SF_MSEC       5      /* uint64_t */
+#define NGX_HTTP_GUARD_SF_MSEC       5      /* uint64_t, at most _EXACT */
 #define NGX_HTTP_GUARD_SF_BYTES      6      /* _TEXT, control bytes too */
 
 
@@ -1045,7 +1051,8 @@ ngx_http_guard_sf_parse_fields(ngx_pool_t *pool,
             break;
 
         default: /* NGX_HTTP_GUARD_SF_MSEC */
-            if (ngx_http_guard_sf_number(&value[i], (uint64_t) -1, &num)
+            if (ngx_http_guard_sf_number(&value[i], NGX_HTTP_GUARD_SF_EXACT,
+                                         &num)
                 != NGX_OK)
             {
                 goto invalid;

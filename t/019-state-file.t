@@ -1230,3 +1230,27 @@ main::conf('interval=100ms fall=1 rise=1', $main::B1, $main::B2)
 --- must_die
 --- error_log eval
 qr/guard_state_file "\Q$main::More\E\/sym\/guard\.state" is a symbolic link to "real\/guard\.state": each write renames a new file over it, which would replace the link; name the file itself in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 36: a time or count beyond 2^53 - 1 is refused: JSON readers could not hold it exactly
+A drain whose start was 2^64 - 1 ms was restored and reported as
+"admin_since":18446744073709551615, which JavaScript reads as another number.
+--- http_config eval
+local $main::StateFile = "$main::More/big.state";
+main::conf('interval=100ms fall=1 rise=1', $main::B1, $main::B2)
+--- config eval: $::Admin
+--- tokens eval: $::Tokens
+--- user_files eval
+(my $line = $main::B2Drained) =~ s/ 1700000000000 0 CN=/ 18446744073709551615 0 CN=/
+    or die 'no admin since in the server line';
+[[ 'b2-up', "up\n" ], [ "$main::More/big.state", main::crafted($line, $main::Chain0) ]]
+--- init
+main::starts_clean();
+--- request
+GET /guard
+--- response_body_unlike: 18446744073709551615
+--- error_log eval
+qr/\[error\] .*upstream guard: state file "\Q$main::More\E\/big\.state" ignored: line 2: invalid admin since "18446744073709551615"$/m
+--- no_error_log eval
+[$main::UNEXPECTED, qr/restored/]
