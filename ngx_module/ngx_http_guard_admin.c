@@ -332,25 +332,8 @@ ngx_http_guard_admin_handler(ngx_http_request_t *r)
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        if (err.status == NGX_HTTP_UNAUTHORIZED
-            && ngx_http_guard_status_add_header(r, "WWW-Authenticate",
-                   (u_char *) "Bearer realm=\"upstream-guard\"",
-                   sizeof("Bearer realm=\"upstream-guard\"") - 1)
-               != NGX_OK)
-        {
+        if (ngx_http_guard_auth_headers(r, &err) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        if (err.status == NGX_HTTP_TOO_MANY_REQUESTS) {
-            u_char  buf[NGX_TIME_T_LEN];
-
-            if (ngx_http_guard_status_add_header(r, "Retry-After", buf,
-                    ngx_slprintf(buf, buf + sizeof(buf), "%T",
-                                 err.retry_after) - buf)
-                != NGX_OK)
-            {
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
         }
 
         (void) ngx_http_guard_admin_error(r, ctx, err.status, err.code,

@@ -24,6 +24,7 @@
 #endif
 
 #include "ngx_http_guard.h"
+#include "ngx_http_guard_status.h"
 
 
 #define NGX_HTTP_GUARD_TOKENS_MAX     (1024 * 1024)     /* file size */
@@ -1386,48 +1387,29 @@ ngx_int_t
 ngx_http_guard_auth_headers(ngx_http_request_t *r,
     ngx_http_guard_auth_error_t *err)
 {
-    u_char           *p;
-    ngx_str_t         token;
-    ngx_table_elt_t  *h;
-
-    if (err->status != NGX_HTTP_UNAUTHORIZED
-        && err->status != NGX_HTTP_TOO_MANY_REQUESTS)
-    {
-        return NGX_OK;
-    }
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->hash = 1;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
+    u_char     buf[NGX_TIME_T_LEN];
+    ngx_str_t  token, value;
 
     if (err->status == NGX_HTTP_UNAUTHORIZED) {
-        ngx_str_set(&h->key, "WWW-Authenticate");
-
         if (ngx_http_guard_auth_bearer(r, &token) == NGX_OK) {
-            ngx_str_set(&h->value, "Bearer realm=\"upstream-guard\", "
-                                   "error=\"invalid_token\"");
+            ngx_str_set(&value, "Bearer realm=\"upstream-guard\", "
+                                "error=\"invalid_token\"");
 
         } else {
-            ngx_str_set(&h->value, "Bearer realm=\"upstream-guard\"");
+            ngx_str_set(&value, "Bearer realm=\"upstream-guard\"");
         }
 
-        return NGX_OK;
+        return ngx_http_guard_status_add_header(r, "WWW-Authenticate",
+                                                value.data, value.len);
     }
 
-    p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
+    if (err->status == NGX_HTTP_TOO_MANY_REQUESTS) {
+        value.data = buf;
+        value.len = ngx_sprintf(buf, "%T", err->retry_after) - buf;
 
-    ngx_str_set(&h->key, "Retry-After");
-    h->value.data = p;
-    h->value.len = ngx_sprintf(p, "%T", err->retry_after) - p;
+        return ngx_http_guard_status_add_header(r, "Retry-After",
+                                                value.data, value.len);
+    }
 
     return NGX_OK;
 }

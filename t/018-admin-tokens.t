@@ -525,7 +525,7 @@ authentication from
 [error]
 
 
-=== TEST 35: a wrong token: 401, counted and logged, the token never
+=== TEST 35: a wrong token: 401 with error="invalid_token" (RFC 6750), counted and logged, the token never
 --- tokens eval: $::Tokens
 --- http_config eval: $::Http
 --- config eval: $::Config
@@ -534,8 +534,8 @@ GET /admin/whoami
 --- more_headers
 Authorization: Bearer test-token-wrong
 --- error_code: 401
---- response_headers_like
-WWW-Authenticate: Bearer realm="upstream-guard"
+--- response_headers
+WWW-Authenticate: Bearer realm="upstream-guard", error="invalid_token"
 --- response_body_like: ^\{"ok":false,"code":"unauthenticated","error":"invalid token"
 --- error_log eval
 qr/\[warn\] .*upstream guard: admin API authentication from 127\.0\.0\.1 failed: invalid token \(failure 1 in 60 s\)/
