@@ -403,24 +403,6 @@ ngx_http_guard_out_json(ngx_http_guard_out_t *out, u_char *s, size_t len)
 
 
 ngx_int_t
-ngx_http_guard_out_prom(ngx_http_guard_out_t *out, u_char *s, size_t len)
-{
-    u_char  *p;
-
-    /* at most 3 bytes for 1: an invalid byte becomes U+FFFD in UTF-8 */
-
-    p = ngx_http_guard_out_reserve(out, len * 3);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    out->b->last = ngx_http_guard_put_prom(p, s, len);
-
-    return NGX_OK;
-}
-
-
-ngx_int_t
 ngx_http_guard_out_html(ngx_http_guard_out_t *out, u_char *s, size_t len)
 {
     u_char  *p;

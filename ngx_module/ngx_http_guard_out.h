@@ -109,10 +109,6 @@ u_char *ngx_http_guard_vsnprintz(u_char *buf, size_t size, const char *fmt,
 ngx_int_t ngx_http_guard_out_json(ngx_http_guard_out_t *out, u_char *s,
     size_t len);
 
-/* a Prometheus label value (without quotes): \\, \" and \n escaped */
-ngx_int_t ngx_http_guard_out_prom(ngx_http_guard_out_t *out, u_char *s,
-    size_t len);
-
 /* HTML text or attribute value: & < > " ' escaped, controls as '?' */
 ngx_int_t ngx_http_guard_out_html(ngx_http_guard_out_t *out, u_char *s,
     size_t len);
@@ -139,7 +135,10 @@ u_char *ngx_http_guard_put_milli(u_char *p, uint64_t ms);
 /* at most len * 6 + 2 bytes */
 u_char *ngx_http_guard_put_json(u_char *p, u_char *s, size_t len);
 
-/* at most len * 3 bytes */
+/*
+ * A Prometheus label value (no quotes): \\, \" and \n escaped; at most
+ * len * 3 bytes
+ */
 u_char *ngx_http_guard_put_prom(u_char *p, u_char *s, size_t len);
 
 /* at most len * 6 bytes */
