@@ -91,6 +91,7 @@ struct ngx_http_guard_check_s {
 };
 
 
+static ngx_str_t *ngx_http_guard_check_host(ngx_http_guard_check_t *chk);
 #if (NGX_HTTP_SSL)
 static void ngx_http_guard_check_host_part(ngx_str_t *name);
 #endif
@@ -238,7 +239,7 @@ ngx_http_guard_check_create(ngx_pool_t *pool, ngx_http_guard_peer_t *gp,
 
 #if (NGX_HTTP_SSL)
     chk->tls_name = gscf->ssl_name.len ? gscf->ssl_name
-                    : (gscf->host.len ? gscf->host : gp->peer->server);
+                                       : *ngx_http_guard_check_host(chk);
     ngx_http_guard_check_host_part(&chk->tls_name);
 #endif
 
@@ -261,6 +262,35 @@ ngx_http_guard_check_create(ngx_pool_t *pool, ngx_http_guard_peer_t *gp,
     }
 
     return chk;
+}
+
+
+/*
+ * The default Host and TLS name: the server as written, or "localhost"
+ * for a unix socket, as proxy_pass http://unix:... sends: "unix:/path"
+ * is no host, and nginx answers it with 400.
+ */
+
+static ngx_str_t *
+ngx_http_guard_check_host(ngx_http_guard_check_t *chk)
+{
+    ngx_http_guard_srv_conf_t  *gscf;
+
+    static ngx_str_t            localhost = ngx_string("localhost");
+
+    gscf = chk->gp->up->conf;
+
+    if (gscf->host.len) {
+        return &gscf->host;
+    }
+
+#if (NGX_HAVE_UNIX_DOMAIN)
+    if (chk->addr.sockaddr->sa_family == AF_UNIX) {
+        return &localhost;
+    }
+#endif
+
+    return &chk->gp->peer->server;
 }
 
 
@@ -308,7 +338,7 @@ ngx_http_guard_check_request(ngx_pool_t *pool, ngx_http_guard_check_t *chk)
                                        NGX_HTTP_GUARD_VERSION CRLF;
 
     gscf = chk->gp->up->conf;
-    host = gscf->host.len ? &gscf->host : &chk->gp->peer->server;
+    host = ngx_http_guard_check_host(chk);
 
     has_host = 0;
     kv = gscf->headers ? gscf->headers->elts : NULL;

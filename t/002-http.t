@@ -335,3 +335,36 @@ GET /guard
 qr/"name":"small".*"last_failure":\{"reason":"body mismatch"[^}]*\}.*"name":"large".*"last_failure":null,"[^}]*"health":"up"/
 --- no_error_log
 [error]
+
+
+
+=== TEST 11: a unix-socket server is checked with Host: localhost, as nginx proxies to it
+--- http_config
+    upstream sock {
+        server unix:$TEST_NGINX_SERVER_ROOT/logs/app.sock;
+        guard_check http uri=/health interval=100ms fall=1 rise=1
+                    initial=down;
+    }
+    server {
+        listen unix:$TEST_NGINX_SERVER_ROOT/logs/app.sock;
+        location = /health {
+            if ($host != "localhost") { return 421; }
+            return 200 "ok";
+        }
+    }
+--- config
+    location = /guard { guard_status; }
+--- init
+my $name = "unix:$ENV{TEST_NGINX_SERVER_ROOT}/logs/app.sock";
+my $seen = 'nothing';
+Guard::wait_for(sub {
+    my $s = Guard::server_state(Guard::guard_status(), 'sock', $name)
+        or return 0;
+    $seen = "health $s->{health}, reason " . Guard::reason($s);
+    return $s->{health} eq 'up';
+}, 10) or Test::More::diag("sock: saw $seen");
+--- request
+GET /guard
+--- response_body_like: "name":"sock".*"last_failure":null,[^}]*"health":"up"
+--- no_error_log
+[error]
