@@ -330,7 +330,7 @@ ngx_http_guard_check_request(ngx_pool_t *pool, ngx_http_guard_check_t *chk)
     u_char                     *p;
     size_t                      len;
     ngx_str_t                  *host;
-    ngx_uint_t                  i, has_host;
+    ngx_uint_t                  i, has_host, has_ua;
     ngx_keyval_t               *kv;
     ngx_http_guard_srv_conf_t  *gscf;
 
@@ -340,7 +340,9 @@ ngx_http_guard_check_request(ngx_pool_t *pool, ngx_http_guard_check_t *chk)
     gscf = chk->gp->up->conf;
     host = ngx_http_guard_check_host(chk);
 
+    /* a Host or User-Agent of guard_check_header replaces the default */
     has_host = 0;
+    has_ua = 0;
     kv = gscf->headers ? gscf->headers->elts : NULL;
 
     len = gscf->method.len + 1 + gscf->uri.len + sizeof(" HTTP/1.x" CRLF) - 1
@@ -356,6 +358,13 @@ ngx_http_guard_check_request(ngx_pool_t *pool, ngx_http_guard_check_t *chk)
             && ngx_strncasecmp(kv[i].key.data, (u_char *) "Host", 4) == 0)
         {
             has_host = 1;
+        }
+
+        if (kv[i].key.len == 10
+            && ngx_strncasecmp(kv[i].key.data, (u_char *) "User-Agent", 10)
+               == 0)
+        {
+            has_ua = 1;
         }
     }
 
@@ -373,7 +382,9 @@ ngx_http_guard_check_request(ngx_pool_t *pool, ngx_http_guard_check_t *chk)
         p = ngx_sprintf(p, "Host: %V" CRLF, host);
     }
 
-    p = ngx_cpymem(p, ua, sizeof(ua) - 1);
+    if (!has_ua) {
+        p = ngx_cpymem(p, ua, sizeof(ua) - 1);
+    }
 
     if (gscf->keepalive == 0) {
         p = ngx_cpymem(p, "Connection: close" CRLF,

@@ -368,3 +368,34 @@ GET /guard
 --- response_body_like: "name":"sock".*"last_failure":null,[^}]*"health":"up"
 --- no_error_log
 [error]
+
+
+
+=== TEST 12: a User-Agent of guard_check_header replaces the default one
+--- http_config
+    log_format ua '"$http_user_agent"';
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check http uri=/health interval=100ms fall=1 rise=1
+                    initial=down;
+        guard_check_header user-agent lb-probe;
+    }
+    server {
+        listen 127.0.0.1:$TEST_NGINX_B1;
+        access_log logs/ua.log ua;
+        location = /health {
+            if ($http_user_agent != "lb-probe") { return 403; }
+            return 200 "ok";
+        }
+    }
+--- config
+    location = /ualog { default_type text/plain; alias logs/ua.log; }
+    location = /guard { guard_status; }
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
+--- request
+GET /ualog
+--- response_body_like eval
+qr/\A(?:"lb-probe"\n)+\z/
+--- no_error_log
+[error]
