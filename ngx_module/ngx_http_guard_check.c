@@ -1372,9 +1372,19 @@ ngx_http_guard_check_uring_start(ngx_http_guard_check_t *chk)
 
     gscf = chk->gp->up->conf;
 
+    /*
+     * A unix socket whose listen queue is full refuses a non-blocking
+     * connect at once, as nginx's proxy sees it; the ring's connect
+     * would block until the timeout: such servers stay on epoll.
+     */
+
     if (!ngx_http_guard_uring_active()
         || gscf->type->tls || gscf->type->probe || gscf->keepalive
-        || chk->uring_ops)
+        || chk->uring_ops
+#if (NGX_HAVE_UNIX_DOMAIN)
+        || chk->addr.sockaddr->sa_family == AF_UNIX
+#endif
+       )
     {
         return NGX_DECLINED;
     }
