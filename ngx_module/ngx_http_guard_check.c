@@ -91,6 +91,7 @@ struct ngx_http_guard_check_s {
 };
 
 
+static ngx_str_t *ngx_http_guard_check_host(ngx_http_guard_check_t *chk);
 #if (NGX_HTTP_SSL)
 static void ngx_http_guard_check_host_part(ngx_str_t *name);
 #endif
@@ -238,7 +239,7 @@ ngx_http_guard_check_create(ngx_pool_t *pool, ngx_http_guard_peer_t *gp,
 
 #if (NGX_HTTP_SSL)
     chk->tls_name = gscf->ssl_name.len ? gscf->ssl_name
-                    : (gscf->host.len ? gscf->host : gp->peer->server);
+                                       : *ngx_http_guard_check_host(chk);
     ngx_http_guard_check_host_part(&chk->tls_name);
 #endif
 
@@ -261,6 +262,35 @@ ngx_http_guard_check_create(ngx_pool_t *pool, ngx_http_guard_peer_t *gp,
     }
 
     return chk;
+}
+
+
+/*
+ * The default Host and TLS name: the server as written, or "localhost"
+ * for a unix socket, as proxy_pass http://unix:... sends: "unix:/path"
+ * is no host, and nginx answers it with 400.
+ */
+
+static ngx_str_t *
+ngx_http_guard_check_host(ngx_http_guard_check_t *chk)
+{
+    ngx_http_guard_srv_conf_t  *gscf;
+
+    static ngx_str_t            localhost = ngx_string("localhost");
+
+    gscf = chk->gp->up->conf;
+
+    if (gscf->host.len) {
+        return &gscf->host;
+    }
+
+#if (NGX_HAVE_UNIX_DOMAIN)
+    if (chk->addr.sockaddr->sa_family == AF_UNIX) {
+        return &localhost;
+    }
+#endif
+
+    return &chk->gp->peer->server;
 }
 
 
@@ -300,7 +330,7 @@ ngx_http_guard_check_request(ngx_pool_t *pool, ngx_http_guard_check_t *chk)
     u_char                     *p;
     size_t                      len;
     ngx_str_t                  *host;
-    ngx_uint_t                  i, has_host;
+    ngx_uint_t                  i, has_host, has_ua;
     ngx_keyval_t               *kv;
     ngx_http_guard_srv_conf_t  *gscf;
 
@@ -308,9 +338,11 @@ ngx_http_guard_check_request(ngx_pool_t *pool, ngx_http_guard_check_t *chk)
                                        NGX_HTTP_GUARD_VERSION CRLF;
 
     gscf = chk->gp->up->conf;
-    host = gscf->host.len ? &gscf->host : &chk->gp->peer->server;
+    host = ngx_http_guard_check_host(chk);
 
+    /* a Host or User-Agent of guard_check_header replaces the default */
     has_host = 0;
+    has_ua = 0;
     kv = gscf->headers ? gscf->headers->elts : NULL;
 
     len = gscf->method.len + 1 + gscf->uri.len + sizeof(" HTTP/1.x" CRLF) - 1
@@ -326,6 +358,13 @@ ngx_http_guard_check_request(ngx_pool_t *pool, ngx_http_guard_check_t *chk)
             && ngx_strncasecmp(kv[i].key.data, (u_char *) "Host", 4) == 0)
         {
             has_host = 1;
+        }
+
+        if (kv[i].key.len == 10
+            && ngx_strncasecmp(kv[i].key.data, (u_char *) "User-Agent", 10)
+               == 0)
+        {
+            has_ua = 1;
         }
     }
 
@@ -343,7 +382,9 @@ ngx_http_guard_check_request(ngx_pool_t *pool, ngx_http_guard_check_t *chk)
         p = ngx_sprintf(p, "Host: %V" CRLF, host);
     }
 
-    p = ngx_cpymem(p, ua, sizeof(ua) - 1);
+    if (!has_ua) {
+        p = ngx_cpymem(p, ua, sizeof(ua) - 1);
+    }
 
     if (gscf->keepalive == 0) {
         p = ngx_cpymem(p, "Connection: close" CRLF,
@@ -1331,9 +1372,19 @@ ngx_http_guard_check_uring_start(ngx_http_guard_check_t *chk)
 
     gscf = chk->gp->up->conf;
 
+    /*
+     * A unix socket whose listen queue is full refuses a non-blocking
+     * connect at once, as nginx's proxy sees it; the ring's connect
+     * would block until the timeout: such servers stay on epoll.
+     */
+
     if (!ngx_http_guard_uring_active()
         || gscf->type->tls || gscf->type->probe || gscf->keepalive
-        || chk->uring_ops)
+        || chk->uring_ops
+#if (NGX_HAVE_UNIX_DOMAIN)
+        || chk->addr.sockaddr->sa_family == AF_UNIX
+#endif
+       )
     {
         return NGX_DECLINED;
     }

@@ -335,3 +335,67 @@ GET /guard
 qr/"name":"small".*"last_failure":\{"reason":"body mismatch"[^}]*\}.*"name":"large".*"last_failure":null,"[^}]*"health":"up"/
 --- no_error_log
 [error]
+
+
+
+=== TEST 11: a unix-socket server is checked with Host: localhost, as nginx proxies to it
+--- http_config
+    upstream sock {
+        server unix:$TEST_NGINX_SERVER_ROOT/logs/app.sock;
+        guard_check http uri=/health interval=100ms fall=1 rise=1
+                    initial=down;
+    }
+    server {
+        listen unix:$TEST_NGINX_SERVER_ROOT/logs/app.sock;
+        location = /health {
+            if ($host != "localhost") { return 421; }
+            return 200 "ok";
+        }
+    }
+--- config
+    location = /guard { guard_status; }
+--- init
+my $name = "unix:$ENV{TEST_NGINX_SERVER_ROOT}/logs/app.sock";
+my $seen = 'nothing';
+Guard::wait_for(sub {
+    my $s = Guard::server_state(Guard::guard_status(), 'sock', $name)
+        or return 0;
+    $seen = "health $s->{health}, reason " . Guard::reason($s);
+    return $s->{health} eq 'up';
+}, 10) or Test::More::diag("sock: saw $seen");
+--- request
+GET /guard
+--- response_body_like: "name":"sock".*"last_failure":null,[^}]*"health":"up"
+--- no_error_log
+[error]
+
+
+
+=== TEST 12: a User-Agent of guard_check_header replaces the default one
+--- http_config
+    log_format ua '"$http_user_agent"';
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check http uri=/health interval=100ms fall=1 rise=1
+                    initial=down;
+        guard_check_header user-agent lb-probe;
+    }
+    server {
+        listen 127.0.0.1:$TEST_NGINX_B1;
+        access_log logs/ua.log ua;
+        location = /health {
+            if ($http_user_agent != "lb-probe") { return 403; }
+            return 200 "ok";
+        }
+    }
+--- config
+    location = /ualog { default_type text/plain; alias logs/ua.log; }
+    location = /guard { guard_status; }
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
+--- request
+GET /ualog
+--- response_body_like eval
+qr/\A(?:"lb-probe"\n)+\z/
+--- no_error_log
+[error]

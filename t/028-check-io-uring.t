@@ -276,3 +276,58 @@ qr/invalid value "uring" in "guard_check_io" directive, it must be "epoll" or "i
 --- must_die
 --- error_log eval
 qr/"guard_check_io" directive is duplicate in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 7: a unix socket with a full listen queue fails at once, as over epoll, not at the timeout
+The queue of a unix socket listening with a backlog of 0 holds one
+connection; this test fills it and never accepts.  Over epoll nginx's
+non-blocking connect is refused at once (EAGAIN); the ring's connect
+blocked until the timeout instead, with another reason.
+--- http_config
+    guard_check_io io_uring;
+    upstream full {
+        server unix:$TEST_NGINX_SERVER_ROOT/logs/full.sock;
+        guard_check http interval=300ms timeout=3s fall=1;
+    }
+    upstream fulltcp {
+        server unix:$TEST_NGINX_SERVER_ROOT/logs/full.sock;
+        guard_check tcp interval=300ms timeout=3s fall=1;
+    }
+--- config
+    location = /guard { guard_status; }
+--- init
+use Socket qw(AF_UNIX SOCK_STREAM pack_sockaddr_un);
+use Fcntl qw(F_GETFL F_SETFL O_NONBLOCK);
+my $path = "$ENV{TEST_NGINX_SERVER_ROOT}/logs/full.sock";
+unlink $path;
+socket($::FullL, AF_UNIX, SOCK_STREAM, 0) or die "socket: $!";
+bind($::FullL, pack_sockaddr_un($path)) or die "bind $path: $!";
+listen($::FullL, 0) or die "listen: $!";
+chmod 0777, $path;
+@::FullC = ();
+for (1 .. 2) {
+    socket(my $c, AF_UNIX, SOCK_STREAM, 0) or die "socket: $!";
+    fcntl($c, F_SETFL, fcntl($c, F_GETFL, 0) | O_NONBLOCK);
+    connect($c, pack_sockaddr_un($path));
+    push @::FullC, $c;
+}
+my $want = 'connect failed: Resource temporarily unavailable';
+for my $up (qw(full fulltcp)) {
+    my $seen = 'nothing';
+    Guard::wait_for(sub {
+        my $s = Guard::server_state(Guard::guard_status(), $up, "unix:$path")
+            or return 0;
+        $seen = Guard::reason($s) . " after $s->{last_check_duration_ms} ms";
+        return Guard::reason($s) eq $want;
+    }, 10) or Test::More::fail("$up: \"$want\" within 10s; saw $seen");
+}
+my $st = Guard::guard_status();
+Test::More::is($st && $st->{check_io}, 'io_uring', 'the checks go through io_uring');
+--- request
+GET /guard
+--- response_body_like eval
+qr/"name":"full",.*"reason":"connect failed: Resource temporarily unavailable".*"last_check_duration_ms":(?:\d{1,3}|[12]\d{3}),.*"name":"fulltcp"/s
+--- no_error_log
+[alert]
+[crit]
