@@ -179,6 +179,8 @@ ngx_http_guard_admin(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 #endif
 
     glcf->admin = 1;
+    glcf->admin_file = cf->conf_file->file.name.data;
+    glcf->admin_line = cf->conf_file->line;
     clcf->handler = ngx_http_guard_admin_handler;
 
     return NGX_CONF_OK;

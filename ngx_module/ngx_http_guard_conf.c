@@ -319,6 +319,9 @@ ngx_http_guard_standby(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    gscf->standby_file = cf->conf_file->file.name.data;
+    gscf->standby_line = cf->conf_file->line;
+
     value = cf->args->elts;
 
     for (i = 1; i < cf->args->nelts; i++) {
@@ -500,7 +503,9 @@ ngx_http_guard_init_upstream_conf(ngx_conf_t *cf,
 
     timeout_set = (gscf->timeout != NGX_CONF_UNSET_MSEC);
 
-    if (gscf->compat && ngx_http_guard_compat_init(cf, gscf) != NGX_OK) {
+    if (gscf->compat
+        && ngx_http_guard_compat_init(cf, gscf, uscf) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -696,7 +701,9 @@ ngx_http_guard_check_standby(ngx_conf_t *cf, ngx_http_guard_srv_conf_t *gscf,
             {
                 ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                               "guard_standby names \"%V\" twice in "
-                              "upstream \"%V\"", &name[i], &uscf->host);
+                              "upstream \"%V\" in %s:%ui", &name[i],
+                              &uscf->host, gscf->standby_file,
+                              gscf->standby_line);
                 return NGX_ERROR;
             }
         }
@@ -715,15 +722,17 @@ ngx_http_guard_check_standby(ngx_conf_t *cf, ngx_http_guard_srv_conf_t *gscf,
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                           "guard_standby \"%V\" is not a server of "
                           "upstream \"%V\" (write it as in its \"server\" "
-                          "line)", &name[i], &uscf->host);
+                          "line) in %s:%ui", &name[i], &uscf->host,
+                          gscf->standby_file, gscf->standby_line);
             return NGX_ERROR;
         }
 
         if (server[j].backup) {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                          "guard_standby \"%V\" of upstream \"%V\" is a "
-                          "backup server: a server is either one",
-                          &name[i], &uscf->host);
+                          "guard_standby \"%V\" of upstream \"%V\" in "
+                          "%s:%ui is a backup server: a server is either "
+                          "one", &name[i], &uscf->host,
+                          gscf->standby_file, gscf->standby_line);
             return NGX_ERROR;
         }
     }

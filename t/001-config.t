@@ -993,3 +993,96 @@ qr/\[emerg\] .*invalid header name "" in guard_agent: a header name is needed in
 --- must_die
 --- error_log eval
 qr/guard_check does not support "server \.\.\. resolve" yet \(server "localhost:\d+" in upstream "app" in \S+nginx\.conf:\d+\)/
+
+
+
+=== TEST 83: guard_standby naming no server says guard_standby's file and line
+It named the upstream only: nginx adds no file and line to an error found
+after the configuration is read.
+--- http_config
+    include ../html/standby.conf;
+--- user_files
+>>> standby.conf
+upstream app {
+    server 127.0.0.1:1;
+    guard_check tcp;
+    guard_standby 127.0.0.1:2;
+}
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*guard_standby "127\.0\.0\.1:2" is not a server of upstream "app" \(write it as in its "server" line\) in \S+standby\.conf:4$/m
+
+
+
+=== TEST 84: guard_standby naming a backup says its file and line
+--- http_config
+    include ../html/standby.conf;
+--- user_files
+>>> standby.conf
+upstream app {
+    server 127.0.0.1:1;
+    server 127.0.0.1:2 backup;
+    guard_check tcp;
+
+    guard_standby 127.0.0.1:2;
+}
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*guard_standby "127\.0\.0\.1:2" of upstream "app" in \S+standby\.conf:6 is a backup server/
+
+
+
+=== TEST 85: guard_standby naming a server twice says its file and line
+--- http_config
+    include ../html/standby.conf;
+--- user_files
+>>> standby.conf
+upstream twice {
+    server 127.0.0.1:1;
+    server 127.0.0.1:2;
+    guard_check tcp;
+    guard_standby 127.0.0.1:2 127.0.0.1:2;
+}
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*guard_standby names "127\.0\.0\.1:2" twice in upstream "twice" in \S+standby\.conf:5$/m
+
+
+
+=== TEST 86: check_http_send without check names the upstream, its file and line
+--- http_config
+    include ../html/compat.conf;
+--- user_files
+>>> compat.conf
+
+upstream app {
+    server 127.0.0.1:1;
+    check_http_send "GET / HTTP/1.0\r\n\r\n";
+}
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*need a "check" directive in the same upstream \(upstream "app" in \S+compat\.conf:2\)/
+
+
+
+=== TEST 87: guard_admin without guard_admin_tokens names guard_admin's line
+It named the end of the http block, where nginx merges the locations.
+--- http_config
+    include ../html/admin.conf;
+--- user_files
+>>> admin.conf
+server {
+    listen 127.0.0.1:1;
+    location /guard-admin/ {
+        guard_admin;
+    }
+}
+# more lines after it
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*guard_admin needs guard_admin_tokens: the admin API never runs without principals, in \S+admin\.conf:4$/m
