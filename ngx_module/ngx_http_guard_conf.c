@@ -31,6 +31,7 @@ static ngx_int_t ngx_http_guard_check_standby(ngx_conf_t *cf,
     ngx_http_guard_srv_conf_t *gscf, ngx_http_upstream_srv_conf_t *uscf);
 static ngx_int_t ngx_http_guard_check_floor(ngx_conf_t *cf,
     ngx_http_guard_srv_conf_t *gscf, ngx_http_upstream_srv_conf_t *uscf);
+static const char *ngx_http_guard_http_only(ngx_http_guard_srv_conf_t *gscf);
 #if (NGX_HTTP_SSL)
 static ngx_int_t ngx_http_guard_init_ssl(ngx_conf_t *cf,
     ngx_http_guard_srv_conf_t *gscf);
@@ -495,6 +496,7 @@ ngx_http_guard_init_upstream_conf(ngx_conf_t *cf,
     ngx_http_guard_main_conf_t *gmcf, ngx_http_upstream_srv_conf_t *uscf)
 {
     ngx_uint_t                   i, timeout_set;
+    const char                  *param;
     ngx_http_upstream_server_t  *server;
     ngx_http_guard_srv_conf_t   *gscf;
 
@@ -508,6 +510,9 @@ ngx_http_guard_init_upstream_conf(ngx_conf_t *cf,
     {
         return NGX_ERROR;
     }
+
+    /* before the defaults below fill them in */
+    param = gscf->compat ? NULL : ngx_http_guard_http_only(gscf);
 
     ngx_conf_init_msec_value(gscf->interval, NGX_HTTP_GUARD_DEFAULT_INTERVAL);
     ngx_conf_init_msec_value(gscf->timeout, NGX_HTTP_GUARD_DEFAULT_TIMEOUT);
@@ -582,6 +587,14 @@ ngx_http_guard_init_upstream_conf(ngx_conf_t *cf,
          */
 
         gscf->keepalive = 0;
+    }
+
+    if (param) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "%s is for http and https checks, not %V "
+                      "(guard_check in %s:%ui)", param, &gscf->type->name,
+                      gscf->file, gscf->line);
+        return NGX_ERROR;
     }
 
     if (gscf->match_name.len) {
@@ -673,6 +686,47 @@ ngx_http_guard_init_upstream_conf(ngx_conf_t *cf,
 #endif
 
     return NGX_OK;
+}
+
+
+/*
+ * The parameters that only an HTTP request uses: set on a tcp or
+ * ssl_hello check they would silently do nothing, as match= and
+ * keepalive= would (refused with them).
+ */
+
+static const char *
+ngx_http_guard_http_only(ngx_http_guard_srv_conf_t *gscf)
+{
+    if (gscf->type->http) {
+        return NULL;
+    }
+
+    if (gscf->uri.len) {
+        return "guard_check uri=";
+    }
+
+    if (gscf->method.len) {
+        return "guard_check method=";
+    }
+
+    if (gscf->http_minor != NGX_CONF_UNSET_UINT) {
+        return "guard_check http=";
+    }
+
+    if (gscf->body_limit != NGX_CONF_UNSET_SIZE) {
+        return "guard_check body_limit=";
+    }
+
+    if (gscf->headers) {
+        return "guard_check_header";
+    }
+
+    if (gscf->host.len && !gscf->type->tls) {
+        return "guard_check host=";
+    }
+
+    return NULL;
 }
 
 

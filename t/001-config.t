@@ -1086,3 +1086,53 @@ server {
 --- must_die
 --- error_log eval
 qr/\[emerg\] .*guard_admin needs guard_admin_tokens: the admin API never runs without principals, in \S+admin\.conf:4$/m
+
+
+
+=== TEST 88: uri= on a tcp check is refused, as match= is
+It was accepted and did nothing: the check only connects.
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check tcp uri=/health;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*guard_check uri= is for http and https checks, not tcp \(guard_check in \S+nginx\.conf:\d+\)/
+
+
+
+=== TEST 89: guard_check_header on an ssl_hello check is refused
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check ssl_hello;
+        guard_check_header X-Probe yes;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*guard_check_header is for http and https checks, not ssl_hello \(guard_check in \S+nginx\.conf:\d+\)/
+
+
+
+=== TEST 90: host= on an ssl_hello check (its TLS name) and on an http check start
+--- http_config
+    upstream hello {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check ssl_hello host=ldap.internal;
+    }
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check http host=app.internal uri=/health method=HEAD http=1.1
+                    body_limit=1k;
+        guard_check_header X-Probe yes;
+    }
+--- config
+    location = /guard { guard_status; }
+--- request
+GET /guard
+--- response_body_like: "name":"hello"
+--- no_error_log
+[emerg]
