@@ -1136,3 +1136,4 @@ GET /guard
 --- response_body_like: "name":"hello"
 --- no_error_log
 [emerg]
+
