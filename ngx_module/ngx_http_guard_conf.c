@@ -33,6 +33,7 @@ static ngx_int_t ngx_http_guard_check_floor(ngx_conf_t *cf,
     ngx_http_guard_srv_conf_t *gscf, ngx_http_upstream_srv_conf_t *uscf);
 static const char *ngx_http_guard_http_only(ngx_http_guard_srv_conf_t *gscf);
 #if (NGX_HTTP_SSL)
+static ngx_uint_t ngx_http_guard_ssl_set(ngx_http_guard_srv_conf_t *gscf);
 static ngx_int_t ngx_http_guard_init_ssl(ngx_conf_t *cf,
     ngx_http_guard_srv_conf_t *gscf);
 #endif
@@ -597,6 +598,16 @@ ngx_http_guard_init_upstream_conf(ngx_conf_t *cf,
         return NGX_ERROR;
     }
 
+#if (NGX_HTTP_SSL)
+    if (!gscf->compat && !gscf->type->tls && ngx_http_guard_ssl_set(gscf)) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "guard_check_ssl_* is for https and ssl_hello checks, "
+                      "not %V (guard_check in %s:%ui)", &gscf->type->name,
+                      gscf->file, gscf->line);
+        return NGX_ERROR;
+    }
+#endif
+
     if (gscf->match_name.len) {
 
         if (!gscf->type->http) {
@@ -728,6 +739,24 @@ ngx_http_guard_http_only(ngx_http_guard_srv_conf_t *gscf)
 
     return NULL;
 }
+
+
+#if (NGX_HTTP_SSL)
+
+/* any guard_check_ssl_* directive, before its defaults are filled in */
+
+static ngx_uint_t
+ngx_http_guard_ssl_set(ngx_http_guard_srv_conf_t *gscf)
+{
+    return gscf->ssl_verify != NGX_CONF_UNSET
+           || gscf->ssl_verify_depth != NGX_CONF_UNSET_UINT
+           || gscf->ssl_server_name != NGX_CONF_UNSET
+           || gscf->ssl_name.len || gscf->ssl_trusted_certificate.len
+           || gscf->ssl_certificate.len || gscf->ssl_certificate_key.len
+           || gscf->ssl_protocols || gscf->ssl_ciphers.len;
+}
+
+#endif
 
 
 /* every standby names a primary "server" of this upstream, once */
@@ -891,13 +920,7 @@ ngx_http_guard_check_unguarded(ngx_conf_t *cf,
         name = "guard_panic";
 
 #if (NGX_HTTP_SSL)
-    } else if (gscf->ssl_verify != NGX_CONF_UNSET
-               || gscf->ssl_verify_depth != NGX_CONF_UNSET_UINT
-               || gscf->ssl_server_name != NGX_CONF_UNSET
-               || gscf->ssl_name.len || gscf->ssl_trusted_certificate.len
-               || gscf->ssl_certificate.len || gscf->ssl_certificate_key.len
-               || gscf->ssl_protocols || gscf->ssl_ciphers.len)
-    {
+    } else if (ngx_http_guard_ssl_set(gscf)) {
         name = "guard_check_ssl_*";
 #endif
 

@@ -1137,3 +1137,33 @@ GET /guard
 --- no_error_log
 [emerg]
 
+
+
+
+=== TEST 91: guard_check_ssl_verify on an http check is refused
+The check is plain HTTP: nothing was verified, and nginx -t said nothing.
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check http uri=/health;
+        guard_check_ssl_verify on;
+        guard_check_ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*guard_check_ssl_\* is for https and ssl_hello checks, not http \(guard_check in \S+nginx\.conf:\d+\)/
+
+
+
+=== TEST 92: guard_check_ssl_name on a tcp check is refused
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check tcp;
+        guard_check_ssl_name app.internal;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*guard_check_ssl_\* is for https and ssl_hello checks, not tcp \(guard_check in \S+nginx\.conf:\d+\)/
