@@ -479,6 +479,8 @@ typedef struct {
     ngx_uint_t                       floor;         /* NGX_CONF_UNSET_UINT */
     ngx_msec_t                       slow_start;
     ngx_array_t                     *standby;       /* ngx_str_t */
+    u_char                          *standby_file;  /* guard_standby's */
+    ngx_uint_t                       standby_line;
     ngx_str_t                        agent_header;
     ngx_uint_t                       agent_min;     /* percent of weight */
     ngx_uint_t                       agent_max;     /* percent of weight */
@@ -542,6 +544,8 @@ typedef struct {
     ngx_uint_t                       status_detail; /* per-server series */
     ngx_uint_t                       check_status;  /* check_status format */
     ngx_flag_t                       admin;         /* guard_admin */
+    u_char                          *admin_file;    /* where it was set */
+    ngx_uint_t                       admin_line;
     ngx_http_guard_tokens_t         *tokens;        /* NGX_CONF_UNSET_PTR */
     ngx_http_complex_value_t        *principal;     /* NGX_CONF_UNSET_PTR */
     ngx_flag_t                       plain_http;
@@ -628,7 +632,7 @@ char *ngx_http_guard_compat_shm_size(ngx_conf_t *cf, ngx_command_t *cmd,
 char *ngx_http_guard_compat_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_http_guard_compat_init(ngx_conf_t *cf,
-    ngx_http_guard_srv_conf_t *gscf);
+    ngx_http_guard_srv_conf_t *gscf, ngx_http_upstream_srv_conf_t *uscf);
 
 /* match.c */
 char *ngx_http_guard_match_block(ngx_conf_t *cf, ngx_command_t *cmd,

@@ -176,7 +176,18 @@ ngx_http_guard_admin(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 #endif
 
+    /*
+     * an exact location serves its own path only, so every path under it
+     * would be nginx's 404; a named one has no path
+     */
+
+    if (clcf->exact_match || clcf->named) {
+        return "must be in a prefix location (\"location /guard/\")";
+    }
+
     glcf->admin = 1;
+    glcf->admin_file = cf->conf_file->file.name.data;
+    glcf->admin_line = cf->conf_file->line;
     clcf->handler = ngx_http_guard_admin_handler;
 
     return NGX_CONF_OK;

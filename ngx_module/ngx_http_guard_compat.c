@@ -391,13 +391,16 @@ ngx_http_guard_compat_fastcgi_param(ngx_conf_t *cf, ngx_command_t *cmd,
  */
 
 ngx_int_t
-ngx_http_guard_compat_init(ngx_conf_t *cf, ngx_http_guard_srv_conf_t *gscf)
+ngx_http_guard_compat_init(ngx_conf_t *cf, ngx_http_guard_srv_conf_t *gscf,
+    ngx_http_upstream_srv_conf_t *uscf)
 {
     if (!(gscf->compat & 1)) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "check_http_send, check_http_expect_alive, "
                       "check_keepalive_requests and check_fastcgi_param "
-                      "need a \"check\" directive in the same upstream");
+                      "need a \"check\" directive in the same upstream "
+                      "(upstream \"%V\" in %s:%ui)", &uscf->host,
+                      uscf->file_name, uscf->line);
         return NGX_ERROR;
     }
 

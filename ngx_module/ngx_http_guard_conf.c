@@ -31,7 +31,9 @@ static ngx_int_t ngx_http_guard_check_standby(ngx_conf_t *cf,
     ngx_http_guard_srv_conf_t *gscf, ngx_http_upstream_srv_conf_t *uscf);
 static ngx_int_t ngx_http_guard_check_floor(ngx_conf_t *cf,
     ngx_http_guard_srv_conf_t *gscf, ngx_http_upstream_srv_conf_t *uscf);
+static const char *ngx_http_guard_http_only(ngx_http_guard_srv_conf_t *gscf);
 #if (NGX_HTTP_SSL)
+static ngx_uint_t ngx_http_guard_ssl_set(ngx_http_guard_srv_conf_t *gscf);
 static ngx_int_t ngx_http_guard_init_ssl(ngx_conf_t *cf,
     ngx_http_guard_srv_conf_t *gscf);
 #endif
@@ -319,6 +321,9 @@ ngx_http_guard_standby(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    gscf->standby_file = cf->conf_file->file.name.data;
+    gscf->standby_line = cf->conf_file->line;
+
     value = cf->args->elts;
 
     for (i = 1; i < cf->args->nelts; i++) {
@@ -492,6 +497,7 @@ ngx_http_guard_init_upstream_conf(ngx_conf_t *cf,
     ngx_http_guard_main_conf_t *gmcf, ngx_http_upstream_srv_conf_t *uscf)
 {
     ngx_uint_t                   i, timeout_set;
+    const char                  *param;
     ngx_http_upstream_server_t  *server;
     ngx_http_guard_srv_conf_t   *gscf;
 
@@ -500,9 +506,14 @@ ngx_http_guard_init_upstream_conf(ngx_conf_t *cf,
 
     timeout_set = (gscf->timeout != NGX_CONF_UNSET_MSEC);
 
-    if (gscf->compat && ngx_http_guard_compat_init(cf, gscf) != NGX_OK) {
+    if (gscf->compat
+        && ngx_http_guard_compat_init(cf, gscf, uscf) != NGX_OK)
+    {
         return NGX_ERROR;
     }
+
+    /* before the defaults below fill them in */
+    param = gscf->compat ? NULL : ngx_http_guard_http_only(gscf);
 
     ngx_conf_init_msec_value(gscf->interval, NGX_HTTP_GUARD_DEFAULT_INTERVAL);
     ngx_conf_init_msec_value(gscf->timeout, NGX_HTTP_GUARD_DEFAULT_TIMEOUT);
@@ -578,6 +589,24 @@ ngx_http_guard_init_upstream_conf(ngx_conf_t *cf,
 
         gscf->keepalive = 0;
     }
+
+    if (param) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "%s is for http and https checks, not %V "
+                      "(guard_check in %s:%ui)", param, &gscf->type->name,
+                      gscf->file, gscf->line);
+        return NGX_ERROR;
+    }
+
+#if (NGX_HTTP_SSL)
+    if (!gscf->compat && !gscf->type->tls && ngx_http_guard_ssl_set(gscf)) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "guard_check_ssl_* is for https and ssl_hello checks, "
+                      "not %V (guard_check in %s:%ui)", &gscf->type->name,
+                      gscf->file, gscf->line);
+        return NGX_ERROR;
+    }
+#endif
 
     if (gscf->match_name.len) {
 
@@ -671,6 +700,65 @@ ngx_http_guard_init_upstream_conf(ngx_conf_t *cf,
 }
 
 
+/*
+ * The parameters that only an HTTP request uses: set on a tcp or
+ * ssl_hello check they would silently do nothing, as match= and
+ * keepalive= would (refused with them).
+ */
+
+static const char *
+ngx_http_guard_http_only(ngx_http_guard_srv_conf_t *gscf)
+{
+    if (gscf->type->http) {
+        return NULL;
+    }
+
+    if (gscf->uri.len) {
+        return "guard_check uri=";
+    }
+
+    if (gscf->method.len) {
+        return "guard_check method=";
+    }
+
+    if (gscf->http_minor != NGX_CONF_UNSET_UINT) {
+        return "guard_check http=";
+    }
+
+    if (gscf->body_limit != NGX_CONF_UNSET_SIZE) {
+        return "guard_check body_limit=";
+    }
+
+    if (gscf->headers) {
+        return "guard_check_header";
+    }
+
+    if (gscf->host.len && !gscf->type->tls) {
+        return "guard_check host=";
+    }
+
+    return NULL;
+}
+
+
+#if (NGX_HTTP_SSL)
+
+/* any guard_check_ssl_* directive, before its defaults are filled in */
+
+static ngx_uint_t
+ngx_http_guard_ssl_set(ngx_http_guard_srv_conf_t *gscf)
+{
+    return gscf->ssl_verify != NGX_CONF_UNSET
+           || gscf->ssl_verify_depth != NGX_CONF_UNSET_UINT
+           || gscf->ssl_server_name != NGX_CONF_UNSET
+           || gscf->ssl_name.len || gscf->ssl_trusted_certificate.len
+           || gscf->ssl_certificate.len || gscf->ssl_certificate_key.len
+           || gscf->ssl_protocols || gscf->ssl_ciphers.len;
+}
+
+#endif
+
+
 /* every standby names a primary "server" of this upstream, once */
 
 static ngx_int_t
@@ -696,7 +784,9 @@ ngx_http_guard_check_standby(ngx_conf_t *cf, ngx_http_guard_srv_conf_t *gscf,
             {
                 ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                               "guard_standby names \"%V\" twice in "
-                              "upstream \"%V\"", &name[i], &uscf->host);
+                              "upstream \"%V\" in %s:%ui", &name[i],
+                              &uscf->host, gscf->standby_file,
+                              gscf->standby_line);
                 return NGX_ERROR;
             }
         }
@@ -715,15 +805,17 @@ ngx_http_guard_check_standby(ngx_conf_t *cf, ngx_http_guard_srv_conf_t *gscf,
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                           "guard_standby \"%V\" is not a server of "
                           "upstream \"%V\" (write it as in its \"server\" "
-                          "line)", &name[i], &uscf->host);
+                          "line) in %s:%ui", &name[i], &uscf->host,
+                          gscf->standby_file, gscf->standby_line);
             return NGX_ERROR;
         }
 
         if (server[j].backup) {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                          "guard_standby \"%V\" of upstream \"%V\" is a "
-                          "backup server: a server is either one",
-                          &name[i], &uscf->host);
+                          "guard_standby \"%V\" of upstream \"%V\" in "
+                          "%s:%ui is a backup server: a server is either "
+                          "one", &name[i], &uscf->host,
+                          gscf->standby_file, gscf->standby_line);
             return NGX_ERROR;
         }
     }
@@ -828,13 +920,7 @@ ngx_http_guard_check_unguarded(ngx_conf_t *cf,
         name = "guard_panic";
 
 #if (NGX_HTTP_SSL)
-    } else if (gscf->ssl_verify != NGX_CONF_UNSET
-               || gscf->ssl_verify_depth != NGX_CONF_UNSET_UINT
-               || gscf->ssl_server_name != NGX_CONF_UNSET
-               || gscf->ssl_name.len || gscf->ssl_trusted_certificate.len
-               || gscf->ssl_certificate.len || gscf->ssl_certificate_key.len
-               || gscf->ssl_protocols || gscf->ssl_ciphers.len)
-    {
+    } else if (ngx_http_guard_ssl_set(gscf)) {
         name = "guard_check_ssl_*";
 #endif
 

@@ -470,10 +470,16 @@ ngx_http_guard_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     /* guard_admin is not inherited: it is set where it is served */
 
+    /*
+     * the merge runs at the end of the http block: name guard_admin's own
+     * line, not the one nginx is at
+     */
+
     if (conf->admin == 1 && conf->tokens == NULL) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "guard_admin needs guard_admin_tokens: the admin "
-                           "API never runs without principals");
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "guard_admin needs guard_admin_tokens: the admin "
+                      "API never runs without principals, in %s:%ui",
+                      conf->admin_file, conf->admin_line);
         return NGX_CONF_ERROR;
     }
 

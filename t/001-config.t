@@ -993,3 +993,177 @@ qr/\[emerg\] .*invalid header name "" in guard_agent: a header name is needed in
 --- must_die
 --- error_log eval
 qr/guard_check does not support "server \.\.\. resolve" yet \(server "localhost:\d+" in upstream "app" in \S+nginx\.conf:\d+\)/
+
+
+
+=== TEST 83: guard_standby naming no server says guard_standby's file and line
+It named the upstream only: nginx adds no file and line to an error found
+after the configuration is read.
+--- http_config
+    include ../html/standby.conf;
+--- user_files
+>>> standby.conf
+upstream app {
+    server 127.0.0.1:1;
+    guard_check tcp;
+    guard_standby 127.0.0.1:2;
+}
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*guard_standby "127\.0\.0\.1:2" is not a server of upstream "app" \(write it as in its "server" line\) in \S+standby\.conf:4$/m
+
+
+
+=== TEST 84: guard_standby naming a backup says its file and line
+--- http_config
+    include ../html/standby.conf;
+--- user_files
+>>> standby.conf
+upstream app {
+    server 127.0.0.1:1;
+    server 127.0.0.1:2 backup;
+    guard_check tcp;
+
+    guard_standby 127.0.0.1:2;
+}
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*guard_standby "127\.0\.0\.1:2" of upstream "app" in \S+standby\.conf:6 is a backup server/
+
+
+
+=== TEST 85: guard_standby naming a server twice says its file and line
+--- http_config
+    include ../html/standby.conf;
+--- user_files
+>>> standby.conf
+upstream twice {
+    server 127.0.0.1:1;
+    server 127.0.0.1:2;
+    guard_check tcp;
+    guard_standby 127.0.0.1:2 127.0.0.1:2;
+}
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*guard_standby names "127\.0\.0\.1:2" twice in upstream "twice" in \S+standby\.conf:5$/m
+
+
+
+=== TEST 86: check_http_send without check names the upstream, its file and line
+--- http_config
+    include ../html/compat.conf;
+--- user_files
+>>> compat.conf
+
+upstream app {
+    server 127.0.0.1:1;
+    check_http_send "GET / HTTP/1.0\r\n\r\n";
+}
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*need a "check" directive in the same upstream \(upstream "app" in \S+compat\.conf:2\)/
+
+
+
+=== TEST 87: guard_admin without guard_admin_tokens names guard_admin's line
+It named the end of the http block, where nginx merges the locations.
+--- http_config
+    include ../html/admin.conf;
+--- user_files
+>>> admin.conf
+server {
+    listen 127.0.0.1:1;
+    location /guard-admin/ {
+        guard_admin;
+    }
+}
+# more lines after it
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*guard_admin needs guard_admin_tokens: the admin API never runs without principals, in \S+admin\.conf:4$/m
+
+
+
+=== TEST 88: uri= on a tcp check is refused, as match= is
+It was accepted and did nothing: the check only connects.
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check tcp uri=/health;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*guard_check uri= is for http and https checks, not tcp \(guard_check in \S+nginx\.conf:\d+\)/
+
+
+
+=== TEST 89: guard_check_header on an ssl_hello check is refused
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check ssl_hello;
+        guard_check_header X-Probe yes;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*guard_check_header is for http and https checks, not ssl_hello \(guard_check in \S+nginx\.conf:\d+\)/
+
+
+
+=== TEST 90: host= on an ssl_hello check (its TLS name) and on an http check start
+--- http_config
+    upstream hello {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check ssl_hello host=ldap.internal;
+    }
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check http host=app.internal uri=/health method=HEAD http=1.1
+                    body_limit=1k;
+        guard_check_header X-Probe yes;
+    }
+--- config
+    location = /guard { guard_status; }
+--- request
+GET /guard
+--- response_body_like: "name":"hello"
+--- no_error_log
+[emerg]
+
+
+
+
+=== TEST 91: guard_check_ssl_verify on an http check is refused
+The check is plain HTTP: nothing was verified, and nginx -t said nothing.
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check http uri=/health;
+        guard_check_ssl_verify on;
+        guard_check_ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*guard_check_ssl_\* is for https and ssl_hello checks, not http \(guard_check in \S+nginx\.conf:\d+\)/
+
+
+
+=== TEST 92: guard_check_ssl_name on a tcp check is refused
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B1;
+        guard_check tcp;
+        guard_check_ssl_name app.internal;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*guard_check_ssl_\* is for https and ssl_hello checks, not tcp \(guard_check in \S+nginx\.conf:\d+\)/

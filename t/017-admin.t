@@ -1265,3 +1265,32 @@ GET /guard
 --- response_body_like: "name":"erp_n+"
 --- no_error_log
 [error]
+
+
+
+=== TEST 22: guard_admin in an exact location is refused, as in a regex one
+It served GET / only: every other path of the API was nginx's 404.
+--- http_config eval
+"upstream app { server 127.0.0.1:\$TEST_NGINX_B1; guard_check tcp; }"
+--- config eval
+"    location = /guard-admin {
+        guard_admin;
+        guard_admin_tokens $::Tokens;
+    }"
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"guard_admin" directive must be in a prefix location \("location \/guard\/"\) in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 23: guard_admin in a named location is refused
+--- http_config eval
+"upstream app { server 127.0.0.1:\$TEST_NGINX_B1; guard_check tcp; }"
+--- config eval
+"    location \@admin {
+        guard_admin;
+        guard_admin_tokens $::Tokens;
+    }"
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"guard_admin" directive must be in a prefix location \("location \/guard\/"\) in \S+nginx\.conf:\d+/
