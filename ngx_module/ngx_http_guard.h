@@ -588,6 +588,8 @@ struct ngx_http_guard_upstream_s {
     ngx_uint_t                       floor;
     ngx_atomic_uint_t                applied;       /* sh->gen last applied */
     ngx_msec_t                       next_ramp;     /* leader: next step */
+    uint64_t                         ramp_next;     /* next ramp step of a
+                                                       peer, ms; 0: none */
     ngx_uint_t                       active;        /* leader: in flight */
     ngx_queue_t                      waiting;       /* leader: peer_t.wait */
     ngx_queue_t                      ready;         /* leader: in the turn */
@@ -702,6 +704,8 @@ ngx_uint_t ngx_http_guard_nginx_weight(ngx_http_guard_upstream_t *up,
 u_char *ngx_http_guard_weight_print(u_char *p, ngx_uint_t mw);
 ngx_uint_t ngx_http_guard_effective_weight(ngx_http_guard_peer_t *gp,
     ngx_http_guard_sh_server_t *s, uint64_t now, ngx_uint_t *permille);
+uint64_t ngx_http_guard_ramp_next(ngx_http_guard_peer_t *gp,
+    ngx_http_guard_sh_server_t *s, uint64_t now);
 
 /* an event: one admin command (admin.c builds it, state.c applies it) */
 typedef struct {

@@ -718,8 +718,9 @@ ngx_http_guard_check_done(ngx_http_guard_peer_t *gp, ngx_uint_t ok,
 
 /*
  * Slow start moves in steps: while a server of an upstream ramps, bump
- * the upstream's generation once per step so that every worker re-applies
- * the weights.
+ * the upstream's generation about once per step so that every worker
+ * re-applies the weights.  Each worker also re-applies at the steps its
+ * own clock sees (ramp_next, peer.c): these bumps may miss the last one.
  */
 
 static void

@@ -75,7 +75,10 @@ ngx_http_guard_init_peer(ngx_http_request_t *r,
     gscf = ngx_http_conf_upstream_srv_conf(us, ngx_http_upstream_guard_module);
     up = gscf->rt;
 
-    if (up && up->applied != up->sh->gen) {
+    if (up
+        && (up->applied != up->sh->gen
+            || (up->ramp_next && ngx_http_guard_now_ms() >= up->ramp_next)))
+    {
         ngx_http_guard_apply(up);
     }
 
@@ -467,6 +470,8 @@ ngx_http_guard_apply(ngx_http_guard_upstream_t *up)
 
     panic = up->conf->fail_open && ngx_http_guard_pool_panic(up);
 
+    up->ramp_next = 0;
+
     peers = up->uscf->peer.data;
 
     ngx_http_guard_apply_list(up, peers, 0, up->nprimary, panic);
@@ -492,7 +497,7 @@ ngx_http_guard_apply_list(ngx_http_guard_upstream_t *up,
     ngx_http_upstream_rr_peers_t *list, ngx_uint_t first, ngx_uint_t last,
     ngx_uint_t panic)
 {
-    uint64_t                      now;
+    uint64_t                      now, next;
     ngx_uint_t                    i, down, tries, w, total, live;
     ngx_http_guard_peer_t        *gp;
     ngx_http_upstream_rr_peer_t  *peer;
@@ -512,6 +517,12 @@ ngx_http_guard_apply_list(ngx_http_guard_upstream_t *up,
             /* never 0: total_weight stays the sum over all peers */
             w = ngx_http_guard_nginx_weight(up,
                     ngx_http_guard_effective_weight(gp, gp->sh, now, NULL));
+
+            next = ngx_http_guard_ramp_next(gp, gp->sh, now);
+
+            if (next && (up->ramp_next == 0 || next < up->ramp_next)) {
+                up->ramp_next = next;
+            }
 
             if ((ngx_uint_t) peer->weight != w) {
                 /*

@@ -884,6 +884,46 @@ ngx_http_guard_effective_weight(ngx_http_guard_peer_t *gp,
 
 
 /*
+ * When the slow-start ramp of a server next changes its weight (the last
+ * change sets the full weight), in ms; 0 when it does not ramp.  Each
+ * process re-applies its peers then, whatever its own clock said when the
+ * generation last moved: a step applied a little early is not kept.
+ */
+
+uint64_t
+ngx_http_guard_ramp_next(ngx_http_guard_peer_t *gp,
+    ngx_http_guard_sh_server_t *s, uint64_t now)
+{
+    uint64_t                     elapsed, j, slow;
+    ngx_http_guard_srv_conf_t   *gscf;
+
+    gscf = gp->up->conf;
+    slow = gscf->slow_start;
+
+    if (s == NULL || !gscf->live_weights || slow == 0 || s->ramp_start == 0)
+    {
+        return 0;
+    }
+
+    if (now < s->ramp_start) {
+        return s->ramp_start;
+    }
+
+    elapsed = now - s->ramp_start;
+
+    if (elapsed >= slow) {
+        return 0;
+    }
+
+    /* the first elapsed time of the next step, as effective_weight counts */
+    j = elapsed * (NGX_HTTP_GUARD_RAMP_STEPS - 1) / slow + 1;
+
+    return s->ramp_start + (j * slow + NGX_HTTP_GUARD_RAMP_STEPS - 2)
+                           / (NGX_HTTP_GUARD_RAMP_STEPS - 1);
+}
+
+
+/*
  * Applies what a backend's agent value asks for, under the zone mutex.
  * A weight is bounded by guard_agent min= and max=; a drain obeys the
  * floor and is logged with the principal "agent:<server>".  Returns 1 when

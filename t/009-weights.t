@@ -418,3 +418,46 @@ GET /guard
 --- response_body_like: "weight":1000000,"effective_weight":1000000,
 --- no_error_log
 [error]
+
+
+
+=== TEST 12: slow start ends at the full weight in nginx's peers, not at its last step
+The leader re-applied the weights every tenth of guard_slow_start rounded
+up to its 150 ms tick, but only up to 1.1 times guard_slow_start after the
+recovery: when no tick fell between the end of the ramp and that limit,
+nginx's peers kept the last step (a tenth of the weight with a short ramp,
+nine tenths with 5s) until the next transition, while the report showed
+the full weight.
+--- http_config eval
+"    upstream app {
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        guard_check http uri=/health interval=100ms fall=1 rise=1;
+        guard_slow_start 300ms;
+    }
+" . $::Backends
+--- config
+    location / { proxy_pass http://app; }
+    location = /guard { guard_status; }
+--- user_files
+>>> b1-up
+up
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
+my @b1;
+for my $cycle (1 .. 4) {
+    Guard::health_file('b1-up', 0);
+    Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'down');
+    Guard::health_file('b1-up', 1);
+    Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
+    Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 1, 'effective_weight');
+    my $s = Guard::shares(200, '/');
+    push @b1, $s->{b1} // 0;
+}
+Test::More::ok(!grep({ abs($_ - 100) > 2 } @b1),
+               "after each of 4 ramps b1 takes half of 200 requests: @b1");
+--- request
+GET /guard
+--- response_body_like: "weight":1,"effective_weight":1,
+--- no_error_log
+[error]
