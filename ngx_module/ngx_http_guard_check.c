@@ -422,6 +422,7 @@ static void
 ngx_http_guard_check_connect(ngx_http_guard_check_t *chk)
 {
     ngx_int_t          rc;
+    ngx_err_t          err;
     ngx_connection_t  *c;
 
     ngx_memzero(&chk->pc, sizeof(ngx_peer_connection_t));
@@ -438,13 +439,28 @@ ngx_http_guard_check_connect(ngx_http_guard_check_t *chk)
 
     chk->phase = NGX_HTTP_GUARD_PHASE_CONNECT;
 
+    /* a failure that sets no errno must not show an earlier call's */
+    ngx_set_socket_errno(0);
+
     rc = ngx_event_connect_peer(&chk->pc);
 
     if (rc == NGX_ERROR) {
         /* no socket or no free connection here: not the server's fault */
-        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, ngx_socket_errno,
-                      "upstream guard: cannot check %V, result not counted",
-                      &chk->addr.name);
+        err = ngx_socket_errno;
+
+        if (err == 0 && ngx_cycle->free_connection_n == 0) {
+            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                          "upstream guard: cannot check %V, result not "
+                          "counted: all %ui worker_connections "
+                          "are in use",
+                          &chk->addr.name, ngx_cycle->connection_n);
+
+        } else {
+            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, err,
+                          "upstream guard: cannot check %V, result not "
+                          "counted", &chk->addr.name);
+        }
+
         ngx_http_guard_check_finish(chk, NGX_HTTP_GUARD_CHECK_SKIP, NULL, 0);
         return;
     }

@@ -4,6 +4,7 @@
 # failing the checks in flight with "timeout".
 use lib 't/lib';
 use Guard;
+use IO::Socket::INET;
 use Test::Nginx::Socket 'no_plan';
 
 master_on();
@@ -59,3 +60,47 @@ GET /guard
 --- response_body_like: "health":"up"
 --- no_error_log
 is down: timeout
+
+
+
+=== TEST 2: clients hold every connection: a check that cannot start says why, and counts nothing
+--- http_config
+    upstream app {
+        server 127.0.0.1:$TEST_NGINX_B2;
+        guard_check tcp interval=100ms fall=1;
+    }
+    server {
+        listen 127.0.0.1:$TEST_NGINX_B2;
+        location / { return 200; }
+    }
+--- config
+    location = /guard { guard_status; }
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'up');
+# clients that started a request and never finish it: nginx cannot reuse
+# their connections, so the worker's 64 are all taken.  They come in small
+# batches, so that nginx has read each batch's request line (which makes
+# its connections unreusable) before the next batch fills the rest.
+my @held;
+for my $batch (1 .. 18) {
+    for (1 .. 5) {
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                      PeerPort => $ENV{TEST_NGINX_SERVER_PORT}
+                                                  || $ENV{TEST_NGINX_PORT},
+                                      Timeout => 2) or last;
+        print $s "GET /guard HTTP/1.1\r\n";
+        push @held, $s;
+    }
+    select(undef, undef, undef, 0.05);
+}
+Test::More::cmp_ok(scalar @held, '>', 64, 'clients hold the connections');
+select(undef, undef, undef, 1.5);
+close $_ for @held;
+select(undef, undef, undef, 0.5);
+--- request
+GET /guard
+--- response_body_like: "health":"up","admin":"active","state":"up","in_rotation":true,[^}]*"checks_failed":0,
+--- error_log eval
+qr/\[error\] .*upstream guard: cannot check 127\.0\.0\.1:\d+, result not counted: all 64 worker_connections are in use/
+--- no_error_log eval
+qr/result not counted \(\d+:/
