@@ -397,6 +397,7 @@ ngx_http_guard_check_start(ngx_http_guard_check_t *chk)
 
     if (chk->phase == NGX_HTTP_GUARD_PHASE_PARKED && chk->pc.connection) {
         /* a kept-alive check connection */
+        ngx_reusable_connection(chk->pc.connection, 0);
         chk->pc.connection->read->handler =
                                          ngx_http_guard_check_read_handler;
         chk->pc.connection->write->handler =
@@ -1145,6 +1146,14 @@ ngx_http_guard_check_finish(ngx_http_guard_check_t *chk, ngx_uint_t ok,
 
         if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
             ngx_http_guard_check_close(chk);
+
+        } else {
+            /*
+             * Idle until the next check: nginx may close it when it runs
+             * short of connections, as it does idle client connections,
+             * so that parked checks never starve clients.
+             */
+            ngx_reusable_connection(c, 1);
         }
 
     } else {
@@ -1175,7 +1184,10 @@ ngx_http_guard_check_finish(ngx_http_guard_check_t *chk, ngx_uint_t ok,
 }
 
 
-/* a parked connection: the server closed it or sent unasked bytes */
+/*
+ * A parked connection: the server closed it or sent unasked bytes, or
+ * nginx takes it back for a client (c->close).
+ */
 
 static void
 ngx_http_guard_check_idle_handler(ngx_event_t *ev)
