@@ -438,6 +438,7 @@ ngx_http_guard_check_start(ngx_http_guard_check_t *chk)
 
     if (chk->phase == NGX_HTTP_GUARD_PHASE_PARKED && chk->pc.connection) {
         /* a kept-alive check connection */
+        ngx_reusable_connection(chk->pc.connection, 0);
         chk->pc.connection->read->handler =
                                          ngx_http_guard_check_read_handler;
         chk->pc.connection->write->handler =
@@ -463,6 +464,7 @@ static void
 ngx_http_guard_check_connect(ngx_http_guard_check_t *chk)
 {
     ngx_int_t          rc;
+    ngx_err_t          err;
     ngx_connection_t  *c;
 
     ngx_memzero(&chk->pc, sizeof(ngx_peer_connection_t));
@@ -479,13 +481,28 @@ ngx_http_guard_check_connect(ngx_http_guard_check_t *chk)
 
     chk->phase = NGX_HTTP_GUARD_PHASE_CONNECT;
 
+    /* a failure that sets no errno must not show an earlier call's */
+    ngx_set_socket_errno(0);
+
     rc = ngx_event_connect_peer(&chk->pc);
 
     if (rc == NGX_ERROR) {
         /* no socket or no free connection here: not the server's fault */
-        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, ngx_socket_errno,
-                      "upstream guard: cannot check %V, result not counted",
-                      &chk->addr.name);
+        err = ngx_socket_errno;
+
+        if (err == 0 && ngx_cycle->free_connection_n == 0) {
+            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                          "upstream guard: cannot check %V, result not "
+                          "counted: all %ui worker_connections "
+                          "are in use",
+                          &chk->addr.name, ngx_cycle->connection_n);
+
+        } else {
+            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, err,
+                          "upstream guard: cannot check %V, result not "
+                          "counted", &chk->addr.name);
+        }
+
         ngx_http_guard_check_finish(chk, NGX_HTTP_GUARD_CHECK_SKIP, NULL, 0);
         return;
     }
@@ -1170,6 +1187,14 @@ ngx_http_guard_check_finish(ngx_http_guard_check_t *chk, ngx_uint_t ok,
 
         if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
             ngx_http_guard_check_close(chk);
+
+        } else {
+            /*
+             * Idle until the next check: nginx may close it when it runs
+             * short of connections, as it does idle client connections,
+             * so that parked checks never starve clients.
+             */
+            ngx_reusable_connection(c, 1);
         }
 
     } else {
@@ -1200,7 +1225,10 @@ ngx_http_guard_check_finish(ngx_http_guard_check_t *chk, ngx_uint_t ok,
 }
 
 
-/* a parked connection: the server closed it or sent unasked bytes */
+/*
+ * A parked connection: the server closed it or sent unasked bytes, or
+ * nginx takes it back for a client (c->close).
+ */
 
 static void
 ngx_http_guard_check_idle_handler(ngx_event_t *ev)
