@@ -240,7 +240,8 @@ class Soak:
         self.top = top
         self.so = os.path.join(top, os.environ.get("GUARD_BUILD", "build"),
                                "ngx_http_upstream_guard_module.so")
-        self.run = Run("soak", top, 2450, 2499, keep=a.keep)
+        base = int(os.environ.get("SOAK_PORT", "2450"))
+        self.run = Run("soak", top, base, base + 49, keep=a.keep)
         self.rng = random.Random(a.seed)
         self.counts = {}
         self.admin_codes = {}
