@@ -6,7 +6,8 @@
 # maintenance, freeze and unfreeze, overrides, --instances FILE; a token
 # that cannot go in a header and an --expires the API would refuse are
 # usage errors before any request; an instance that answers garbage, a
-# redirect (never followed) or JSON that is not an object.
+# redirect (never followed) or JSON that is not an object; a rollback
+# keeps the end of the override it puts back.
 use lib 't/lib';
 use Guard;
 use Test::Nginx::Socket 'no_plan';
@@ -631,6 +632,50 @@ Test::More::is(Guard::hostile_log_count($ENV{TEST_NGINX_B9}), 0,
                'the redirect was not followed: the token went nowhere else');
 Guard::stop_hostile($ENV{TEST_NGINX_B8});
 Guard::stop_hostile($ENV{TEST_NGINX_B9});
+--- request
+GET /guard
+--- response_body_like: "admin":"active"
+--- no_error_log
+[error]
+
+
+
+=== TEST 10: a rollback keeps the end of the override it puts back: a weight for 1h, a drain for 2h
+--- http_config eval: $::App . $::Backends
+--- config eval: $::Config
+--- init
+my $port = Guard::_server_port();
+my ($b1, $b2) = map { "127.0.0.1:$ENV{\"TEST_NGINX_B$_\"}" } 1, 2;
+Guard::wait_health('app', $ENV{"TEST_NGINX_B$_"}, 'up') for 1 .. 3;
+my $nobody = "http://127.0.0.1:$ENV{TEST_NGINX_B7}/admin/";    # nothing listens
+my %olga = (GUARDCTL_TOKEN => 'test-token-olga');
+my ($rc, $out) = main::ctl(\%olga, '--instance', $main::One, 'weight', 'app', $b1,
+                           '5', '--expires', '1h');
+Test::More::is($rc, 0, 'a weight for 1h') or Test::More::diag($out);
+($rc, $out) = main::ctl(\%olga, '--instance', $main::One, 'drain', 'app', $b2,
+                        '--expires', '2h');
+Test::More::is($rc, 0, 'a drain for 2h') or Test::More::diag($out);
+($rc, $out) = main::ctl(\%olga, '--instance', $main::One, '--instance', $nobody,
+                        'weight', 'app', $b1, '9');
+Test::More::is($rc, 3, 'a fleet weight, the second unreachable: exit 3') or Test::More::diag($out);
+($rc, $out) = main::ctl(\%olga, '--instance', $main::One, '--instance', $nobody,
+                        'resume', 'app', $b2);
+Test::More::is($rc, 3, 'a fleet resume, the second unreachable: exit 3') or Test::More::diag($out);
+my $now = time * 1000;
+my $s1 = main::server_of($port, $ENV{TEST_NGINX_B1});
+Test::More::is($s1->{admin_weight}, 5, 'the weight is 5 again');
+my $until = ($s1->{weight_override} || {})->{until_ms} // 0;
+Test::More::ok(abs($until - $now - 3600_000) < 120_000,
+               "and ends in about 1h, not never: until_ms $until");
+my $s2 = main::server_of($port, $ENV{TEST_NGINX_B2});
+Test::More::like($s2->{admin}, qr/^drain/, 'the second server is drained again');
+$until = ($s2->{admin_override} || {})->{until_ms} // 0;
+Test::More::ok(abs($until - $now - 7200_000) < 120_000,
+               "and ends in about 2h, not never: until_ms $until");
+($rc, $out) = main::ctl(\%olga, '--instance', $main::One, 'resume', 'app', $b2);
+($rc, $out) = main::ctl(\%olga, '--instance', $main::One, 'weight', 'app', $b1, 'config');
+Test::More::is(main::server_of($port, $ENV{TEST_NGINX_B1})->{admin_weight}, undef,
+               'cleaned up');
 --- request
 GET /guard
 --- response_body_like: "admin":"active"
