@@ -640,7 +640,7 @@ GET /guard
 
 
 
-=== TEST 10: a rollback keeps the end of the override it puts back: a weight for 1h, a drain for 2h
+=== TEST 10: a rollback keeps the end of the override it puts back: a weight for 1h, a drain for 2h (after a resume, after maintenance)
 --- http_config eval: $::App . $::Backends
 --- config eval: $::Config
 --- init
@@ -672,6 +672,15 @@ Test::More::like($s2->{admin}, qr/^drain/, 'the second server is drained again')
 $until = ($s2->{admin_override} || {})->{until_ms} // 0;
 Test::More::ok(abs($until - $now - 7200_000) < 120_000,
                "and ends in about 2h, not never: until_ms $until");
+# maintenance over that drain, rolled back: drained again, until the same end
+($rc, $out) = main::ctl({ GUARDCTL_TOKEN => 'test-token-adam' }, '--instance', $main::One,
+                        '--instance', $nobody, 'maintenance', 'app', $b2);
+Test::More::is($rc, 3, 'a fleet maintenance, the second unreachable: exit 3') or Test::More::diag($out);
+$s2 = main::server_of($port, $ENV{TEST_NGINX_B2});
+Test::More::like($s2->{admin}, qr/^drain/, 'drained again, not in maintenance');
+$until = ($s2->{admin_override} || {})->{until_ms} // 0;
+Test::More::ok(abs($until - $now - 7200_000) < 120_000,
+               "and still ends in about 2h: until_ms $until");
 ($rc, $out) = main::ctl(\%olga, '--instance', $main::One, 'resume', 'app', $b2);
 ($rc, $out) = main::ctl(\%olga, '--instance', $main::One, 'weight', 'app', $b1, 'config');
 Test::More::is(main::server_of($port, $ENV{TEST_NGINX_B1})->{admin_weight}, undef,
