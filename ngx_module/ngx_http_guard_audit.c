@@ -1256,6 +1256,14 @@ ngx_http_guard_audit_mend(ngx_open_file_t *file, ngx_log_t *log)
         goto done;                          /* not a line of ours */
     }
 
+    /* a writer that does not hold this mutex (an old zone's) is not cut */
+
+    if (ngx_fd_info(file->fd, &fi) == NGX_FILE_ERROR
+        || ngx_file_size(&fi) != size)
+    {
+        goto done;
+    }
+
     if (ftruncate(file->fd, from + (p - buf)) == -1) {
         ngx_log_error(NGX_LOG_ALERT, log, ngx_errno,
                       "upstream guard: audit log \"%V\": ftruncate() of a "
