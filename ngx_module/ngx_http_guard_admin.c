@@ -862,6 +862,32 @@ ngx_http_guard_admin_target(ngx_http_request_t *r,
                            ctx->principal->role % 4]);
         }
 
+    } else if (ctx->path == NGX_HTTP_GUARD_PATH_FREEZE
+               && !(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)))
+    {
+        /*
+         * The freeze stops the changes of every upstream: setting or
+         * lifting it is for an admin who may touch them all, not one
+         * limited to some (who could lift an incident's freeze for all).
+         */
+
+        up = gmcf->upstreams.elts;
+
+        for (i = 0; i < gmcf->upstreams.nelts; i++) {
+            if (!ngx_http_guard_auth_may(ctx->principal,
+                                         &up[i].uscf->host))
+            {
+                (void) ngx_http_discard_request_body(r);
+                return ngx_http_guard_admin_error(r, ctx,
+                           NGX_HTTP_FORBIDDEN, "forbidden",
+                           "the freeze holds every upstream: %V may not "
+                           "touch upstream \"%V\"", &ctx->principal->name,
+                           &up[i].uscf->host);
+            }
+        }
+
+        return NGX_OK;
+
     } else if (ctx->path != NGX_HTTP_GUARD_PATH_UPSTREAM
                && ctx->path != NGX_HTTP_GUARD_PATH_SERVER
                && ctx->path != NGX_HTTP_GUARD_PATH_ACTION)

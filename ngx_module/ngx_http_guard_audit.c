@@ -74,6 +74,7 @@ static void ngx_http_guard_audit_inherit(ngx_cycle_t *cycle,
     ngx_http_guard_main_conf_t *gmcf);
 static ngx_int_t ngx_http_guard_audit_tail(ngx_http_guard_main_conf_t *gmcf,
     ngx_log_t *log, uint64_t *seq, u_char *mac, ngx_uint_t *verified);
+static void ngx_http_guard_audit_mend(ngx_open_file_t *file, ngx_log_t *log);
 
 
 /* ---------------------------------------------------------------------- */
@@ -1159,6 +1160,9 @@ ngx_http_guard_audit_reload(ngx_cycle_t *cycle,
 
     ngx_shmtx_lock(&shpool->mutex);
 
+    /* under the mutex: no line is half written */
+    ngx_http_guard_audit_mend(gmcf->audit_file, cycle->log);
+
     generation = sh->generation;
     rec.detail.len = ngx_slprintf(detail, detail + sizeof(detail),
                                   "generation %ui", generation)
@@ -1173,6 +1177,110 @@ ngx_http_guard_audit_reload(ngx_cycle_t *cycle,
                       "upstream guard: the reload to generation %ui is not "
                       "in the audit log \"%V\"", generation,
                       &gmcf->audit_file->name);
+    }
+}
+
+
+/*
+ * A file that ends in a torn line (a write cut short by a crash, the
+ * bytes of a line but not its "\n") has it cut off, as a short write of a
+ * running worker is: the next line would be appended to it, and the two
+ * would be one line that is neither.  Only a tail that begins as a line
+ * of ours does (a prefix of '{"seq":'); the caller holds the zone mutex.
+ */
+
+static void
+ngx_http_guard_audit_mend(ngx_open_file_t *file, ngx_log_t *log)
+{
+    u_char           *buf, *p, *last;
+    off_t             size, from;
+    size_t            len;
+    ssize_t           n;
+    ngx_file_t        rf;
+    ngx_file_info_t   fi, rfi;
+
+    if (file->fd == NGX_INVALID_FILE
+        || ngx_fd_info(file->fd, &fi) == NGX_FILE_ERROR
+        || !ngx_is_file(&fi))
+    {
+        return;
+    }
+
+    size = ngx_file_size(&fi);
+    if (size == 0) {
+        return;
+    }
+
+    from = (size > NGX_HTTP_GUARD_AUDIT_TAIL)
+           ? size - NGX_HTTP_GUARD_AUDIT_TAIL : 0;
+
+    /* the file is open for appending only: it is read by its name */
+
+    ngx_memzero(&rf, sizeof(ngx_file_t));
+    rf.name = file->name;
+    rf.log = log;
+
+    rf.fd = ngx_open_file(file->name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN,
+                          0);
+    if (rf.fd == NGX_INVALID_FILE) {
+        return;
+    }
+
+    buf = ngx_alloc((size_t) (size - from), log);
+    n = -1;
+
+    if (buf
+        && ngx_fd_info(rf.fd, &rfi) != NGX_FILE_ERROR
+        && rfi.st_ino == fi.st_ino && rfi.st_dev == fi.st_dev)
+    {
+        n = ngx_read_file(&rf, buf, (size_t) (size - from), from);
+    }
+
+    (void) ngx_close_file(rf.fd);
+
+    if (n != size - from || buf[n - 1] == LF) {
+        goto done;
+    }
+
+    last = buf + n;
+
+    for (p = last; p > buf && p[-1] != LF; p--) { /* void */ }
+
+    if (p == buf && from != 0) {
+        goto done;                          /* a torn line of over 64k */
+    }
+
+    len = ngx_min((size_t) (last - p), sizeof("{\"seq\":") - 1);
+
+    if (ngx_strncmp(p, "{\"seq\":", len) != 0) {
+        goto done;                          /* not a line of ours */
+    }
+
+    /* a writer that does not hold this mutex (an old zone's) is not cut */
+
+    if (ngx_fd_info(file->fd, &fi) == NGX_FILE_ERROR
+        || ngx_file_size(&fi) != size)
+    {
+        goto done;
+    }
+
+    if (ftruncate(file->fd, from + (p - buf)) == -1) {
+        ngx_log_error(NGX_LOG_ALERT, log, ngx_errno,
+                      "upstream guard: audit log \"%V\": ftruncate() of a "
+                      "torn last line failed", &file->name);
+        goto done;
+    }
+
+    ngx_log_error(NGX_LOG_WARN, log, 0,
+                  "upstream guard: audit log \"%V\" ended in a torn line "
+                  "(%z bytes without a newline, a write cut short): cut "
+                  "off, so that the next line is whole", &file->name,
+                  last - p);
+
+done:
+
+    if (buf) {
+        ngx_free(buf);
     }
 }
 

@@ -7,8 +7,9 @@
 # reads them before "--- init" could run.  Tokens are obviously fake.
 #
 # Then authentication at run time, through the admin API: the challenge,
-# wrong and right tokens, roles and upstream patterns, a principal named
-# by a variable, the failure limit per client address, and plain HTTP.
+# wrong and right tokens, roles and upstream patterns (the freeze only
+# for an admin of every upstream), a principal named by a variable, the
+# failure limit per client address, and plain HTTP.
 # The client is always on loopback, where a bearer token over plain HTTP
 # is allowed; remote addresses are made with the realip module
 # (X-Real-IP from 127.0.0.1), which is what the module sees as the
@@ -1000,5 +1001,37 @@ Authorization: Bearer test-token-alice
 --- response_body_like: "principal":"alice"
 --- error_log eval
 qr/\[warn\] .*upstream guard: admin API: the table of 64 client addresses is full; addresses without a place in it are limited together for \d+ s after 10 failed authentications/
+--- no_error_log
+[error]
+
+
+
+=== TEST 51: the freeze holds every upstream: an admin limited to some may neither set nor lift it
+--- tokens eval
+$::Tokens . "erin  admin  erp_*  {sha256:test-token-erin}\n"
+--- http_config eval: $::Http
+--- config eval: $::Config
+--- init
+main::expect('erin freezes', '403 forbidden', 'PUT', '/admin/freeze',
+             'test-token-erin', '{"reason":"not hers"}');
+my ($j) = main::expect('erin reads the freeze', '200 ok', 'GET', '/admin/freeze',
+                       'test-token-erin');
+Test::More::ok($j && !$j->{frozen}, 'not frozen');
+main::expect('adam freezes', '200 ok', 'PUT', '/admin/freeze',
+             'test-token-adam', '{"reason":"incident"}');
+($j) = main::expect('erin lifts it', '403 forbidden', 'DELETE', '/admin/freeze',
+                    'test-token-erin');
+Test::More::like($j->{error} // '', qr/^the freeze holds every upstream: erin may not touch upstream "app"$/,
+                 'it says why');
+($j) = main::expect('still frozen', '200 ok', 'GET', '/admin/freeze',
+                    'test-token-adam');
+Test::More::ok($j && $j->{frozen}, 'frozen, by adam');
+main::expect('adam lifts it', '200 ok', 'DELETE', '/admin/freeze',
+             'test-token-adam');
+--- request
+GET /admin/freeze
+--- more_headers
+Authorization: Bearer test-token-vera
+--- response_body_like: "frozen":false
 --- no_error_log
 [error]

@@ -5,7 +5,9 @@
 # timing out with a slow request in flight (exit 4, the drain stays);
 # maintenance, freeze and unfreeze, overrides, --instances FILE; a token
 # that cannot go in a header and an --expires the API would refuse are
-# usage errors before any request.
+# usage errors before any request; an instance that answers garbage, a
+# redirect (never followed) or JSON that is not an object; a rollback
+# keeps the end of the override it puts back.
 use lib 't/lib';
 use Guard;
 use Test::Nginx::Socket 'no_plan';
@@ -586,6 +588,103 @@ for my $d ('90', '090', '90s', '10m', '1h', '2d', '1w', '4w', '1h30m', '1h 30m',
 }
 Test::More::is(main::server_of(Guard::_server_port(), $ENV{TEST_NGINX_B1})->{admin},
                'active', 'nothing changed');
+--- request
+GET /guard
+--- response_body_like: "admin":"active"
+--- no_error_log
+[error]
+
+
+
+=== TEST 9: an instance that answers garbage, a redirect or JSON that is not an object: no traceback, never followed, rolled back
+--- http_config eval: $::App . $::Backends
+--- config eval
+$::Config . <<"_EOC_";
+    location /moved/ { return 302 http://127.0.0.1:$ENV{TEST_NGINX_B9}/admin/; }
+    location /list/ { default_type application/json; return 200 '[1,2]'; }
+_EOC_
+--- init
+my $b1 = "127.0.0.1:$ENV{TEST_NGINX_B1}";
+my $port = Guard::_server_port();
+Guard::wait_health('app', $ENV{"TEST_NGINX_B$_"}, 'up') for 1 .. 3;
+my %olga = (GUARDCTL_TOKEN => 'test-token-olga');
+Guard::start_hostile('garbage', $ENV{TEST_NGINX_B8}, lifetime => 60);
+Guard::start_hostile('ok', $ENV{TEST_NGINX_B9}, lifetime => 60, log => 1);
+for my $t (["http://127.0.0.1:$ENV{TEST_NGINX_B8}/admin/", 3,
+            qr/unreachable: not a whole HTTP answer \(BadStatusLine\)/, 'garbage'],
+           ["http://127.0.0.1:$port/moved/", 3,
+            qr{redirected \(HTTP 302\) to http://127\.0\.0\.1:$ENV{TEST_NGINX_B9}/admin/: not followed},
+            'a redirect'],
+           ["http://127.0.0.1:$port/list/", 1,
+            qr/not a JSON object \(HTTP 200\): \[1,2\]/, 'a JSON array']) {
+    my ($bad, $exit, $said, $what) = @$t;
+    my ($rc, $out) = main::ctl(\%olga, '--instance', $main::One,
+                               '--instance', $bad, 'drain', 'app', $b1);
+    Test::More::is($rc, $exit, "$what: exit $exit") or Test::More::diag($out);
+    Test::More::unlike($out, qr/Traceback|Error:/, "$what: no traceback");
+    Test::More::like($out, qr{^\Q$bad\E: $said}m, "$what: said");
+    Test::More::like($out, qr{^rollback \Q$main::One\E: resume app/\Q$b1\E: }m,
+                     "$what: the first instance rolled back");
+    Test::More::is(main::server_of($port, $ENV{TEST_NGINX_B1})->{admin},
+                   'active', "$what: the first instance is active again");
+}
+Test::More::is(Guard::hostile_log_count($ENV{TEST_NGINX_B9}), 0,
+               'the redirect was not followed: the token went nowhere else');
+Guard::stop_hostile($ENV{TEST_NGINX_B8});
+Guard::stop_hostile($ENV{TEST_NGINX_B9});
+--- request
+GET /guard
+--- response_body_like: "admin":"active"
+--- no_error_log
+[error]
+
+
+
+=== TEST 10: a rollback keeps the end of the override it puts back: a weight for 1h, a drain for 2h (after a resume, after maintenance)
+--- http_config eval: $::App . $::Backends
+--- config eval: $::Config
+--- init
+my $port = Guard::_server_port();
+my ($b1, $b2) = map { "127.0.0.1:$ENV{\"TEST_NGINX_B$_\"}" } 1, 2;
+Guard::wait_health('app', $ENV{"TEST_NGINX_B$_"}, 'up') for 1 .. 3;
+my $nobody = "http://127.0.0.1:$ENV{TEST_NGINX_B7}/admin/";    # nothing listens
+my %olga = (GUARDCTL_TOKEN => 'test-token-olga');
+my ($rc, $out) = main::ctl(\%olga, '--instance', $main::One, 'weight', 'app', $b1,
+                           '5', '--expires', '1h');
+Test::More::is($rc, 0, 'a weight for 1h') or Test::More::diag($out);
+($rc, $out) = main::ctl(\%olga, '--instance', $main::One, 'drain', 'app', $b2,
+                        '--expires', '2h');
+Test::More::is($rc, 0, 'a drain for 2h') or Test::More::diag($out);
+($rc, $out) = main::ctl(\%olga, '--instance', $main::One, '--instance', $nobody,
+                        'weight', 'app', $b1, '9');
+Test::More::is($rc, 3, 'a fleet weight, the second unreachable: exit 3') or Test::More::diag($out);
+($rc, $out) = main::ctl(\%olga, '--instance', $main::One, '--instance', $nobody,
+                        'resume', 'app', $b2);
+Test::More::is($rc, 3, 'a fleet resume, the second unreachable: exit 3') or Test::More::diag($out);
+my $now = time * 1000;
+my $s1 = main::server_of($port, $ENV{TEST_NGINX_B1});
+Test::More::is($s1->{admin_weight}, 5, 'the weight is 5 again');
+my $until = ($s1->{weight_override} || {})->{until_ms} // 0;
+Test::More::ok(abs($until - $now - 3600_000) < 120_000,
+               "and ends in about 1h, not never: until_ms $until");
+my $s2 = main::server_of($port, $ENV{TEST_NGINX_B2});
+Test::More::like($s2->{admin}, qr/^drain/, 'the second server is drained again');
+$until = ($s2->{admin_override} || {})->{until_ms} // 0;
+Test::More::ok(abs($until - $now - 7200_000) < 120_000,
+               "and ends in about 2h, not never: until_ms $until");
+# maintenance over that drain, rolled back: drained again, until the same end
+($rc, $out) = main::ctl({ GUARDCTL_TOKEN => 'test-token-adam' }, '--instance', $main::One,
+                        '--instance', $nobody, 'maintenance', 'app', $b2);
+Test::More::is($rc, 3, 'a fleet maintenance, the second unreachable: exit 3') or Test::More::diag($out);
+$s2 = main::server_of($port, $ENV{TEST_NGINX_B2});
+Test::More::like($s2->{admin}, qr/^drain/, 'drained again, not in maintenance');
+$until = ($s2->{admin_override} || {})->{until_ms} // 0;
+Test::More::ok(abs($until - $now - 7200_000) < 120_000,
+               "and still ends in about 2h: until_ms $until");
+($rc, $out) = main::ctl(\%olga, '--instance', $main::One, 'resume', 'app', $b2);
+($rc, $out) = main::ctl(\%olga, '--instance', $main::One, 'weight', 'app', $b1, 'config');
+Test::More::is(main::server_of($port, $ENV{TEST_NGINX_B1})->{admin_weight}, undef,
+               'cleaned up');
 --- request
 GET /guard
 --- response_body_like: "admin":"active"

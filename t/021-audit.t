@@ -7,7 +7,8 @@
 # --from anchors the chain), an empty log, a set rotated with "nginx -s
 # reopen" and its older file removed (--from); the chain going on from
 # the file's last line after a restart; a full disk (/dev/full): one
-# alert, the line not written; and the copy sent to syslog.
+# alert, the line not written; the copy sent to syslog; a torn last line
+# cut off at a start and a reload.
 use lib 't/lib';
 use Guard;
 use Test::Nginx::Socket 'no_plan';
@@ -407,6 +408,36 @@ while (time < $end) {
 chomp(my $last = $l[-1]);
 Test::More::like($got, qr/^<\d+>\w{3} [ \d]\d \d\d:\d\d:\d\d \S+ guard_audit: \Q$last\E$/m,
                  'the last line, as written, with a syslog header');
+--- request
+GET /guard
+--- error_code: 200
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 13: a torn last line (a write cut short by a crash) is cut off at a start and at a reload: the next line is whole, the chain verifies
+--- http_config eval
+# before nginx starts: the log ends in the first bytes of a line, no "\n"
+::write_file("$::Dir/crash.log", '{"seq":1,"time":"2026-12-', 0600);
+$::Http . "guard_audit_log $::Dir/crash.log; guard_audit_key $::Key;"
+--- config eval: $::Config
+--- init
+my $log = "$::Dir/crash.log";
+my ($rc, $out) = ::verify($log, '--key', $::Key);
+Test::More::like("$rc $out", qr/^0 OK: 1 lines, last seq 1/, "after the start: $out");
+open my $fh, '>>', $log or die "$log: $!\n";
+print $fh '{"seq":2,"time":"2026-12-07T01:02:03.456Z","ms":17966';
+close $fh;
+Guard::reload();
+($rc, $out) = ::verify($log, '--key', $::Key);
+Test::More::like("$rc $out", qr/^0 OK: 2 lines, last seq 2/, "after a reload: $out");
+my @l = ::lines($log);
+Test::More::is(scalar(grep { !/\n\z/ || !/^\{"seq":\d+,.*"mac":"[0-9a-f]{64}"\}$/ } @l),
+               0, 'every line whole');
+Test::More::is(::count(qr/\[warn\] .*upstream guard: audit log "\S+crash\.log" ended in a torn line \((25|53) bytes without a newline, a write cut short\): cut off, so that the next line is whole/),
+               2, 'said at the start and at the reload');
 --- request
 GET /guard
 --- error_code: 200
