@@ -1322,6 +1322,25 @@ ngx_http_guard_state_admin(ngx_http_guard_peer_t *gp,
     } else if (rc == NGX_BUSY) {
         /* the two-person rule: a request for a second principal */
 
+        if (up->uscf->host.len >= NGX_HTTP_GUARD_NAME_LEN
+            || s->server.len >= NGX_HTTP_GUARD_NAME_LEN)
+        {
+            /*
+             * The request names its target by upstream and server: a
+             * name cut to fit would have the approval find another one.
+             */
+            res->status = NGX_HTTP_CONFLICT;
+            res->code = "name_too_long";
+            ngx_http_guard_msg(res, "a request for a second principal "
+                               "names an upstream and a server of at most "
+                               "%d bytes: %s of server %V of upstream "
+                               "\"%V\" cannot wait for approval",
+                               NGX_HTTP_GUARD_NAME_LEN - 1,
+                               ngx_http_guard_op_names[cmd->op], &s->server,
+                               &up->uscf->host);
+            goto refused;
+        }
+
         res->status = NGX_HTTP_ACCEPTED;
 
         if (cmd->dry_run) {

@@ -500,3 +500,40 @@ GET /guard
 qr/upstream guard: zone resized from \d+ to 2097152, state kept/
 --- no_error_log
 [error]
+
+
+
+=== TEST 13: an upstream name too long for a request's record: never applied to another upstream
+--- http_config eval
+my $long = ('u' x 127) . '_canary';
+my $short = 'u' x 127;
+my $up = ($::Http =~ s/guard_admin_two_person[^;]*;//r);
+"    guard_admin_two_person expire=60s;
+" . ($up =~ s/upstream app/upstream $long/r) . ($up =~ s/upstream app/upstream $short/r)
+  . "    upstream app { server 127.0.0.1:$ENV{TEST_NGINX_B1}; }
+" . $::Backends
+--- config eval: $::Config
+--- init
+my $long = ('u' x 127) . '_canary';
+my $short = 'u' x 127;
+for my $u ($long, $short) {
+    Guard::wait_health($u, $ENV{"TEST_NGINX_B$_"}, 'up') for 1 .. 4;
+}
+my $d = sub { "/admin/upstreams/$_[0]/servers/" . main::srv($_[1]) . '/drain' };
+Guard::expect('b1 of the long one out: allowed', '200 ok', 'POST', $d->($long, 1),
+              'test-token-olga', '{}');
+my ($j) = Guard::expect('b2 of the long one would break its floor: refused, named',
+                        '409 name_too_long', 'POST', $d->($long, 2),
+                        'test-token-olga', '{}');
+Test::More::like($j->{error} // '', qr/at most 127 bytes/, 'says the limit');
+my $st = Guard::guard_status();
+Test::More::is(Guard::server_state($st, $short, main::srv(2))->{admin}, 'active',
+               'the other upstream untouched');
+Test::More::is(Guard::server_state($st, $long, main::srv(2))->{admin}, 'active',
+               'nothing applied');
+Test::More::is(scalar @{ $st->{pending_requests} || [] }, 0, 'no request recorded');
+--- request
+GET /guard
+--- response_body_like: "pending_requests":\[\]
+--- no_error_log
+[error]
