@@ -1290,8 +1290,6 @@ static ngx_int_t
 ngx_http_guard_status_header(ngx_http_request_t *r, ngx_uint_t status,
     u_char *type, off_t length)
 {
-    ngx_table_elt_t  *cc;
-
     r->headers_out.status = status;
     r->headers_out.content_length_n = length;
     r->headers_out.content_type.len = ngx_strlen(type);
@@ -1299,17 +1297,12 @@ ngx_http_guard_status_header(ngx_http_request_t *r, ngx_uint_t status,
     r->headers_out.content_type_len = r->headers_out.content_type.len;
     r->headers_out.content_type_lowcase = NULL;
 
-    cc = ngx_list_push(&r->headers_out.headers);
-    if (cc == NULL) {
+    if (ngx_http_guard_status_add_header(r, "Cache-Control",
+                                         (u_char *) "no-store", 8)
+        != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    cc->hash = 1;
-#if (nginx_version >= 1023000)
-    cc->next = NULL;
-#endif
-    ngx_str_set(&cc->key, "Cache-Control");
-    ngx_str_set(&cc->value, "no-store");
 
     return ngx_http_send_header(r);
 }
