@@ -161,6 +161,10 @@ static void ngx_http_guard_sf_error(ngx_http_guard_sf_t *sf,
     const char *fmt, ...);
 static void ngx_http_guard_sf_apply(ngx_cycle_t *cycle,
     ngx_http_guard_main_conf_t *gmcf, ngx_http_guard_sf_t *sf);
+static void ngx_http_guard_sf_requests(ngx_cycle_t *cycle,
+    ngx_http_guard_main_conf_t *gmcf, ngx_http_guard_sf_t *sf);
+static ngx_int_t ngx_http_guard_sf_name(u_char *stored, size_t len,
+    ngx_str_t *name);
 static ngx_uint_t ngx_http_guard_sf_worth(ngx_http_guard_peer_t *gp,
     ngx_http_guard_sh_server_t *s);
 static void ngx_http_guard_sf_copy(ngx_http_guard_peer_t *gp,
@@ -1305,6 +1309,7 @@ ngx_http_guard_sf_apply(ngx_cycle_t *cycle, ngx_http_guard_main_conf_t *gmcf,
     }
 
     if (sf->has_chain || sf->nrequests) {
+        ngx_http_guard_sf_requests(cycle, gmcf, sf);
         ngx_http_guard_state_restore_requests(gmcf, sf->requests,
                                               sf->nrequests,
                                               sf->chain.audit_seq,
@@ -1336,6 +1341,148 @@ ngx_http_guard_sf_apply(ngx_cycle_t *cycle, ngx_http_guard_main_conf_t *gmcf,
                   &gmcf->state_file, restored, restored == 1 ? "" : "s",
                   sf->nrecords - restored, &rec->server, &rec->upstream,
                   frozen, by);
+}
+
+
+/*
+ * An approval finds the upstream and the server of a request by their
+ * whole names.  Versions before 0.3.0 recorded a longer name cut to 127
+ * bytes: restored, such a request would be approved against an upstream
+ * whose whole name is that cut name, or against none.  A pending request
+ * whose names match no upstream or server whole is dropped, and so is one
+ * whose 127-byte name begins a longer name configured now, as it cannot
+ * be told from a cut one; each with a warning.  The requester asks again:
+ * a name too long for a request is then refused (409 name_too_long).
+ */
+
+static void
+ngx_http_guard_sf_requests(ngx_cycle_t *cycle,
+    ngx_http_guard_main_conf_t *gmcf, ngx_http_guard_sf_t *sf)
+{
+    size_t                        len;
+    ngx_int_t                     rc;
+    ngx_str_t                    *cut;
+    ngx_uint_t                    i, j, found;
+    ngx_http_upstream_rr_peer_t  *peer;
+    ngx_http_guard_upstream_t    *up, *target;
+    ngx_http_guard_sh_request_t  *req;
+
+    up = gmcf->upstreams.elts;
+
+    for (i = 0; i < sf->nrequests; i++) {
+        req = &sf->requests[i];
+
+        if (req->id == 0 || req->state != NGX_HTTP_GUARD_REQ_PENDING) {
+            continue;
+        }
+
+        target = NULL;
+        cut = NULL;
+        len = ngx_strlen(req->upstream);
+
+        for (j = 0; j < gmcf->upstreams.nelts; j++) {
+            rc = ngx_http_guard_sf_name(req->upstream, len,
+                                        &up[j].uscf->host);
+            if (rc == NGX_OK) {
+                target = &up[j];
+
+            } else if (rc == NGX_BUSY) {
+                cut = &up[j].uscf->host;
+            }
+        }
+
+        if (cut) {
+            ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                          "upstream guard: state file \"%V\": request %ui "
+                          "dropped: its upstream \"%s\" has the %d bytes "
+                          "to which versions before 0.3.0 cut a longer "
+                          "name, and may be upstream \"%V\"",
+                          &gmcf->state_file, req->id, req->upstream,
+                          NGX_HTTP_GUARD_NAME_LEN - 1, cut);
+            goto drop;
+        }
+
+        if (target == NULL) {
+            ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                          "upstream guard: state file \"%V\": request %ui "
+                          "dropped: no upstream \"%s\" is configured",
+                          &gmcf->state_file, req->id, req->upstream);
+            goto drop;
+        }
+
+        /* the server as written in nginx.conf, or its address */
+
+        found = 0;
+        len = ngx_strlen(req->server);
+
+        for (j = 0; j < target->npeers; j++) {
+            peer = target->peers[j].peer;
+
+            rc = ngx_http_guard_sf_name(req->server, len, &peer->server);
+
+            if (rc == NGX_BUSY) {
+                cut = &peer->server;
+
+            } else if (rc == NGX_OK
+                       || ngx_http_guard_sf_name(req->server, len,
+                                                 &peer->name)
+                          == NGX_OK)
+            {
+                found = 1;
+            }
+        }
+
+        if (cut) {
+            ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                          "upstream guard: state file \"%V\": request %ui "
+                          "dropped: its server \"%s\" has the %d bytes to "
+                          "which versions before 0.3.0 cut a longer name, "
+                          "and may be server %V of upstream \"%V\"",
+                          &gmcf->state_file, req->id, req->server,
+                          NGX_HTTP_GUARD_NAME_LEN - 1, cut,
+                          &target->uscf->host);
+            goto drop;
+        }
+
+        if (!found) {
+            ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                          "upstream guard: state file \"%V\": request %ui "
+                          "dropped: no server %s in upstream \"%V\"",
+                          &gmcf->state_file, req->id, req->server,
+                          &target->uscf->host);
+            goto drop;
+        }
+
+        continue;
+
+    drop:
+
+        /* its id is not given again */
+
+        sf->chain.next_request = ngx_max(sf->chain.next_request, req->id);
+        req->id = 0;
+    }
+}
+
+
+/*
+ * A name of a request line (len bytes) against a name configured now:
+ * the same whole (NGX_OK), perhaps the configured one cut to the 127
+ * bytes a request kept before 0.3.0 (NGX_BUSY), or another (NGX_DECLINED).
+ */
+
+static ngx_int_t
+ngx_http_guard_sf_name(u_char *stored, size_t len, ngx_str_t *name)
+{
+    if (name->len < len || (len && ngx_memcmp(name->data, stored, len))) {
+        return NGX_DECLINED;
+    }
+
+    if (name->len == len) {
+        return NGX_OK;
+    }
+
+    return (len == NGX_HTTP_GUARD_NAME_LEN - 1) ? NGX_BUSY : NGX_DECLINED;
 }
 
 

@@ -1254,3 +1254,73 @@ GET /guard
 qr/\[error\] .*upstream guard: state file "\Q$main::More\E\/big\.state" ignored: line 2: invalid admin since "18446744073709551615"$/m
 --- no_error_log eval
 [$main::UNEXPECTED, qr/restored/]
+
+
+
+=== TEST 37: restored requests apply only to the upstream and server named whole; a 127-byte name that may have been cut is dropped
+Before 0.3.0 a request recorded an upstream name of more than 127 bytes
+cut to 127; restored from such a file, request 61 (asked for the long
+upstream) was approved against the upstream whose whole name is the cut
+one.  Requests naming nothing configured are dropped too; a genuine
+127-byte name keeps working, and dropped ids are not given again.
+--- http_config eval
+local $main::StateFile = "$main::More/cut.state";
+local $main::Extra = 'guard_floor 2;';
+my $short = 'u' x 127;
+"    guard_admin_two_person;
+" . main::conf('interval=100ms fall=1 rise=1', $main::B1, $main::B2)
+  . join '', map { "    upstream $_ {
+        server $main::B1;
+        server $main::B2;
+        guard_check http uri=/health interval=100ms fall=1 rise=1;
+        guard_floor 1;
+    }
+" } $short . '_canary', $short, 'v' x 127
+--- config eval: $::Admin
+--- tokens eval: $::Tokens
+--- user_files eval
+my ($short, $whole) = ('u' x 127, 'v' x 127);
+my $req = sub { "request $_[0] 1 1 0 0 2 1 " . main::ms() . ' ' . main::ms(600)
+                . " 0 $_[1] $_[2] olga - - below%20the%20floor" };
+[[ 'b2-up', "up\n" ],
+ [ "$main::More/cut.state",
+   main::crafted('chain 0 ' . ('0' x 64) . ' 60',
+                 $req->(61, $short, $main::B1),       # the long one's, cut
+                 $req->(62, $whole, $main::B1),       # a whole 127-byte name
+                 $req->(63, 'gone', $main::B1),
+                 $req->(64, $whole, "127.0.0.1:$ENV{TEST_NGINX_B9}")) ]]
+--- init
+my ($short, $whole) = ('u' x 127, 'v' x 127);
+my $long = $short . '_canary';
+for my $u ($long, $short, $whole, 'app') {
+    Guard::wait_health($u, $ENV{"TEST_NGINX_B$_"}, 'up') for 1, 2;
+}
+my ($st, $j) = Guard::admin('GET', '/admin/pending', 'test-token-adam');
+Test::More::is(join(',', map { "$_->{id} $_->{state}" } @{ ($j // {})->{requests} // [] }),
+               '62 pending', 'only request 62 was restored') or Test::More::diag($Guard::BODY);
+($st, $j) = Guard::admin('POST', '/admin/pending/61/approve', 'test-token-adam', '{}');
+Test::More::is($st . ' ' . ($j ? $j->{code} // 'ok' : ''), '404 unknown_request',
+               'request 61 cannot be approved') or Test::More::diag($Guard::BODY);
+($st, $j) = Guard::admin('POST', '/admin/pending/62/approve', 'test-token-adam', '{}');
+Test::More::is($st, 200, 'request 62 is approved') or Test::More::diag($Guard::BODY);
+my $s = Guard::guard_status();
+Test::More::like((Guard::server_state($s, $whole, $main::B1) || {})->{admin} // '', qr/^drain/,
+               'the whole 127-byte name: its server drains');
+for my $u ($short, $long) {
+    Test::More::is((Guard::server_state($s, $u, $main::B1) || {})->{admin}, 'active',
+                   length($u) . "-byte upstream: untouched");
+}
+# a new request takes the id after the dropped ones
+($st, $j) = Guard::admin('POST', "/admin/upstreams/app/servers/$main::B1/drain",
+                         'test-token-olga', '{}');
+Test::More::is($st . ' ' . ($j ? $j->{request} // '' : ''), '202 65',
+               'a new request is 65, not a dropped id') or Test::More::diag($Guard::BODY);
+--- request
+GET /guard
+--- response_body_like: "name":"app"
+--- error_log eval
+[qr/\[warn\] .*upstream guard: state file "\Q$main::More\E\/cut\.state": request 61 dropped: its upstream "u{127}" has the 127 bytes to which versions before 0\.3\.0 cut a longer name, and may be upstream "u{127}_canary"$/m,
+ qr/\[warn\] .*upstream guard: state file "\Q$main::More\E\/cut\.state": request 63 dropped: no upstream "gone" is configured$/m,
+ qr/\[warn\] .*upstream guard: state file "\Q$main::More\E\/cut\.state": request 64 dropped: no server 127\.0\.0\.1:$ENV{TEST_NGINX_B9} in upstream "v{127}"$/m]
+--- no_error_log eval
+[$main::UNEXPECTED, qr/request 62 dropped/, qr/\[error\]/]

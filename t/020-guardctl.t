@@ -7,7 +7,9 @@
 # that cannot go in a header and an --expires the API would refuse are
 # usage errors before any request; an instance that answers garbage, a
 # redirect (never followed) or JSON that is not an object; a rollback
-# keeps the end of the override it puts back.
+# keeps the end of the override it puts back; instance URLs: userinfo, a
+# query or a fragment refused up front without echoing the password, and
+# the other edges (IPv6, a path prefix, https, schemes, hosts, ports).
 use lib 't/lib';
 use Guard;
 use Test::Nginx::Socket 'no_plan';
@@ -139,6 +141,7 @@ sub server_of {
                                "127.0.0.1:$port") || {};
 }
 
+Guard::make_certs();
 master_on();
 workers(2);
 no_shuffle();
@@ -688,6 +691,112 @@ Test::More::ok(abs($until - $now - 7200_000) < 120_000,
 ($rc, $out) = main::ctl(\%olga, '--instance', $main::One, 'weight', 'app', $b1, 'config');
 Test::More::is(main::server_of($port, $ENV{TEST_NGINX_B1})->{admin_weight}, undef,
                'cleaned up');
+--- request
+GET /guard
+--- response_body_like: "admin":"active"
+--- no_error_log
+[error]
+
+
+
+=== TEST 11: instance URLs: userinfo, a query, a fragment and other bad ones refused before any request, never echoing the password; IPv6, a path prefix, https work
+A query went into every API path guardctl built ("admin/?pretty=1/whoami"),
+and a password given as userinfo was printed with each answer.
+--- http_config eval
+$::App . $::Backends . <<"_EOC_";
+    server {
+        listen [::1]:$ENV{TEST_NGINX_B4};
+        listen 127.0.0.1:$ENV{TEST_NGINX_B4} ssl;
+        ssl_certificate $ENV{TEST_NGINX_CERTS}/server.crt;
+        ssl_certificate_key $ENV{TEST_NGINX_CERTS}/server.key;
+        location /ops/guard/ {
+            guard_admin;
+            guard_admin_tokens $::Tokens;
+        }
+    }
+_EOC_
+--- config eval: $::Config
+--- init
+my $port = Guard::_server_port();
+my $b1 = "127.0.0.1:$ENV{TEST_NGINX_B1}";
+Guard::wait_health('app', $ENV{"TEST_NGINX_B$_"}, 'up') for 1 .. 3;
+my %vera = (GUARDCTL_TOKEN => 'test-token-vera');
+my $spy = "127.0.0.1:$ENV{TEST_NGINX_B9}";     # logs any request it gets
+Guard::start_hostile('ok', $ENV{TEST_NGINX_B9}, lifetime => 60, log => 1);
+my $list = "$main::Dir/fleet-bad.txt";
+
+# refused: exit 2, one line that names the part, never the password
+for my $t (["http://olga:s3cret-pw\@$spy/admin/",
+            qr{http://\*\*\*\@\Q$spy\E/admin/: userinfo}, 'user:password@'],
+           ["http://s3cret-pw\@$spy/admin/",
+            qr{http://\*\*\*\@\Q$spy\E/admin/: userinfo}, 'a token as userinfo'],
+           ["http://olga:s3c/ret-pw\@$spy/admin/",
+            qr{http://\*\*\*\@\Q$spy\E/admin/: userinfo}, 'a password with a "/"'],
+           ["http://$spy/admin/?pretty=1",
+            qr{a query \("\?pretty=1"\)}, 'a query'],
+           ["http://$spy/admin?", qr{a query \("\?"\)}, 'an empty query'],
+           ["http://$spy/admin/#upstreams", qr{a fragment \("#upstreams"\)}, 'a fragment'],
+           ["ftp://$spy/admin/", qr{the scheme "ftp" is not http or https}, 'ftp'],
+           ["$spy/admin/", qr{it does not begin with http:// or https://}, 'no scheme'],
+           ["http:///admin/", qr{no host}, 'no host'],
+           ["http://:$ENV{TEST_NGINX_B9}/admin/", qr{no host}, 'an empty host'],
+           ["http://127.0.0.1:65536/admin/", qr{port "65536" is not from 1 to 65535}, 'port 65536'],
+           ["http://127.0.0.1:0/admin/", qr{port "0" is not from 1 to 65535}, 'port 0'],
+           ["http://127.0.0.1:/admin/", qr{an empty port after ":"}, 'an empty port'],
+           ["http://127.0.0.1:8o/admin/", qr{port "8o" is not from 1 to 65535}, 'a port not a number'],
+           ["http://::1:$ENV{TEST_NGINX_B4}/ops/guard/", qr{an IPv6 address goes in brackets},
+            'IPv6 without brackets'],
+           ["http://[::1/ops/guard/", qr{no "\]" after the IPv6 address}, 'no closing bracket'],
+           ["http://[::g]:$ENV{TEST_NGINX_B4}/ops/guard/", qr{"::g" is not an IPv6 address},
+            'not an IPv6 address']) {
+    my ($url, $said, $what) = @$t;
+    my ($rc, $out) = main::ctl(\%vera, '--instance', $url, 'whoami');
+    Test::More::is($rc, 2, "$what: a usage error, exit 2") or Test::More::diag($out);
+    Test::More::like($out, qr{\Aguardctl: instance URL \S+: [^\n]*\n\z}, "$what: one line")
+        or Test::More::diag($out);
+    Test::More::like($out, $said, "$what: it names the part");
+    Test::More::unlike($out, qr/s3c|ret-pw/, "$what: not the password");
+}
+# from the environment, from a file, and after a good instance in a fleet:
+# refused before the first one is changed
+my ($rc, $out) = main::ctl({ %vera, GUARDCTL_INSTANCE => "http://olga:s3cret-pw\@$spy/admin/" },
+                           'whoami');
+Test::More::is($rc, 2, 'userinfo in GUARDCTL_INSTANCE: exit 2') or Test::More::diag($out);
+Test::More::unlike($out, qr/s3cret/, 'not the password');
+{
+    open my $fh, '>', $list or die "$list: $!\n";
+    print $fh "$main::One\nhttp://olga:s3cret-pw\@$spy/admin/   # the password in a URL\n";
+    close $fh;
+}
+($rc, $out) = main::ctl({ GUARDCTL_TOKEN => 'test-token-olga' }, '--instances', $list,
+                        'drain', 'app', $b1);
+Test::More::is($rc, 2, 'userinfo in --instances FILE: exit 2') or Test::More::diag($out);
+Test::More::unlike($out, qr/s3cret/, 'not the password');
+($rc, $out) = main::ctl({ GUARDCTL_TOKEN => 'test-token-olga' }, '--instance', $main::One,
+                        '--instance', "http://$spy/admin/?x=1", 'drain', 'app', $b1);
+Test::More::is($rc, 2, 'a fleet with a query in its second URL: exit 2') or Test::More::diag($out);
+Test::More::is(main::server_of($port, $ENV{TEST_NGINX_B1})->{admin}, 'active',
+               'the first instance was not changed');
+Test::More::is(Guard::hostile_log_count($ENV{TEST_NGINX_B9}), 0,
+               'no request went out for any of them');
+Guard::stop_hostile($ENV{TEST_NGINX_B9});
+
+# work: no trailing slash, a path prefix, IPv6 in brackets, https, the
+# scheme in capitals (https with --cacert: the CA is taken)
+for my $url ("http://127.0.0.1:$port/admin", "http://[::1]:$ENV{TEST_NGINX_B4}/ops/guard/",
+             "http://[::1]:$ENV{TEST_NGINX_B4}/ops/guard", "HTTP://127.0.0.1:$port/admin/",
+             "https://127.0.0.1:$ENV{TEST_NGINX_B4}/ops/guard/",
+             "HTTPS://127.0.0.1:$ENV{TEST_NGINX_B4}/ops/guard") {
+    ($rc, $out) = main::ctl(\%vera, '--instance', $url, '--cacert',
+                            "$ENV{TEST_NGINX_CERTS}/ca.crt", 'whoami');
+    Test::More::is($rc, 0, "$url: exit 0") or Test::More::diag($out);
+    Test::More::like($out, qr/: vera, role viewer/, "$url: the answer");
+}
+# the same path with or without the slash: one base, as printed
+($rc, $out) = main::ctl(\%vera, '--instance', "http://[::1]:$ENV{TEST_NGINX_B4}/ops/guard",
+                        'whoami');
+Test::More::like($out, qr{^\Qhttp://[::1]:$ENV{TEST_NGINX_B4}/ops/guard/: \E}m,
+                 'the base is printed with one trailing slash');
 --- request
 GET /guard
 --- response_body_like: "admin":"active"
