@@ -1880,10 +1880,20 @@ ngx_http_guard_state_resume(ngx_http_guard_upstream_t *up,
     ngx_http_guard_sh_server_t *s, uint64_t now)
 {
     if (s->admin == NGX_HTTP_GUARD_MAINTENANCE) {
+
+        /*
+         * down from now until it passes: a new episode of downtime, and
+         * one that was running kept, so that the total never goes back
+         */
+
+        if (s->down_since && now > s->down_since) {
+            s->down_total += now - s->down_since;
+        }
+
         s->health = NGX_HTTP_GUARD_DOWN;
         s->rise_count = 0;
         s->fall_count = 0;
-        s->down_since = 0;
+        s->down_since = now;
         ngx_cpystrn(s->reason, (u_char *) "maintenance",
                     NGX_HTTP_GUARD_REASON_LEN);
     }

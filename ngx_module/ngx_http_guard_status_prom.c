@@ -9,13 +9,14 @@
  *
  * By default a scrape stays small at any number of servers: aggregates
  * per upstream (servers per state, every state always present; checks and
- * failures by reason class; the check interval and the oldest last check)
- * and one series per server address, whether it is in rotation.  The full
- * per-server detail (every dimension, one 0/1 series per state, counters)
- * comes with ?detail=1 or "guard_status prometheus detail=on".  Detailed
- * series carry the server's position in the upstream ("id", as in the
- * JSON report): two "server" lines with the same address would otherwise
- * make the same series twice.  One alert rule covers every service:
+ * failures by reason class; the check interval and timeout, the oldest
+ * last check) and one series per server address, whether it is in
+ * rotation.  The full per-server detail (every dimension, one 0/1 series
+ * per state, counters) comes with ?detail=1 or "guard_status prometheus
+ * detail=on".  Detailed series carry the server's position in the
+ * upstream ("id", as in the JSON report): two "server" lines with the
+ * same address would otherwise make the same series twice.  One alert
+ * rule covers every service:
  * nginx_upstream_guard_upstream_in_rotation
  *     < nginx_upstream_guard_upstream_floor
  */
@@ -99,6 +100,8 @@ static void ngx_http_guard_prom_up_draining(ngx_http_guard_snap_upstream_t *su,
 static void ngx_http_guard_prom_up_fail_open(
     ngx_http_guard_snap_upstream_t *su, ngx_http_guard_prom_value_t *val);
 static void ngx_http_guard_prom_up_interval(ngx_http_guard_snap_upstream_t *su,
+    ngx_http_guard_prom_value_t *val);
+static void ngx_http_guard_prom_up_timeout(ngx_http_guard_snap_upstream_t *su,
     ngx_http_guard_prom_value_t *val);
 static void ngx_http_guard_prom_up_oldest(ngx_http_guard_snap_upstream_t *su,
     ngx_http_guard_prom_value_t *val);
@@ -192,6 +195,12 @@ static ngx_http_guard_prom_family_t  ngx_http_guard_prom_up_families[] = {
     { "upstream_check_interval_seconds", "gauge",
       "Time between two checks of a server (guard_check interval=).",
       ngx_http_guard_prom_up_interval, 0 },
+
+    { "upstream_check_timeout_seconds", "gauge",
+      "Time one check may take (guard_check timeout=); a server that "
+      "hangs is checked once per timeout when it is longer than the "
+      "interval.",
+      ngx_http_guard_prom_up_timeout, 0 },
 
     { "upstream_oldest_check_timestamp_seconds", "gauge",
       "End of the oldest last check of the upstream's servers (those "
@@ -941,6 +950,15 @@ ngx_http_guard_prom_up_interval(ngx_http_guard_snap_upstream_t *su,
 {
     val->kind = NGX_HTTP_GUARD_PROM_MILLI;
     val->v = su->up->conf->interval;
+}
+
+
+static void
+ngx_http_guard_prom_up_timeout(ngx_http_guard_snap_upstream_t *su,
+    ngx_http_guard_prom_value_t *val)
+{
+    val->kind = NGX_HTTP_GUARD_PROM_MILLI;
+    val->v = su->up->conf->timeout;
 }
 
 

@@ -1294,3 +1294,49 @@ qr/\[emerg\] .*"guard_admin" directive must be in a prefix location \("location 
 --- must_die
 --- error_log eval
 qr/\[emerg\] .*"guard_admin" directive must be in a prefix location \("location \/guard\/"\) in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 24: out of maintenance a server still down keeps its downtime, and adds to it
+Resume set the downtime of a server that was down back to what it had
+before that episode (0 here): JSON downtime_duration_ms and the counter
+server_downtime_seconds_total went back, and stayed there while the
+server kept failing.
+--- http_config eval
+"    upstream app {
+        server 127.0.0.1:\$TEST_NGINX_B9;
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        server 127.0.0.1:\$TEST_NGINX_B3;
+        guard_check tcp interval=100ms fall=1 rise=1;
+        guard_floor 2;
+    }
+" . $::Backends
+--- config eval: $::Config
+--- init
+my $b9 = "127.0.0.1:$ENV{TEST_NGINX_B9}";
+my $path = "/admin/upstreams/app/servers/$b9";
+# the JSON downtime (ms) and the Prometheus counter (s) of the server
+my $down = sub {
+    my $s = Guard::server_state(Guard::guard_status(), 'app', $b9) or return;
+    my (undef, $p) = Guard::http_get('/guard?format=prometheus&detail=1');
+    my ($c) = ($p // '') =~ /^nginx_upstream_guard_server_downtime_seconds_total
+                              \{[^}]*server="\Q$b9\E"[^}]*\}\ (\S+)$/mx;
+    return ($s->{downtime_duration_ms}, $c, $s->{health});
+};
+Guard::wait_health('app', $ENV{TEST_NGINX_B9}, 'down');
+Test::More::ok(Guard::wait_for(sub { ($down->())[0] >= 500 }, 10),
+               'nothing listens: down for half a second');
+Guard::expect('maintenance', '200 ok', 'POST', "$path/maintenance",
+              'test-token-adam', '{}');
+my ($ms0, $c0) = $down->();
+Guard::expect('resume', '200 ok', 'POST', "$path/resume",
+              'test-token-adam', '{}');
+my ($ms1, $c1, $h1) = $down->();
+Test::More::is($h1, 'down', 'resumed: down until it passes');
+Test::More::cmp_ok($ms1, '>=', $ms0, "the JSON downtime does not go back ($ms0, then $ms1)");
+Test::More::cmp_ok($c1, '>=', $c0, "the counter does not go back ($c0, then $c1)");
+Test::More::ok(Guard::wait_for(sub { ($down->())[1] >= $c1 + 0.3 }, 10),
+               'still refused: the counter keeps counting');
+--- request
+GET /guard
+--- response_body_like: "admin":"active"

@@ -137,6 +137,8 @@ Test::More::unlike($prom, qr/^nginx_upstream_guard_upstream_check_failures_total
                    'Prometheus: no series for a class that never failed');
 Test::More::like($prom, qr/^nginx_upstream_guard_upstream_check_interval_seconds\{upstream="app"\} 0\.100$/m,
                  'Prometheus: the check interval');
+Test::More::like($prom, qr/^nginx_upstream_guard_upstream_check_timeout_seconds\{upstream="app"\} 1$/m,
+                 'Prometheus: the check timeout, that GuardCheckerStopped allows a server that hangs');
 Test::More::like($prom, qr/^nginx_upstream_guard_upstream_oldest_check_timestamp_seconds\{upstream="app"\} 1\d{9}\.\d{3}$/m,
                  'Prometheus: the oldest last check');
 Test::More::like($prom, qr/^nginx_upstream_guard_upstream_last_change_timestamp_seconds\{upstream="app"\} 1\d{9}\.\d{3}$/m,
