@@ -145,11 +145,17 @@ ngx_http_guard_cs_handler(ngx_http_request_t *r)
 
     filter = NGX_HTTP_GUARD_CS_ALL;
 
+    /* any case, as the old module: "?status=DOWN" filters too */
+
     if (ngx_http_arg(r, (u_char *) "status", 6, &arg) == NGX_OK) {
-        if (arg.len == 2 && ngx_strncmp(arg.data, "up", 2) == 0) {
+        if (arg.len == 2 && ngx_strncasecmp(arg.data, (u_char *) "up", 2)
+                            == 0)
+        {
             filter = NGX_HTTP_GUARD_CS_UP;
 
-        } else if (arg.len == 4 && ngx_strncmp(arg.data, "down", 4) == 0) {
+        } else if (arg.len == 4
+                   && ngx_strncasecmp(arg.data, (u_char *) "down", 4) == 0)
+        {
             filter = NGX_HTTP_GUARD_CS_DOWN;
         }
     }
@@ -182,11 +188,21 @@ ngx_http_guard_cs_handler(ngx_http_request_t *r)
             /* show no state that the balancers do not keep yet */
             (void) ngx_http_guard_state_settle_locked(&up[i]);
 
-            for (j = 0; j < up[i].npeers; j++, k++) {
+            for (j = 0; j < up[i].npeers; j++) {
                 gp = &up[i].peers[j];
 
+                /*
+                 * The old module neither checks nor lists a server the
+                 * config marks "down", and numbers only those it lists:
+                 * such a server is no row here and takes no index.
+                 */
+
+                if (gp->cfg_down && !ngx_http_guard_cfg_drain(gp)) {
+                    continue;
+                }
+
                 peers[n].gp = gp;
-                peers[n].index = k;
+                peers[n].index = k++;
 
                 if (gp->sh) {
                     peers[n].down = !ngx_http_guard_healthy(gp, gp->sh);
