@@ -389,3 +389,27 @@ Guard::wait_health('two', $ENV{TEST_NGINX_B1}, 'up');
  qr/<h2>Check upstream server number: 2, generation: 1<\/h2>(?!.*127\.0\.0\.1:$ENV{TEST_NGINX_B3}).*<\/table>/s]
 --- no_error_log
 [error]
+
+
+
+=== TEST 13: check_status in a server block answers where no location does
+--- http_config eval
+"    upstream app {
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        check interval=100 rise=1 fall=1 type=http;
+    }
+" . $::Backends
+--- config
+    check_status json;
+    location = /guard { guard_status; }
+    location = /other { return 200 "other\n"; }
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
+--- request eval
+["GET /", "GET /anything?format=csv", "GET /other"]
+--- response_body_like eval
+[qr/\A\{"servers": \{\n  "total": 1,\n.*"upstream": "app", "name": "127\.0\.0\.1:\d+", "status": "up"/s,
+ qr/\A0,app,127\.0\.0\.1:\d+,up,\d+,0,http,0\n\z/,
+ qr/\Aother\n\z/]
+--- response_headers_like eval
+["Content-Type: application/json", "Content-Type: text/plain", ""]
