@@ -413,3 +413,30 @@ Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
  qr/\Aother\n\z/]
 --- response_headers_like eval
 ["Content-Type: application/json", "Content-Type: text/plain", ""]
+
+
+
+=== TEST 14: check_http_expect_alive given twice passes both classes
+--- http_config eval
+"    upstream app {
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        server 127.0.0.1:\$TEST_NGINX_B3;
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        check interval=100 rise=1 fall=1 type=http;
+        check_http_expect_alive http_2xx;
+        check_http_expect_alive http_4xx http_2xx;
+    }
+" . $::Backends
+--- config
+    location = /status { check_status csv; }
+    location = /guard { guard_status; }
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
+Guard::wait_health('app', $ENV{TEST_NGINX_B3}, 'up');
+Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
+--- request
+GET /status
+--- response_body_like eval
+qr/\A0,app,127\.0\.0\.1:\d+,up,\d+,0,http,0\n1,app,127\.0\.0\.1:\d+,up,\d+,0,http,0\n2,app,127\.0\.0\.1:\d+,down,0,\d+,http,0\n\z/
+--- error_log eval
+qr/\[warn\] .*duplicate value "http_2xx" in \S+nginx\.conf:\d+/
