@@ -86,6 +86,20 @@ ngx_http_guard_compat_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
 
         if (ngx_http_guard_cs_formats[i].len == 0) {
+
+            /* Tengine's check_status has a Prometheus layout of its own */
+
+            if (value[1].len == 10
+                && ngx_strncmp(value[1].data, "prometheus", 10) == 0)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid check format \"prometheus\": "
+                                   "Tengine's layout of check_status is not "
+                                   "supported, \"guard_status prometheus\" "
+                                   "gives the module's own metrics");
+                return NGX_CONF_ERROR;
+            }
+
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "invalid check format \"%V\"", &value[1]);
             return NGX_CONF_ERROR;
