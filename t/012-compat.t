@@ -440,3 +440,26 @@ GET /status
 qr/\A0,app,127\.0\.0\.1:\d+,up,\d+,0,http,0\n1,app,127\.0\.0\.1:\d+,up,\d+,0,http,0\n2,app,127\.0\.0\.1:\d+,down,0,\d+,http,0\n\z/
 --- error_log eval
 qr/\[warn\] .*duplicate value "http_2xx" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 15: a body that never ends is not waited for: the status decides
+--- http_config eval
+# the old module judges the status alone; a page streamed after its head
+# (here a chunk every 200 ms, for longer than the timeout) passes
+"    upstream stream {
+        server 127.0.0.1:\$TEST_NGINX_B4;
+        check interval=100 rise=1 fall=1 timeout=500 type=http;
+    }
+" . $::Backends
+--- config
+    location = /status { check_status csv; }
+    location = /guard { guard_status; }
+--- init
+Guard::start_hostile('stream', $ENV{TEST_NGINX_B4});
+Guard::wait_health('stream', $ENV{TEST_NGINX_B4}, 'up');
+Guard::wait_health('stream', $ENV{TEST_NGINX_B4}, 3, 'rise_count');
+--- request
+GET /status
+--- response_body_like eval
+qr/\A0,stream,127\.0\.0\.1:\d+,up,\d+,0,http,0\n\z/
