@@ -913,7 +913,8 @@ ngx_http_guard_check_recv(ngx_http_guard_check_t *chk)
 static ngx_int_t
 ngx_http_guard_check_input(ngx_http_guard_check_t *chk, ssize_t n)
 {
-    int  rc;
+    int                         rc;
+    ngx_http_guard_srv_conf_t  *gscf;
 
     if (n > 0) {
         chk->len += n;
@@ -942,6 +943,22 @@ ngx_http_guard_check_input(ngx_http_guard_check_t *chk, ssize_t n)
     }
 
     /* AGAIN; never after EOF, which ends in DONE or ERROR */
+
+    gscf = chk->gp->up->conf;
+
+    if (gscf->compat && gscf->keepalive == 0 && chk->resp.body_off) {
+
+        /*
+         * The check vocabulary judges the status alone, as the old module
+         * did, so the head of the final response is enough: a body that
+         * comes slowly or never ends (a page streamed, an event stream)
+         * is not waited for.  A connection kept for the next check
+         * (check_keepalive_requests) is read to the end of the response.
+         */
+
+        ngx_http_guard_check_response(chk);
+        return NGX_DONE;
+    }
 
     return NGX_AGAIN;
 }

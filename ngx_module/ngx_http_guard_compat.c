@@ -282,9 +282,10 @@ ngx_http_guard_compat_expect_alive(ngx_conf_t *cf, ngx_command_t *cmd,
         return ngx_http_guard_compat_mixed(cf);
     }
 
-    if (gscf->alive) {
-        return "is duplicate";
-    }
+    /*
+     * Repeated, it adds classes, as in the old module: two lines
+     * "check_http_expect_alive http_2xx;" and "... http_3xx;" pass both.
+     */
 
     value = cf->args->elts;
 
@@ -296,6 +297,12 @@ ngx_http_guard_compat_expect_alive(ngx_conf_t *cf, ngx_command_t *cmd,
                                    value[i].data, value[i].len)
                    == 0)
             {
+                if (gscf->alive & ngx_http_guard_compat_alive[m].mask) {
+                    ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                                       "duplicate value \"%V\"",
+                                       &value[i]);
+                }
+
                 gscf->alive |= ngx_http_guard_compat_alive[m].mask;
                 break;
             }

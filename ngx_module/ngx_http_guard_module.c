@@ -219,8 +219,10 @@ static ngx_command_t  ngx_http_guard_commands[] = {
       0,
       NULL },
 
+    /* in a server too, as the old module: every URI without a location */
+
     { ngx_string("check_status"),
-      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
+      NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
       ngx_http_guard_compat_status,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,

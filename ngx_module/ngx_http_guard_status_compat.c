@@ -86,6 +86,20 @@ ngx_http_guard_compat_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
 
         if (ngx_http_guard_cs_formats[i].len == 0) {
+
+            /* Tengine's check_status has a Prometheus layout of its own */
+
+            if (value[1].len == 10
+                && ngx_strncmp(value[1].data, "prometheus", 10) == 0)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid check format \"prometheus\": "
+                                   "Tengine's layout of check_status is not "
+                                   "supported, \"guard_status prometheus\" "
+                                   "gives the module's own metrics");
+                return NGX_CONF_ERROR;
+            }
+
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "invalid check format \"%V\"", &value[1]);
             return NGX_CONF_ERROR;
@@ -145,11 +159,17 @@ ngx_http_guard_cs_handler(ngx_http_request_t *r)
 
     filter = NGX_HTTP_GUARD_CS_ALL;
 
+    /* any case, as the old module: "?status=DOWN" filters too */
+
     if (ngx_http_arg(r, (u_char *) "status", 6, &arg) == NGX_OK) {
-        if (arg.len == 2 && ngx_strncmp(arg.data, "up", 2) == 0) {
+        if (arg.len == 2 && ngx_strncasecmp(arg.data, (u_char *) "up", 2)
+                            == 0)
+        {
             filter = NGX_HTTP_GUARD_CS_UP;
 
-        } else if (arg.len == 4 && ngx_strncmp(arg.data, "down", 4) == 0) {
+        } else if (arg.len == 4
+                   && ngx_strncasecmp(arg.data, (u_char *) "down", 4) == 0)
+        {
             filter = NGX_HTTP_GUARD_CS_DOWN;
         }
     }
@@ -182,11 +202,21 @@ ngx_http_guard_cs_handler(ngx_http_request_t *r)
             /* show no state that the balancers do not keep yet */
             (void) ngx_http_guard_state_settle_locked(&up[i]);
 
-            for (j = 0; j < up[i].npeers; j++, k++) {
+            for (j = 0; j < up[i].npeers; j++) {
                 gp = &up[i].peers[j];
 
+                /*
+                 * The old module neither checks nor lists a server the
+                 * config marks "down", and numbers only those it lists:
+                 * such a server is no row here and takes no index.
+                 */
+
+                if (gp->cfg_down && !ngx_http_guard_cfg_drain(gp)) {
+                    continue;
+                }
+
                 peers[n].gp = gp;
-                peers[n].index = k;
+                peers[n].index = k++;
 
                 if (gp->sh) {
                     peers[n].down = !ngx_http_guard_healthy(gp, gp->sh);

@@ -1167,3 +1167,12 @@ qr/\[emerg\] .*guard_check_ssl_\* is for https and ssl_hello checks, not http \(
 --- must_die
 --- error_log eval
 qr/\[emerg\] .*guard_check_ssl_\* is for https and ssl_hello checks, not tcp \(guard_check in \S+nginx\.conf:\d+\)/
+
+
+=== TEST 93: Tengine's check_status prometheus: refused, naming the way
+--- http_config
+--- config
+    location = /status { check_status prometheus; }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid check format "prometheus": Tengine's layout of check_status is not supported, "guard_status prometheus" gives the module's own metrics in \S+nginx\.conf:\d+/

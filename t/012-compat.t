@@ -354,3 +354,112 @@ for my $t ([ 'big', $ENV{TEST_NGINX_B6} ], [ 'stderr', $ENV{TEST_NGINX_B7} ]) {
 GET /guard
 --- response_body_like eval
 qr/"name":"big_alive".*"health":"up".*"fall_count":0,.*"name":"stderr_alive".*"health":"up".*"fall_count":0,/s
+
+
+
+=== TEST 12: check_status lists no server the config marks down
+--- http_config eval
+# the old module neither checks nor lists a "down" server and numbers
+# only those it lists; "?status=" is read in any case
+"    upstream app {
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        server 127.0.0.1:\$TEST_NGINX_B3 down;
+        server 127.0.0.1:\$TEST_NGINX_B2 backup;
+        check interval=100 rise=1 fall=1 type=http;
+    }
+    upstream two {
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        check interval=100 rise=1 fall=1 type=http;
+    }
+" . $::Backends
+--- config
+    location = /status { check_status csv; }
+    location = /guard { guard_status; }
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
+Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
+Guard::wait_health('two', $ENV{TEST_NGINX_B1}, 'up');
+--- request eval
+["GET /status", "GET /status?status=up&format=json",
+ "GET /status?status=DOWN", "GET /status?status=Up&format=html"]
+--- response_body_like eval
+[qr/\A0,app,127\.0\.0\.1:$ENV{TEST_NGINX_B1},up,\d+,0,http,0\n1,app,127\.0\.0\.1:$ENV{TEST_NGINX_B2},down,0,\d+,http,0\n2,two,127\.0\.0\.1:$ENV{TEST_NGINX_B1},up,\d+,0,http,0\n\z/,
+ qr/\A\{"servers": \{\n  "total": 2,\n  "generation": 1,\n  "server": \[\n    \{"index": 0, "upstream": "app", [^\n]*\},\n    \{"index": 2, "upstream": "two", [^\n]*\}\n  \]\n\}\}\n\z/,
+ qr/\A1,app,127\.0\.0\.1:$ENV{TEST_NGINX_B2},down,0,\d+,http,0\n\z/,
+ qr/<h2>Check upstream server number: 2, generation: 1<\/h2>(?!.*127\.0\.0\.1:$ENV{TEST_NGINX_B3}).*<\/table>/s]
+--- no_error_log
+[error]
+
+
+
+=== TEST 13: check_status in a server block answers where no location does
+--- http_config eval
+"    upstream app {
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        check interval=100 rise=1 fall=1 type=http;
+    }
+" . $::Backends
+--- config
+    check_status json;
+    location = /guard { guard_status; }
+    location = /other { return 200 "other\n"; }
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
+--- request eval
+["GET /", "GET /anything?format=csv", "GET /other"]
+--- response_body_like eval
+[qr/\A\{"servers": \{\n  "total": 1,\n.*"upstream": "app", "name": "127\.0\.0\.1:\d+", "status": "up"/s,
+ qr/\A0,app,127\.0\.0\.1:\d+,up,\d+,0,http,0\n\z/,
+ qr/\Aother\n\z/]
+--- response_headers_like eval
+["Content-Type: application/json", "Content-Type: text/plain", ""]
+
+
+
+=== TEST 14: check_http_expect_alive given twice passes both classes
+--- http_config eval
+"    upstream app {
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        server 127.0.0.1:\$TEST_NGINX_B3;
+        server 127.0.0.1:\$TEST_NGINX_B2;
+        check interval=100 rise=1 fall=1 type=http;
+        check_http_expect_alive http_2xx;
+        check_http_expect_alive http_4xx http_2xx;
+    }
+" . $::Backends
+--- config
+    location = /status { check_status csv; }
+    location = /guard { guard_status; }
+--- init
+Guard::wait_health('app', $ENV{TEST_NGINX_B1}, 'up');
+Guard::wait_health('app', $ENV{TEST_NGINX_B3}, 'up');
+Guard::wait_health('app', $ENV{TEST_NGINX_B2}, 'down');
+--- request
+GET /status
+--- response_body_like eval
+qr/\A0,app,127\.0\.0\.1:\d+,up,\d+,0,http,0\n1,app,127\.0\.0\.1:\d+,up,\d+,0,http,0\n2,app,127\.0\.0\.1:\d+,down,0,\d+,http,0\n\z/
+--- error_log eval
+qr/\[warn\] .*duplicate value "http_2xx" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 15: a body that never ends is not waited for: the status decides
+--- http_config eval
+# the old module judges the status alone; a page streamed after its head
+# (here a chunk every 200 ms, for longer than the timeout) passes
+"    upstream stream {
+        server 127.0.0.1:\$TEST_NGINX_B4;
+        check interval=100 rise=1 fall=1 timeout=500 type=http;
+    }
+" . $::Backends
+--- config
+    location = /status { check_status csv; }
+    location = /guard { guard_status; }
+--- init
+Guard::start_hostile('stream', $ENV{TEST_NGINX_B4});
+Guard::wait_health('stream', $ENV{TEST_NGINX_B4}, 'up');
+Guard::wait_health('stream', $ENV{TEST_NGINX_B4}, 3, 'rise_count');
+--- request
+GET /status
+--- response_body_like eval
+qr/\A0,stream,127\.0\.0\.1:\d+,up,\d+,0,http,0\n\z/

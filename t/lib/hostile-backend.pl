@@ -23,6 +23,10 @@
 #   endless     "HTTP/1.1 200 OK" (Content-Type: application/json, no
 #               Content-Length), body '{"status": "up"}\n' then "xxx...\n" lines
 #               forever, as fast as the peer reads; ends when the peer closes
+#   stream      "HTTP/1.1 200 OK", chunked, the head at once, then a chunk
+#               of 16 bytes every 200 ms until the peer closes (a page
+#               streamed, an event stream): the head is whole, the body
+#               never ends
 #   garbage     4096 deterministic pseudo-random bytes (fixed seed; never starts
 #               with "H" or a TLS record byte), then close
 #   reset       "HTTP/1.1 20" (half a status line), 200 ms later close with RST
@@ -85,7 +89,8 @@ my %REASON = (200 => 'OK', 201 => 'Created', 204 => 'No Content',
 
 my %MODES = (
     silent => \&m_silent, drip => \&m_drip, bigheaders => \&m_bigheaders,
-    endless => \&m_endless, garbage => \&m_garbage, reset => \&m_reset,
+    endless => \&m_endless, stream => \&m_stream, garbage => \&m_garbage,
+    reset => \&m_reset,
     tlsgarbage => \&m_tlsgarbage, noaccept => undef, ok => sub { m_status($_[0], 200) },
     close => \&close_gracefully,
     mysql => \&m_mysql, 'mysql-error' => \&m_mysql_error,
@@ -339,6 +344,17 @@ sub m_endless {
                              . "Connection: close\r\n\r\n$JSON\n");
     my $block = (('x' x 1023) . "\n") x 16;
     while (send_all($c, $block)) { }
+}
+
+sub m_stream {
+    my ($c) = @_;
+    read_request($c, 1);
+    return unless send_all($c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                             . "Transfer-Encoding: chunked\r\n\r\n");
+    while (send_all($c, "10\r\n" . ('s' x 15) . "\n\r\n")) {
+        sleep(min(0.2, time_left()));
+        return if time_left() <= 0;
+    }
 }
 
 sub m_garbage {
