@@ -73,12 +73,15 @@
 /*
  * nginx's "drain" (1.29.6+, with sticky): no new requests, but those
  * bound by a sticky session still go; kept apart from config "down".
+ * NGX_HTTP_GUARD_DOWN_BOUND: the bits of "down" that let those through.
  */
 #ifdef NGX_HTTP_UPSTREAM_DRAINING
 #define ngx_http_guard_cfg_drain(gp)                                         \
     ((gp)->cfg_down == NGX_HTTP_UPSTREAM_DRAINING)
+#define NGX_HTTP_GUARD_DOWN_BOUND     NGX_HTTP_UPSTREAM_DRAINING
 #else
 #define ngx_http_guard_cfg_drain(gp)  0
+#define NGX_HTTP_GUARD_DOWN_BOUND     0
 #endif
 
 #define NGX_HTTP_GUARD_REASON_LEN     64

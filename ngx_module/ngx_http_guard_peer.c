@@ -543,10 +543,17 @@ ngx_http_guard_apply_list(ngx_http_guard_upstream_t *up,
 
         down = ngx_http_guard_down_bits(gp, panic);
 
-        if (peer->down && down == 0) {
+        if ((peer->down && down == 0)
+            || ((peer->down & ~NGX_HTTP_GUARD_DOWN_BOUND)
+                && (down & ~NGX_HTTP_GUARD_DOWN_BOUND) == 0))
+        {
             /*
-             * Back in rotation: forget passive failures and old credit (a
-             * slow start, where configured, sets the pace from here).
+             * Back in rotation, or open again to the requests a sticky
+             * session binds to it (draining): forget passive failures and
+             * old credit (a slow start, where configured, sets the pace
+             * from here).  Left alone, nginx's failure count would send
+             * bound requests elsewhere, and bind them there, until
+             * fail_timeout ends.
              */
             peer->fails = 0;
             peer->current_weight = 0;

@@ -817,3 +817,68 @@ GET /guard
 --- no_error_log
 exited on signal
 [alert]
+
+
+
+=== TEST 31: nginx's own drain (1.29.6+): bound requests return once it is healthy again
+A draining server that crashed carries nginx's count of passive failures
+(max_fails) when it passes its checks again.  The guard forgets that
+count for a server back in rotation; it must for a draining one too, or
+requests bound to it by sticky go elsewhere (and are bound there) until
+fail_timeout ends, here a minute.
+--- skip_nginx: 11: < 1.29.6
+--- http_config eval
+"    upstream app {
+        zone app 64k;
+        server 127.0.0.1:\$TEST_NGINX_B4 route=b4 drain max_fails=1 fail_timeout=60s;
+        server 127.0.0.1:\$TEST_NGINX_B3 route=b3;
+        server 127.0.0.1:\$TEST_NGINX_B5 route=b5;
+        sticky cookie srv;
+        guard_check http uri=/health interval=100ms timeout=3s fall=2 rise=2;
+    }
+    server {
+        listen 127.0.0.1:\$TEST_NGINX_B4;
+        root html;
+        location /health { if (-f \$document_root/b4-sick) { return 503; } return 200; }
+        location / { if (-f \$document_root/b4-broken) { return 502; } return 200 \"b4\\n\"; }
+    }
+    server {
+        listen 127.0.0.1:\$TEST_NGINX_B3;
+        listen 127.0.0.1:\$TEST_NGINX_B5;
+        location /health { return 200; }
+        location / { return 200 \"b\$server_port\\n\"; }
+    }
+"
+--- config
+    location / { proxy_pass http://app; proxy_next_upstream error timeout http_502; }
+    location = /guard { guard_status; }
+--- init
+return if Guard::nginx_version() < 1029006;   # init runs when skipped too
+Guard::health_file('b4-sick', 0);
+Guard::health_file('b4-broken', 0);
+Guard::wait_health('app', $ENV{TEST_NGINX_B4}, 'up');
+Guard::wait_health('app', $ENV{TEST_NGINX_B3}, 'up');
+Guard::wait_health('app', $ENV{TEST_NGINX_B5}, 'up');
+# the crash as the bound client sees it: its request fails on b4 and goes
+# on (nginx counts the failure); then the checks see b4 down and up again
+Guard::health_file('b4-broken', 1);
+my (undef, $body) = Guard::http_get('/?k=0', undef,
+                                    headers => { Cookie => 'srv=b4' });
+Test::More::like($body, qr/^b(?:$ENV{TEST_NGINX_B3}|$ENV{TEST_NGINX_B5})\n\z/,
+                 'the failed request went on');
+Guard::health_file('b4-broken', 0);
+($body) = (Guard::http_get('/?k=0', undef,
+                           headers => { Cookie => 'srv=b4' }))[1];
+Test::More::isnt($body, "b4\n", 'nginx counted the failure: b4 is skipped');
+Guard::health_file('b4-sick', 1);
+Guard::wait_health('app', $ENV{TEST_NGINX_B4}, 'down');
+Guard::health_file('b4-sick', 0);
+Guard::wait_health('app', $ENV{TEST_NGINX_B4}, 'up');
+--- more_headers
+Cookie: srv=b4
+--- request eval
+["GET /?k=1", "GET /?k=2", "GET /?k=3"]
+--- response_body eval
+["b4\n", "b4\n", "b4\n"]
+--- no_error_log
+[error]
