@@ -580,9 +580,9 @@ ngx_http_guard_compat_shm_size(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     gmcf->check_shm_size = ngx_parse_size(&value[1]);
 
-    if (gmcf->check_shm_size == (size_t) NGX_ERROR
-        || gmcf->check_shm_size == 0)
-    {
+    /* 0 asks for no minimum, as nginx_upstream_check_module takes it */
+
+    if (gmcf->check_shm_size == (size_t) NGX_ERROR) {
         return "invalid value";
     }
 

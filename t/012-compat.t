@@ -463,3 +463,28 @@ Guard::wait_health('stream', $ENV{TEST_NGINX_B4}, 3, 'rise_count');
 GET /status
 --- response_body_like eval
 qr/\A0,stream,127\.0\.0\.1:\d+,up,\d+,0,http,0\n\z/
+
+
+
+=== TEST 16: check_shm_size 0 is taken, as the old module takes it
+--- http_config eval
+# nginx_upstream_check_module keeps its own size when asked for less:
+# "check_shm_size 0" in a fleet's config must not stop the switch
+"    check_shm_size 0;
+    upstream zero {
+        server 127.0.0.1:\$TEST_NGINX_B1;
+        check interval=100 rise=1 fall=1 type=http;
+    }
+" . $::Backends
+--- config
+    location = /status { check_status csv; }
+    location = /guard { guard_status; }
+--- init
+Guard::wait_health('zero', $ENV{TEST_NGINX_B1}, 'up');
+--- request
+GET /status
+--- response_body_like eval
+qr/\A0,zero,127\.0\.0\.1:\d+,up,\d+,0,http,0\n\z/
+--- no_error_log
+[emerg]
+[alert]

@@ -318,7 +318,8 @@ for my $up (qw(full fulltcp)) {
     Guard::wait_for(sub {
         my $s = Guard::server_state(Guard::guard_status(), $up, "unix:$path")
             or return 0;
-        $seen = Guard::reason($s) . " after $s->{last_check_duration_ms} ms";
+        $seen = Guard::reason($s) . " after "
+            . ($s->{last_check_duration_ms} // "no") . " ms";
         return Guard::reason($s) eq $want;
     }, 10) or Test::More::fail("$up: \"$want\" within 10s; saw $seen");
 }
